@@ -1,0 +1,109 @@
+// `npm start`: the whole mesh on one machine. Each service runs as its own
+// process (exactly as it would in a container, `node dist/services/<name>/main.js`),
+// started in dependency order; Ctrl-C or SIGTERM drains them all and exits.
+//
+// When no MongoDB answers at the basket's default URL and the FerretDB launcher
+// from tools/ferretdb has been built, it is started too so the demo needs no
+// MongoDB install. A MEL_BASKET_MONGODB_URL given by the user is used as is.
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import { connect } from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const distRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const projectRoot = resolve(distRoot, "..");
+const parts = ["services/identity", "services/catalog", "services/basket", "services/ordering", "gateway"];
+const children = new Map<string, ChildProcess>();
+let stopping = false;
+
+function log(message: string): void {
+  process.stdout.write(`${JSON.stringify({ time: Date.now(), service: "launcher", msg: message })}\n`);
+}
+
+function isListening(host: string, port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = connect({ host, port });
+    socket.setTimeout(500);
+    socket.once("connect", () => {
+      socket.destroy();
+      done(true);
+    });
+    socket.once("timeout", () => {
+      socket.destroy();
+      done(false);
+    });
+    socket.once("error", () => done(false));
+  });
+}
+
+function findFerretDb(): string | undefined {
+  if (process.env.MEL_FERRETDB_BIN && existsSync(process.env.MEL_FERRETDB_BIN)) return process.env.MEL_FERRETDB_BIN;
+  try {
+    const gopath = execFileSync("go", ["env", "GOPATH"], { encoding: "utf8" }).trim();
+    const candidate = join(gopath, "bin", "mel-ferretdb");
+    return existsSync(candidate) ? candidate : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function startFerretDbIfNeeded(): Promise<void> {
+  if (process.env.MEL_BASKET_MONGODB_URL) return;
+  if (await isListening("127.0.0.1", 27017)) return;
+  const binary = findFerretDb();
+  if (!binary) {
+    log("no MongoDB at 127.0.0.1:27017 and no FerretDB build found (cd tools/ferretdb && go build -o $(go env GOPATH)/bin/mel-ferretdb .); basket will not start");
+    return;
+  }
+  const dataDir = join(projectRoot, "data", "ferretdb");
+  mkdirSync(dataDir, { recursive: true });
+  const child = spawn(binary, ["--listen-addr", "127.0.0.1:27017", "--handler", "sqlite", "--sqlite-url", `file:${dataDir}/`], {
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  watch("ferretdb", child);
+  for (let attempt = 0; attempt < 50 && !(await isListening("127.0.0.1", 27017)); attempt++) {
+    await new Promise((wake) => setTimeout(wake, 100));
+  }
+  log("FerretDB (MongoDB protocol) listening on 127.0.0.1:27017");
+}
+
+function watch(name: string, child: ChildProcess): void {
+  children.set(name, child);
+  child.once("exit", (code, signal) => {
+    children.delete(name);
+    if (stopping) return;
+    log(`${name} exited (code ${code ?? "none"}, signal ${signal ?? "none"}); stopping the mesh`);
+    void stopAll(1);
+  });
+}
+
+async function stopAll(exitCode: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log("stopping: draining every service");
+  const exitOf = (child: ChildProcess) =>
+    new Promise<void>((done) => (child.exitCode !== null || child.signalCode !== null ? done() : child.once("exit", () => done())));
+  const timeout = (ms: number) => new Promise<void>((wake) => setTimeout(wake, ms));
+  // Services first, FerretDB last, so the basket can finish its writes while draining.
+  const services = [...children].filter(([name]) => name !== "ferretdb").map(([, child]) => child);
+  for (const child of services) child.kill("SIGTERM");
+  await Promise.race([Promise.all(services.map(exitOf)), timeout(15_000)]);
+  const rest = [...children.values()];
+  for (const child of rest) child.kill("SIGTERM");
+  await Promise.race([Promise.all(rest.map(exitOf)), timeout(5_000)]);
+  for (const child of children.values()) child.kill("SIGKILL");
+  process.exit(exitCode);
+}
+
+process.on("SIGINT", () => void stopAll(0));
+process.on("SIGTERM", () => void stopAll(0));
+
+await startFerretDbIfNeeded();
+for (const part of parts) {
+  const entry = join(distRoot, part, "main.js");
+  if (!existsSync(entry)) continue;
+  const child = spawn(process.execPath, ["--enable-source-maps", entry], { stdio: ["ignore", "inherit", "inherit"], cwd: projectRoot });
+  watch(part.replace("services/", ""), child);
+}
+log(`started ${[...children.keys()].join(", ")}`);
