@@ -1,0 +1,102 @@
+// Token trust in one piece for a service's main.ts: where the keys come from,
+// their cache, the verifier and the authenticate function implementService takes.
+import { IdentityServiceClient } from "../../gen/mel/identity/v1/identity.js";
+import { callUnary, createClient, type Authenticate } from "../grpc/index.js";
+import type { Logger } from "../log/index.js";
+import { createAuthenticate } from "./authenticate.js";
+import { jwksSourceFromGetJwks } from "./identity-jwks.js";
+import { createCachedKeySet, type CachedKeySet, type JwksSource } from "./key-set.js";
+import { createTokenVerifier, type TokenVerifier } from "./token-verifier.js";
+
+export interface TokenTrustOptions {
+  /** Where keys come from: identityJwksSource(…) in services, identity's own key ring inside identity. */
+  jwks: JwksSource;
+  issuer: string;
+  audience: string;
+  clockSkewSeconds?: number;
+  jwksMaxAgeMs?: number;
+  unknownKidCooldownMs?: number;
+  logger?: Logger;
+}
+
+export interface TokenTrust {
+  authenticate: Authenticate;
+  verifier: TokenVerifier;
+  keys: CachedKeySet;
+}
+
+export function createTokenTrust(options: TokenTrustOptions): TokenTrust {
+  const keys = createCachedKeySet(options.jwks, {
+    ...(options.jwksMaxAgeMs === undefined ? {} : { maxAgeMs: options.jwksMaxAgeMs }),
+    ...(options.unknownKidCooldownMs === undefined ? {} : { unknownKidCooldownMs: options.unknownKidCooldownMs }),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+  });
+  const verifier = createTokenVerifier({
+    keys,
+    issuer: options.issuer,
+    audience: options.audience,
+    ...(options.clockSkewSeconds === undefined ? {} : { clockSkewSeconds: options.clockSkewSeconds }),
+  });
+  return { authenticate: createAuthenticate(verifier), verifier, keys };
+}
+
+export interface IdentityJwksSourceOptions {
+  /** MEL_IDENTITY_ADDRESS: "host:port", several for round robin, or a grpc-js target. */
+  target: string;
+  logger: Logger;
+  /** Deadline of one GetJwks call. Default 3000 ms. */
+  deadlineMs?: number;
+}
+
+export interface IdentityJwksSource {
+  source: JwksSource;
+  /** Closes the channel to identity. */
+  close(): void;
+}
+
+/** Keys from IdentityService.GetJwks over the platform's gRPC client (retried: GetJwks is idempotent). */
+export function identityJwksSource(options: IdentityJwksSourceOptions): IdentityJwksSource {
+  const { client } = createClient(IdentityServiceClient, {
+    upstream: "identity",
+    target: options.target,
+    idempotentMethods: ["getJwks"],
+    defaultDeadlineMs: options.deadlineMs ?? 3000,
+    logger: options.logger,
+  });
+  return { source: jwksSourceFromGetJwks(() => callUnary(client, "getJwks", {})), close: () => client.close() };
+}
+
+/** The token-trust variables as parsed from tokenTrustEnv (spread into a service's config schema). */
+export interface TokenTrustEnv {
+  MEL_TOKEN_ISSUER: string;
+  MEL_TOKEN_AUDIENCE: string;
+  /** ms */
+  MEL_TOKEN_CLOCK_SKEW: number;
+  MEL_IDENTITY_ADDRESS: string;
+  /** ms */
+  MEL_JWKS_MAX_AGE: number;
+  /** ms */
+  MEL_JWKS_UNKNOWN_KID_COOLDOWN: number;
+}
+
+/** An Authenticate that also owns a channel to identity; close() it on shutdown. */
+export type ServiceAuthenticate = Authenticate & { close(): void };
+
+/**
+ * What a service other than identity passes to implementService: tokens
+ * verified against the JWKS fetched from IdentityService.GetJwks at
+ * MEL_IDENTITY_ADDRESS.
+ */
+export function createServiceAuthenticate(trust: TokenTrustEnv, logger: Logger): ServiceAuthenticate {
+  const jwks = identityJwksSource({ target: trust.MEL_IDENTITY_ADDRESS, logger });
+  const { authenticate } = createTokenTrust({
+    jwks: jwks.source,
+    issuer: trust.MEL_TOKEN_ISSUER,
+    audience: trust.MEL_TOKEN_AUDIENCE,
+    clockSkewSeconds: Math.round(trust.MEL_TOKEN_CLOCK_SKEW / 1000),
+    jwksMaxAgeMs: trust.MEL_JWKS_MAX_AGE,
+    unknownKidCooldownMs: trust.MEL_JWKS_UNKNOWN_KID_COOLDOWN,
+    logger,
+  });
+  return Object.assign(authenticate, { close: jwks.close });
+}

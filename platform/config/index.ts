@@ -1,0 +1,21 @@
+// Validated configuration from environment variables (MEL_<THING>), parsed
+// once in main.ts with zod and passed down as a typed object.
+// Must never: read process.env outside parseConfig's caller, hold config in a
+// global, or start a process on a bad value (ConfigError names each bad
+// variable and what would be valid).
+export {
+  address,
+  boolean,
+  ConfigError,
+  defaultPorts,
+  durationMs,
+  integer,
+  list,
+  logLevel,
+  oneOf,
+  parseConfig,
+  port,
+  text,
+  url,
+} from "./config.js";
+export type { Env, EnvSchema } from "./config.js";

@@ -1,0 +1,21 @@
+// Typed domain errors: what domain and service code throw when a request cannot
+// be served, each standing for one gRPC status code.
+// Must never: import gRPC or any transport, log, or decide how an error is
+// shown to a caller. platform/grpc is the one place that turns these into
+// statuses (and anything else into INTERNAL).
+export {
+  AbortedError,
+  AlreadyExistsError,
+  CancelledError,
+  DeadlineExceededError,
+  DomainError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  PermissionDeniedError,
+  ResourceExhaustedError,
+  StatusCode,
+  UnauthenticatedError,
+  UnavailableError,
+} from "./domain-errors.js";
+export type { DomainStatusCode } from "./domain-errors.js";

@@ -1,0 +1,280 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import pino from "pino";
+import { ProductPriceChanged } from "../../gen/mel/events/v1/catalog_events.js";
+import { OrderStarted } from "../../gen/mel/events/v1/ordering_events.js";
+import { BrokerProbe, ensureRabbitMq, findQueue, listBindings, listQueues, rabbitMqUrl, uniqueName } from "../../test/support/rabbitmq.js";
+import { deferred, waitUntil } from "../../test/support/wait.js";
+import { createEventBus, PublishError, type EventBus, type EventMeta } from "./index.js";
+
+const logger = pino({ level: "silent" });
+const prefix = uniqueName("bus");
+const exchange = `${prefix}.events`;
+let bus: EventBus;
+let probe: BrokerProbe;
+
+before(async () => {
+  await ensureRabbitMq();
+  bus = await createEventBus({ url: rabbitMqUrl, logger, exchange, publishTimeoutMs: 1000 });
+  probe = await BrokerProbe.open();
+});
+
+after(async () => {
+  await bus?.close();
+  await probe?.deleteByPrefix(prefix);
+  await probe?.close();
+});
+
+const order = (orderId: string) => ({ orderId, buyerId: "buyer-1", checkoutRequestId: `req-${orderId}` });
+
+/** Publishes straight to the exchange, bypassing the bus: for bodies and types the bus would never send. */
+function publishRaw(routingKey: string, body: Buffer, properties: { type: string; messageId: string }): void {
+  probe.raw.publish(exchange, routingKey, body, { ...properties, persistent: true });
+}
+
+describe("publishing", () => {
+  test("a published event is a persistent protobuf message with id, type, timestamp and trace headers", async () => {
+    const queue = `${prefix}.tap`;
+    await bus.declare({ queues: [{ name: queue }], bindings: [{ source: exchange, destination: queue, routingKey: "OrderStarted" }] });
+    const before = Math.floor(Date.now() / 1000);
+    const eventId = await bus.publish(OrderStarted, order("o-props"), { correlationId: "corr-1", traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" });
+    await probe.waitForReady(queue, 1);
+    const message = await probe.raw.get(queue, { noAck: true });
+    assert.ok(message);
+    assert.equal(message.fields.routingKey, "OrderStarted");
+    assert.equal(message.properties.deliveryMode, 2);
+    assert.equal(message.properties.contentType, "application/x-protobuf");
+    assert.equal(message.properties.messageId, eventId);
+    assert.match(eventId, /^[0-9a-f-]{36}$/);
+    assert.equal(message.properties.type, "OrderStarted");
+    assert.ok(Number(message.properties.timestamp) >= before);
+    assert.equal(String(message.properties.headers?.["correlation-id"]), "corr-1");
+    assert.equal(String(message.properties.headers?.traceparent), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    assert.deepEqual(OrderStarted.decode(message.content), order("o-props"));
+  });
+
+  test("publishing an event no queue is bound for fails as unroutable", async () => {
+    await assert.rejects(
+      bus.publish(ProductPriceChanged, { productId: "p-1", oldPrice: undefined, newPrice: undefined }),
+      (error: unknown) => error instanceof PublishError && error.reason === "unroutable" && error.message.includes("ProductPriceChanged"),
+    );
+  });
+
+  test("fanout, direct and headers exchanges route as declared", async () => {
+    const fanout = `${prefix}.fanout`;
+    const direct = `${prefix}.direct`;
+    const headers = `${prefix}.headers`;
+    const q = (name: string) => `${prefix}.x.${name}`;
+    await bus.declare({
+      exchanges: [
+        { name: fanout, type: "fanout" },
+        { name: direct, type: "direct" },
+        { name: headers, type: "headers" },
+      ],
+      queues: ["orders", "logs", "finance", "urgent"].map((name) => ({ name: q(name) })),
+      bindings: [
+        { source: fanout, destination: q("orders") },
+        { source: fanout, destination: q("logs") },
+        { source: direct, destination: q("orders"), routingKey: "order_new" },
+        { source: direct, destination: q("orders"), routingKey: "order_upd" },
+        { source: direct, destination: q("finance"), routingKey: "order_new" },
+        { source: headers, destination: q("urgent"), arguments: { "x-match": "all", priority: "high" } },
+      ],
+    });
+    await bus.publish(OrderStarted, order("f"), { exchange: fanout }); // orders, logs
+    await bus.publish(OrderStarted, order("d1"), { exchange: direct, routingKey: "order_new" }); // orders, finance
+    await bus.publish(OrderStarted, order("d2"), { exchange: direct, routingKey: "order_upd" }); // orders
+    await bus.publish(OrderStarted, order("h"), { exchange: headers, headers: { priority: "high" } }); // urgent
+    await assert.rejects(bus.publish(OrderStarted, order("h2"), { exchange: headers, headers: { priority: "low" } }), PublishError);
+    assert.equal(await probe.readyCount(q("orders")), 3);
+    assert.equal(await probe.readyCount(q("logs")), 1);
+    assert.equal(await probe.readyCount(q("finance")), 1);
+    assert.equal(await probe.readyCount(q("urgent")), 1);
+  });
+});
+
+describe("consuming", () => {
+  test("declares the work queue, a retry queue per delay and the DLQ, with their arguments and bindings", async () => {
+    const queue = `${prefix}.topo.events`;
+    const subscription = await bus.subscribe({ queue, retryDelaysMs: [50, 200], handlers: { OrderStarted: async () => undefined, OrderPaymentFailed: async () => undefined } });
+    try {
+      const queues = new Map((await listQueues(queue)).map((info) => [info.name, info]));
+      assert.deepEqual([...queues.keys()].sort(), [queue, `${queue}.dlq`, `${queue}.retry.200ms`, `${queue}.retry.50ms`]);
+      assert.deepEqual(queues.get(queue)?.arguments, { "x-dead-letter-exchange": `${exchange}.dlx`, "x-dead-letter-routing-key": queue });
+      assert.equal(queues.get(queue)?.consumers, 1);
+      assert.equal(queues.get(queue)?.durable, true);
+      assert.deepEqual(queues.get(`${queue}.retry.50ms`)?.arguments, { "x-dead-letter-exchange": "", "x-dead-letter-routing-key": queue, "x-message-ttl": 50 });
+      assert.deepEqual(queues.get(`${queue}.retry.200ms`)?.arguments, { "x-dead-letter-exchange": "", "x-dead-letter-routing-key": queue, "x-message-ttl": 200 });
+      const bindings = (await listBindings(prefix)).filter((binding) => binding.destination.startsWith(queue));
+      assert.deepEqual(bindings.map((binding) => `${binding.source} -> ${binding.destination} [${binding.routingKey}]`).sort(), [
+        `${exchange} -> ${queue} [OrderPaymentFailed]`,
+        `${exchange} -> ${queue} [OrderStarted]`,
+        `${exchange}.dlx -> ${queue}.dlq [${queue}]`,
+      ]);
+    } finally {
+      await subscription.close();
+    }
+  });
+
+  test("quorum queues are declared when asked", async () => {
+    const queue = `${prefix}.quorum.events`;
+    const subscription = await bus.subscribe({ queue, quorum: true, retryDelaysMs: [50], handlers: { OrderStarted: async () => undefined } });
+    try {
+      const types = (await listQueues(queue)).map((info) => [info.name, info.type, info.arguments["x-queue-type"]]);
+      assert.equal(types.length, 3);
+      for (const [name, type, argument] of types) {
+        assert.equal(type, "quorum", String(name));
+        assert.equal(argument, "quorum", String(name));
+      }
+    } finally {
+      await subscription.close();
+    }
+  });
+
+  test("subscribing to a queue declared with other arguments fails with the broker's reason", async () => {
+    const queue = `${prefix}.conflict.events`;
+    await bus.declare({ queues: [{ name: queue }] }); // classic, no dead-letter arguments
+    await assert.rejects(bus.subscribe({ queue, handlers: { OrderStarted: async () => undefined } }), (error: unknown) => {
+      return error instanceof Error && error.message.includes(`could not start consuming ${queue}`) && error.message.includes("PRECONDITION_FAILED");
+    });
+  });
+
+  test("a handler gets the typed event and its meta, and the message is acknowledged", async () => {
+    const queue = `${prefix}.typed.events`;
+    const seen = deferred<{ event: unknown; meta: EventMeta }>();
+    const subscription = await bus.subscribe({ queue, handlers: { OrderStarted: async (event, meta) => seen.resolve({ event, meta }) } });
+    try {
+      const eventId = await bus.publish(OrderStarted, order("o-typed"), { correlationId: "corr-typed", traceparent: "00-abc-def-01" });
+      const { event, meta } = await seen.promise;
+      assert.deepEqual(event, order("o-typed"));
+      assert.equal(meta.eventId, eventId);
+      assert.equal(meta.type, "OrderStarted");
+      assert.equal(meta.correlationId, "corr-typed");
+      assert.equal(meta.traceparent, "00-abc-def-01");
+      assert.equal(meta.redelivered, false);
+      assert.equal(meta.attempt, 1);
+      assert.ok(meta.occurredAt instanceof Date);
+      await waitUntil("the message to be acknowledged", async () => (await findQueue(queue))?.messages === 0);
+    } finally {
+      await subscription.close();
+    }
+  });
+
+  test("a failing handler is retried down the ladder, then parked with the error, while other events flow", async () => {
+    const queue = `${prefix}.poison.events`;
+    const poisonAttempts: number[] = [];
+    const handled: string[] = [];
+    const subscription = await bus.subscribe({
+      queue,
+      retryDelaysMs: [30, 60],
+      handlers: {
+        OrderStarted: async (event, meta) => {
+          if (event.orderId === "poison") {
+            poisonAttempts.push(meta.attempt);
+            throw new Error(`cannot start order ${event.orderId}`);
+          }
+          handled.push(event.orderId);
+        },
+      },
+    });
+    try {
+      const poisonId = await bus.publish(OrderStarted, order("poison"));
+      for (let index = 0; index < 5; index++) await bus.publish(OrderStarted, order(`good-${index}`));
+      await probe.waitForReady(`${queue}.dlq`, 1);
+      assert.deepEqual(poisonAttempts, [1, 2, 3]);
+      await waitUntil("the good events to be handled", () => handled.length === 5);
+      assert.deepEqual(handled.sort(), ["good-0", "good-1", "good-2", "good-3", "good-4"]);
+      const parked = await probe.raw.get(`${queue}.dlq`, { noAck: true });
+      assert.ok(parked);
+      assert.equal(parked.properties.messageId, poisonId);
+      assert.equal(parked.properties.type, "OrderStarted");
+      assert.equal(String(parked.properties.headers?.["x-mel-error"]), "cannot start order poison");
+      assert.equal(Number(parked.properties.headers?.["x-mel-attempts"]), 3);
+      assert.deepEqual(OrderStarted.decode(parked.content), order("poison"));
+      assert.equal((await findQueue(queue))?.messages, 0);
+    } finally {
+      await subscription.close();
+    }
+  });
+
+  test("an undecodable body and an event type nobody handles go straight to the DLQ", async () => {
+    const queue = `${prefix}.garbage.events`;
+    let calls = 0;
+    const subscription = await bus.subscribe({
+      queue,
+      retryDelaysMs: [30],
+      handlers: {
+        OrderStarted: async () => {
+          calls += 1;
+        },
+      },
+    });
+    try {
+      // Field 1 declared as a 10-byte string with 1 byte present: truncated protobuf.
+      publishRaw("OrderStarted", Buffer.from([0x0a, 0x0a, 0x41]), { type: "OrderStarted", messageId: randomUUID() });
+      publishRaw("OrderStarted", Buffer.from(OrderStarted.encode(order("x")).finish()), { type: "OrderShippedToMars", messageId: randomUUID() });
+      await probe.waitForReady(`${queue}.dlq`, 2);
+      const reasons: string[] = [];
+      for (let index = 0; index < 2; index++) {
+        const parked = await probe.raw.get(`${queue}.dlq`, { noAck: true });
+        assert.ok(parked);
+        assert.equal(Number(parked.properties.headers?.["x-mel-attempts"]), 1);
+        reasons.push(String(parked.properties.headers?.["x-mel-error"]));
+      }
+      assert.match(reasons.join("\n"), /cannot decode OrderStarted/);
+      assert.match(reasons.join("\n"), /no handler for event type "OrderShippedToMars"/);
+      assert.equal(calls, 0);
+    } finally {
+      await subscription.close();
+    }
+  });
+
+  test("bounded prefetch spreads messages round-robin over competing consumers", async () => {
+    const queue = `${prefix}.workers.events`;
+    const perWorker = [0, 0];
+    const busy = [0, 0];
+    const mostBusy = [0, 0];
+    const worker = (index: 0 | 1) => async () => {
+      busy[index] = (busy[index] ?? 0) + 1;
+      mostBusy[index] = Math.max(mostBusy[index] ?? 0, busy[index] ?? 0);
+      await new Promise((wake) => setTimeout(wake, 15));
+      busy[index] = (busy[index] ?? 0) - 1;
+      perWorker[index] = (perWorker[index] ?? 0) + 1;
+    };
+    const first = await bus.subscribe({ queue, prefetch: 1, handlers: { OrderStarted: worker(0) } });
+    const second = await bus.subscribe({ queue, prefetch: 1, handlers: { OrderStarted: worker(1) } });
+    try {
+      await Promise.all(Array.from({ length: 12 }, (_, index) => bus.publish(OrderStarted, order(`w-${index}`))));
+      await waitUntil("all 12 events to be handled", () => (perWorker[0] ?? 0) + (perWorker[1] ?? 0) === 12);
+      assert.ok((perWorker[0] ?? 0) >= 4 && (perWorker[1] ?? 0) >= 4, `uneven split ${perWorker.join("/")}`);
+      assert.deepEqual(mostBusy, [1, 1]);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+
+  test("a message delivered again after a lost acknowledgement is flagged redelivered", async () => {
+    const queue = `${prefix}.redeliver.events`;
+    await bus.declare({ queues: [{ name: queue, deadLetterExchange: `${exchange}.dlx`, deadLetterRoutingKey: queue }] });
+    // A consumer that takes the message and goes away without acking it.
+    const channel = probe.raw;
+    const taken = deferred();
+    const eventId = randomUUID();
+    channel.sendToQueue(queue, Buffer.from(OrderStarted.encode(order("again")).finish()), { type: "OrderStarted", messageId: eventId, persistent: true });
+    const { consumerTag } = await channel.consume(queue, () => taken.resolve(), { noAck: false });
+    await taken.promise;
+    await channel.cancel(consumerTag);
+    await channel.recover(); // Requeues what this channel holds unacknowledged.
+    const seen = deferred<EventMeta>();
+    const subscription = await bus.subscribe({ queue, handlers: { OrderStarted: async (_event, meta) => seen.resolve(meta) } });
+    try {
+      const meta = await seen.promise;
+      assert.equal(meta.eventId, eventId);
+      assert.equal(meta.redelivered, true);
+    } finally {
+      await subscription.close();
+    }
+  });
+});

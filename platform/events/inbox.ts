@@ -1,0 +1,63 @@
+// The inbox: idempotent consumers. RabbitMQ delivers at least once (a
+// redelivery after a lost ack, a relay publishing twice), so a handler records
+// (event id, consumer) in the same transaction as its effect. A second
+// delivery finds the row, changes nothing, and is acknowledged.
+import { sql, type Kysely, type Transaction } from "kysely";
+import type { Logger } from "pino";
+import { dialectOf } from "../sql/index.js";
+import type { EventHandler, EventMeta } from "./consumer.js";
+import type { MessagingTables } from "./messaging.table.js";
+
+/**
+ * Records that `consumer` processed `eventId`, inside the handler's
+ * transaction. Returns true the first time and false when it was recorded
+ * before (then the handler must do nothing). The duplicate is detected without
+ * raising a unique-key error, which on PostgreSQL would abort the transaction:
+ * ON CONFLICT DO NOTHING on PostgreSQL and SQLite; on SQL Server an insert
+ * guarded by NOT EXISTS under UPDLOCK + HOLDLOCK, so two concurrent
+ * deliveries cannot both insert.
+ */
+export async function runOnce(trx: Kysely<any>, eventId: string, consumer: string, now: Date = new Date()): Promise<boolean> {
+  const processedAt = now.toISOString();
+  if (dialectOf(trx) === "mssql") {
+    const result = await sql`
+      insert into inbox (event_id, consumer, processed_at)
+      select ${eventId}, ${consumer}, ${processedAt}
+      where not exists (select 1 from inbox with (updlock, holdlock) where event_id = ${eventId} and consumer = ${consumer})`.execute(trx);
+    return Number(result.numAffectedRows ?? 0) === 1;
+  }
+  const result = await (trx as Kysely<MessagingTables>)
+    .insertInto("inbox")
+    .values({ event_id: eventId, consumer, processed_at: processedAt })
+    .onConflict((conflict) => conflict.columns(["event_id", "consumer"]).doNothing())
+    .executeTakeFirst();
+  return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
+}
+
+/**
+ * Wraps a handler so it runs at most once per event id for `consumer`: it gets
+ * a transaction that also records the inbox row, and a duplicate delivery
+ * returns without calling it (so the bus acknowledges it).
+ */
+export function handleOnce<DB, E>(
+  db: Kysely<DB>,
+  consumer: string,
+  handler: (trx: Transaction<DB>, event: E, meta: EventMeta) => Promise<void>,
+  logger?: Logger,
+): EventHandler<E> {
+  return async (event, meta) => {
+    await db.transaction().execute(async (trx) => {
+      if (!(await runOnce(trx, meta.eventId, consumer))) {
+        logger?.info({ consumer, eventId: meta.eventId, type: meta.type, redelivered: meta.redelivered }, "duplicate event ignored (already processed)");
+        return;
+      }
+      await handler(trx, event, meta);
+    });
+  };
+}
+
+/** Forgets inbox rows processed before `cutoff` (duplicates older than that are no longer expected). */
+export async function pruneInbox(db: Kysely<any>, cutoff: Date): Promise<number> {
+  const result = await (db as Kysely<MessagingTables>).deleteFrom("inbox").where("processed_at", "<", cutoff.toISOString()).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

@@ -1,0 +1,169 @@
+// The outbox relay: claims batches of unpublished rows, publishes them with
+// confirms, and marks them published. Several relays (one per service
+// instance) share an outbox without blocking one another, because claims skip
+// rows another relay holds. Publishing is at-least-once: a relay that dies
+// after the broker confirmed but before marking the row lets another publish
+// it again once the claim expires; consumers' inboxes absorb that duplicate.
+import { randomUUID } from "node:crypto";
+import type { Kysely } from "kysely";
+import type { Logger } from "pino";
+import { dialectOf, type DialectKind } from "../sql/index.js";
+import { errorMessage } from "./connection.js";
+import type { EventBus } from "./event-bus.js";
+import { claimOutboxBatch, deletePublishedOutboxRows, markOutboxFailed, markOutboxPublished, type OutboxRow } from "./outbox.js";
+
+export interface OutboxRelayOptions {
+  db: Kysely<any>;
+  bus: Pick<EventBus, "publishEncoded">;
+  logger: Logger;
+  /** Default: read from `db`. */
+  dialect?: DialectKind;
+  /** Names this relay in claimed_by. Default: a new UUID. */
+  relayId?: string;
+  /** Rows claimed and published per round. Default 100. */
+  batchSize?: number;
+  /** Fallback poll when nobody calls notify(). Default 1000 ms. */
+  pollIntervalMs?: number;
+  /** How long a claim holds; keep it well above the publish timeout. Default 60 s. */
+  claimTtlMs?: number;
+  /** Back-off after a failed publish: initial, doubled per attempt, capped. Defaults 1 s and 60 s. */
+  retryInitialDelayMs?: number;
+  retryMaxDelayMs?: number;
+  /** Published rows older than this are deleted. Default 7 days. */
+  retentionMs?: number;
+  /** How often old rows are deleted. Default 10 minutes. */
+  cleanupIntervalMs?: number;
+}
+
+export interface OutboxRelay {
+  /** Starts the publish loop (idempotent). */
+  start(): void;
+  /** Wakes the loop now: call it after committing a transaction that added to the outbox. */
+  notify(): void;
+  /** Claims and publishes one batch; returns the number of rows published. For tests and tools. */
+  publishBatch(): Promise<number>;
+  /** Finishes the batch in progress and stops; pending rows stay for the next start. */
+  stop(): Promise<void>;
+}
+
+export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
+  const { db, bus, logger } = options;
+  const dialect = options.dialect ?? dialectOf(db);
+  const relayId = options.relayId ?? randomUUID();
+  const batchSize = options.batchSize ?? 100;
+  const pollIntervalMs = options.pollIntervalMs ?? 1000;
+  const claimTtlMs = options.claimTtlMs ?? 60_000;
+  const retryInitialDelayMs = options.retryInitialDelayMs ?? 1000;
+  const retryMaxDelayMs = options.retryMaxDelayMs ?? 60_000;
+  const retentionMs = options.retentionMs ?? 7 * 24 * 60 * 60 * 1000;
+  const cleanupIntervalMs = options.cleanupIntervalMs ?? 10 * 60 * 1000;
+
+  let running: Promise<void> | undefined;
+  let stopping = false;
+  let woken = false;
+  let wake: (() => void) | undefined;
+  let lastCleanup = 0;
+
+  const retryDelay = (attempts: number) => Math.min(retryMaxDelayMs, retryInitialDelayMs * 2 ** Math.max(0, attempts));
+
+  async function runRound(): Promise<{ claimed: number; published: number }> {
+    const now = new Date();
+    const rows = await claimOutboxBatch(db, { relayId, batchSize, now, claimedUntil: new Date(now.getTime() + claimTtlMs) }, dialect);
+    if (rows.length === 0) return { claimed: 0, published: 0 };
+    const outcomes = await Promise.allSettled(
+      rows.map((row) =>
+        bus.publishEncoded({
+          eventId: row.id,
+          type: row.event_type,
+          body: row.payload,
+          correlationId: row.correlation_id ?? undefined,
+          traceparent: row.traceparent ?? undefined,
+          occurredAt: new Date(row.created_at),
+        }),
+      ),
+    );
+    const published: string[] = [];
+    // Failed rows grouped by their attempt count, so each group is one UPDATE.
+    const failed = new Map<number, { ids: string[]; error: string }>();
+    outcomes.forEach((outcome, index) => {
+      const row = rows[index] as OutboxRow;
+      if (outcome.status === "fulfilled") {
+        published.push(row.id);
+        return;
+      }
+      const group = failed.get(row.attempts) ?? { ids: [], error: errorMessage(outcome.reason) };
+      group.ids.push(row.id);
+      failed.set(row.attempts, group);
+    });
+    const done = new Date();
+    await markOutboxPublished(db, published, done);
+    for (const [attempts, group] of failed) {
+      const nextAttemptAt = new Date(done.getTime() + retryDelay(attempts));
+      await markOutboxFailed(db, group.ids, attempts, group.error, nextAttemptAt);
+      logger.warn({ relayId, events: group.ids.length, attempts: attempts + 1, retryAt: nextAttemptAt.toISOString(), err: group.error }, "outbox publish failed; will retry");
+    }
+    return { claimed: rows.length, published: published.length };
+  }
+
+  async function cleanupIfDue(): Promise<void> {
+    if (Date.now() - lastCleanup < cleanupIntervalMs) return;
+    lastCleanup = Date.now();
+    const deleted = await deletePublishedOutboxRows(db, new Date(Date.now() - retentionMs));
+    if (deleted > 0) logger.info({ relayId, deleted }, "deleted old published outbox rows");
+  }
+
+  function sleep(ms: number): Promise<void> {
+    if (woken || stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      }
+      wake = done;
+    });
+  }
+
+  async function loop(): Promise<void> {
+    let failures = 0;
+    while (!stopping) {
+      woken = false;
+      let full = false;
+      try {
+        const { claimed, published } = await runRound();
+        // A full batch means more may be waiting: go again without sleeping.
+        full = claimed === batchSize;
+        failures = 0;
+        await cleanupIfDue();
+        if (published > 0) logger.debug({ relayId, published }, "outbox batch published");
+      } catch (error) {
+        // The database is unreachable or a statement failed: try again later, slower each time.
+        failures += 1;
+        logger.error({ relayId, err: errorMessage(error) }, "outbox relay round failed");
+        await sleep(Math.min(retryMaxDelayMs, retryInitialDelayMs * 2 ** (failures - 1)));
+        continue;
+      }
+      if (!full) await sleep(pollIntervalMs);
+    }
+  }
+
+  return {
+    start() {
+      if (running) return;
+      stopping = false;
+      running = loop();
+    },
+    notify() {
+      woken = true;
+      wake?.();
+    },
+    publishBatch: async () => (await runRound()).published,
+    async stop() {
+      stopping = true;
+      wake?.();
+      await running;
+      running = undefined;
+    },
+  };
+}

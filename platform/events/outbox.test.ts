@@ -1,0 +1,265 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from "kysely";
+import pino from "pino";
+import { ProductPriceChanged } from "../../gen/mel/events/v1/catalog_events.js";
+import { OrderStarted } from "../../gen/mel/events/v1/ordering_events.js";
+import { captureMssqlStatements, createDatabase, migrateToLatest } from "../sql/index.js";
+import { createTestPostgresDatabase, type TestPostgresDatabase } from "../../test/support/postgres.js";
+import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, uniqueName } from "../../test/support/rabbitmq.js";
+import { waitUntil } from "../../test/support/wait.js";
+import {
+  addToOutbox,
+  claimOutboxBatch,
+  createEventBus,
+  createOutboxRelay,
+  deletePublishedOutboxRows,
+  markOutboxFailed,
+  markOutboxPublished,
+  messagingTablesMigration,
+  type EventBus,
+  type MessagingTables,
+} from "./index.js";
+
+const logger = pino({ level: "silent" });
+const migrations = { "0000_messaging_tables": messagingTablesMigration };
+const prefix = uniqueName("outbox");
+const exchange = `${prefix}.events`;
+let bus: EventBus;
+let probe: BrokerProbe;
+
+before(async () => {
+  await ensureRabbitMq();
+  bus = await createEventBus({ url: rabbitMqUrl, logger, exchange, publishTimeoutMs: 3000 });
+  probe = await BrokerProbe.open();
+});
+
+after(async () => {
+  await bus?.close();
+  await probe?.deleteByPrefix(prefix);
+  await probe?.close();
+});
+
+const order = (orderId: string) => ({ orderId, buyerId: "buyer", checkoutRequestId: `r-${orderId}` });
+
+/** A queue bound to the test exchange for `eventType`, to observe what the relay published. */
+async function tapQueue(name: string, eventType: string): Promise<string> {
+  const queue = `${prefix}.${name}`;
+  await bus.declare({ queues: [{ name: queue }], bindings: [{ source: exchange, destination: queue, routingKey: eventType }] });
+  return queue;
+}
+
+describe("outbox on SQLite", () => {
+  const dir = mkdtempSync(join(tmpdir(), "mel-outbox-"));
+  const db = createDatabase<MessagingTables>(`sqlite:${join(dir, "outbox.db")}`, { variable: "MEL_TEST_DATABASE_URL" });
+  before(() => migrateToLatest(db, migrations, { tablePrefix: "test" }));
+  after(async () => {
+    await db.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("an event added in a rolled-back transaction is never stored; a committed one is", async () => {
+    await assert.rejects(
+      db.transaction().execute(async (trx) => {
+        await addToOutbox(trx, OrderStarted, order("rolled-back"));
+        throw new Error("the state change failed");
+      }),
+      /the state change failed/,
+    );
+    const id = await db.transaction().execute((trx) => addToOutbox(trx, OrderStarted, order("kept"), { correlationId: "corr-k", traceparent: "00-t-s-01" }));
+    const rows = await db.selectFrom("outbox").selectAll().execute();
+    assert.equal(rows.length, 1);
+    const row = rows[0];
+    assert.ok(row);
+    assert.equal(row.id, id);
+    assert.equal(row.event_type, "OrderStarted");
+    assert.deepEqual(OrderStarted.decode(row.payload), order("kept"));
+    assert.equal(row.correlation_id, "corr-k");
+    assert.equal(row.traceparent, "00-t-s-01");
+    assert.equal(row.published_at, null);
+    assert.equal(row.attempts, 0);
+    await db.deleteFrom("outbox").execute();
+  });
+
+  test("notify() wakes the relay, which publishes the event with its id and trace context and marks it published", async () => {
+    const queue = await tapQueue("sqlite.started", "OrderStarted");
+    // A poll interval far longer than the test: only notify() can explain a quick publish.
+    const relay = createOutboxRelay({ db, bus, logger, pollIntervalMs: 60_000 });
+    relay.start();
+    try {
+      await new Promise((wake) => setTimeout(wake, 50)); // Let the first (empty) round go to sleep.
+      const id = await db.transaction().execute((trx) => addToOutbox(trx, OrderStarted, order("notified"), { correlationId: "corr-n" }));
+      relay.notify();
+      await probe.waitForReady(queue, 1, 5000);
+      const message = await probe.raw.get(queue, { noAck: true });
+      assert.ok(message);
+      assert.equal(message.properties.messageId, id);
+      assert.equal(message.properties.type, "OrderStarted");
+      assert.equal(String(message.properties.headers?.["correlation-id"]), "corr-n");
+      assert.deepEqual(OrderStarted.decode(message.content), order("notified"));
+      await waitUntil("the row to be marked published", async () => (await db.selectFrom("outbox").select("published_at").where("id", "=", id).executeTakeFirstOrThrow()).published_at !== null);
+      const row = await db.selectFrom("outbox").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+      assert.equal(row.attempts, 1);
+      assert.equal(row.claimed_by, null);
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  test("a failed publish records the attempt and the error, and is retried after a back-off", async () => {
+    const relay = createOutboxRelay({ db, bus, logger, pollIntervalMs: 20, retryInitialDelayMs: 50, retryMaxDelayMs: 100 });
+    const id = await db.transaction().execute((trx) => addToOutbox(trx, ProductPriceChanged, { productId: "p-1", oldPrice: undefined, newPrice: undefined }));
+    relay.start();
+    try {
+      // Nothing is bound to ProductPriceChanged yet: the broker returns it.
+      await waitUntil("a failed attempt to be recorded", async () => (await db.selectFrom("outbox").select("attempts").where("id", "=", id).executeTakeFirstOrThrow()).attempts >= 1);
+      const failed = await db.selectFrom("outbox").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+      assert.equal(failed.published_at, null);
+      assert.match(failed.last_error ?? "", /returned: no queue is bound for routing key "ProductPriceChanged"/);
+      assert.ok(failed.next_attempt_at > failed.created_at);
+      const queue = await tapQueue("sqlite.price", "ProductPriceChanged");
+      await probe.waitForReady(queue, 1, 5000);
+      await waitUntil("the row to be marked published", async () => (await db.selectFrom("outbox").select("published_at").where("id", "=", id).executeTakeFirstOrThrow()).published_at !== null);
+      const published = await db.selectFrom("outbox").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+      assert.ok(published.attempts >= 2);
+      assert.equal(published.last_error, null);
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  test("the relay deletes published rows past the retention and keeps pending ones", async () => {
+    await db.deleteFrom("outbox").execute();
+    const old = await db.transaction().execute((trx) => addToOutbox(trx, OrderStarted, order("old"), { now: new Date("2020-01-01T00:00:00Z") }));
+    await markOutboxPublished(db, [old], new Date("2020-01-01T00:00:01Z"));
+    const recent = await db.transaction().execute((trx) => addToOutbox(trx, OrderStarted, order("recent")));
+    await markOutboxPublished(db, [recent], new Date());
+    const pending = await db.transaction().execute((trx) => addToOutbox(trx, OrderStarted, order("pending")));
+    await markOutboxFailed(db, [pending], 0, "broker down", new Date("2999-01-01T00:00:00Z"));
+
+    const relay = createOutboxRelay({ db, bus, logger, retentionMs: 60 * 60 * 1000, cleanupIntervalMs: 0 });
+    relay.start();
+    try {
+      await waitUntil("the old row to be deleted", async () => (await db.selectFrom("outbox").select("id").where("id", "=", old).executeTakeFirst()) === undefined);
+      const left = (await db.selectFrom("outbox").select("id").execute()).map((row) => row.id).sort();
+      assert.deepEqual(left, [recent, pending].sort());
+    } finally {
+      await relay.stop();
+    }
+  });
+});
+
+describe("outbox SQL on SQL Server (compiled) and PostgreSQL (compiled)", () => {
+  const claim = { relayId: "relay-1", batchSize: 50, now: new Date("2030-01-01T00:00:00.000Z"), claimedUntil: new Date("2030-01-01T00:01:00.000Z") };
+
+  test("the migration compiles to T-SQL: IDENTITY key, varbinary payload, nvarchar error, composite inbox key", async () => {
+    const statements = await captureMssqlStatements((db) => messagingTablesMigration.up(db));
+    assert.deepEqual(statements, [
+      'create table "outbox" ("seq" bigint identity primary key, "id" varchar(36) not null unique, "event_type" varchar(200) not null, "payload" varbinary(max) not null, "correlation_id" varchar(200), "traceparent" varchar(200), "created_at" varchar(32) not null, "published_at" varchar(32), "attempts" integer default 0 not null, "last_error" nvarchar(2000), "next_attempt_at" varchar(32) not null, "claimed_by" varchar(100), "claimed_until" varchar(32))',
+      'create index "outbox_pending" on "outbox" ("published_at", "next_attempt_at")',
+      'create table "inbox" ("event_id" varchar(100) not null, "consumer" varchar(100) not null, "processed_at" varchar(32) not null, constraint "inbox_pk" primary key ("event_id", "consumer"))',
+      'create index "inbox_processed_at" on "inbox" ("processed_at")',
+    ]);
+  });
+
+  test("claiming compiles to one UPDATE over a TOP batch read WITH (UPDLOCK, READPAST)", async () => {
+    const statements = await captureMssqlStatements((db) => claimOutboxBatch(db, claim));
+    assert.equal(statements.length, 1);
+    const normalised = statements[0]?.replace(/\s+/g, " ").trim();
+    assert.equal(
+      normalised,
+      "with batch as ( select top (@1) * from outbox with (updlock, readpast, rowlock) where published_at is null and next_attempt_at <= @2 and (claimed_until is null or claimed_until < @3) order by seq ) update batch set claimed_by = @4, claimed_until = @5 output inserted.*",
+    );
+  });
+
+  test("marking, failing and deleting compile to T-SQL", async () => {
+    const statements = await captureMssqlStatements(async (db) => {
+      await markOutboxPublished(db, ["a", "b"], claim.now);
+      await markOutboxFailed(db, ["c"], 2, "boom", claim.claimedUntil);
+      await deletePublishedOutboxRows(db, claim.now);
+    });
+    assert.deepEqual(statements, [
+      'update "outbox" set "published_at" = @1, "attempts" = "attempts" + @2, "last_error" = @3, "claimed_by" = @4, "claimed_until" = @5 where "id" in (@6, @7)',
+      'update "outbox" set "attempts" = @1, "last_error" = @2, "next_attempt_at" = @3, "claimed_by" = @4, "claimed_until" = @5 where "id" in (@6)',
+      'delete from "outbox" where "published_at" is not null and "published_at" < @1',
+    ]);
+  });
+
+  test("claiming on PostgreSQL skips rows other relays hold (FOR UPDATE SKIP LOCKED)", async () => {
+    const statements: string[] = [];
+    const pgCompiler = new Kysely<MessagingTables>({
+      dialect: {
+        createAdapter: () => new PostgresAdapter(),
+        createDriver: () => new DummyDriver(),
+        createIntrospector: (inner) => new PostgresIntrospector(inner),
+        createQueryCompiler: () => new PostgresQueryCompiler(),
+      },
+      log: (event) => void statements.push(event.query.sql),
+    });
+    await claimOutboxBatch(pgCompiler, claim);
+    assert.equal(
+      statements[0],
+      'update "outbox" set "claimed_by" = $1, "claimed_until" = $2 where "id" in (select "id" from "outbox" where "published_at" is null and "next_attempt_at" <= $3 and ("claimed_until" is null or "claimed_until" < $4) order by "seq" limit $5 for update skip locked) returning *',
+    );
+  });
+});
+
+describe("outbox on PostgreSQL", () => {
+  let database: TestPostgresDatabase;
+  let db: Kysely<MessagingTables>;
+  before(async () => {
+    database = await createTestPostgresDatabase("outbox");
+    db = createDatabase<MessagingTables>(database.url, { variable: "MEL_TEST_DATABASE_URL", maxConnections: 6 });
+    await migrateToLatest(db, migrations, { tablePrefix: "test" });
+  });
+  after(async () => {
+    await db?.destroy();
+    await database?.drop();
+  });
+
+  test("two relays on one outbox publish every event exactly once", async () => {
+    const queue = await tapQueue("pg.two-relays", "OrderStarted");
+    const total = 300;
+    for (let start = 0; start < total; start += 50) {
+      await db.transaction().execute(async (trx) => {
+        for (let index = start; index < start + 50; index++) await addToOutbox(trx, OrderStarted, order(`two-${index}`));
+      });
+    }
+    const publishedBy = [new Map<string, number>(), new Map<string, number>()];
+    const relays = publishedBy.map((seen, index) =>
+      createOutboxRelay({
+        db,
+        logger,
+        relayId: `relay-${index}`,
+        batchSize: 10,
+        pollIntervalMs: 20,
+        // Counts what each relay hands to the real bus.
+        bus: {
+          publishEncoded: async (event) => {
+            await bus.publishEncoded(event);
+            seen.set(event.eventId, (seen.get(event.eventId) ?? 0) + 1);
+          },
+        },
+      }),
+    );
+    for (const relay of relays) relay.start();
+    try {
+      await probe.waitForReady(queue, total, 20_000);
+      await waitUntil("every row to be marked published", async () => {
+        const { pending } = await db.selectFrom("outbox").select((eb) => eb.fn.countAll<string>().as("pending")).where("published_at", "is", null).executeTakeFirstOrThrow();
+        return Number(pending) === 0;
+      });
+    } finally {
+      await Promise.all(relays.map((relay) => relay.stop()));
+    }
+    const [first, second] = publishedBy as [Map<string, number>, Map<string, number>];
+    const ids = (await db.selectFrom("outbox").select("id").execute()).map((row) => row.id);
+    assert.equal(ids.length, total);
+    for (const id of ids) assert.equal((first.get(id) ?? 0) + (second.get(id) ?? 0), 1, `event ${id} published ${(first.get(id) ?? 0) + (second.get(id) ?? 0)} times`);
+    assert.ok(first.size > 0 && second.size > 0, `one relay did everything (${first.size}/${second.size}): claims did not interleave`);
+    assert.equal(await probe.readyCount(queue), total);
+  });
+});

@@ -1,0 +1,137 @@
+// The transactional outbox: an event is a row written in the same transaction
+// as the state change it announces, so both commit or neither does. The relay
+// (outbox-relay.ts) publishes the rows afterwards. These are the outbox's SQL
+// statements, one function each so tests can run them on SQLite and
+// PostgreSQL and compile them for SQL Server.
+import { randomUUID } from "node:crypto";
+import { sql, type Kysely, type Selectable } from "kysely";
+import { dialectOf, type DialectKind } from "../sql/index.js";
+import { eventNameOf, type MessageCodec } from "./event-types.js";
+import type { MessagingTables, OutboxTable } from "./messaging.table.js";
+
+export type OutboxRow = Selectable<OutboxTable>;
+
+export interface OutboxEventOptions {
+  /** Default: a new UUID. */
+  eventId?: string;
+  correlationId?: string | undefined;
+  traceparent?: string | undefined;
+  now?: Date;
+}
+
+/**
+ * Records `event` in the outbox inside the caller's transaction (`trx`) and
+ * returns its event id. Nothing is published until the transaction commits
+ * and the relay picks the row up; call the relay's notify() after commit to
+ * publish at once instead of at the next poll.
+ */
+export async function addToOutbox<T>(trx: Kysely<any>, codec: MessageCodec<T>, event: T, options: OutboxEventOptions = {}): Promise<string> {
+  const id = options.eventId ?? randomUUID();
+  const now = (options.now ?? new Date()).toISOString();
+  await (trx as Kysely<MessagingTables>)
+    .insertInto("outbox")
+    .values({
+      id,
+      event_type: eventNameOf(codec),
+      payload: Buffer.from(codec.encode(event).finish()),
+      correlation_id: options.correlationId ?? null,
+      traceparent: options.traceparent ?? null,
+      created_at: now,
+      published_at: null,
+      attempts: 0,
+      last_error: null,
+      next_attempt_at: now,
+      claimed_by: null,
+      claimed_until: null,
+    })
+    .execute();
+  return id;
+}
+
+export interface ClaimRequest {
+  relayId: string;
+  batchSize: number;
+  now: Date;
+  /** Until when the claim holds; a relay that dies mid-batch loses its rows to the others after it. */
+  claimedUntil: Date;
+}
+
+/**
+ * Claims up to `batchSize` due, unpublished rows for `relayId` in one atomic
+ * statement and returns them oldest first. Rows another relay is claiming at
+ * the same moment are skipped, not waited for: FOR UPDATE SKIP LOCKED on
+ * PostgreSQL, UPDLOCK + READPAST on SQL Server; SQLite has a single writer,
+ * so its UPDATE is already exclusive.
+ */
+export async function claimOutboxBatch(db: Kysely<any>, request: ClaimRequest, dialect: DialectKind = dialectOf(db)): Promise<OutboxRow[]> {
+  const rows = await claimOutboxBatchQuery(db, request, dialect);
+  return rows.sort((a, b) => Number(a.seq) - Number(b.seq));
+}
+
+async function claimOutboxBatchQuery(db: Kysely<any>, request: ClaimRequest, dialect: DialectKind): Promise<OutboxRow[]> {
+  const outboxDb = db as Kysely<MessagingTables>;
+  const now = request.now.toISOString();
+  const claimedUntil = request.claimedUntil.toISOString();
+  if (dialect === "mssql") {
+    // Kysely has no table hints, so SQL Server's claim is written out: the CTE
+    // takes update locks on the rows it reads and skips rows locked by others.
+    const { rows } = await sql<OutboxRow>`
+      with batch as (
+        select top (${request.batchSize}) *
+        from outbox with (updlock, readpast, rowlock)
+        where published_at is null and next_attempt_at <= ${now} and (claimed_until is null or claimed_until < ${now})
+        order by seq
+      )
+      update batch set claimed_by = ${request.relayId}, claimed_until = ${claimedUntil}
+      output inserted.*`.execute(outboxDb);
+    return rows;
+  }
+  let due = outboxDb
+    .selectFrom("outbox")
+    .select("id")
+    .where("published_at", "is", null)
+    .where("next_attempt_at", "<=", now)
+    .where((eb) => eb.or([eb("claimed_until", "is", null), eb("claimed_until", "<", now)]))
+    .orderBy("seq")
+    .limit(request.batchSize);
+  if (dialect === "postgres") due = due.forUpdate().skipLocked();
+  return outboxDb
+    .updateTable("outbox")
+    .set({ claimed_by: request.relayId, claimed_until: claimedUntil })
+    .where("id", "in", due)
+    .returningAll()
+    .execute();
+}
+
+/** Marks rows published (the broker confirmed them) and releases their claim. */
+export async function markOutboxPublished(db: Kysely<any>, ids: readonly string[], now: Date): Promise<void> {
+  if (ids.length === 0) return;
+  await (db as Kysely<MessagingTables>)
+    .updateTable("outbox")
+    .set((eb) => ({ published_at: now.toISOString(), attempts: eb("attempts", "+", 1), last_error: null, claimed_by: null, claimed_until: null }))
+    .where("id", "in", ids)
+    .execute();
+}
+
+/**
+ * Records a failed publish of rows that had `attempts` attempts before this
+ * one: count it, keep the error, and release them until `nextAttemptAt`.
+ */
+export async function markOutboxFailed(db: Kysely<any>, ids: readonly string[], attempts: number, error: string, nextAttemptAt: Date): Promise<void> {
+  if (ids.length === 0) return;
+  await (db as Kysely<MessagingTables>)
+    .updateTable("outbox")
+    .set({ attempts: attempts + 1, last_error: error.slice(0, 2000), next_attempt_at: nextAttemptAt.toISOString(), claimed_by: null, claimed_until: null })
+    .where("id", "in", ids)
+    .execute();
+}
+
+/** Deletes rows published before `cutoff`; returns how many went. */
+export async function deletePublishedOutboxRows(db: Kysely<any>, cutoff: Date): Promise<number> {
+  const result = await (db as Kysely<MessagingTables>)
+    .deleteFrom("outbox")
+    .where("published_at", "is not", null)
+    .where("published_at", "<", cutoff.toISOString())
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

@@ -1,0 +1,199 @@
+// grpc-js client interceptors that give every outgoing call the platform's
+// treatment: a deadline (capped by the incoming call's), the caller's metadata
+// carried on, cancellation when the incoming call goes away, and a circuit
+// breaker per upstream. They sit above grpc-js's retry layer, so one logical
+// call (with all its retry attempts) counts once for the breaker.
+import {
+  InterceptingCall,
+  Metadata,
+  status as GrpcStatus,
+  type Interceptor,
+  type InterceptingListener,
+  type InterceptorOptions,
+  type NextCall,
+  type StatusObject,
+} from "@grpc/grpc-js";
+import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from "cockatiel";
+import type { Logger } from "../log/index.js";
+import { authorizationKey, correlationIdKey, currentCallContext, traceparentKey, tracestateKey, type CallContext } from "./call-context.js";
+
+/**
+ * How much earlier than the incoming call's deadline an outgoing call must
+ * end. grpc-timeout travels as a relative time rounded up to the millisecond,
+ * so without a margin the next hop could compute a deadline a little past the
+ * caller's; the margin also leaves the caller time to use the answer.
+ */
+export const propagationMarginMs = 5;
+
+export interface CallPolicyOptions {
+  /** Deadline in ms for a call to `path` when the caller gives none. */
+  deadlineMsFor: (path: string) => number;
+}
+
+/**
+ * Sets the deadline (the caller's explicit one, else the method's default,
+ * never past the incoming call's deadline), copies authorization,
+ * x-correlation-id, traceparent and tracestate from the incoming call when the
+ * caller did not set them, and cancels the call when the incoming call is
+ * cancelled. The incoming call is read from the AsyncLocalStorage at the moment
+ * the call is made.
+ */
+export function createCallPolicyInterceptor({ deadlineMsFor }: CallPolicyOptions): Interceptor {
+  return (options: InterceptorOptions, nextCall: NextCall) => {
+    const incoming = currentCallContext();
+    const path = options.method_definition.path;
+    // An explicit Infinity ("no deadline") gets the default too: no call goes out without one.
+    const explicit = options.deadline === undefined ? Number.NaN : deadlineTime(options.deadline);
+    const own = Number.isFinite(explicit) ? explicit : Date.now() + deadlineMsFor(path);
+    const budget = incoming?.deadline === undefined ? undefined : incoming.deadline.getTime() - propagationMarginMs;
+    const deadline = new Date(budget === undefined ? own : Math.min(own, budget));
+    const call: InterceptingCall = new InterceptingCall(nextCall({ ...options, deadline }), {
+      start(metadata, listener, next) {
+        if (incoming) carryMetadata(incoming, metadata);
+        const signal = incoming?.signal;
+        if (signal === undefined) return next(metadata, listener);
+        const onAbort = () => call.cancelWithStatus(GrpcStatus.CANCELLED, `the incoming call ${incoming?.method} ended before this call to ${path} finished`);
+        if (signal.aborted) queueMicrotask(onAbort);
+        else signal.addEventListener("abort", onAbort, { once: true });
+        next(metadata, {
+          onReceiveStatus(status, nextStatus) {
+            signal.removeEventListener("abort", onAbort);
+            nextStatus(status);
+          },
+        });
+      },
+    });
+    return call;
+  };
+}
+
+function deadlineTime(deadline: Date | number): number {
+  return deadline instanceof Date ? deadline.getTime() : deadline;
+}
+
+function carryMetadata(incoming: CallContext, outgoing: Metadata): void {
+  const setIfMissing = (key: string, value: string | undefined) => {
+    if (value !== undefined && value !== "" && outgoing.get(key).length === 0) outgoing.set(key, value);
+  };
+  const incomingValue = (key: string) => {
+    const [value] = incoming.metadata.get(key);
+    return typeof value === "string" ? value : undefined;
+  };
+  setIfMissing(authorizationKey, incomingValue(authorizationKey) ?? (incoming.principal ? `Bearer ${incoming.principal.token}` : undefined));
+  setIfMissing(correlationIdKey, incoming.correlationId);
+  setIfMissing(traceparentKey, incoming.traceparent);
+  setIfMissing(tracestateKey, incomingValue(tracestateKey));
+}
+
+export interface BreakerOptions {
+  /** Failed calls in a row that open the circuit. */
+  consecutiveFailures: number;
+  /** How long the circuit stays open before one probe call is let through. */
+  halfOpenAfterMs: number;
+}
+
+export const defaultBreaker: BreakerOptions = { consecutiveFailures: 5, halfOpenAfterMs: 10_000 };
+
+/**
+ * Statuses that say the upstream itself is in trouble. NOT_FOUND,
+ * INVALID_ARGUMENT and the like are answers from a healthy upstream and
+ * never open the circuit.
+ */
+export const breakerFailureCodes: ReadonlySet<GrpcStatus> = new Set([
+  GrpcStatus.UNAVAILABLE,
+  GrpcStatus.DEADLINE_EXCEEDED,
+  GrpcStatus.INTERNAL,
+  GrpcStatus.UNKNOWN,
+  GrpcStatus.RESOURCE_EXHAUSTED,
+]);
+
+class UpstreamFailure extends Error {
+  constructor(readonly status: StatusObject) {
+    super(status.details);
+  }
+}
+
+class CancelledBeforeStart extends Error {}
+
+export interface UpstreamBreaker {
+  readonly policy: CircuitBreakerPolicy;
+  readonly interceptor: Interceptor;
+}
+
+/**
+ * A cockatiel circuit breaker for one upstream as a client interceptor. While
+ * open, calls end at once with UNAVAILABLE "<upstream> is unavailable: circuit
+ * open after N failures" and never leave the process; after halfOpenAfterMs one
+ * probe call goes through and its outcome closes or reopens the circuit.
+ */
+export function createBreakerInterceptor(upstream: string, options: BreakerOptions, logger: Logger): UpstreamBreaker {
+  // Only upstream failures count; a call cancelled before it started is rethrown uncounted.
+  const policy = circuitBreaker(handleWhen((error) => error instanceof UpstreamFailure), {
+    halfOpenAfter: options.halfOpenAfterMs,
+    breaker: new ConsecutiveBreaker(options.consecutiveFailures),
+  });
+  policy.onBreak(() => logger.warn({ upstream, halfOpenAfterMs: options.halfOpenAfterMs }, `circuit to ${upstream} opened`));
+  policy.onHalfOpen(() => logger.info({ upstream }, `circuit to ${upstream} half-open: probing`));
+  policy.onReset(() => logger.info({ upstream }, `circuit to ${upstream} closed`));
+  const openDetails = `${upstream} is unavailable: circuit open after ${options.consecutiveFailures} failures`;
+  let probeOutstanding = false;
+
+  const interceptor: Interceptor = (options, nextCall) => {
+    const inner = nextCall(options);
+    // The call reaches `next` only once the breaker lets it through. A cancel
+    // before that would be lost on the unstarted inner call, so the status is
+    // reported from here.
+    let outer: InterceptingListener | undefined;
+    let started = false;
+    let reported = false;
+    const report = (code: GrpcStatus, details: string) => {
+      if (reported) return;
+      reported = true;
+      outer?.onReceiveStatus({ code, details, metadata: new Metadata() });
+    };
+    return new InterceptingCall(inner, {
+      start(metadata, listener, next) {
+        outer = listener;
+        // While the probe is out, cockatiel would park other calls until it
+        // ends (past their own deadlines); they fail fast like an open circuit instead.
+        if (probeOutstanding) {
+          inner.cancelWithStatus(GrpcStatus.UNAVAILABLE, openDetails);
+          return report(GrpcStatus.UNAVAILABLE, openDetails);
+        }
+        policy
+          .execute(
+            () =>
+              new Promise<void>((resolve, reject) => {
+                if (reported) return reject(new CancelledBeforeStart()); // neither a success nor a failure of the upstream
+                started = true;
+                // cockatiel runs the probe before it marks the circuit half-open, so a call let through while not closed is the probe.
+                const probe = policy.state !== CircuitState.Closed;
+                if (probe) probeOutstanding = true;
+                next(metadata, {
+                  onReceiveStatus(status, nextStatus) {
+                    if (probe) probeOutstanding = false;
+                    if (breakerFailureCodes.has(status.code)) reject(new UpstreamFailure(status));
+                    else resolve();
+                    reported = true;
+                    nextStatus(status);
+                  },
+                });
+              }),
+          )
+          .catch((error: unknown) => {
+            if (error instanceof UpstreamFailure || error instanceof CancelledBeforeStart) return; // the caller already has its status
+            // Releases the unstarted call's deadline timer; it has no listener yet, so nothing is reported twice.
+            inner.cancelWithStatus(GrpcStatus.UNAVAILABLE, openDetails);
+            if (error instanceof BrokenCircuitError) return report(GrpcStatus.UNAVAILABLE, openDetails);
+            logger.error({ err: error, upstream }, "circuit breaker failed unexpectedly");
+            report(GrpcStatus.INTERNAL, "internal error");
+          });
+      },
+      cancel(next) {
+        next();
+        if (!started) report(GrpcStatus.CANCELLED, "Cancelled on client");
+      },
+    });
+  };
+  return { policy, interceptor };
+}

@@ -1,0 +1,410 @@
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import { InterceptingCall, Metadata, status as GrpcStatus, type Interceptor, type ServiceError } from "@grpc/grpc-js";
+import { CatalogServiceClient, GetItemRequest, GetItemResponse } from "../../gen/mel/catalog/v1/catalog.js";
+import { UnavailableError } from "../errors/index.js";
+import type { CallContext } from "./call-context.js";
+import { callUnary, createClient, createGenericClient } from "./client.js";
+import { captureLog, delay, item, rejectionOf, startCatalogServer, type TestCatalogServer } from "./grpc.test-support.js";
+
+// grpc-timeout travels as a relative time, so the time a request spends on
+// the wire (long on a loaded CI machine) is added to the deadline the server
+// computes. Deadlines seen by servers are compared with this allowance, far
+// below the defaults they must not fall back to.
+const wireAllowanceMs = 250;
+
+const servers: TestCatalogServer[] = [];
+const closers: (() => void)[] = [];
+after(async () => {
+  closers.forEach((close) => close());
+  await Promise.all(servers.map((server) => server.stop()));
+});
+
+async function serve(...args: Parameters<typeof startCatalogServer>) {
+  const server = await startCatalogServer(...args);
+  servers.push(server);
+  return server;
+}
+
+function catalogClient(target: string, options: Partial<Parameters<typeof createClient<CatalogServiceClient, typeof CatalogServiceClient>>[1]> = {}) {
+  const upstream = createClient(CatalogServiceClient, {
+    upstream: "catalog",
+    target,
+    idempotentMethods: ["getItem", "getItemsByIds"],
+    retry: { maxAttempts: 3, initialBackoffMs: 5, maxBackoffMs: 20 },
+    logger: captureLog("client").logger,
+    ...options,
+  });
+  closers.push(() => upstream.client.close());
+  return upstream;
+}
+
+describe("retries", () => {
+  test("an idempotent method failing with UNAVAILABLE is retried until it succeeds, attempts counted on the server", async () => {
+    let attempts = 0;
+    const server = await serve({
+      async getItem(request) {
+        attempts += 1;
+        if (attempts < 3) throw new UnavailableError("warming up");
+        return { item: item(request.id) };
+      },
+    });
+    const { client } = catalogClient(server.address);
+    const response = await callUnary(client, "getItem", { id: "a1" });
+    assert.equal(response.item?.id, "a1");
+    assert.equal(attempts, 3);
+  });
+
+  test("retries stop at maxAttempts and the last status reaches the caller", async () => {
+    let attempts = 0;
+    const server = await serve({
+      async getItem() {
+        attempts += 1;
+        throw new UnavailableError("still down");
+      },
+    });
+    const { client } = catalogClient(server.address, { retry: { maxAttempts: 4, initialBackoffMs: 5, maxBackoffMs: 10 } });
+    const error = await rejectionOf(callUnary(client, "getItem", { id: "a1" }));
+    assert.equal(error.code, GrpcStatus.UNAVAILABLE);
+    assert.equal(error.details, "still down");
+    assert.equal(attempts, 4);
+  });
+
+  test("a method not declared idempotent is never retried", async () => {
+    let attempts = 0;
+    const server = await serve({
+      async createItem() {
+        attempts += 1;
+        throw new UnavailableError("database restarting");
+      },
+    });
+    const { client } = catalogClient(server.address);
+    const error = await rejectionOf(callUnary(client, "createItem", { item: item("new") }));
+    assert.equal(error.code, GrpcStatus.UNAVAILABLE);
+    assert.equal(attempts, 1);
+  });
+
+  test("statuses other than the retryable ones are not retried", async () => {
+    let attempts = 0;
+    const server = await serve({
+      async getItem() {
+        attempts += 1;
+        throw { code: GrpcStatus.NOT_FOUND, details: "no such item" };
+      },
+    });
+    const { client } = catalogClient(server.address);
+    const error = await rejectionOf(callUnary(client, "getItem", { id: "zz" }));
+    assert.equal(error.code, GrpcStatus.NOT_FOUND);
+    assert.equal(attempts, 1);
+  });
+
+  test("an unknown idempotent method name is a startup error", () => {
+    assert.throws(
+      () => createClient(CatalogServiceClient, { upstream: "catalog", target: "127.0.0.1:1", idempotentMethods: ["getItm" as "getItem"], logger: captureLog().logger }),
+      /CatalogService has no method "getItm"/,
+    );
+  });
+});
+
+describe("deadlines", () => {
+  test("a call without a deadline gets the default one: DEADLINE_EXCEEDED arrives and the server saw the deadline", async () => {
+    let seen: { deadline: Date | undefined; aborted: boolean } | undefined;
+    const server = await serve({
+      async getItem(_request, ctx) {
+        await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+        seen = { deadline: ctx.deadline, aborted: ctx.signal.aborted };
+        return {};
+      },
+    });
+    const { client } = catalogClient(server.address, { defaultDeadlineMs: 200 });
+    const started = Date.now();
+    const error = await rejectionOf(callUnary(client, "getItem", { id: "slow" }));
+    assert.equal(error.code, GrpcStatus.DEADLINE_EXCEEDED);
+    assert.ok(Date.now() - started < 5000, "the deadline ends the call long before a generous bound");
+    await waitForValue(() => seen);
+    assert.ok(seen?.deadline, "the server saw a deadline");
+    assert.ok(seen.deadline.getTime() <= started + 200 + wireAllowanceMs, `server deadline ${seen.deadline.toISOString()} is within the 200 ms budget`);
+    assert.equal(seen.aborted, true, "ctx.signal aborted when the deadline passed");
+  });
+
+  test("a per-method deadline overrides the default", async () => {
+    let deadline: Date | undefined;
+    const server = await serve({
+      async getItemsByIds(_request, ctx) {
+        deadline = ctx.deadline;
+        return { items: [], missingIds: [] };
+      },
+    });
+    const { client } = catalogClient(server.address, { defaultDeadlineMs: 60_000, methodDeadlinesMs: { getItemsByIds: 300 } });
+    const started = Date.now();
+    await callUnary(client, "getItemsByIds", { ids: ["a"] });
+    assert.ok(deadline && deadline.getTime() <= started + 300 + wireAllowanceMs, "GetItemsByIds got its own 300 ms deadline");
+  });
+
+  test("at the second hop the deadline is no later than the first hop's: the remaining budget propagates", async () => {
+    let secondHop: CallContext | undefined;
+    const downstream = await serve({
+      async getItem(request, ctx) {
+        secondHop = ctx;
+        return { item: item(request.id) };
+      },
+    });
+    // The inner client's own default (60 s) is far longer than the caller's budget.
+    let sentDeadline: Date | undefined;
+    const recordDeadline: Interceptor = (options, nextCall) => {
+      sentDeadline = options.deadline instanceof Date ? options.deadline : new Date(options.deadline ?? Number.NaN);
+      return new InterceptingCall(nextCall(options));
+    };
+    const inner = catalogClient(downstream.address, { defaultDeadlineMs: 60_000, interceptors: [recordDeadline] });
+    let firstHopDeadline: Date | undefined;
+    const upstream = await serve({
+      async getItem(request, ctx) {
+        firstHopDeadline = ctx.deadline;
+        await delay(30);
+        return callUnary(inner.client, "getItem", request);
+      },
+    });
+    const { client } = catalogClient(upstream.address, { defaultDeadlineMs: 2000 });
+    await callUnary(client, "getItem", { id: "p1" });
+    assert.ok(firstHopDeadline && secondHop?.deadline && sentDeadline);
+    assert.ok(sentDeadline.getTime() < firstHopDeadline.getTime(), `sent ${sentDeadline.toISOString()} < first hop ${firstHopDeadline.toISOString()}`);
+    assert.ok(
+      secondHop.deadline.getTime() <= firstHopDeadline.getTime() + wireAllowanceMs,
+      `second hop ${secondHop.deadline.toISOString()} ≤ first hop ${firstHopDeadline.toISOString()}`,
+    );
+  });
+
+  test("authorization, correlation id and traceparent arrive at the second hop", async () => {
+    let secondHop: Metadata | undefined;
+    const downstream = await serve({
+      async getItem(request, ctx) {
+        secondHop = ctx.metadata;
+        return { item: item(request.id) };
+      },
+    });
+    const inner = catalogClient(downstream.address);
+    const upstream = await serve({ getItem: (request) => callUnary(inner.client, "getItem", request) });
+    const { client } = catalogClient(upstream.address);
+    const metadata = new Metadata();
+    metadata.set("authorization", "Bearer token-of-the-buyer");
+    metadata.set("x-correlation-id", "checkout-42");
+    const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    metadata.set("traceparent", traceparent);
+    await callUnary(client, "getItem", { id: "m1" }, { metadata });
+    assert.ok(secondHop);
+    assert.deepEqual(secondHop.get("authorization"), ["Bearer token-of-the-buyer"]);
+    assert.deepEqual(secondHop.get("x-correlation-id"), ["checkout-42"]);
+    assert.deepEqual(secondHop.get("traceparent"), [traceparent]);
+  });
+
+  test("a correlation id generated at the first hop is carried to the second", async () => {
+    let secondHopId: string | undefined;
+    let firstHopId: string | undefined;
+    const downstream = await serve({
+      async getItem(request, ctx) {
+        secondHopId = ctx.correlationId;
+        return { item: item(request.id) };
+      },
+    });
+    const inner = catalogClient(downstream.address);
+    const upstream = await serve({
+      getItem(request, ctx) {
+        firstHopId = ctx.correlationId;
+        return callUnary(inner.client, "getItem", request);
+      },
+    });
+    const { client } = catalogClient(upstream.address);
+    await callUnary(client, "getItem", { id: "g1" });
+    assert.match(firstHopId ?? "", /^[0-9a-f-]{36}$/);
+    assert.equal(secondHopId, firstHopId);
+  });
+
+  test("cancelling the first hop cancels the call it is making to the second", async () => {
+    let secondHopCancelled = false;
+    let secondHopStarted = false;
+    const downstream = await serve({
+      async getItem(_request, ctx) {
+        secondHopStarted = true;
+        await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+        secondHopCancelled = true;
+        return {};
+      },
+    });
+    const inner = catalogClient(downstream.address, { defaultDeadlineMs: 60_000 });
+    const upstream = await serve({ getItem: (request) => callUnary(inner.client, "getItem", request) });
+    const { client } = catalogClient(upstream.address, { defaultDeadlineMs: 60_000 });
+    const controller = new AbortController();
+    const call = rejectionOf(callUnary(client, "getItem", { id: "c1" }, { signal: controller.signal }));
+    await waitForValue(() => secondHopStarted || undefined);
+    controller.abort();
+    assert.equal((await call).code, GrpcStatus.CANCELLED);
+    await waitForValue(() => secondHopCancelled || undefined);
+  });
+});
+
+describe("circuit breaker", () => {
+  test("opens after the configured failures, fails fast while open, and closes after a successful half-open probe", async () => {
+    let calls = 0;
+    let down = true;
+    const server = await serve({
+      async getItem(request) {
+        calls += 1;
+        if (down) throw new UnavailableError("catalog database is down");
+        return { item: item(request.id) };
+      },
+    });
+    const { client, breaker } = catalogClient(server.address, { idempotentMethods: [], breaker: { consecutiveFailures: 3, halfOpenAfterMs: 300 } });
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await rejectionOf(callUnary(client, "getItem", { id: "b" }))).details, "catalog database is down");
+    }
+    assert.equal(calls, 3);
+
+    const failFast = await rejectionOf(callUnary(client, "getItem", { id: "b" }));
+    assert.equal(failFast.code, GrpcStatus.UNAVAILABLE);
+    assert.equal(failFast.details, "catalog is unavailable: circuit open after 3 failures");
+    assert.equal(calls, 3, "the server saw no call while the circuit was open");
+
+    down = false;
+    await delay(350);
+    const probe = await callUnary(client, "getItem", { id: "b" });
+    assert.equal(probe.item?.id, "b");
+    assert.equal(calls, 4, "the half-open probe reached the server");
+    await callUnary(client, "getItem", { id: "b" });
+    assert.equal(calls, 5, "closed again: calls flow");
+    assert.equal(breaker.state, 0 /* CircuitState.Closed */);
+  });
+
+  test("a failed half-open probe opens the circuit again", async () => {
+    let calls = 0;
+    const server = await serve({
+      async getItem() {
+        calls += 1;
+        throw new UnavailableError("down");
+      },
+    });
+    const { client } = catalogClient(server.address, { idempotentMethods: [], breaker: { consecutiveFailures: 2, halfOpenAfterMs: 200 } });
+    await rejectionOf(callUnary(client, "getItem", { id: "x" }));
+    await rejectionOf(callUnary(client, "getItem", { id: "x" }));
+    await delay(250);
+    assert.equal((await rejectionOf(callUnary(client, "getItem", { id: "x" }))).details, "down", "the probe reaches the server");
+    assert.equal(calls, 3);
+    assert.match((await rejectionOf(callUnary(client, "getItem", { id: "x" }))).details, /circuit open after 2 failures/);
+    assert.equal(calls, 3);
+  });
+
+  test("while the half-open probe is out, other calls fail fast instead of waiting for it", async () => {
+    const ids: string[] = [];
+    let down = true;
+    let releaseProbe!: () => void;
+    const probeGate = new Promise<void>((resolve) => (releaseProbe = resolve));
+    const server = await serve({
+      async getItem(request) {
+        ids.push(request.id);
+        if (down) throw new UnavailableError("down");
+        if (request.id === "probe") await probeGate;
+        return { item: item(request.id) };
+      },
+    });
+    const { client } = catalogClient(server.address, { idempotentMethods: [], breaker: { consecutiveFailures: 1, halfOpenAfterMs: 100 } });
+    await rejectionOf(callUnary(client, "getItem", { id: "first" }));
+    down = false;
+    await delay(150);
+    const probe = callUnary(client, "getItem", { id: "probe" });
+    await waitForValue(() => (ids.includes("probe") ? true : undefined));
+    const during = await rejectionOf(callUnary(client, "getItem", { id: "during" }));
+    assert.equal(during.code, GrpcStatus.UNAVAILABLE);
+    assert.equal(during.details, "catalog is unavailable: circuit open after 1 failures");
+    releaseProbe();
+    assert.equal((await probe).item?.id, "probe");
+    await callUnary(client, "getItem", { id: "after" });
+    assert.deepEqual(ids, ["first", "probe", "after"]);
+  });
+
+  test("answers such as NOT_FOUND and INVALID_ARGUMENT never open the circuit", async () => {
+    let calls = 0;
+    const server = await serve({
+      async getItem(request) {
+        calls += 1;
+        throw { code: request.id === "bad" ? GrpcStatus.INVALID_ARGUMENT : GrpcStatus.NOT_FOUND, details: "no" };
+      },
+    });
+    const { client, breaker } = catalogClient(server.address, { breaker: { consecutiveFailures: 2, halfOpenAfterMs: 60_000 } });
+    for (const id of ["a", "bad", "b", "bad", "c"]) await rejectionOf(callUnary(client, "getItem", { id }));
+    assert.equal(calls, 5);
+    assert.equal(breaker.state, 0 /* CircuitState.Closed */);
+  });
+});
+
+describe("cancellation", () => {
+  test("a call whose signal is already aborted ends CANCELLED without reaching the server", async () => {
+    let calls = 0;
+    const server = await serve({ getItem: async () => ((calls += 1), {}) });
+    const { client } = catalogClient(server.address);
+    const controller = new AbortController();
+    controller.abort();
+    const error = await rejectionOf(callUnary(client, "getItem", { id: "never" }, { signal: controller.signal }));
+    assert.equal(error.code, GrpcStatus.CANCELLED);
+    await callUnary(client, "getItem", { id: "next" });
+    assert.equal(calls, 1, "only the second call reached the server");
+  });
+});
+
+describe("channel", () => {
+  test("several addresses are used in round robin", async () => {
+    const hits = [0, 0];
+    const first = await serve({ getItem: async () => ((hits[0]! += 1), {}) });
+    const second = await serve({ getItem: async () => ((hits[1]! += 1), {}) });
+    const { client } = catalogClient(`127.0.0.1:${first.port},localhost:${second.port}`);
+    for (let i = 0; i < 40 && (hits[0] === 0 || hits[1] === 0); i++) await callUnary(client, "getItem", { id: "rr" });
+    assert.ok(hits[0]! > 0 && hits[1]! > 0, `both instances served calls (${hits.join(", ")})`);
+  });
+
+  test("a generic client with pass-through serializers gets the same retry and deadline treatment", async () => {
+    let attempts = 0;
+    let deadline: Date | undefined;
+    const server = await serve({
+      async getItem(request, ctx) {
+        attempts += 1;
+        deadline = ctx.deadline;
+        if (attempts < 2) throw new UnavailableError("once");
+        return { item: item(request.id) };
+      },
+    });
+    const generic = createGenericClient({
+      upstream: "catalog",
+      target: server.address,
+      serviceName: "mel.catalog.v1.CatalogService",
+      idempotentMethods: ["GetItem"],
+      defaultDeadlineMs: 1500,
+      retry: { maxAttempts: 2, initialBackoffMs: 5, maxBackoffMs: 5 },
+      logger: captureLog().logger,
+    });
+    closers.push(() => generic.client.close());
+    const passThrough = (bytes: Buffer) => bytes;
+    const started = Date.now();
+    const bytes = await new Promise<Buffer>((resolve, reject) =>
+      generic.client.makeUnaryRequest(
+        "/mel.catalog.v1.CatalogService/GetItem",
+        passThrough,
+        passThrough,
+        Buffer.from(GetItemRequest.encode({ id: "g7" }).finish()),
+        new Metadata(),
+        {},
+        (error: ServiceError | null, response?: Buffer) => (error || !response ? reject(error) : resolve(response)),
+      ),
+    );
+    assert.equal(GetItemResponse.decode(bytes).item?.id, "g7");
+    assert.equal(attempts, 2);
+    assert.ok(deadline && deadline.getTime() <= started + 1500 + wireAllowanceMs, "the default deadline applied");
+  });
+});
+
+async function waitForValue<T>(read: () => T | undefined, timeoutMs = 5000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = read();
+    if (value !== undefined) return value;
+    if (Date.now() > until) throw new Error("timed out waiting for the server side to record the call");
+    await delay(5);
+  }
+}

@@ -1,0 +1,216 @@
+import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { after, describe, test } from "node:test";
+import {
+  Client,
+  credentials,
+  loadPackageDefinition,
+  makeGenericClientConstructor,
+  status as GrpcStatus,
+  type ClientDuplexStream,
+  type ClientReadableStream,
+  type ServiceError,
+} from "@grpc/grpc-js";
+import { loadSync } from "@grpc/proto-loader";
+import { service as healthService } from "grpc-health-check";
+import { CatalogServiceClient, CatalogServiceService } from "../../gen/mel/catalog/v1/catalog.js";
+import { FileDescriptorProto } from "../../gen/google/protobuf/descriptor.js";
+import { callUnary, createClient } from "./client.js";
+import { captureLog, delay, item, rejectionOf, startCatalogServer, waitFor, type TestServer } from "./grpc.test-support.js";
+import { createGrpcServer } from "./server.js";
+import { implementService } from "./implement-service.js";
+
+const closers: (() => void)[] = [];
+const servers: TestServer[] = [];
+after(async () => {
+  closers.forEach((close) => close());
+  await Promise.all(servers.map((server) => server.stop()));
+});
+
+// grpc.health.v1.Health from grpc-health-check's own definition.
+interface HealthClient extends Client {
+  Check(request: { service: string }, callback: (error: ServiceError | null, response?: { status: string }) => void): void;
+  Watch(request: { service: string }): ClientReadableStream<{ status: string }>;
+}
+const HealthClientConstructor = makeGenericClientConstructor(healthService, "grpc.health.v1.Health") as unknown as new (
+  address: string,
+  creds: ReturnType<typeof credentials.createInsecure>,
+) => HealthClient;
+
+function healthClient(address: string): HealthClient {
+  const client = new HealthClientConstructor(address, credentials.createInsecure());
+  closers.push(() => client.close());
+  return client;
+}
+
+function check(client: HealthClient, service: string): Promise<string> {
+  return new Promise((resolve, reject) => client.Check({ service }, (error, response) => (error ? reject(error) : resolve(response?.status ?? ""))));
+}
+
+function catalogClient(address: string) {
+  const { client } = createClient(CatalogServiceClient, { upstream: "catalog", target: address, idempotentMethods: [], logger: captureLog().logger });
+  closers.push(() => client.close());
+  return client;
+}
+
+describe("health", () => {
+  test("reports the server and each added service SERVING, and an unknown service NOT_FOUND", async () => {
+    const server = await startCatalogServer({});
+    servers.push(server);
+    const health = healthClient(server.address);
+    assert.equal(await check(health, ""), "SERVING");
+    assert.equal(await check(health, "mel.catalog.v1.CatalogService"), "SERVING");
+    const unknown = await rejectionOf(check(health, "mel.nothing.v1.Nothing"));
+    assert.equal(unknown.code, GrpcStatus.NOT_FOUND);
+  });
+
+  test("a service's status can be changed on its own", async () => {
+    const server = await startCatalogServer({});
+    servers.push(server);
+    const health = healthClient(server.address);
+    server.grpc.setServingStatus("mel.catalog.v1.CatalogService", "NOT_SERVING");
+    assert.equal(await check(health, "mel.catalog.v1.CatalogService"), "NOT_SERVING");
+    assert.equal(await check(health, ""), "SERVING");
+  });
+});
+
+describe("reflection", () => {
+  // The v1alpha reflection.proto that ships inside @grpc/reflection, read with a real client.
+  const reflectionProto = join(dirname(createRequire(import.meta.url).resolve("@grpc/reflection")), "../proto/grpc/reflection/v1alpha/reflection.proto");
+  interface ReflectionResponse {
+    list_services_response?: { service: { name: string }[] };
+    file_descriptor_response?: { file_descriptor_proto: Buffer[] };
+    error_response?: { error_code: number; error_message: string };
+  }
+  type ReflectionClient = Client & { ServerReflectionInfo(): ClientDuplexStream<Record<string, string>, ReflectionResponse> };
+
+  function reflect(address: string, request: Record<string, string>): Promise<ReflectionResponse> {
+    const definition = loadPackageDefinition(loadSync(reflectionProto, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true }));
+    const ReflectionConstructor = ((definition.grpc as Record<string, unknown>).reflection as Record<string, Record<string, unknown>>).v1alpha!
+      .ServerReflection as new (address: string, creds: ReturnType<typeof credentials.createInsecure>) => ReflectionClient;
+    const client = new ReflectionConstructor(address, credentials.createInsecure());
+    closers.push(() => client.close());
+    return new Promise((resolve, reject) => {
+      const stream = client.ServerReflectionInfo();
+      stream.on("data", (response: ReflectionResponse) => {
+        resolve(response);
+        stream.end();
+      });
+      stream.on("error", reject);
+      stream.write(request);
+    });
+  }
+
+  test("lists the services the server serves", async () => {
+    const server = await startCatalogServer({});
+    servers.push(server);
+    const response = await reflect(server.address, { list_services: "*" });
+    const names = response.list_services_response?.service.map((service) => service.name) ?? [];
+    assert.ok(names.includes("mel.catalog.v1.CatalogService"), `listed: ${names.join(", ")}`);
+    assert.ok(!names.includes("mel.identity.v1.IdentityService"), "services this server does not serve are not listed");
+  });
+
+  test("describes a service: the file holding it has its methods", async () => {
+    const server = await startCatalogServer({});
+    servers.push(server);
+    const response = await reflect(server.address, { file_containing_symbol: "mel.catalog.v1.CatalogService" });
+    const files = (response.file_descriptor_response?.file_descriptor_proto ?? []).map((bytes) => FileDescriptorProto.decode(bytes));
+    const catalog = files.flatMap((file) => file.service).find((service) => service.name === "CatalogService");
+    assert.ok(catalog, `files: ${files.map((file) => file.name).join(", ")}`);
+    assert.ok(catalog.method.some((method) => method.name === "GetItemsByIds" && method.inputType === ".mel.catalog.v1.GetItemsByIdsRequest"));
+  });
+
+  test("files keep their names and imports, and every import can be fetched, so clients can link them", async () => {
+    const server = await startCatalogServer({});
+    servers.push(server);
+    const response = await reflect(server.address, { file_containing_symbol: "mel.catalog.v1.CatalogService" });
+    const files = (response.file_descriptor_response?.file_descriptor_proto ?? []).map((bytes) => FileDescriptorProto.decode(bytes));
+    const catalogFile = files.find((file) => file.name === "mel/catalog/v1/catalog.proto");
+    assert.ok(catalogFile, `files: ${files.map((file) => file.name).join(", ")}`);
+    assert.ok(catalogFile.dependency.includes("mel/common/v1/money.proto"), `imports: ${catalogFile.dependency.join(", ")}`);
+    // Imports used only for options (google/api/annotations.proto) are not sent along; clients fetch them by name.
+    const sent = new Set(files.map((file) => file.name));
+    for (const dependency of catalogFile.dependency.filter((name) => !sent.has(name))) {
+      const byName = await reflect(server.address, { file_by_filename: dependency });
+      const [file] = byName.file_descriptor_response?.file_descriptor_proto ?? [];
+      assert.ok(file, `${dependency} can be fetched by name: ${JSON.stringify(byName.error_response)}`);
+      assert.equal(FileDescriptorProto.decode(file).name, dependency);
+    }
+  });
+});
+
+describe("graceful drain", () => {
+  test("health turns NOT_SERVING, the in-flight call completes, and new calls are refused", async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let started = false;
+    const server = await startCatalogServer({
+      async getItem(request) {
+        started = true;
+        await released;
+        return { item: item(request.id) };
+      },
+    });
+    const client = catalogClient(server.address);
+    const health = healthClient(server.address);
+    const watch = health.Watch({ service: "mel.catalog.v1.CatalogService" });
+    const statuses: string[] = [];
+    watch.on("data", (response: { status: string }) => statuses.push(response.status));
+    watch.on("error", () => undefined);
+    await waitFor(() => statuses.includes("SERVING"), "the watch to report SERVING");
+
+    const inFlight = callUnary(client, "getItem", { id: "in-flight" }, { deadline: new Date(Date.now() + 10_000) });
+    await waitFor(() => started, "the in-flight call to reach its handler");
+    const drained = server.grpc.drain(10_000);
+    await waitFor(() => statuses.includes("NOT_SERVING"), "the watch to report NOT_SERVING");
+    watch.cancel();
+
+    const refused = await rejectionOf(callUnary(catalogClient(server.address), "getItem", { id: "late" }));
+    assert.equal(refused.code, GrpcStatus.UNAVAILABLE);
+
+    release();
+    assert.equal((await inFlight).item?.id, "in-flight");
+    await drained;
+  });
+
+  test("calls still running when the grace period ends are cancelled and drain resolves", async () => {
+    const server = await startCatalogServer({
+      async getItem(_request, ctx) {
+        await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+        return {};
+      },
+    });
+    const client = catalogClient(server.address);
+    const stuck = rejectionOf(callUnary(client, "getItem", { id: "stuck" }, { deadline: new Date(Date.now() + 30_000) }));
+    await delay(50);
+    const before = Date.now();
+    await server.grpc.drain(100);
+    assert.ok(Date.now() - before < 10_000, "drain does not wait for the stuck call's deadline");
+    assert.ok([GrpcStatus.CANCELLED, GrpcStatus.UNAVAILABLE].includes((await stuck).code));
+  });
+
+  test("SIGTERM drains the server and then runs the cleanup", async () => {
+    const grpc = createGrpcServer({ serviceName: "catalog", logger: captureLog().logger });
+    const handlers = Object.fromEntries(Object.keys(CatalogServiceService).map((name) => [name, async () => ({})]));
+    const policies = Object.fromEntries(Object.keys(CatalogServiceService).map((name) => [name, "public"]));
+    grpc.addService(CatalogServiceService, implementService(CatalogServiceService, handlers as never, { policies: policies as never, logger: captureLog().logger }));
+    const port = await grpc.listen("127.0.0.1", 0);
+    const health = healthClient(`127.0.0.1:${port}`);
+    assert.equal(await check(health, ""), "SERVING");
+    let cleanedUp = false;
+    const remove = grpc.drainOnSignals(1000, () => {
+      cleanedUp = true;
+    });
+    process.emit("SIGTERM", "SIGTERM");
+    await waitFor(() => cleanedUp, "the cleanup after the drain");
+    remove();
+    const refused = await rejectionOf(check(health, ""));
+    assert.equal(refused.code, GrpcStatus.UNAVAILABLE);
+  });
+});
+
+test("listen with no service added is an error that says so", async () => {
+  const grpc = createGrpcServer({ serviceName: "empty", logger: captureLog().logger });
+  await assert.rejects(grpc.listen("127.0.0.1", 0), /empty: no service added before listen\(\)/);
+});

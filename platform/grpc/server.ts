@@ -1,0 +1,157 @@
+// createGrpcServer: the grpc-js server every service runs, with health
+// checking, reflection and graceful drain built in.
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Server, ServerCredentials, type ChannelOptions, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
+import { loadFileDescriptorSetFromBuffer, type PackageDefinition } from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation, type ServingStatus } from "grpc-health-check";
+import type { Logger } from "../log/index.js";
+import { serviceNameOf } from "./implement-service.js";
+
+// gen/descriptor.binpb sits two folders up both in the source tree and in
+// dist/ (npm run build copies it there).
+export const defaultDescriptorSetPath = resolve(dirname(fileURLToPath(import.meta.url)), "../../gen/descriptor.binpb");
+
+export interface CreateGrpcServerOptions {
+  /** Short name for logs ("catalog"). */
+  serviceName: string;
+  logger: Logger;
+  /** Descriptor set (with imports) behind reflection; gen/descriptor.binpb by default. */
+  descriptorSetPath?: string;
+  /** Extra grpc-js server options (max message sizes, keepalive, max_connection_age_ms…). */
+  channelOptions?: ChannelOptions;
+}
+
+export interface GrpcServer {
+  /** The underlying grpc-js server, for what this wrapper does not cover. */
+  readonly server: Server;
+  /** Serves `implementation` (from implementService) and reports it SERVING on health checks. */
+  addService(definition: ServiceDefinition, implementation: UntypedServiceImplementation): void;
+  /** Binds host:port (0 = any free port), resolves with the bound port. Call after addService. */
+  listen(host: string, port: number): Promise<number>;
+  /** Sets one service's health status ("" is the whole server). */
+  setServingStatus(service: string, status: ServingStatus): void;
+  /**
+   * Graceful stop: health turns NOT_SERVING, new calls are refused, in-flight
+   * calls may finish for up to `graceMs`, then the rest are cancelled.
+   * Resolves once the server is down. Calling it twice returns the same promise.
+   */
+  drain(graceMs: number): Promise<void>;
+  /**
+   * Drains on SIGTERM/SIGINT, then runs `onDrained` (close databases, the bus).
+   * Returns a function that removes the signal handlers.
+   */
+  drainOnSignals(graceMs: number, onDrained?: () => Promise<void> | void): () => void;
+}
+
+/**
+ * A grpc-js server with grpc.health.v1 health (per service, "" for the whole
+ * server) and server reflection (v1 and v1alpha) over the services added, so
+ * `grpcurl` and `buf curl --reflect` can list and describe them.
+ */
+export function createGrpcServer(options: CreateGrpcServerOptions): GrpcServer {
+  const { serviceName, logger } = options;
+  const server = new Server(options.channelOptions);
+  const health = new HealthImplementation({ "": "NOT_SERVING" });
+  health.addToServer(server);
+  const servedNames: string[] = [];
+  let descriptors: PackageDefinition | undefined;
+  let listening = false;
+  let draining: Promise<void> | undefined;
+
+  const setServingStatus = (service: string, status: ServingStatus) => health.setStatus(service, status);
+
+  const addService: GrpcServer["addService"] = (definition, implementation) => {
+    if (listening) throw new Error(`${serviceName}: add services before listen()`);
+    const name = serviceNameOf(definition);
+    server.addService(definition, implementation);
+    servedNames.push(name);
+    health.setStatus(name, "NOT_SERVING");
+  };
+
+  const listen: GrpcServer["listen"] = async (host, port) => {
+    if (servedNames.length === 0) throw new Error(`${serviceName}: no service added before listen()`);
+    descriptors ??= loadDescriptors(options.descriptorSetPath ?? defaultDescriptorSetPath);
+    // Reflection lists only what this server serves, not every service in the descriptor set.
+    new ReflectionService(descriptors as ConstructorParameters<typeof ReflectionService>[0], { services: servedNames }).addToServer(server);
+    const address = host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;
+    const boundPort = await new Promise<number>((resolveBind, rejectBind) => {
+      server.bindAsync(address, ServerCredentials.createInsecure(), (error, bound) => (error ? rejectBind(new Error(`${serviceName}: cannot listen on ${address}: ${error.message}`)) : resolveBind(bound)));
+    });
+    listening = true;
+    for (const name of ["", ...servedNames]) health.setStatus(name, "SERVING");
+    logger.info({ address: `${host}:${boundPort}`, services: servedNames }, `${serviceName} listening`);
+    return boundPort;
+  };
+
+  const drain: GrpcServer["drain"] = (graceMs) => {
+    draining ??= new Promise<void>((resolveDrain) => {
+      for (const name of ["", ...servedNames]) health.setStatus(name, "NOT_SERVING");
+      logger.info({ graceMs }, `${serviceName} draining`);
+      const force = setTimeout(() => {
+        logger.warn({ graceMs }, `${serviceName}: calls still running after the grace period are cancelled`);
+        server.forceShutdown();
+      }, graceMs);
+      server.tryShutdown((error) => {
+        clearTimeout(force);
+        if (error) logger.warn({ err: error }, `${serviceName}: shutdown reported an error`);
+        logger.info(`${serviceName} stopped`);
+        resolveDrain();
+      });
+    });
+    return draining;
+  };
+
+  const drainOnSignals: GrpcServer["drainOnSignals"] = (graceMs, onDrained) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, `${serviceName} received ${signal}`);
+      void drain(graceMs)
+        .then(() => onDrained?.())
+        .catch((error: unknown) => {
+          logger.error({ err: error }, `${serviceName}: cleanup after drain failed`);
+          process.exitCode = 1;
+        });
+    };
+    process.once("SIGTERM", onSignal);
+    process.once("SIGINT", onSignal);
+    return () => {
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+    };
+  };
+
+  return { server, addService, listen, setServingStatus, drain, drainOnSignals };
+}
+
+function loadDescriptors(path: string): PackageDefinition {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error: unknown) {
+    throw new Error(`cannot read the descriptor set for reflection at ${path} (run npm run gen): ${(error as Error).message}`);
+  }
+  const definition = loadFileDescriptorSetFromBuffer(bytes, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+  // proto-loader hands reflection file descriptors it rebuilt from protobufjs,
+  // which lose their import lists and merge files of one package; clients such
+  // as buf curl and grpcurl then cannot link them. The original files from the
+  // descriptor set are handed over instead (reflection reads only these bytes).
+  const originalFiles = fileDescriptorsOf(bytes);
+  return Object.fromEntries(
+    Object.entries(definition).map(([name, entry]) => ("fileDescriptorProtos" in entry ? [name, { ...entry, fileDescriptorProtos: originalFiles }] : [name, entry])),
+  ) as PackageDefinition;
+}
+
+/** The encoded FileDescriptorProtos of a FileDescriptorSet (field 1, repeated), byte for byte. */
+function fileDescriptorsOf(descriptorSet: Uint8Array): Buffer[] {
+  const reader = new BinaryReader(descriptorSet);
+  const files: Buffer[] = [];
+  while (reader.pos < reader.len) {
+    const [fieldNo, wireType] = reader.tag();
+    if (fieldNo === 1 && wireType === WireType.LengthDelimited) files.push(Buffer.from(reader.bytes()));
+    else reader.skip(wireType);
+  }
+  return files;
+}

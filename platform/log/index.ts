@@ -1,0 +1,7 @@
+// Structured logging for every service: pino JSON lines with the service name,
+// child loggers per call (correlationId), secrets redacted.
+// Must never: write a secret (authorization, passwords, tokens, card data),
+// be a global singleton (main.ts builds one and passes it down), or format
+// lines for humans in production (pipe to pino-pretty for that).
+export { createLogger, logLevels, redactedMarker } from "./logger.js";
+export type { CreateLoggerOptions, Logger, LogLevel } from "./logger.js";

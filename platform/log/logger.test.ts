@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Metadata } from "@grpc/grpc-js";
+import { createLogger, redactedMarker } from "./index.js";
+
+function capture(level: "info" | "debug" = "info") {
+  const raw: string[] = [];
+  const logger = createLogger({ service: "identity", level, destination: { write: (line: string) => void raw.push(line) } });
+  return { logger, raw, lines: () => raw.map((line) => JSON.parse(line) as Record<string, unknown>) };
+}
+
+const secrets = {
+  password: "hunter2-password",
+  accessToken: "eyJ-access-token",
+  refreshToken: "opaque-refresh-token",
+  access_token: "eyJ-snake-access",
+  refresh_token: "opaque-snake-refresh",
+  bearer: "Bearer eyJ-in-a-header",
+  cardNumber: "4111111111111111",
+  securityCode: "737",
+};
+
+test("every line is JSON with the service name, level and message", () => {
+  const { logger, lines } = capture();
+  logger.info({ port: 50051 }, "identity listening");
+  const [line] = lines();
+  assert.equal(line?.service, "identity");
+  assert.equal(line?.level, "info");
+  assert.equal(line?.msg, "identity listening");
+  assert.equal(line?.port, 50051);
+  assert.equal(typeof line?.time, "string");
+});
+
+test("child loggers carry the correlation id", () => {
+  const { logger, lines } = capture();
+  logger.child({ correlationId: "req-9" }).info("handled");
+  assert.equal(lines()[0]?.correlationId, "req-9");
+  assert.equal(lines()[0]?.service, "identity");
+});
+
+test("passwords, tokens, authorization and card data are removed wherever they sit", () => {
+  const { logger, raw, lines } = capture();
+  const metadata = new Metadata();
+  metadata.set("authorization", secrets.bearer);
+  metadata.set("x-correlation-id", "req-1");
+  logger.info(
+    {
+      password: secrets.password,
+      request: { email: "ana@example.com", password: secrets.password, newPassword: secrets.password },
+      response: { accessToken: secrets.accessToken, refreshToken: secrets.refreshToken, tokenType: "Bearer" },
+      body: { access_token: secrets.access_token, refresh_token: secrets.refresh_token },
+      headers: { authorization: secrets.bearer },
+      metadata,
+      checkout: { card: { number: secrets.cardNumber, securityCode: secrets.securityCode, holderName: "Ana" }, quantity: 2 },
+      payment: { card: { number: secrets.cardNumber, security_code: secrets.securityCode } },
+    },
+    "login",
+  );
+  const text = raw.join("");
+  for (const [name, secret] of Object.entries(secrets)) assert.ok(!text.includes(secret), `${name} leaked: ${text}`);
+  const [line] = lines() as [Record<string, Record<string, Record<string, unknown>>>];
+  assert.equal(line.request?.password, redactedMarker);
+  assert.equal(line.request?.email, "ana@example.com", "non-secret fields stay");
+  assert.equal(line.response?.tokenType, "Bearer");
+  assert.equal(line.metadata?.authorization, redactedMarker);
+  assert.equal(line.metadata?.["x-correlation-id"], "req-1", "metadata is written as a plain map");
+  assert.equal(line.checkout?.card?.holderName, "Ana");
+  assert.equal(line.checkout?.quantity, 2, "a number field outside a card stays");
+});
+
+test("a logged error keeps its message and stack", () => {
+  const { logger, lines } = capture();
+  logger.error({ err: new Error("disk full") }, "write failed");
+  const err = lines()[0]?.err as { message: string; stack: string };
+  assert.equal(err.message, "disk full");
+  assert.match(err.stack, /Error: disk full/);
+});
+
+test("lines below the level are not written", () => {
+  const { logger, raw } = capture("info");
+  logger.debug("noise");
+  assert.equal(raw.length, 0);
+});

@@ -1,0 +1,198 @@
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { sql, type Kysely, type Migration } from "kysely";
+import { createTestPostgresDatabase, type TestPostgresDatabase } from "../../test/support/postgres.js";
+import {
+  bytesColumn,
+  captureMssqlStatements,
+  createDatabase,
+  createMssqlCompiler,
+  DatabaseUrlError,
+  dialectOf,
+  isMssql,
+  isoTimeColumn,
+  migrateToLatest,
+  MigrationError,
+  parseDatabaseUrl,
+  unicodeText,
+  withAutoIncrementPrimaryKey,
+  booleanColumn,
+} from "./index.js";
+
+const variable = "MEL_TEST_DATABASE_URL";
+
+describe("parseDatabaseUrl", () => {
+  test("unset or empty means the default SQLite file", () => {
+    assert.deepEqual(parseDatabaseUrl(undefined, { variable, defaultSqliteFile: "data/x.db" }), { kind: "sqlite", file: "data/x.db" });
+    assert.deepEqual(parseDatabaseUrl("  ", { variable }), { kind: "sqlite", file: ":memory:" });
+  });
+
+  test("sqlite: forms name a file or memory", () => {
+    assert.deepEqual(parseDatabaseUrl("sqlite::memory:", { variable }), { kind: "sqlite", file: ":memory:" });
+    assert.deepEqual(parseDatabaseUrl("sqlite:data/catalog.db", { variable }), { kind: "sqlite", file: "data/catalog.db" });
+    assert.deepEqual(parseDatabaseUrl("sqlite:///tmp/catalog.db", { variable }), { kind: "sqlite", file: "/tmp/catalog.db" });
+  });
+
+  test("postgres and postgresql URLs go to PostgreSQL unchanged", () => {
+    for (const url of ["postgres://u@127.0.0.1:5432/db", "postgresql://u:p@db.local/db?sslmode=require"]) {
+      assert.deepEqual(parseDatabaseUrl(url, { variable }), { kind: "postgres", connectionString: url });
+    }
+  });
+
+  test("mssql URL gives server, port, database, credentials and TLS flags", () => {
+    assert.deepEqual(parseDatabaseUrl("mssql://sa:p%40ss@sql.local:1401/catalog?encrypt=true&trustServerCertificate=true", { variable }), {
+      kind: "mssql",
+      server: "sql.local",
+      port: 1401,
+      database: "catalog",
+      userName: "sa",
+      password: "p@ss",
+      encrypt: true,
+      trustServerCertificate: true,
+    });
+    const defaults = parseDatabaseUrl("mssql://app:pw@sql.local/ordering", { variable });
+    assert.equal(defaults.kind === "mssql" && defaults.port, 1433);
+    assert.equal(defaults.kind === "mssql" && defaults.encrypt, true);
+    assert.equal(defaults.kind === "mssql" && defaults.trustServerCertificate, false);
+  });
+
+  test("bad URLs fail with the variable's name and no password", () => {
+    const cases = [
+      "mysql://u:secret@host/db",
+      "not a url",
+      "mssql://u:secret@host:1433/",
+      "mssql://host:1433/db",
+      "mssql://u:secret@host/db?encrypt=maybe",
+      "sqlite:",
+    ];
+    for (const url of cases) {
+      assert.throws(
+        () => parseDatabaseUrl(url, { variable }),
+        (error: unknown) => error instanceof DatabaseUrlError && error.message.includes(variable) && !error.message.includes("secret"),
+        url,
+      );
+    }
+  });
+});
+
+interface NoteTable {
+  id: number;
+  body: string;
+  payload: Buffer;
+  done: number | boolean;
+  created_at: string;
+}
+
+const notesMigration: Migration = {
+  async up(db: Kysely<any>) {
+    await withAutoIncrementPrimaryKey(db, db.schema.createTable("note"), "id")
+      .addColumn("body", unicodeText(db, 200), (col) => col.notNull().unique())
+      .addColumn("payload", bytesColumn(db), (col) => col.notNull())
+      .addColumn("done", booleanColumn(db), (col) => col.notNull())
+      .addColumn("created_at", isoTimeColumn, (col) => col.notNull())
+      .execute();
+  },
+  async down(db: Kysely<any>) {
+    await db.schema.dropTable("note").execute();
+  },
+};
+
+async function exerciseNotes(db: Kysely<{ note: NoteTable }>): Promise<void> {
+  assert.deepEqual(await migrateToLatest(db, { "0001_notes": notesMigration }, { tablePrefix: "test" }), ["0001_notes"]);
+  // Running again at start-up applies nothing.
+  assert.deepEqual(await migrateToLatest(db, { "0001_notes": notesMigration }, { tablePrefix: "test" }), []);
+  const payload = Buffer.from([0, 1, 2, 255]);
+  await db.insertInto("note").values({ body: "olá ✓", payload, done: true, created_at: new Date(0).toISOString() } as never).execute();
+  const row = await db.selectFrom("note").selectAll().executeTakeFirstOrThrow();
+  assert.equal(row.body, "olá ✓");
+  assert.deepEqual(Buffer.from(row.payload), payload);
+  assert.equal(Number(row.id), 1);
+  assert.equal(Boolean(row.done), true);
+  await assert.rejects(db.insertInto("note").values({ body: "olá ✓", payload, done: false, created_at: "x" } as never).execute());
+}
+
+describe("createDatabase on SQLite", () => {
+  const dir = mkdtempSync(join(tmpdir(), "mel-sql-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("creates the file and its folder, in WAL mode, and runs migrations", async () => {
+    const file = join(dir, "nested", "notes.db");
+    const db = createDatabase<{ note: NoteTable }>(`sqlite:${file}`, { variable });
+    try {
+      assert.equal(dialectOf(db), "sqlite");
+      assert.ok(existsSync(file));
+      const { rows } = await sql<{ journal_mode: string }>`pragma journal_mode`.execute(db);
+      assert.equal(rows[0]?.journal_mode, "wal");
+      await exerciseNotes(db);
+      await db.transaction().execute(async (trx) => assert.equal(dialectOf(trx), "sqlite"));
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  test("a failed migration is reported by name and leaves earlier ones applied", async () => {
+    const db = createDatabase<any>("sqlite::memory:", { variable });
+    try {
+      const broken: Migration = { up: async (inner) => void (await sql`select * from missing_table`.execute(inner)) };
+      await assert.rejects(
+        migrateToLatest(db, { "0001_notes": notesMigration, "0002_broken": broken }, { tablePrefix: "svc" }),
+        (error: unknown) => error instanceof MigrationError && error.message.includes("0002_broken"),
+      );
+      const applied = await db.selectFrom("svc_migration").select("name").execute();
+      assert.deepEqual(
+        applied.map((row: { name: string }) => row.name),
+        ["0001_notes"],
+      );
+    } finally {
+      await db.destroy();
+    }
+  });
+});
+
+describe("createDatabase on PostgreSQL", () => {
+  let database: TestPostgresDatabase;
+  before(async () => {
+    database = await createTestPostgresDatabase("sql_factory");
+  });
+  after(() => database.drop());
+
+  test("connects from a postgres:// URL and runs the same migration", async () => {
+    const db = createDatabase<{ note: NoteTable }>(database.url, { variable });
+    try {
+      assert.equal(dialectOf(db), "postgres");
+      await exerciseNotes(db);
+      const { rows } = await sql<{ data_type: string }>`
+        select data_type from information_schema.columns where table_name = 'note' and column_name = 'payload'`.execute(db);
+      assert.equal(rows[0]?.data_type, "bytea");
+    } finally {
+      await db.destroy();
+    }
+  });
+});
+
+describe("SQL Server compilation", () => {
+  test("an mssql:// URL builds a SQL Server Kysely without connecting", async () => {
+    const db = createDatabase<any>("mssql://app:pw@127.0.0.1:1/db?trustServerCertificate=true", { variable });
+    assert.equal(isMssql(db), true);
+    await db.destroy();
+  });
+
+  test("the portable migration compiles to T-SQL with nvarchar, varbinary, bit and IDENTITY", async () => {
+    const statements = await captureMssqlStatements((db) => notesMigration.up(db));
+    assert.equal(statements.length, 1);
+    assert.equal(
+      statements[0],
+      'create table "note" ("id" bigint identity primary key, "body" nvarchar(200) not null unique, "payload" varbinary(max) not null, "done" bit not null, "created_at" varchar(32) not null)',
+    );
+  });
+
+  test("queries compile to T-SQL paging", () => {
+    const { db } = createMssqlCompiler<{ note: NoteTable }>();
+    const compiled = db.selectFrom("note").select("id").orderBy("id").offset(10).fetch(5).compile();
+    assert.equal(compiled.sql, 'select "id" from "note" order by "id" offset @1 rows fetch next @2 rows only');
+    assert.deepEqual(compiled.parameters, [10, 5]);
+  });
+});

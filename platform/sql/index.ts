@@ -1,0 +1,24 @@
+// platform/sql: the SQL store every SQL-backed service uses. It turns a
+// connection URL into a Kysely instance (SQLite, PostgreSQL or SQL Server),
+// runs a service's migrations, offers the few portable column types one set of
+// migrations needs, and compiles SQL for SQL Server without a server so tests
+// can check the T-SQL path.
+//
+// It must never hold business rules or table definitions of a service, never
+// keep a global connection (the caller builds one in main.ts and passes it
+// down), and never log or echo a connection URL (it may carry a password).
+export {
+  createDatabase,
+  parseDatabaseUrl,
+  dialectOf,
+  isMssql,
+  isPostgres,
+  isSqlite,
+  DatabaseUrlError,
+  type CreateDatabaseOptions,
+  type DatabaseTarget,
+  type DialectKind,
+} from "./database.js";
+export { migrateToLatest, createMigrator, MigrationError, type MigrateOptions, type MigrationSet } from "./migrator.js";
+export { unicodeText, bytesColumn, booleanColumn, isoTimeColumn, withAutoIncrementPrimaryKey } from "./columns.js";
+export { createMssqlCompiler, compileForMssql, captureMssqlStatements } from "./mssql-compiler.js";
