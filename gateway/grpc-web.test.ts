@@ -1,0 +1,243 @@
+// gRPC-Web through the gateway with independent stock clients: connect-web
+// (binary, over fetch), connect-node (binary, over HTTP/2) and Google's
+// grpc-web (text and binary, over XMLHttpRequest), against real gRPC servers.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { createFileRegistry } from "@bufbuild/protobuf";
+import type { DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcWebTransport } from "@connectrpc/connect-web";
+import { createGrpcWebTransport as createNodeGrpcWebTransport } from "@connectrpc/connect-node";
+import { encodeMessageFrame } from "./grpc-web-framing.js";
+import { googleServerStream, googleUnary } from "./testing/google-grpc-web.js";
+import { startTestStack, testOrigin } from "./testing/test-stack.js";
+import type { TestStack } from "./testing/test-stack.js";
+
+let stack: TestStack;
+let catalogService: DescService;
+let orderingService: DescService;
+let identityService: DescService;
+before(async () => {
+  stack = await startTestStack();
+  const registry = createFileRegistry(stack.descriptorSet);
+  catalogService = registry.getService("mel.catalog.v1.CatalogService")!;
+  orderingService = registry.getService("mel.ordering.v1.OrderingService")!;
+  identityService = registry.getService("mel.identity.v1.IdentityService")!;
+});
+after(async () => {
+  await stack.close();
+});
+
+// Clients built from runtime descriptors are untyped; the tests read fields by name.
+type AnyClient = Record<string, (...args: any[]) => any>;
+const connectWeb = (service: DescService) => createClient(service, createGrpcWebTransport({ baseUrl: stack.url })) as unknown as AnyClient;
+const connectHttp2 = (service: DescService) => createClient(service, createNodeGrpcWebTransport({ baseUrl: stack.url, httpVersion: "2" })) as unknown as AnyClient;
+
+async function connectError(promise: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await promise;
+  } catch (error: unknown) {
+    return ConnectError.from(error);
+  }
+  assert.fail("the call should have failed");
+}
+
+describe("connect-web (application/grpc-web+proto over fetch, HTTP/1.1)", () => {
+  it("makes unary calls, with response headers and trailers", async () => {
+    let servedBy: string | null = null;
+    const response = await connectWeb(catalogService).getItem({ id: "item-1" }, { onHeader: (headers: Headers) => (servedBy = headers.get("x-served-by")) });
+    assert.equal(response.item.name, "Item item-1");
+    assert.equal(response.item.price.amountMinor, 1234n);
+    assert.equal(servedBy, "catalog-fixture");
+  });
+
+  it("reports upstream errors with code, message and metadata", async () => {
+    const error = await connectError(connectWeb(catalogService).getItem({ id: "status-PERMISSION_DENIED" }));
+    assert.equal(error.code, Code.PermissionDenied);
+    assert.equal(error.rawMessage, "forced PERMISSION_DENIED");
+    assert.equal(error.metadata.get("x-failure"), "forced");
+  });
+
+  it("streams server messages and the trailers at the end", async () => {
+    let trailer: string | null = null;
+    const statuses: number[] = [];
+    for await (const message of connectWeb(orderingService).watchOrder({ id: "o-1" }, { onTrailer: (trailers: Headers) => (trailer = trailers.get("x-watch")) })) {
+      statuses.push(message.order.status);
+    }
+    assert.deepEqual(statuses, [1, 4, 5]);
+    assert.equal(trailer, "done");
+  });
+
+  it("delivers the messages before a mid-stream error", async () => {
+    const statuses: number[] = [];
+    const error = await connectError(
+      (async () => {
+        for await (const message of connectWeb(orderingService).watchOrder({ id: "fail-midway" })) statuses.push(message.order.status);
+      })(),
+    );
+    assert.deepEqual(statuses, [1]);
+    assert.equal(error.code, Code.Aborted);
+  });
+
+  it("ends an empty stream cleanly with its trailers", async () => {
+    let trailer: string | null = null;
+    const received: unknown[] = [];
+    for await (const message of connectWeb(orderingService).watchOrder({ id: "empty" }, { onTrailer: (trailers: Headers) => (trailer = trailers.get("x-watch")) })) received.push(message);
+    assert.deepEqual(received, []);
+    assert.equal(trailer, "none");
+  });
+
+  it("cancels the upstream stream when the browser aborts the call", async () => {
+    const aborter = new AbortController();
+    const received: number[] = [];
+    const error = await connectError(
+      (async () => {
+        for await (const message of connectWeb(orderingService).watchOrder({ id: "hold-grpc-web" }, { signal: aborter.signal })) {
+          received.push(message.order.status);
+          aborter.abort();
+        }
+      })(),
+    );
+    assert.equal(error.code, Code.Canceled);
+    assert.deepEqual(received, [1]);
+    for (let attempt = 0; attempt < 200 && !stack.upstreams.cancelledStreams.includes("hold-grpc-web"); attempt++) {
+      await new Promise((wake) => setTimeout(wake, 10));
+    }
+    assert.ok(stack.upstreams.cancelledStreams.includes("hold-grpc-web"), "the upstream saw the cancellation");
+  });
+
+  it("answers DEADLINE_EXCEEDED when the upstream outlives the client's timeout", async () => {
+    const error = await connectError(connectWeb(catalogService).getItem({ id: "slow" }, { timeoutMs: 150 }));
+    assert.equal(error.code, Code.DeadlineExceeded);
+  });
+
+  it("carries the client's timeout to the upstream as its deadline", async () => {
+    const before = Date.now();
+    await connectWeb(catalogService).getItem({ id: "item-1" }, { timeoutMs: 3000 });
+    const deadline = Number(stack.upstreams.lastCall("/mel.catalog.v1.CatalogService/GetItem")!.deadline);
+    assert.ok(deadline > before && deadline <= Date.now() + 3000, `deadline ${deadline - before} ms after the call began`);
+  });
+});
+
+describe("connect-node (application/grpc-web+proto over HTTP/2 cleartext)", () => {
+  it("makes unary calls", async () => {
+    const response = await connectHttp2(identityService).login({ email: "ana@example.com", password: "correct horse" });
+    assert.equal(response.tokenType, "Bearer");
+  });
+
+  it("streams server messages", async () => {
+    const statuses: number[] = [];
+    for await (const message of connectHttp2(orderingService).watchOrder({ id: "o-2" })) statuses.push(message.order.status);
+    assert.deepEqual(statuses, [1, 4, 5]);
+  });
+
+  it("reports errors", async () => {
+    const error = await connectError(connectHttp2(catalogService).getItem({ id: "missing" }));
+    assert.equal(error.code, Code.NotFound);
+    assert.match(error.rawMessage, /item missing does not exist/);
+  });
+});
+
+describe("Google grpc-web (XMLHttpRequest)", () => {
+  for (const format of ["text", "binary"] as const) {
+    it(`makes unary calls in ${format} mode and forwards metadata`, async () => {
+      const response = (await googleUnary(stack.url, format, identityService.method.me!, {}, { authorization: "Bearer t-1" })) as any;
+      assert.equal(response.user.email, "ana@example.com");
+      assert.equal(stack.upstreams.lastCall("/mel.identity.v1.IdentityService/Me")!.metadata.get("authorization")[0], "Bearer t-1");
+    });
+
+    it(`reports errors in ${format} mode`, async () => {
+      await assert.rejects(googleUnary(stack.url, format, catalogService.method.getItem!, { id: "status-ALREADY_EXISTS" }), (error: { code: number; message: string }) => {
+        assert.equal(error.code, 6);
+        assert.equal(error.message, "forced ALREADY_EXISTS");
+        return true;
+      });
+    });
+  }
+
+  it("streams server messages in text mode, with the trailers as the final status", async () => {
+    const result = await googleServerStream(stack.url, orderingService.method.watchOrder!, { id: "o-3" });
+    assert.equal(result.error, undefined);
+    assert.deepEqual(result.messages.map((message: any) => message.order.status), [1, 4, 5]);
+    assert.equal(result.status?.code, 0);
+    assert.equal(result.status?.metadata?.["x-watch"], "done");
+  });
+
+  it("reports a stream that fails before its first message", async () => {
+    const result = await googleServerStream(stack.url, orderingService.method.watchOrder!, { id: "status-UNAUTHENTICATED" });
+    assert.deepEqual(result.messages, []);
+    assert.equal(result.error?.code, 16);
+  });
+});
+
+const frame = (bytes: number[]) => encodeMessageFrame(Buffer.from(bytes));
+// GetItemRequest { id: "item-1" }: field 1, length 6.
+const getItem1 = frame([0x0a, 6, ...Buffer.from("item-1")]);
+
+describe("gRPC-Web on the wire", () => {
+
+  it("answers a failure before any message as trailers-only: status in the headers, empty body", async () => {
+    const response = await fetch(`${stack.url}/mel.catalog.v1.CatalogService/GetItem`, {
+      method: "POST",
+      headers: { "content-type": "application/grpc-web+proto", "x-grpc-web": "1" },
+      body: frame([0x0a, 7, ...Buffer.from("missing")]),
+    });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("grpc-status"), "5");
+    assert.equal(response.headers.get("grpc-message"), "item missing does not exist");
+    assert.equal((await response.arrayBuffer()).byteLength, 0);
+  });
+
+  it("answers grpc-web-text in base64 with the trailer frame last", async () => {
+    const response = await fetch(`${stack.url}/mel.catalog.v1.CatalogService/GetItem`, {
+      method: "POST",
+      headers: { "content-type": "application/grpc-web-text" },
+      body: getItem1.toString("base64"),
+    });
+    assert.equal(response.headers.get("content-type"), "application/grpc-web-text+proto");
+    const body = Buffer.from(await response.text(), "base64");
+    assert.equal(body[0], 0);
+    const trailerAt = 5 + body.readUInt32BE(1);
+    assert.equal(body[trailerAt], 0x80);
+    assert.match(body.subarray(trailerAt + 5).toString("latin1"), /^grpc-status: 0\r\n/);
+  });
+
+  it("answers an unknown method with UNIMPLEMENTED", async () => {
+    const response = await fetch(`${stack.url}/mel.nothing.v1.NoService/Nothing`, { method: "POST", headers: { "content-type": "application/grpc-web+proto" }, body: getItem1 });
+    assert.equal(response.headers.get("grpc-status"), String(Code.Unimplemented));
+  });
+
+  it("refuses the JSON codec, which cannot pass through undecoded", async () => {
+    const response = await fetch(`${stack.url}/mel.catalog.v1.CatalogService/GetItem`, { method: "POST", headers: { "content-type": "application/grpc-web+json" }, body: "{}" });
+    assert.equal(response.headers.get("grpc-status"), String(Code.Unimplemented));
+  });
+});
+
+describe("CORS for browsers", () => {
+  it("answers the preflight of an allowed origin with the gRPC-Web request headers", async () => {
+    const response = await fetch(`${stack.url}/mel.catalog.v1.CatalogService/GetItem`, {
+      method: "OPTIONS",
+      headers: { origin: testOrigin, "access-control-request-method": "POST", "access-control-request-headers": "content-type,x-grpc-web,x-user-agent,grpc-timeout,authorization" },
+    });
+    assert.equal(response.status, 204);
+    assert.equal(response.headers.get("access-control-allow-origin"), testOrigin);
+    const allowed = response.headers.get("access-control-allow-headers")!.split(/,\s*/);
+    for (const header of ["content-type", "x-grpc-web", "x-user-agent", "grpc-timeout", "authorization"]) assert.ok(allowed.includes(header), `${header} allowed`);
+  });
+
+  it("exposes grpc-status and grpc-message on actual responses", async () => {
+    const response = await fetch(`${stack.url}/mel.catalog.v1.CatalogService/GetItem`, {
+      method: "POST",
+      headers: { origin: testOrigin, "content-type": "application/grpc-web+proto" },
+      body: frame([0x0a, 7, ...Buffer.from("missing")]),
+    });
+    assert.equal(response.headers.get("access-control-allow-origin"), testOrigin);
+    const exposed = response.headers.get("access-control-expose-headers")!.split(/,\s*/);
+    assert.ok(exposed.includes("grpc-status") && exposed.includes("grpc-message"));
+  });
+
+  it("does not allow an origin outside the allow-list", async () => {
+    const response = await fetch(`${stack.url}/api/v1/catalog/items`, { headers: { origin: "http://evil.example" } });
+    assert.equal(response.headers.get("access-control-allow-origin"), null);
+  });
+});

@@ -1,0 +1,130 @@
+// gRPC status ⇄ HTTP: the one place the gateway maps statuses, as grpc-gateway
+// does (runtime/errors.go HTTPStatusFromCode), and the google.rpc.Status-shaped
+// JSON body every HTTP error carries.
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import type { Metadata } from "@grpc/grpc-js";
+import { fromBinary, toJson } from "@bufbuild/protobuf";
+import type { JsonValue, Registry } from "@bufbuild/protobuf";
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
+import { AnySchema } from "@bufbuild/protobuf/wkt";
+import type { Any } from "@bufbuild/protobuf/wkt";
+
+const httpStatusByGrpcCode: Record<GrpcStatus, number> = {
+  [GrpcStatus.OK]: 200,
+  [GrpcStatus.CANCELLED]: 499,
+  [GrpcStatus.UNKNOWN]: 500,
+  [GrpcStatus.INVALID_ARGUMENT]: 400,
+  [GrpcStatus.DEADLINE_EXCEEDED]: 504,
+  [GrpcStatus.NOT_FOUND]: 404,
+  [GrpcStatus.ALREADY_EXISTS]: 409,
+  [GrpcStatus.PERMISSION_DENIED]: 403,
+  [GrpcStatus.RESOURCE_EXHAUSTED]: 429,
+  [GrpcStatus.FAILED_PRECONDITION]: 400,
+  [GrpcStatus.ABORTED]: 409,
+  [GrpcStatus.OUT_OF_RANGE]: 400,
+  [GrpcStatus.UNIMPLEMENTED]: 501,
+  [GrpcStatus.INTERNAL]: 500,
+  [GrpcStatus.UNAVAILABLE]: 503,
+  [GrpcStatus.DATA_LOSS]: 500,
+  [GrpcStatus.UNAUTHENTICATED]: 401,
+};
+
+export function httpStatusFromGrpc(code: number): number {
+  return httpStatusByGrpcCode[code as GrpcStatus] ?? 500;
+}
+
+/**
+ * An error the gateway itself answers with (bad input, unknown route, limits).
+ * httpStatus overrides the mapped status where HTTP has a more precise one
+ * (405, 413, 415) than the gRPC code.
+ */
+export class GatewayError extends Error {
+  constructor(
+    readonly code: GrpcStatus,
+    message: string,
+    readonly httpStatus: number = httpStatusFromGrpc(code),
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = "GatewayError";
+  }
+}
+
+/** What an upstream call failed with (a grpc-js ServiceError has this shape). */
+export interface UpstreamFailure {
+  code: number;
+  details: string;
+  metadata?: Metadata | undefined;
+}
+
+export function isUpstreamFailure(error: unknown): error is UpstreamFailure {
+  return typeof error === "object" && error !== null && typeof (error as UpstreamFailure).code === "number" && "details" in error;
+}
+
+/**
+ * grpc-js writes its own UNAVAILABLE and DEADLINE_EXCEEDED messages with the
+ * upstream's internal address ("connect ECONNREFUSED 10.0.3.7:50052"); clients
+ * get a message that names the service instead, and the original is logged.
+ */
+export function withPublicMessage(failure: UpstreamFailure, serviceName: string, log: (original: string) => void): UpstreamFailure {
+  if (failure.code === GrpcStatus.UNAVAILABLE) {
+    log(failure.details);
+    return { ...failure, details: `${serviceName} is unavailable; retry shortly` };
+  }
+  if (failure.code === GrpcStatus.DEADLINE_EXCEEDED) {
+    log(failure.details);
+    return { ...failure, details: `${serviceName} did not answer before the deadline` };
+  }
+  return failure;
+}
+
+export interface StatusJson {
+  [key: string]: JsonValue;
+  code: number;
+  message: string;
+  details: JsonValue[];
+}
+
+export function statusJson(code: number, message: string, details: JsonValue[] = []): StatusJson {
+  return { code, message, details };
+}
+
+/**
+ * The JSON body for an upstream failure. Details come from the standard
+ * grpc-status-details-bin trailer (a binary google.rpc.Status); a detail whose
+ * type the descriptor set does not know cannot be rendered as proto3 JSON and
+ * is left out.
+ */
+export function statusJsonFromFailure(failure: UpstreamFailure, registry: Registry): StatusJson {
+  const details: JsonValue[] = [];
+  const raw = failure.metadata?.get("grpc-status-details-bin")[0];
+  if (raw instanceof Uint8Array) {
+    for (const any of decodeStatusDetails(raw)) {
+      try {
+        details.push(toJson(AnySchema, any, { registry }));
+      } catch {
+        // Unknown detail type: the code and message still say what failed.
+      }
+    }
+  }
+  return statusJson(failure.code, failure.details, details);
+}
+
+// google.rpc.Status is { int32 code = 1; string message = 2; repeated Any details = 3; }.
+// Only the details are needed (code and message also travel as grpc-status and
+// grpc-message), so the three fields are read with the wire reader instead of
+// adding google/rpc to the descriptor set.
+function decodeStatusDetails(bytes: Uint8Array): Any[] {
+  const details: Any[] = [];
+  try {
+    const reader = new BinaryReader(bytes);
+    while (reader.pos < reader.len) {
+      const [fieldNo, wireType] = reader.tag();
+      if (fieldNo === 3 && wireType === WireType.LengthDelimited) details.push(fromBinary(AnySchema, reader.bytes()));
+      else reader.skip(wireType);
+    }
+  } catch {
+    return [];
+  }
+  return details;
+}
