@@ -1,0 +1,146 @@
+// Identity's wiring, top to bottom: config → logger → database (migrated) →
+// key-encryption key → signing keys → admin seed → maintenance timer → gRPC
+// server. Nothing else happens here. Run directly (node
+// services/identity/main.ts, or dist/services/identity/main.js) it reads the
+// environment and drains on SIGTERM/SIGINT; tests and the mesh launcher call
+// startIdentity instead.
+import { pathToFileURL } from "node:url";
+import type { Kysely } from "kysely";
+import { IdentityServiceService } from "../../gen/mel/identity/v1/identity.js";
+import { createTokenTrust } from "../../platform/auth/index.js";
+import { createGrpcServer } from "../../platform/grpc/index.js";
+import { createLogger, type Logger } from "../../platform/log/index.js";
+import { createDatabase, migrateToLatest } from "../../platform/sql/index.js";
+import { seedAdmin } from "./account-flow.js";
+import { loadIdentityConfig, type IdentityConfig } from "./config.js";
+import { createIdentityService } from "./identity.grpc.js";
+import type { IdentityDatabase } from "./identity.table.js";
+import { resolveKeyEncryptionKey } from "./key-encryption-key.js";
+import { startMaintenance } from "./maintenance.js";
+import { identityMigrations, identityMigrationTablePrefix } from "./migrations/index.js";
+import { createPasswordHasher } from "./password-hash.js";
+import { createSessionFlow } from "./session-flow.js";
+import { createSigningKeyRing, type SigningKeyRing } from "./signing-key-ring.js";
+
+export interface StartIdentityOptions {
+  logger?: Logger;
+  /** Clock for tests. */
+  now?: () => Date;
+  /** How long signing keys read from the database are reused (default 10 s). */
+  keyCacheTtlMs?: number;
+}
+
+export interface RunningIdentity {
+  /** The port the gRPC server bound (useful with MEL_IDENTITY_PORT=0). */
+  port: number;
+  db: Kysely<IdentityDatabase>;
+  keyRing: SigningKeyRing;
+  /** Drains the server, stops maintenance, closes the database. */
+  stop(): Promise<void>;
+}
+
+export async function startIdentity(config: IdentityConfig, options: StartIdentityOptions = {}): Promise<RunningIdentity> {
+  const logger = options.logger ?? createLogger({ service: "identity", level: config.logLevel });
+  const now = options.now ?? (() => new Date());
+
+  const db = createDatabase<IdentityDatabase>(config.databaseUrl, { variable: "MEL_IDENTITY_DATABASE_URL", defaultSqliteFile: "data/identity.db", logger });
+  try {
+    await migrateToLatest(db, identityMigrations, { tablePrefix: identityMigrationTablePrefix, logger });
+
+    const keyEncryptionKey = resolveKeyEncryptionKey({ configured: config.keyEncryptionKey, production: config.production, devKeyFile: config.devKeyFile, logger });
+    const keyRing = createSigningKeyRing({
+      db,
+      algorithm: config.signingAlgorithm,
+      keyEncryptionKey,
+      accessTokenTtlSeconds: config.tokens.ttlSeconds,
+      clockSkewSeconds: config.tokens.clockSkewSeconds,
+      ...(options.keyCacheTtlMs === undefined ? {} : { cacheTtlMs: options.keyCacheTtlMs }),
+      logger,
+      now,
+    });
+    await keyRing.ensureUsableCurrentKey();
+
+    const hasher = createPasswordHasher(config.scrypt);
+    await seedAdmin(db, hasher, config.admin, config.passwordPolicy, logger, now());
+
+    const maintenance = startMaintenance({
+      db,
+      keyRing,
+      keyRotationIntervalMs: config.keyRotationIntervalMs,
+      throttleWindowMs: config.loginThrottle.windowSeconds * 1000,
+      logger,
+      now,
+    });
+
+    // Identity verifies its own callers with its own keys, without a gRPC call to itself.
+    // The key ring caches (and forgets on rotation and removal), so the verifier asks it every time.
+    const { authenticate } = createTokenTrust({
+      jwks: () => keyRing.jwks(),
+      issuer: config.tokens.issuer,
+      audience: config.tokens.audience,
+      clockSkewSeconds: config.tokens.clockSkewSeconds,
+      jwksMaxAgeMs: 0,
+      unknownKidCooldownMs: 0,
+      logger,
+    });
+    const sessions = createSessionFlow({ db, hasher, keyRing, tokens: config.tokens, loginThrottle: config.loginThrottle, logger, now });
+    const server = createGrpcServer({ serviceName: "identity", logger });
+    server.addService(
+      IdentityServiceService,
+      createIdentityService({ db, hasher, sessions, keyRing, passwordPolicy: config.passwordPolicy, authenticate, logger, now }),
+    );
+    const port = await server.listen(config.host, config.port).catch(async (error: unknown) => {
+      await maintenance.stop();
+      throw error;
+    });
+
+    let stopping: Promise<void> | undefined;
+    return {
+      port,
+      db,
+      keyRing,
+      stop() {
+        stopping ??= (async () => {
+          await server.drain(config.drainMs);
+          await maintenance.stop();
+          await db.destroy();
+        })();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await db.destroy().catch(() => undefined);
+    throw error;
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  let config: IdentityConfig;
+  try {
+    config = loadIdentityConfig();
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    process.exit(2);
+  }
+  const logger = createLogger({ service: "identity", level: config.logLevel });
+  startIdentity(config, { logger }).then(
+    (identity) => {
+      const onSignal = (signal: NodeJS.Signals) => {
+        logger.info({ signal }, "identity stopping");
+        identity.stop().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            logger.error({ err: error }, "identity did not stop cleanly");
+            process.exit(1);
+          },
+        );
+      };
+      process.once("SIGTERM", onSignal);
+      process.once("SIGINT", onSignal);
+    },
+    (error: unknown) => {
+      logger.fatal({ err: error }, "identity failed to start");
+      process.exit(1);
+    },
+  );
+}

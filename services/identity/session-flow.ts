@@ -1,0 +1,131 @@
+// Sign-in sessions: Login, Refresh and Logout as the service runs them, each a
+// short sequence of repository calls around the rules in login-throttle.ts and
+// refresh-token.ts. A session is one refresh-token family: created at sign-in,
+// extended by each refresh, ended by logout or by reuse of a spent token.
+import { randomUUID } from "node:crypto";
+import type { Kysely } from "kysely";
+import { ResourceExhaustedError, UnauthenticatedError } from "../../platform/errors/index.js";
+import type { Logger } from "../../platform/log/index.js";
+import { issueAccessToken, type AccessTokenSettings } from "./access-token.js";
+import type { IdentityDatabase } from "./identity.table.js";
+import { accountThrottleKey, emailThrottleKey, lockedForSeconds, type LoginThrottlePolicy } from "./login-throttle.js";
+import { clearLoginThrottles, findLoginThrottles, recordLoginFailure } from "./login-throttle.repository.js";
+import type { PasswordHasher } from "./password-hash.js";
+import { hashRefreshToken, looksLikeRefreshToken, newRefreshTokenSecret, refreshTokenState } from "./refresh-token.js";
+import { findRefreshTokenByHash, insertRefreshToken, revokeRefreshTokenFamily, spendRefreshToken } from "./refresh-token.repository.js";
+import type { SigningKeyRing } from "./signing-key-ring.js";
+import type { SigningKey } from "./signing-key.js";
+import type { User } from "./user.js";
+import { findUserByEmail, findUserById, updatePasswordHash } from "./user.repository.js";
+
+type Db = Kysely<IdentityDatabase>;
+
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  /** Seconds until the access token expires. */
+  expiresIn: number;
+  /** Seconds until the refresh token expires. */
+  refreshExpiresIn: number;
+}
+
+export interface SessionFlowDeps {
+  db: Db;
+  hasher: PasswordHasher;
+  keyRing: SigningKeyRing;
+  tokens: AccessTokenSettings & { refreshTtlSeconds: number };
+  loginThrottle: LoginThrottlePolicy;
+  logger: Logger;
+  now?: () => Date;
+}
+
+export interface SessionFlow {
+  /** Email must be normalised already. */
+  login(email: string, password: string): Promise<TokenPair>;
+  refresh(refreshToken: string): Promise<TokenPair>;
+  /** Ends the session the token belongs to; an unknown token is not an error (sign-out is idempotent). */
+  logout(refreshToken: string): Promise<void>;
+}
+
+/** One message for a wrong password and an unknown email, so failures say nothing about who has an account. */
+export const badCredentialsMessage = "the email or password is not correct";
+const invalidRefreshMessage = "the refresh token is not valid; sign in again";
+
+export function createSessionFlow(deps: SessionFlowDeps): SessionFlow {
+  const { db, hasher, keyRing, tokens, loginThrottle, logger } = deps;
+  const now = deps.now ?? (() => new Date());
+
+  /** Adds a refresh token to `familyId` and signs an access token for `user`. */
+  async function issue(trx: Db, key: SigningKey, user: User, familyId: string, at: Date): Promise<TokenPair> {
+    const refreshToken = newRefreshTokenSecret();
+    const refreshExpireTime = new Date(at.getTime() + tokens.refreshTtlSeconds * 1000);
+    await insertRefreshToken(trx, { id: randomUUID(), tokenHash: hashRefreshToken(refreshToken), familyId, userId: user.id, expireTime: refreshExpireTime }, at);
+    const access = await issueAccessToken(key, { userId: user.id, email: user.email, roles: user.roles }, tokens, at);
+    return { accessToken: access.token, refreshToken, expiresIn: tokens.ttlSeconds, refreshExpiresIn: tokens.refreshTtlSeconds };
+  }
+
+  async function revokeForReuse(familyId: string, userId: string, at: Date): Promise<never> {
+    const revoked = await revokeRefreshTokenFamily(db, familyId, at);
+    logger.warn({ userId, familyId, revoked }, "a spent refresh token was presented again: its session is revoked");
+    throw new UnauthenticatedError("this refresh token was already used, so its session has been signed out everywhere; sign in again");
+  }
+
+  return {
+    async login(email, password) {
+      const at = now();
+      const user = await findUserByEmail(db, email);
+      const keys = user ? [emailThrottleKey(email), accountThrottleKey(user.id)] : [emailThrottleKey(email)];
+      const lockedFor = Math.max(0, ...(await findLoginThrottles(db, keys)).map((state) => lockedForSeconds(state, at)));
+      if (lockedFor > 0) {
+        // Unknown emails are counted and locked alike, so this says nothing about whether the account exists.
+        throw new ResourceExhaustedError(`too many failed sign-ins for this email; try again in ${lockedFor} seconds`);
+      }
+      const matches = user ? await hasher.verify(password, user.passwordHash) : await hasher.verifyDummy(password);
+      if (!user || !matches) {
+        for (const key of keys) await recordLoginFailure(db, key, at, loginThrottle);
+        throw new UnauthenticatedError(badCredentialsMessage);
+      }
+      await clearLoginThrottles(db, keys);
+      if (hasher.needsRehash(user.passwordHash)) {
+        // The configured cost went up since this hash was made: upgrade it while the password is at hand.
+        await updatePasswordHash(db, user.id, await hasher.hash(password), at);
+      }
+      const key = await keyRing.currentKey();
+      return db.transaction().execute((trx) => issue(trx, key, user, randomUUID(), at));
+    },
+
+    async refresh(refreshToken) {
+      const at = now();
+      if (!looksLikeRefreshToken(refreshToken)) throw new UnauthenticatedError(invalidRefreshMessage);
+      const record = await findRefreshTokenByHash(db, hashRefreshToken(refreshToken));
+      if (!record) throw new UnauthenticatedError(invalidRefreshMessage);
+      switch (refreshTokenState(record, at)) {
+        case "spent":
+          return revokeForReuse(record.familyId, record.userId, at);
+        case "revoked":
+          throw new UnauthenticatedError("the refresh token was revoked (its session was signed out); sign in again");
+        case "expired":
+          throw new UnauthenticatedError("the refresh token has expired; sign in again");
+        case "usable":
+          break;
+      }
+      // Fetched before the transaction: on SQLite a query outside it would wait for its single connection.
+      const key = await keyRing.currentKey();
+      const outcome = await db.transaction().execute(async (trx) => {
+        if (!(await spendRefreshToken(trx, record.id, at))) return "lost-race" as const;
+        const user = await findUserById(trx, record.userId);
+        return user ? issue(trx, key, user, record.familyId, at) : ("no-user" as const);
+      });
+      // Two presentations of one token at once: one of them is a copy, and we cannot tell which.
+      if (outcome === "lost-race") return revokeForReuse(record.familyId, record.userId, at);
+      if (outcome === "no-user") throw new UnauthenticatedError("the account of this refresh token no longer exists");
+      return outcome;
+    },
+
+    async logout(refreshToken) {
+      if (!looksLikeRefreshToken(refreshToken)) return;
+      const record = await findRefreshTokenByHash(db, hashRefreshToken(refreshToken));
+      if (record) await revokeRefreshTokenFamily(db, record.familyId, now());
+    },
+  };
+}
