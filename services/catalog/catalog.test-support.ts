@@ -1,0 +1,160 @@
+// Shared setup for catalog's tests: a migrated catalog database on SQLite (a
+// temp file) or PostgreSQL (a fresh database per call), and small builders.
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Metadata } from "@grpc/grpc-js";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import type { Kysely } from "kysely";
+import { createTokenTrust } from "../../platform/auth/index.js";
+import type { Authenticate } from "../../platform/grpc/index.js";
+import { createDatabase, migrateToLatest } from "../../platform/sql/index.js";
+import { createTestPostgresDatabase } from "../../test/support/postgres.js";
+import { uniqueName } from "../../test/support/rabbitmq.js";
+import type { CatalogConfig } from "./config.js";
+import type { ItemDraft } from "./item.js";
+import { insertBrand, insertItem, insertType } from "./item.repository.js";
+import type { CatalogDatabase } from "./item.table.js";
+import { catalogMigrations } from "./migrations/index.js";
+
+export type TestDialect = "sqlite" | "postgres";
+export const testDialects: readonly TestDialect[] = ["sqlite", "postgres"];
+
+export interface TestCatalogDatabase {
+  db: Kysely<CatalogDatabase>;
+  /** The URL the database was opened with, for starting the service on it. */
+  url: string;
+  destroy(): Promise<void>;
+}
+
+/** A fresh, migrated, empty catalog database. */
+export async function openTestCatalogDatabase(dialect: TestDialect, options: { maxConnections?: number } = {}): Promise<TestCatalogDatabase> {
+  if (dialect === "sqlite") {
+    const dir = mkdtempSync(join(tmpdir(), "mel-catalog-"));
+    const url = `sqlite:${join(dir, "catalog.db")}`;
+    const db = createDatabase<CatalogDatabase>(url, { variable: "MEL_CATALOG_DATABASE_URL" });
+    await migrateToLatest(db, catalogMigrations, { tablePrefix: "catalog" });
+    return {
+      db,
+      url,
+      destroy: async () => {
+        await db.destroy();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  const database = await createTestPostgresDatabase("catalog");
+  const db = createDatabase<CatalogDatabase>(database.url, { variable: "MEL_CATALOG_DATABASE_URL", ...options });
+  await migrateToLatest(db, catalogMigrations, { tablePrefix: "catalog" });
+  return {
+    db,
+    url: database.url,
+    destroy: async () => {
+      await db.destroy();
+      await database.drop();
+    },
+  };
+}
+
+export const testBrand = { id: "brand-test", name: "Marca de Teste" } as const;
+export const testType = { id: "type-test", name: "Tipo de Teste" } as const;
+
+export async function insertTestBrandAndType(db: Kysely<CatalogDatabase>): Promise<void> {
+  await insertBrand(db, testBrand);
+  await insertType(db, testType);
+}
+
+export function testDraft(overrides: Partial<ItemDraft> = {}): ItemDraft {
+  return {
+    name: "Caneca de Teste",
+    description: "",
+    price: { currencyCode: "BRL", amountMinor: 1000 },
+    brandId: testBrand.id,
+    typeId: testType.id,
+    pictureUrl: "",
+    restockThreshold: 0,
+    maxStock: 1000,
+    ...overrides,
+  };
+}
+
+/** Inserts an item with `availableStock` units under the test brand and type; returns its id. */
+export async function insertTestItem(
+  db: Kysely<CatalogDatabase>,
+  id: string,
+  availableStock: number,
+  overrides: Partial<ItemDraft> = {},
+): Promise<string> {
+  await insertItem(db, id, testDraft(overrides), availableStock, new Date());
+  return id;
+}
+
+/** Catalog's config for a test: loopback, any free port, its own exchange and queue, millisecond retries. */
+export function testCatalogConfig(databaseUrl: string, overrides: Partial<CatalogConfig> = {}): CatalogConfig {
+  const prefix = uniqueName("catalog");
+  return {
+    logLevel: "silent",
+    host: "127.0.0.1",
+    port: 0,
+    databaseUrl,
+    databaseMaxConnections: 10,
+    seedDemoData: true,
+    rabbitMqUrl: process.env.MEL_RABBITMQ_URL ?? "amqp://guest:guest@127.0.0.1:5672",
+    exchange: `${prefix}.events`,
+    queue: `${prefix}.catalog`,
+    quorumQueues: false,
+    eventPrefetch: 16,
+    eventRetryDelaysMs: [20, 50],
+    outboxPollMs: 50,
+    drainMs: 1000,
+    trust: {
+      MEL_TOKEN_ISSUER: testTokenIssuer,
+      MEL_TOKEN_AUDIENCE: testTokenAudience,
+      MEL_TOKEN_CLOCK_SKEW: 30_000,
+      MEL_IDENTITY_ADDRESS: "127.0.0.1:1",
+      MEL_JWKS_MAX_AGE: 300_000,
+      MEL_JWKS_UNKNOWN_KID_COOLDOWN: 10_000,
+    },
+    ...overrides,
+  };
+}
+
+const testTokenIssuer = "mel-identity";
+const testTokenAudience = "mel-api";
+
+export interface TestTokens {
+  /** Verifies tokens against the test key, exactly as services verify identity's. */
+  authenticate: Authenticate;
+  /** Metadata carrying a fresh access token for `subject` with `roles`. */
+  bearer(subject: string, roles?: string[]): Promise<Metadata>;
+}
+
+/**
+ * Access tokens signed with a key made for the test: the same claims, header
+ * and algorithm identity issues, verified by platform/auth's real verifier
+ * against a JWKS holding only the test key.
+ */
+export async function createTestTokens(): Promise<TestTokens> {
+  const { publicKey, privateKey } = await generateKeyPair("ES256");
+  const kid = randomUUID();
+  const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid, alg: "ES256", use: "sig" }] };
+  const { authenticate } = createTokenTrust({ jwks: async () => jwks, issuer: testTokenIssuer, audience: testTokenAudience });
+  return {
+    authenticate,
+    async bearer(subject, roles = []) {
+      const token = await new SignJWT({ roles, email: `${subject}@example.com` })
+        .setProtectedHeader({ alg: "ES256", kid, typ: "at+jwt" })
+        .setIssuer(testTokenIssuer)
+        .setAudience(testTokenAudience)
+        .setSubject(subject)
+        .setIssuedAt()
+        .setExpirationTime("5m")
+        .setJti(randomUUID())
+        .sign(privateKey);
+      const metadata = new Metadata();
+      metadata.set("authorization", `Bearer ${token}`);
+      return metadata;
+    },
+  };
+}
