@@ -1,0 +1,80 @@
+// Checkout rules: a valid request (request id, address), the record that makes
+// a retried checkout return the first result, and how long records are kept.
+// No I/O: basket.grpc.ts prices the lines and writes the record, the basket's
+// new lines and the UserCheckoutAccepted outbox entry in one document update.
+import { InvalidArgumentError } from "../../platform/errors/index.js";
+import type { ItemQuantity, Money } from "./basket.js";
+
+export interface Address {
+  street: string;
+  city: string;
+  state: string;
+  country: string;
+  zipCode: string;
+}
+
+/** What a checkout left in the basket document, keyed by its request id. */
+export interface CheckoutRecord {
+  requestId: string;
+  orderId: string;
+  total: Money;
+  acceptedAt: Date;
+  /** The units that went into the order: OrderStarted removes exactly these. */
+  lines: ItemQuantity[];
+  /** Set when OrderStarted removed the lines, so a repeated event removes nothing more. */
+  orderStartedAt?: Date | undefined;
+}
+
+export interface CheckoutRetention {
+  /** A retry with the same request id after this long places a new order. */
+  maxAgeMs: number;
+  /** Most records kept per basket (the newest). */
+  maxRecords: number;
+}
+
+export const defaultCheckoutRetention: CheckoutRetention = { maxAgeMs: 30 * 24 * 60 * 60 * 1000, maxRecords: 50 };
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const addressFieldMaxLength = 200;
+
+/** The request id, lower-cased so that one UUID in either case is one checkout. */
+export function validateRequestId(requestId: string): string {
+  if (requestId.trim() === "") throw new InvalidArgumentError("request_id", "is required: a UUID you choose, reused when you retry this checkout");
+  if (!uuidPattern.test(requestId.trim())) throw new InvalidArgumentError("request_id", `must be a UUID like 3f2b8c1e-9d4a-4f7b-8a6e-2c1d0e9f8a7b (got "${requestId.slice(0, 60)}")`);
+  return requestId.trim().toLowerCase();
+}
+
+const addressFields: ReadonlyArray<{ key: keyof Address; field: string; required: boolean }> = [
+  { key: "street", field: "address.street", required: true },
+  { key: "city", field: "address.city", required: true },
+  // Not every country has states or provinces.
+  { key: "state", field: "address.state", required: false },
+  { key: "country", field: "address.country", required: true },
+  { key: "zipCode", field: "address.zip_code", required: true },
+];
+
+/** Checks every field of the delivery address; returns it trimmed. */
+export function validateAddress(address: Address | undefined): Address {
+  if (!address) throw new InvalidArgumentError("address", "is required: street, city, state, country and zip_code");
+  const trimmed = { ...address };
+  for (const { key, field, required } of addressFields) {
+    const value = address[key].trim();
+    if (required && value === "") throw new InvalidArgumentError(field, "is required");
+    if (value.length > addressFieldMaxLength) throw new InvalidArgumentError(field, `must be at most ${addressFieldMaxLength} characters`);
+    trimmed[key] = value;
+  }
+  return trimmed;
+}
+
+export function findCheckout(records: readonly CheckoutRecord[], requestId: string): CheckoutRecord | undefined {
+  return records.find((record) => record.requestId === requestId);
+}
+
+/** Drops records past the retention, keeping at most the newest `maxRecords`. */
+export function pruneCheckouts(records: readonly CheckoutRecord[], now: Date, retention: CheckoutRetention): CheckoutRecord[] {
+  const cutoff = now.getTime() - retention.maxAgeMs;
+  return records
+    .filter((record) => record.acceptedAt.getTime() >= cutoff)
+    .sort((a, b) => a.acceptedAt.getTime() - b.acceptedAt.getTime())
+    .slice(-retention.maxRecords);
+}

@@ -1,0 +1,123 @@
+// The basket service's configuration: the MEL_* variables it reads, validated
+// once in main.ts (a bad value stops the process naming the variable).
+import { z } from "zod";
+import { tokenTrustEnv } from "../../platform/auth/index.js";
+import { address, boolean, ConfigError, defaultPorts, durationMs, integer, logLevel, parseConfig, port, text, url, type Env } from "../../platform/config/index.js";
+import type { BasketLimits } from "./basket.js";
+
+/** Comma-separated positive milliseconds ("1000,5000,10000"). */
+function millisecondsList(defaults: number[]) {
+  return z
+    .string()
+    .regex(/^\s*[1-9]\d*(\s*,\s*[1-9]\d*)*\s*$/, "expected comma-separated positive milliseconds, e.g. 1000,5000,10000")
+    .transform((value) => value.split(",").map((part) => Number(part.trim())))
+    .default(defaults);
+}
+
+export const basketEnv = z.object({
+  /** NODE_ENV or MEL_ENV "production" makes MEL_PAYMENT_TOKEN_KEY required. */
+  NODE_ENV: z.string().optional(),
+  MEL_ENV: z.string().optional(),
+  MEL_LOG_LEVEL: logLevel(),
+  /** Where the gRPC server listens; 0 takes any free port. */
+  MEL_BASKET_HOST: text("0.0.0.0"),
+  MEL_BASKET_PORT: port(defaultPorts.basket),
+  MEL_BASKET_MONGODB_URL: z
+    .string()
+    // WHATWG URL cannot parse replica-set host lists ("a:1,b:2"), so only the scheme is checked here; the driver checks the rest.
+    .regex(/^mongodb(\+srv)?:\/\/\S+$/, 'expected a MongoDB URL such as "mongodb://127.0.0.1:27017/mel-basket"')
+    .default("mongodb://127.0.0.1:27017/mel-basket"),
+  /** How long start-up waits for MongoDB before giving up. */
+  MEL_BASKET_MONGODB_TIMEOUT: durationMs(10_000),
+  MEL_CATALOG_ADDRESS: address(`127.0.0.1:${defaultPorts.catalog}`),
+  /** Deadline of each catalog call that prices a basket. */
+  MEL_BASKET_CATALOG_DEADLINE: durationMs(2000),
+  /** Most units of one product per basket line. */
+  MEL_BASKET_MAX_LINE_QUANTITY: integer({ min: 1, max: 10_000, default: 99 }),
+  /** Most products per basket; at most 100, the catalog's GetItemsByIds batch. */
+  MEL_BASKET_MAX_LINES: integer({ min: 1, max: 100, default: 100 }),
+  /** Conditional writes tried before a basket edited concurrently answers ABORTED. */
+  MEL_BASKET_WRITE_ATTEMPTS: integer({ min: 1, max: 1000, default: 60 }),
+  /**
+   * Key of the HMAC-SHA256 that turns a card number into its payment token.
+   * Required in production (NODE_ENV or MEL_ENV); elsewhere a random key is made at
+   * start-up, with a warning (tokens then change with every restart).
+   */
+  MEL_PAYMENT_TOKEN_KEY: z.string().min(32, "expected at least 32 characters (e.g. openssl rand -base64 48)").optional(),
+  MEL_RABBITMQ_URL: url({ protocols: ["amqp", "amqps"], default: "amqp://guest:guest@127.0.0.1:5672" }),
+  /** The topic exchange integration events travel on. */
+  MEL_EVENTS_EXCHANGE: text("mel.events"),
+  /** The basket's queue on it. */
+  MEL_BASKET_QUEUE: text("basket.events"),
+  /** Declare the basket's queues as quorum queues. */
+  MEL_BASKET_QUORUM_QUEUES: boolean(false),
+  /** Most unacknowledged events the basket holds at once. */
+  MEL_BASKET_EVENT_PREFETCH: integer({ min: 1, max: 1000, default: 16 }),
+  /** Delays before each redelivery of an event whose handler failed; then the DLQ. */
+  MEL_BASKET_EVENT_RETRY_DELAYS_MS: millisecondsList([1000, 5000, 10_000]),
+  /** The outbox relay's fallback poll (a checkout wakes it at once). */
+  MEL_BASKET_OUTBOX_POLL_MS: durationMs(1000),
+  /** How long in-flight calls may finish on SIGTERM. */
+  MEL_BASKET_DRAIN_MS: durationMs(10_000),
+  ...tokenTrustEnv,
+});
+
+export type BasketEnv = z.output<typeof basketEnv>;
+
+export interface BasketConfig {
+  production: boolean;
+  logLevel: BasketEnv["MEL_LOG_LEVEL"];
+  host: string;
+  port: number;
+  mongoUrl: string;
+  mongoTimeoutMs: number;
+  catalogAddress: string;
+  catalogDeadlineMs: number;
+  limits: BasketLimits;
+  writeAttempts: number;
+  /** Undefined outside production when MEL_PAYMENT_TOKEN_KEY is unset: main.ts makes a random one. */
+  paymentTokenKey: string | undefined;
+  rabbitMqUrl: string;
+  exchange: string;
+  queue: string;
+  quorumQueues: boolean;
+  eventPrefetch: number;
+  eventRetryDelaysMs: number[];
+  outboxPollMs: number;
+  drainMs: number;
+  /** Token trust (issuer, audience, identity's address for the JWKS), as platform/auth reads it. */
+  trust: Pick<BasketEnv, keyof typeof tokenTrustEnv>;
+}
+
+/** Parses and validates the basket's variables from `env`; throws ConfigError naming each bad one. */
+export function loadBasketConfig(env: Env = process.env): BasketConfig {
+  const parsed = parseConfig(basketEnv, env);
+  const production = parsed.NODE_ENV === "production" || parsed.MEL_ENV === "production";
+  if (production && parsed.MEL_PAYMENT_TOKEN_KEY === undefined) {
+    const problem = "MEL_PAYMENT_TOKEN_KEY: is required in production (NODE_ENV or MEL_ENV is production): at least 32 characters, e.g. from openssl rand -base64 48";
+    throw new ConfigError(`invalid configuration:\n  ${problem}`, [problem]);
+  }
+  const trust = Object.fromEntries(Object.keys(tokenTrustEnv).map((key) => [key, parsed[key as keyof BasketEnv]])) as BasketConfig["trust"];
+  return {
+    production,
+    logLevel: parsed.MEL_LOG_LEVEL,
+    host: parsed.MEL_BASKET_HOST,
+    port: parsed.MEL_BASKET_PORT,
+    mongoUrl: parsed.MEL_BASKET_MONGODB_URL,
+    mongoTimeoutMs: parsed.MEL_BASKET_MONGODB_TIMEOUT,
+    catalogAddress: parsed.MEL_CATALOG_ADDRESS,
+    catalogDeadlineMs: parsed.MEL_BASKET_CATALOG_DEADLINE,
+    limits: { maxLineQuantity: parsed.MEL_BASKET_MAX_LINE_QUANTITY, maxLines: parsed.MEL_BASKET_MAX_LINES },
+    writeAttempts: parsed.MEL_BASKET_WRITE_ATTEMPTS,
+    paymentTokenKey: parsed.MEL_PAYMENT_TOKEN_KEY,
+    rabbitMqUrl: parsed.MEL_RABBITMQ_URL,
+    exchange: parsed.MEL_EVENTS_EXCHANGE,
+    queue: parsed.MEL_BASKET_QUEUE,
+    quorumQueues: parsed.MEL_BASKET_QUORUM_QUEUES,
+    eventPrefetch: parsed.MEL_BASKET_EVENT_PREFETCH,
+    eventRetryDelaysMs: parsed.MEL_BASKET_EVENT_RETRY_DELAYS_MS,
+    outboxPollMs: parsed.MEL_BASKET_OUTBOX_POLL_MS,
+    drainMs: parsed.MEL_BASKET_DRAIN_MS,
+    trust,
+  };
+}

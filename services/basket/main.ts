@@ -1,0 +1,172 @@
+// Basket's wiring, top to bottom: config → logger → MongoDB (indexes) →
+// catalog client → event bus, outbox relay → gRPC server and event consumers.
+// startBasket runs it in-process (tests, the mesh launcher on port 0); run
+// directly, this file reads the environment and drains on SIGTERM.
+import { randomBytes } from "node:crypto";
+import { pathToFileURL } from "node:url";
+import mongoose, { type Connection } from "mongoose";
+import { BasketServiceService } from "../../gen/mel/basket/v1/basket.js";
+import { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
+import { createTokenTrust, identityJwksSource } from "../../platform/auth/index.js";
+import { ConfigError } from "../../platform/config/index.js";
+import { createEventBus, type EventBus, type Subscription } from "../../platform/events/index.js";
+import { createClient, createGrpcServer, type Authenticate, type BreakerOptions, type GrpcServer } from "../../platform/grpc/index.js";
+import { createLogger, type Logger } from "../../platform/log/index.js";
+import { createBasketOutboxRelay, type BasketOutboxRelay } from "./basket-outbox-relay.js";
+import { defaultWriteRetry } from "./basket-update.js";
+import { createBasketService } from "./basket.grpc.js";
+import { basketModels, createBasketIndexes, hasAtomicConditionalUpdates, type BasketDb } from "./basket.model.js";
+import { loadBasketConfig, type BasketConfig } from "./config.js";
+import { createOrderStartedHandler } from "./events/order-started.handler.js";
+import { createProductPriceChangedHandler } from "./events/product-price-changed.handler.js";
+
+export interface StartBasketOptions {
+  config: BasketConfig;
+  logger?: Logger;
+  /** Replaces verification against identity's JWKS (tests that sign their own tokens). */
+  authenticate?: Authenticate;
+  /** The circuit breaker on catalog calls; platform defaults otherwise. */
+  catalogBreaker?: Partial<BreakerOptions>;
+  /** The relay's back-off after a failed publish (tests shorten it). */
+  relayRetry?: { initialDelayMs: number; maxDelayMs: number };
+  now?: () => Date;
+}
+
+export interface RunningBasket {
+  /** The bound gRPC port (the real one when config.port was 0). */
+  port: number;
+  connection: Connection;
+  db: BasketDb;
+  bus: EventBus;
+  relay: BasketOutboxRelay;
+  server: GrpcServer;
+  /** Drains gRPC, stops consuming and relaying, closes the broker, the catalog channel and MongoDB. */
+  stop(): Promise<void>;
+}
+
+export async function startBasket({ config, ...options }: StartBasketOptions): Promise<RunningBasket> {
+  const logger = options.logger ?? createLogger({ service: "basket", level: config.logLevel });
+  const now = options.now ?? (() => new Date());
+  const paymentTokenKey = paymentTokenKeyFrom(config, logger);
+  const writeRetry = { ...defaultWriteRetry, maxAttempts: config.writeAttempts };
+
+  // autoIndex off: indexes are made once below, not behind the first query's back.
+  const connection = await mongoose.createConnection(config.mongoUrl, { serverSelectionTimeoutMS: config.mongoTimeoutMs, autoIndex: false }).asPromise();
+  const cleanups: Array<() => Promise<void>> = [() => connection.close()];
+  const cleanUp = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => logger.error({ err: error }, "basket shutdown step failed"));
+  };
+
+  try {
+    const claimWrites = !(await hasAtomicConditionalUpdates(connection));
+    if (claimWrites) logger.info("the MongoDB-protocol server does not apply conditional updates atomically (FerretDB v1): basket writes claim their revision first");
+    const db = basketModels(connection, { claimWrites });
+    await createBasketIndexes(db);
+
+    const { client: catalog } = createClient(CatalogServiceClient, {
+      upstream: "catalog",
+      target: config.catalogAddress,
+      defaultDeadlineMs: config.catalogDeadlineMs,
+      idempotentMethods: ["getItemsByIds"],
+      ...(options.catalogBreaker ? { breaker: options.catalogBreaker } : {}),
+      logger,
+    });
+    cleanups.push(async () => catalog.close());
+
+    const bus = await createEventBus({ url: config.rabbitMqUrl, logger, exchange: config.exchange, connectionName: "basket" });
+    cleanups.push(() => bus.close());
+    const relay = createBasketOutboxRelay({
+      db,
+      bus,
+      logger,
+      writeRetry,
+      pollIntervalMs: config.outboxPollMs,
+      ...(options.relayRetry ? { retryInitialDelayMs: options.relayRetry.initialDelayMs, retryMaxDelayMs: options.relayRetry.maxDelayMs } : {}),
+      now,
+    });
+    relay.start();
+    cleanups.push(() => relay.stop());
+
+    const authenticate = options.authenticate ?? trustIdentity(config, logger, cleanups);
+    const server = createGrpcServer({ serviceName: "basket", logger });
+    server.addService(
+      BasketServiceService,
+      createBasketService({ db, catalog, authenticate, logger, relay, limits: config.limits, writeRetry, paymentTokenKey, now }),
+    );
+
+    const handlerDeps = { db, logger, writeRetry, now };
+    const subscription: Subscription = await bus.subscribe({
+      queue: config.queue,
+      handlers: {
+        ProductPriceChanged: createProductPriceChangedHandler(handlerDeps),
+        OrderStarted: createOrderStartedHandler(handlerDeps),
+      },
+      prefetch: config.eventPrefetch,
+      retryDelaysMs: config.eventRetryDelaysMs,
+      quorum: config.quorumQueues,
+    });
+    cleanups.push(() => subscription.close());
+
+    const port = await server.listen(config.host, config.port);
+    let stopping: Promise<void> | undefined;
+    return {
+      port,
+      connection,
+      db,
+      bus,
+      relay,
+      server,
+      stop: () =>
+        (stopping ??= (async () => {
+          await server.drain(config.drainMs);
+          await cleanUp();
+        })()),
+    };
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
+}
+
+/** The configured key, or (outside production; config refuses it there) a random one with a warning. */
+function paymentTokenKeyFrom(config: BasketConfig, logger: Logger): Uint8Array {
+  if (config.paymentTokenKey !== undefined) return Buffer.from(config.paymentTokenKey, "utf8");
+  logger.warn("MEL_PAYMENT_TOKEN_KEY is not set: using a random key, so payment tokens change with every restart; set it (openssl rand -base64 48) outside development");
+  return randomBytes(32);
+}
+
+/** Verifies tokens against identity's JWKS, fetched over gRPC and cached. */
+function trustIdentity(config: BasketConfig, logger: Logger, cleanups: Array<() => Promise<void>>): Authenticate {
+  const { trust } = config;
+  const jwks = identityJwksSource({ target: trust.MEL_IDENTITY_ADDRESS, logger });
+  cleanups.push(async () => jwks.close());
+  return createTokenTrust({
+    jwks: jwks.source,
+    issuer: trust.MEL_TOKEN_ISSUER,
+    audience: trust.MEL_TOKEN_AUDIENCE,
+    clockSkewSeconds: Math.round(trust.MEL_TOKEN_CLOCK_SKEW / 1000),
+    jwksMaxAgeMs: trust.MEL_JWKS_MAX_AGE,
+    unknownKidCooldownMs: trust.MEL_JWKS_UNKNOWN_KID_COOLDOWN,
+    logger,
+  }).authenticate;
+}
+
+async function main(): Promise<void> {
+  let config: BasketConfig;
+  try {
+    config = loadBasketConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`basket: ${error.message}\n`);
+    process.exit(2);
+  }
+  const running = await startBasket({ config });
+  running.server.drainOnSignals(config.drainMs, () => running.stop());
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`basket failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  });
+}
