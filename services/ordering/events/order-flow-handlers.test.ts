@@ -1,0 +1,174 @@
+// The saga's ordering side without the broker: handlers called as the bus
+// would call them (same event id twice = a redelivery), the step runner run by
+// hand, on a real database.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { Kysely } from "kysely";
+import { OrderStatusChangedToAwaitingValidation, OrderStatusChangedToCancelled, OrderStatusChangedToPaid } from "../../../gen/mel/events/v1/ordering_events.js";
+import { createAwaitValidationStep } from "../await-validation.step.js";
+import { changeOrderStatus, type OrderFlowDeps } from "../order-flow.js";
+import { createOrderStepRunner, type OrderStepRunner } from "../order-step-runner.js";
+import { countOrdersByStatus, findOrder, findOrderRecord } from "../order.repository.js";
+import type { OrderingDatabase } from "../order.table.js";
+import { openTestOrderingDatabase, quietLogger, testCheckout, testDialects, testMeta, type TestOrderingDatabase } from "../ordering.test-support.js";
+import { createAuthorizePaymentStep } from "../payment/authorize-payment.step.js";
+import { createSimulatedPaymentGateway, declinedTestCard, type SimulatedPaymentGateway } from "../payment/simulated-payment-gateway.js";
+import { createOrderStockConfirmedHandler } from "./order-stock-confirmed.handler.js";
+import { createOrderStockRejectedHandler } from "./order-stock-rejected.handler.js";
+import { createUserCheckoutAcceptedHandler } from "./user-checkout-accepted.handler.js";
+
+async function outbox(db: Kysely<OrderingDatabase>, orderId: string) {
+  const rows = await db.selectFrom("outbox").select(["event_type", "payload", "correlation_id"]).orderBy("seq").execute();
+  // Every ordering event names its order in field 1; decode the ones we look into.
+  return rows.filter((row) => Buffer.from(row.payload).includes(Buffer.from(orderId)));
+}
+
+for (const dialect of testDialects) {
+  describe(`ordering's event handlers and steps on ${dialect}`, () => {
+    let store: TestOrderingDatabase;
+    let deps: OrderFlowDeps;
+    let gateway: SimulatedPaymentGateway;
+    let runner: OrderStepRunner;
+    const changed: string[] = [];
+
+    before(async () => {
+      store = await openTestOrderingDatabase(dialect);
+      gateway = createSimulatedPaymentGateway();
+      deps = { db: store.db, logger: quietLogger, timings: { gracePeriodMs: 0 }, orderChanged: (id) => changed.push(id) };
+      runner = createOrderStepRunner({
+        db: store.db,
+        logger: quietLogger,
+        handlers: { "await-validation": createAwaitValidationStep(deps), "authorize-payment": createAuthorizePaymentStep({ ...deps, gateway }) },
+      });
+    });
+
+    after(async () => {
+      await store?.destroy();
+    });
+
+    const startOrder = createUserCheckoutAcceptedHandler;
+
+    it("creates one order per checkout, however often the checkout arrives", async () => {
+      const handle = startOrder(deps);
+      const checkout = testCheckout();
+      await handle(checkout, testMeta("UserCheckoutAccepted", "evt-1"));
+      await handle(checkout, testMeta("UserCheckoutAccepted", "evt-1"));
+      // The same request published again under a new event id.
+      await handle(checkout, testMeta("UserCheckoutAccepted", "evt-1-again"));
+      const order = await findOrder(store.db, checkout.orderId);
+      assert.equal(order?.status, "SUBMITTED");
+      const events = await outbox(store.db, checkout.orderId);
+      assert.deepEqual(
+        events.map((row) => row.event_type),
+        ["OrderStarted"],
+      );
+      assert.equal(events[0]?.correlation_id, "corr-test");
+      assert.ok(changed.includes(checkout.orderId), "watchers and the relay are told after the commit");
+    });
+
+    it("refuses a malformed checkout so the bus retries and parks it", async () => {
+      const checkout = testCheckout({ lines: [] });
+      await assert.rejects(startOrder(deps)(checkout, testMeta("UserCheckoutAccepted", "evt-bad")), /lines/);
+      assert.equal(await findOrder(store.db, checkout.orderId), undefined);
+    });
+
+    it("runs a checkout to PAID: grace period, stock confirmed, payment approved", async () => {
+      const checkout = testCheckout({ buyerId: "buyer-paid" });
+      await startOrder(deps)(checkout, testMeta("UserCheckoutAccepted", `evt-${checkout.orderId}`, "corr-paid"));
+      await runner.runDueSteps();
+      assert.equal((await findOrder(store.db, checkout.orderId))?.status, "AWAITING_VALIDATION");
+
+      const confirm = createOrderStockConfirmedHandler(deps);
+      await confirm({ orderId: checkout.orderId }, testMeta("OrderStockConfirmed", `ok-${checkout.orderId}`, "corr-paid"));
+      await confirm({ orderId: checkout.orderId }, testMeta("OrderStockConfirmed", `ok-${checkout.orderId}`, "corr-paid"));
+      assert.equal((await findOrder(store.db, checkout.orderId))?.status, "STOCK_CONFIRMED");
+      await runner.runDueSteps();
+
+      const order = await findOrder(store.db, checkout.orderId);
+      assert.equal(order?.status, "PAID");
+      assert.match(order?.authorizationId ?? "", /^sim_/);
+      assert.deepEqual(
+        order?.history.map((change) => change.status),
+        ["SUBMITTED", "AWAITING_VALIDATION", "STOCK_CONFIRMED", "PAID"],
+      );
+      const events = await outbox(store.db, checkout.orderId);
+      assert.deepEqual(
+        events.map((row) => row.event_type),
+        ["OrderStarted", "OrderStatusChangedToAwaitingValidation", "OrderStatusChangedToStockConfirmed", "OrderPaymentSucceeded", "OrderStatusChangedToPaid"],
+      );
+      assert.ok(events.every((row) => row.correlation_id === "corr-paid"), "every event of the order carries the checkout's correlation id");
+      const awaiting = OrderStatusChangedToAwaitingValidation.decode(events[1]!.payload);
+      assert.deepEqual(awaiting.items, [
+        { productId: "product-a", units: 2 },
+        { productId: "product-b", units: 1 },
+      ]);
+      assert.deepEqual(OrderStatusChangedToPaid.decode(events[4]!.payload).items, awaiting.items);
+      assert.equal((await findOrderRecord(store.db, checkout.orderId))?.step, undefined, "nothing left scheduled");
+    });
+
+    it("cancels the order when the documented test card is declined", async () => {
+      const checkout = testCheckout({
+        paymentMethod: { cardBrand: "visa", last4: declinedTestCard.last4, expiryMonth: 1, expiryYear: 2030, holderName: "Recusado", paymentToken: "tok-declined" },
+      });
+      await startOrder(deps)(checkout, testMeta("UserCheckoutAccepted", `evt-${checkout.orderId}`));
+      await runner.runDueSteps();
+      await createOrderStockConfirmedHandler(deps)({ orderId: checkout.orderId }, testMeta("OrderStockConfirmed", `ok-${checkout.orderId}`));
+      await runner.runDueSteps();
+      const order = await findOrder(store.db, checkout.orderId);
+      assert.equal(order?.status, "CANCELLED");
+      assert.match(order?.history.at(-1)?.reason ?? "", /declined/);
+      const events = await outbox(store.db, checkout.orderId);
+      assert.deepEqual(events.slice(-2).map((row) => row.event_type), ["OrderPaymentFailed", "OrderStatusChangedToCancelled"]);
+      const cancelled = OrderStatusChangedToCancelled.decode(events.at(-1)!.payload);
+      assert.equal(cancelled.items.length, 2, "catalog is told what to release");
+    });
+
+    it("cancels on stock rejection naming the short items, once", async () => {
+      const checkout = testCheckout();
+      await startOrder(deps)(checkout, testMeta("UserCheckoutAccepted", `evt-${checkout.orderId}`));
+      await runner.runDueSteps();
+      const reject = createOrderStockRejectedHandler(deps);
+      const event = { orderId: checkout.orderId, shortages: [{ productId: "product-b", requestedUnits: 1, availableUnits: 0 }] };
+      await reject(event, testMeta("OrderStockRejected", `no-${checkout.orderId}`));
+      await reject(event, testMeta("OrderStockRejected", `no-${checkout.orderId}`));
+      await reject(event, testMeta("OrderStockRejected", `no-again-${checkout.orderId}`));
+      const order = await findOrder(store.db, checkout.orderId);
+      assert.equal(order?.status, "CANCELLED");
+      assert.match(order?.history.at(-1)?.reason ?? "", /product-b \(wanted 1, available 0\)/);
+      assert.equal(order?.history.length, 3);
+      const events = await outbox(store.db, checkout.orderId);
+      assert.equal(events.filter((row) => row.event_type === "OrderStatusChangedToCancelled").length, 1);
+    });
+
+    it("gives back stock reserved for an order cancelled meanwhile", async () => {
+      const checkout = testCheckout();
+      await startOrder(deps)(checkout, testMeta("UserCheckoutAccepted", `evt-${checkout.orderId}`));
+      await runner.runDueSteps();
+      await store.db.transaction().execute((trx) => changeOrderStatus(trx, checkout.orderId, "CANCELLED", { now: new Date(), timings: deps.timings, reason: "buyer" }));
+      await createOrderStockConfirmedHandler(deps)({ orderId: checkout.orderId }, testMeta("OrderStockConfirmed", `late-${checkout.orderId}`));
+      const order = await findOrder(store.db, checkout.orderId);
+      assert.equal(order?.status, "CANCELLED");
+      const events = await outbox(store.db, checkout.orderId);
+      assert.equal(events.filter((row) => row.event_type === "OrderStatusChangedToCancelled").length, 2, "the cancellation is announced again so catalog releases the late reservation");
+    });
+
+    it("drops the grace-period step of an order the buyer cancelled", async () => {
+      const slow = { ...deps, timings: { gracePeriodMs: 0 } };
+      const checkout = testCheckout();
+      await startOrder(slow)(checkout, testMeta("UserCheckoutAccepted", `evt-${checkout.orderId}`));
+      await store.db.transaction().execute((trx) => changeOrderStatus(trx, checkout.orderId, "CANCELLED", { now: new Date(), timings: slow.timings, reason: "buyer" }));
+      await runner.runDueSteps();
+      const record = await findOrderRecord(store.db, checkout.orderId);
+      assert.equal(record?.order.status, "CANCELLED");
+      assert.equal(record?.step, undefined);
+    });
+
+    it("leaves no order outside a final status when every step has run", async () => {
+      // Everything above is either final or waiting for catalog's answer.
+      await runner.runDueSteps();
+      const counts = await countOrdersByStatus(store.db);
+      assert.equal(counts.SUBMITTED ?? 0, 0);
+      assert.equal(counts.STOCK_CONFIRMED ?? 0, 0);
+    });
+  });
+}

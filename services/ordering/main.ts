@@ -1,0 +1,165 @@
+// Ordering's wiring, top to bottom: config → logger → database (migrated) →
+// event bus, outbox relay → step scheduler (grace period, payment) → gRPC
+// server and event consumers. startOrdering runs it in-process (tests, the
+// mesh launcher on port 0); run directly (node --import tsx
+// services/ordering/main.ts, or dist/services/ordering/main.js), this file
+// reads the environment and drains on SIGTERM/SIGINT.
+import { pathToFileURL } from "node:url";
+import type { Kysely } from "kysely";
+import { OrderingServiceService } from "../../gen/mel/ordering/v1/ordering.js";
+import { createServiceAuthenticate } from "../../platform/auth/index.js";
+import { ConfigError } from "../../platform/config/index.js";
+import { createEventBus, createOutboxRelay, type EventBus, type Subscription } from "../../platform/events/index.js";
+import { createGrpcServer, type Authenticate, type GrpcServer } from "../../platform/grpc/index.js";
+import { createLogger, type Logger } from "../../platform/log/index.js";
+import { createDatabase, migrateToLatest } from "../../platform/sql/index.js";
+import { createAwaitValidationStep } from "./await-validation.step.js";
+import { loadOrderingConfig, type OrderingConfig } from "./config.js";
+import { createOrderStockConfirmedHandler } from "./events/order-stock-confirmed.handler.js";
+import { createOrderStockRejectedHandler } from "./events/order-stock-rejected.handler.js";
+import { createUserCheckoutAcceptedHandler } from "./events/user-checkout-accepted.handler.js";
+import { orderingMigrations } from "./migrations/index.js";
+import type { OrderFlowDeps } from "./order-flow.js";
+import { createOrderNotifier } from "./order-notifier.js";
+import { createOrderStepRunner } from "./order-step-runner.js";
+import type { OrderingDatabase } from "./order.table.js";
+import { createOrderingService } from "./ordering.grpc.js";
+import { createAuthorizePaymentStep } from "./payment/authorize-payment.step.js";
+import type { PaymentGateway } from "./payment/payment-gateway.js";
+import { createSimulatedPaymentGateway } from "./payment/simulated-payment-gateway.js";
+
+export interface StartOrderingOptions {
+  config: OrderingConfig;
+  logger?: Logger;
+  /** Replaces verification against identity's JWKS (tests that sign their own tokens). */
+  authenticate?: Authenticate;
+  /** The payment provider; the simulated gateway by default. */
+  paymentGateway?: PaymentGateway;
+}
+
+export interface RunningOrdering {
+  /** The bound gRPC port (the real one when config.port was 0). */
+  port: number;
+  db: Kysely<OrderingDatabase>;
+  bus: EventBus;
+  server: GrpcServer;
+  /** WatchOrder streams open right now. */
+  watchers(): number;
+  /** Drains gRPC, stops consuming, scheduling and relaying, closes the broker and the database. */
+  stop(): Promise<void>;
+}
+
+export async function startOrdering({ config, ...options }: StartOrderingOptions): Promise<RunningOrdering> {
+  const logger = options.logger ?? createLogger({ service: "ordering", level: config.logLevel });
+  const timings = { gracePeriodMs: config.gracePeriodMs };
+  const db = createDatabase<OrderingDatabase>(config.databaseUrl, {
+    variable: "MEL_ORDERING_DATABASE_URL",
+    maxConnections: config.databaseMaxConnections,
+  });
+  const cleanups: Array<() => Promise<void>> = [() => db.destroy()];
+  const cleanUp = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => logger.error({ err: error }, "ordering shutdown step failed"));
+  };
+
+  try {
+    await migrateToLatest(db, orderingMigrations, { tablePrefix: "ordering", logger });
+
+    const bus = await createEventBus({ url: config.rabbitMqUrl, logger, exchange: config.exchange, connectionName: "ordering" });
+    cleanups.push(() => bus.close());
+    const relay = createOutboxRelay({ db, bus, logger, pollIntervalMs: config.outboxPollMs });
+    relay.start();
+    cleanups.push(() => relay.stop());
+
+    // Every commit that changed an order wakes the relay (its events), the
+    // step runner (a step it scheduled) and the order's watchers.
+    const notifier = createOrderNotifier();
+    let wakeSteps = () => {};
+    const orderChanged = (orderId: string) => {
+      relay.notify();
+      wakeSteps();
+      notifier.notify(orderId);
+    };
+    const flow: OrderFlowDeps = { db, logger, timings, orderChanged };
+
+    const steps = createOrderStepRunner({
+      db,
+      logger,
+      pollIntervalMs: config.stepPollMs,
+      leaseMs: config.stepLeaseMs,
+      handlers: {
+        "await-validation": createAwaitValidationStep(flow),
+        "authorize-payment": createAuthorizePaymentStep({
+          ...flow,
+          gateway: options.paymentGateway ?? createSimulatedPaymentGateway(),
+          maxAttempts: config.paymentMaxAttempts,
+        }),
+      },
+    });
+    wakeSteps = () => steps.wake();
+    steps.start();
+    cleanups.push(() => steps.stop());
+
+    let authenticate = options.authenticate;
+    if (authenticate === undefined) {
+      const trusted = createServiceAuthenticate(config.trust, logger);
+      cleanups.push(async () => trusted.close());
+      authenticate = trusted;
+    }
+    const server = createGrpcServer({ serviceName: "ordering", logger });
+    server.addService(
+      OrderingServiceService,
+      createOrderingService({ db, authenticate, logger, notifier, timings, orderChanged, watchPollIntervalMs: config.watchPollMs }),
+    );
+
+    const subscription: Subscription = await bus.subscribe({
+      queue: config.queue,
+      handlers: {
+        UserCheckoutAccepted: createUserCheckoutAcceptedHandler(flow),
+        OrderStockConfirmed: createOrderStockConfirmedHandler(flow),
+        OrderStockRejected: createOrderStockRejectedHandler(flow),
+      },
+      prefetch: config.eventPrefetch,
+      retryDelaysMs: config.eventRetryDelaysMs,
+      quorum: config.quorumQueues,
+    });
+    cleanups.push(() => subscription.close());
+
+    const port = await server.listen(config.host, config.port);
+    let stopping: Promise<void> | undefined;
+    return {
+      port,
+      db,
+      bus,
+      server,
+      watchers: () => notifier.listenerCount(),
+      stop: () =>
+        (stopping ??= (async () => {
+          await server.drain(config.drainMs);
+          await cleanUp();
+        })()),
+    };
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  let config: OrderingConfig;
+  try {
+    config = loadOrderingConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`ordering: ${error.message}\n`);
+    process.exit(2);
+  }
+  const running = await startOrdering({ config });
+  running.server.drainOnSignals(config.drainMs, () => running.stop());
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`ordering failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  });
+}

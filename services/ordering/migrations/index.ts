@@ -1,0 +1,9 @@
+// Ordering's migrations in the order they apply (Kysely sorts by name).
+import type { MigrationSet } from "../../../platform/sql/index.js";
+import { messagingTablesMigration } from "../../../platform/events/index.js";
+import * as orderingTables from "./0001_ordering_tables.js";
+
+export const orderingMigrations: MigrationSet = {
+  "0000_messaging_tables": messagingTablesMigration,
+  "0001_ordering_tables": orderingTables,
+};

@@ -1,0 +1,137 @@
+// The order's state changes as transactions: each one reads the order, asks
+// the rules in order.ts, writes the change on the version it read, and puts
+// the event that announces it in the outbox, all in the caller's
+// transaction. Handlers, RPCs and scheduled steps all change orders through
+// here, so no path can skip a guard or forget an event.
+import type { Kysely } from "kysely";
+import {
+  OrderStarted,
+  OrderStatusChangedToAwaitingValidation,
+  OrderStatusChangedToCancelled,
+  OrderStatusChangedToPaid,
+  OrderStatusChangedToShipped,
+  OrderStatusChangedToStockConfirmed,
+} from "../../gen/mel/events/v1/ordering_events.js";
+import { addToOutbox } from "../../platform/events/index.js";
+import type { Logger } from "../../platform/log/index.js";
+import { AbortedError, NotFoundError } from "../../platform/errors/index.js";
+import { stockItemsOf, transition, type Order, type OrderStatus, type Transition } from "./order.js";
+import { stepAfter, type StepTimings } from "./order-step.js";
+import { findOrderRecord, insertOrder, updateOrderStatus, type OrderRecord, type OrderTrace } from "./order.repository.js";
+import type { OrderingDatabase } from "./order.table.js";
+
+type Db = Kysely<OrderingDatabase>;
+
+/** Runs after a transaction that changed `orderId` committed: wakes the relay, the step runner and watchers. */
+export type OrderChanged = (orderId: string) => void;
+
+/** How many times a status change re-reads the order when a concurrent change got there first. */
+const maxConflictRetries = 5;
+
+function traceOptions(trace: OrderTrace) {
+  return { correlationId: trace.correlationId, traceparent: trace.traceparent };
+}
+
+/** Creates `order` (SUBMITTED) with OrderStarted in the outbox and its grace-period step scheduled. */
+export async function startOrder(trx: Db, order: Order, trace: OrderTrace, timings: StepTimings): Promise<void> {
+  await insertOrder(trx, order, trace, stepAfter(order.status, order.createTime, timings));
+  await addToOutbox(
+    trx,
+    OrderStarted,
+    { orderId: order.id, buyerId: order.buyerId, checkoutRequestId: order.checkoutRequestId },
+    traceOptions(trace),
+  );
+}
+
+/** Writes the event that announces `order` reaching its current status. */
+async function announceStatus(trx: Db, order: Order, reason: string, trace: OrderTrace): Promise<void> {
+  const options = traceOptions(trace);
+  const base = { orderId: order.id, buyerId: order.buyerId };
+  const status: OrderStatus = order.status;
+  switch (status) {
+    case "AWAITING_VALIDATION":
+      await addToOutbox(trx, OrderStatusChangedToAwaitingValidation, { ...base, items: stockItemsOf(order) }, options);
+      return;
+    case "STOCK_CONFIRMED":
+      await addToOutbox(trx, OrderStatusChangedToStockConfirmed, { ...base, total: order.total }, options);
+      return;
+    case "PAID":
+      await addToOutbox(trx, OrderStatusChangedToPaid, { ...base, items: stockItemsOf(order) }, options);
+      return;
+    case "SHIPPED":
+      await addToOutbox(trx, OrderStatusChangedToShipped, base, options);
+      return;
+    case "CANCELLED":
+      await announceCancellation(trx, order, reason, trace);
+      return;
+    case "SUBMITTED":
+      throw new Error(`order ${order.id}: SUBMITTED is announced by startOrder, not by a status change`);
+  }
+}
+
+/**
+ * OrderStatusChangedToCancelled for `order`: catalog releases whatever the
+ * order holds. Also sent again on its own when a reservation arrives for an
+ * order that was cancelled meanwhile.
+ */
+export async function announceCancellation(trx: Db, order: Order, reason: string, trace: OrderTrace): Promise<void> {
+  await addToOutbox(trx, OrderStatusChangedToCancelled, { orderId: order.id, buyerId: order.buyerId, reason, items: stockItemsOf(order) }, traceOptions(trace));
+}
+
+export interface StatusChangeOptions {
+  now: Date;
+  timings: StepTimings;
+  reason?: string;
+  authorizationId?: string;
+  /** The cause's trace (an event's or a call's); the checkout's trace when absent. */
+  trace?: OrderTrace | undefined;
+  /** Checks the caller may change this order (ownership); throws to refuse. */
+  check?: (order: Order) => void;
+  /** Writes more events to the outbox just before the status event (the payment outcome). */
+  announce?: (trx: Db, order: Order, trace: OrderTrace) => Promise<void>;
+}
+
+export interface StatusChanged {
+  transition: Transition;
+  trace: OrderTrace;
+}
+
+/**
+ * Moves order `orderId` to `to` inside `trx`. Throws NotFoundError when there
+ * is no such order and IllegalTransitionError (FAILED_PRECONDITION, naming
+ * both statuses) when the rules refuse; nothing is written then. When a
+ * concurrent change commits between the read and the write, the conditional
+ * update matches nothing and the order is read again and decided anew (under
+ * READ COMMITTED each statement sees the latest commit), so the loser sees
+ * the winner's status rather than overwriting it.
+ */
+export async function changeOrderStatus(trx: Db, orderId: string, to: OrderStatus, options: StatusChangeOptions): Promise<StatusChanged> {
+  for (let attempt = 1; attempt <= maxConflictRetries; attempt++) {
+    const record: OrderRecord | undefined = await findOrderRecord(trx, orderId);
+    if (record === undefined) throw new NotFoundError(`order ${orderId} does not exist`);
+    options.check?.(record.order);
+    const details: { reason?: string; authorizationId?: string } = {};
+    if (options.reason !== undefined) details.reason = options.reason;
+    if (options.authorizationId !== undefined) details.authorizationId = options.authorizationId;
+    const changed = transition(record.order, to, options.now, details);
+    if (!(await updateOrderStatus(trx, changed, stepAfter(to, options.now, options.timings)))) continue;
+    const trace: OrderTrace = {
+      correlationId: options.trace?.correlationId ?? record.trace.correlationId,
+      traceparent: options.trace?.traceparent ?? record.trace.traceparent,
+    };
+    await options.announce?.(trx, changed.order, trace);
+    await announceStatus(trx, changed.order, changed.change.reason, trace);
+    return { transition: changed, trace };
+  }
+  throw new AbortedError(`order ${orderId} kept changing while it was being moved to ${to}; try again`);
+}
+
+/** What handlers, steps and RPCs that change orders are built with. */
+export interface OrderFlowDeps {
+  db: Db;
+  logger: Logger;
+  timings: StepTimings;
+  /** Call after every commit that changed an order. */
+  orderChanged: OrderChanged;
+  now?: () => Date;
+}

@@ -1,0 +1,235 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { Kysely } from "kysely";
+import { captureMssqlStatements, createMssqlCompiler } from "../../platform/sql/index.js";
+import { orderingMigrations } from "./migrations/index.js";
+import { IllegalTransitionError, orderFromCheckout, transition, type Order } from "./order.js";
+import { changeOrderStatus, startOrder } from "./order-flow.js";
+import { checkoutToDraft } from "./order.mapper.js";
+import {
+  claimStep,
+  clearStep,
+  findDueSteps,
+  findOrder,
+  findOrderIdByCheckoutRequest,
+  findOrderRecord,
+  insertOrder,
+  listBuyerOrders,
+  nextStepDueAt,
+  rescheduleStep,
+  updateOrderStatus,
+} from "./order.repository.js";
+import type { OrderingDatabase } from "./order.table.js";
+import { openTestOrderingDatabase, testCheckout, testDialects, type TestOrderingDatabase } from "./ordering.test-support.js";
+
+const timings = { gracePeriodMs: 0 };
+
+function newOrder(overrides: Parameters<typeof testCheckout>[0] = {}, at = new Date()): Order {
+  return orderFromCheckout(checkoutToDraft(testCheckout(overrides)), at);
+}
+
+async function outboxTypes(db: Kysely<OrderingDatabase>): Promise<string[]> {
+  return (await db.selectFrom("outbox").select("event_type").orderBy("seq").execute()).map((row) => row.event_type);
+}
+
+for (const dialect of testDialects) {
+  describe(`order repository on ${dialect}`, () => {
+    let store: TestOrderingDatabase;
+
+    before(async () => {
+      store = await openTestOrderingDatabase(dialect, { maxConnections: 4 });
+    });
+
+    after(async () => {
+      await store?.destroy();
+    });
+
+    it("stores an order and reads it back whole", async () => {
+      const order = newOrder({ total: { currencyCode: "BRL", amountMinor: 4550 } });
+      await insertOrder(store.db, order, { correlationId: "corr-1", traceparent: undefined }, undefined);
+      const record = await findOrderRecord(store.db, order.id);
+      assert.deepEqual(record?.order, order);
+      assert.deepEqual(record?.trace, { correlationId: "corr-1", traceparent: undefined });
+      assert.equal(record?.step, undefined);
+      assert.equal(await findOrderIdByCheckoutRequest(store.db, order.checkoutRequestId), order.id);
+      assert.equal(await findOrder(store.db, "no-such-order"), undefined);
+    });
+
+    it("refuses a second order for the same checkout request", async () => {
+      const order = newOrder();
+      await insertOrder(store.db, order, { correlationId: undefined, traceparent: undefined }, undefined);
+      await assert.rejects(insertOrder(store.db, { ...newOrder(), checkoutRequestId: order.checkoutRequestId }, { correlationId: undefined, traceparent: undefined }, undefined));
+    });
+
+    it("writes a status change only on the version it was decided on", async () => {
+      const order = newOrder();
+      await insertOrder(store.db, order, { correlationId: undefined, traceparent: undefined }, undefined);
+      const first = transition(order, "AWAITING_VALIDATION", new Date());
+      const stale = transition(order, "CANCELLED", new Date(), { reason: "late" });
+      assert.equal(await updateOrderStatus(store.db, first, undefined), true);
+      assert.equal(await updateOrderStatus(store.db, stale, undefined), false);
+      const stored = await findOrder(store.db, order.id);
+      assert.equal(stored?.status, "AWAITING_VALIDATION");
+      assert.equal(stored?.version, 2);
+      assert.deepEqual(
+        stored?.history.map((change) => change.status),
+        ["SUBMITTED", "AWAITING_VALIDATION"],
+      );
+    });
+
+    it("lets exactly one of two racing status changes win; the other sees the winner's status", async () => {
+      const order = newOrder();
+      await store.db.transaction().execute((trx) => startOrder(trx, order, { correlationId: "corr-race", traceparent: undefined }, timings));
+      const attempts = await Promise.allSettled([
+        store.db.transaction().execute((trx) => changeOrderStatus(trx, order.id, "AWAITING_VALIDATION", { now: new Date(), timings })),
+        store.db.transaction().execute((trx) => changeOrderStatus(trx, order.id, "CANCELLED", { now: new Date(), timings, reason: "buyer" })),
+      ]);
+      const won = attempts.filter((attempt) => attempt.status === "fulfilled");
+      const lost = attempts.filter((attempt) => attempt.status === "rejected");
+      const stored = await findOrder(store.db, order.id);
+      if (won.length === 2) {
+        // SUBMITTED → AWAITING_VALIDATION → CANCELLED is legal in that order: both may apply, one after the other.
+        assert.equal(stored?.status, "CANCELLED");
+        assert.deepEqual(
+          stored?.history.map((change) => change.status),
+          ["SUBMITTED", "AWAITING_VALIDATION", "CANCELLED"],
+        );
+      } else {
+        assert.equal(won.length, 1);
+        assert.ok((lost[0] as PromiseRejectedResult).reason instanceof IllegalTransitionError);
+        assert.equal(stored?.status, "CANCELLED");
+        assert.equal(stored?.version, 2);
+      }
+    });
+
+    it("never applies two cancellations of one order, however they race", async () => {
+      const order = newOrder();
+      await store.db.transaction().execute((trx) => startOrder(trx, order, { correlationId: undefined, traceparent: undefined }, timings));
+      const attempts = await Promise.allSettled(
+        Array.from({ length: 4 }, () => store.db.transaction().execute((trx) => changeOrderStatus(trx, order.id, "CANCELLED", { now: new Date(), timings, reason: "x" }))),
+      );
+      assert.equal(attempts.filter((attempt) => attempt.status === "fulfilled").length, 1);
+      for (const attempt of attempts) if (attempt.status === "rejected") assert.ok(attempt.reason instanceof IllegalTransitionError);
+      const stored = await findOrder(store.db, order.id);
+      assert.deepEqual(
+        stored?.history.map((change) => change.status),
+        ["SUBMITTED", "CANCELLED"],
+      );
+    });
+
+    it("writes each status change's event to the outbox in the same transaction, with the checkout's trace", async () => {
+      const order = newOrder();
+      const before = (await outboxTypes(store.db)).length;
+      await store.db.transaction().execute((trx) => startOrder(trx, order, { correlationId: "corr-flow", traceparent: undefined }, timings));
+      await store.db.transaction().execute((trx) => changeOrderStatus(trx, order.id, "AWAITING_VALIDATION", { now: new Date(), timings }));
+      // A refused change leaves no event behind.
+      await assert.rejects(
+        store.db.transaction().execute((trx) => changeOrderStatus(trx, order.id, "PAID", { now: new Date(), timings })),
+        IllegalTransitionError,
+      );
+      await store.db.transaction().execute((trx) => changeOrderStatus(trx, order.id, "CANCELLED", { now: new Date(), timings, reason: "buyer" }));
+      const rows = await store.db.selectFrom("outbox").select(["event_type", "correlation_id"]).orderBy("seq").execute();
+      assert.deepEqual(
+        rows.slice(before).map((row) => row.event_type),
+        ["OrderStarted", "OrderStatusChangedToAwaitingValidation", "OrderStatusChangedToCancelled"],
+      );
+      assert.ok(rows.slice(before).every((row) => row.correlation_id === "corr-flow"));
+    });
+
+    it("lists a buyer's orders newest first, page by page, and nobody else's", async () => {
+      const buyerId = `buyer-list-${dialect}`;
+      const base = Date.parse("2024-06-01T00:00:00.000Z");
+      const created: Order[] = [];
+      for (let index = 0; index < 7; index++) {
+        // Two orders share each instant so the id tie-break is exercised.
+        const order = newOrder({ buyerId }, new Date(base + Math.floor(index / 2) * 1000));
+        await insertOrder(store.db, order, { correlationId: undefined, traceparent: undefined }, undefined);
+        created.push(order);
+      }
+      await insertOrder(store.db, newOrder({ buyerId: "someone-else" }), { correlationId: undefined, traceparent: undefined }, undefined);
+      const expected = [...created]
+        .sort((a, b) => b.createTime.getTime() - a.createTime.getTime() || (a.id < b.id ? 1 : -1))
+        .map((order) => order.id);
+      const seen: string[] = [];
+      let cursor: { createTime: string; id: string } | undefined;
+      for (;;) {
+        const page = await listBuyerOrders(store.db, buyerId, 3, cursor);
+        seen.push(...page.map((order) => order.id));
+        if (page.length < 3) break;
+        const last = page.at(-1) as Order;
+        cursor = { createTime: last.createTime.toISOString(), id: last.id };
+      }
+      assert.deepEqual(seen, expected);
+      const [firstOrder] = await listBuyerOrders(store.db, buyerId, 1);
+      assert.equal(firstOrder?.lines.length, 2);
+      assert.equal(firstOrder?.history.length, 1);
+    });
+
+    it("keeps scheduled steps durable: due, claimed by one runner, rescheduled, cleared", async () => {
+      const order = newOrder();
+      const dueAt = new Date(Date.now() - 1000);
+      await insertOrder(store.db, order, { correlationId: undefined, traceparent: undefined }, { step: "await-validation", dueAt });
+      const now = new Date();
+      assert.ok((await findDueSteps(store.db, now, 1000)).some((due) => due.orderId === order.id && due.step === "await-validation"));
+      const claims = await Promise.all(Array.from({ length: 3 }, () => claimStep(store.db, order.id, "await-validation", now, new Date(now.getTime() + 60_000))));
+      assert.deepEqual(
+        claims.filter(Boolean).length,
+        1,
+        "exactly one runner holds the step",
+      );
+      assert.ok(!(await findDueSteps(store.db, now, 1000)).some((due) => due.orderId === order.id), "a held step is not due for others");
+      assert.equal(await claimStep(store.db, order.id, "authorize-payment", now, new Date(now.getTime() + 60_000)), false, "only the step the order waits for");
+      const retryAt = new Date(now.getTime() + 5000);
+      await rescheduleStep(store.db, order.id, "await-validation", retryAt, "gateway down");
+      const record = await findOrderRecord(store.db, order.id);
+      assert.equal(record?.step?.dueAt.toISOString(), retryAt.toISOString());
+      assert.equal(record?.step?.attempts, 1);
+      const next = await nextStepDueAt(store.db, now);
+      assert.ok(next !== undefined && next.getTime() <= retryAt.getTime());
+      // After the lease ends (or once rescheduled) another runner may take it.
+      assert.equal(await claimStep(store.db, order.id, "await-validation", retryAt, new Date(retryAt.getTime() + 1000)), true);
+      await clearStep(store.db, order.id, "await-validation");
+      assert.equal((await findOrderRecord(store.db, order.id))?.step, undefined);
+    });
+
+    it("a status change replaces the step the order waited for", async () => {
+      const order = newOrder();
+      await store.db.transaction().execute((trx) => startOrder(trx, order, { correlationId: undefined, traceparent: undefined }, { gracePeriodMs: 60_000 }));
+      const waiting = await findOrderRecord(store.db, order.id);
+      assert.equal(waiting?.step?.step, "await-validation");
+      assert.equal(waiting?.step?.dueAt.getTime(), order.createTime.getTime() + 60_000);
+      await store.db.transaction().execute((trx) => changeOrderStatus(trx, order.id, "CANCELLED", { now: new Date(), timings, reason: "buyer" }));
+      assert.equal((await findOrderRecord(store.db, order.id))?.step, undefined);
+    });
+  });
+}
+
+describe("order repository on SQL Server (compiled)", () => {
+  it("compiles every migration", async () => {
+    const statements = await captureMssqlStatements(async (db) => {
+      for (const name of Object.keys(orderingMigrations).sort()) await orderingMigrations[name]?.up(db);
+    });
+    const joined = statements.join("\n");
+    assert.match(joined, /create table "orders"/);
+    assert.match(joined, /nvarchar\(300\)/);
+    assert.match(joined, /"step_due_at" varchar\(32\)/);
+    assert.doesNotMatch(joined, /autoincrement|bigserial/i);
+  });
+
+  it("compiles the repository's statements to T-SQL (TOP, no LIMIT)", async () => {
+    const { db, statements } = createMssqlCompiler<OrderingDatabase>();
+    const order = newOrder();
+    await insertOrder(db, order, { correlationId: "c", traceparent: undefined }, { step: "await-validation", dueAt: new Date() });
+    await findOrderRecord(db, order.id);
+    await listBuyerOrders(db, "buyer", 20, { createTime: new Date().toISOString(), id: "x" });
+    await updateOrderStatus(db, transition(order, "CANCELLED", new Date()), undefined);
+    await findDueSteps(db, new Date(), 10);
+    await claimStep(db, order.id, "await-validation", new Date(), new Date());
+    await rescheduleStep(db, order.id, "await-validation", new Date(), "e");
+    await nextStepDueAt(db, new Date());
+    const sqlText = statements.map((statement) => statement.sql);
+    assert.ok(sqlText.some((text) => /select top\(\d+\)/i.test(text) && text.includes('from "orders"')), "TOP for limits");
+    assert.ok(sqlText.every((text) => !/\blimit\b/i.test(text)), "no LIMIT anywhere");
+    assert.ok(sqlText.some((text) => /update "orders" set .* where "id" = @\d+ and "version" = @\d+ and "status" = @\d+/.test(text)), "conditional status update");
+  });
+});
