@@ -44,7 +44,7 @@ describe("/openapi.json", () => {
   it("describes path and query parameters with their types", () => {
     const listItems = document.paths["/api/v1/catalog/items"].get;
     const parameter = (name: string) => listItems.parameters.find((p: { name: string }) => p.name === name);
-    assert.deepEqual(parameter("pageSize"), { name: "pageSize", in: "query", required: false, schema: { type: "integer", format: "int32" } });
+    assert.deepEqual(parameter("pageSize"), { name: "pageSize", in: "query", required: false, schema: { type: "integer", format: "int32", description: "1 to 100; 0 means the default (20)." } });
     assert.deepEqual(parameter("sort").schema, { $ref: "#/components/schemas/mel.catalog.v1.ItemSort" });
     assert.deepEqual(document.components.schemas["mel.catalog.v1.ItemSort"].enum.slice(0, 2), ["ITEM_SORT_UNSPECIFIED", "ITEM_SORT_NAME_ASC"]);
     const echo = document.paths["/v1/probe/{id}"].get;
@@ -64,7 +64,11 @@ describe("/openapi.json", () => {
 
   it("maps proto3 JSON types: int64 as string, Timestamp as date-time, FieldMask as string", () => {
     const schemas = document.components.schemas;
-    assert.deepEqual(schemas["mel.common.v1.Money"].properties.amountMinor, { type: "string", format: "int64" });
+    assert.deepEqual(schemas["mel.common.v1.Money"].properties.amountMinor, {
+      type: "string",
+      format: "int64",
+      description: "Amount in minor units; negative only for refunds and adjustments.",
+    });
     assert.deepEqual(schemas["mel.catalog.v1.CatalogItem"].properties.createTime, { type: "string", format: "date-time" });
     assert.equal(schemas["mel.catalog.v1.UpdateItemRequest"], undefined, "body \"item\" never needs the request schema");
     assert.equal(document.paths["/api/v1/catalog/items/{item.id}"].patch.parameters.find((p: { name: string }) => p.name === "updateMask").schema.type, "string");
