@@ -35,7 +35,7 @@ import { loadOrderingConfig } from "../../services/ordering/config.js";
 import { startOrdering, type RunningOrdering } from "../../services/ordering/main.js";
 import type { OrderingDatabase } from "../../services/ordering/order.table.js";
 import type { PaymentGateway } from "../../services/ordering/payment/payment-gateway.js";
-import { createTestMongoDatabase, ensureMongoServer, type TestMongoDatabase } from "../support/ferretdb.js";
+import { createTestMongoDatabase, ensureMongoServer, stopMongoServer, type TestMongoDatabase } from "../support/ferretdb.js";
 import { createTestPostgresDatabase, ensurePostgres, type TestPostgresDatabase } from "../support/postgres.js";
 import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, uniqueName } from "../support/rabbitmq.js";
 import { waitUntil } from "../support/wait.js";
@@ -138,7 +138,8 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
   const prefix = uniqueName(`e2e-${options.label}`);
   const exchange = `${prefix}.events`;
   const workDir = mkdtempSync(join(tmpdir(), `mel-e2e-${options.label}-`));
-  const cleanups: Array<() => Promise<void>> = [async () => rmSync(workDir, { recursive: true, force: true })];
+  // Run last to first: the MongoDB-protocol server (and its backing database) goes after everything that used it.
+  const cleanups: Array<() => Promise<void>> = [async () => rmSync(workDir, { recursive: true, force: true }), () => stopMongoServer()];
   const cleanUp = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   };

@@ -1,8 +1,11 @@
 // Shared MongoDB-protocol setup for tests. No MongoDB runs on our machines, so
 // unless MONGODB_URL names a real server, this starts FerretDB v1 (built from
-// tools/ferretdb) once per test process on a free loopback port with its SQLite
-// backend in a temp folder, and stops it when the process ends. Each test file
-// gets a fresh, uniquely named database, dropped afterwards.
+// tools/ferretdb) once per test process on a free loopback port and stops it
+// when the process ends. Its backend is a fresh PostgreSQL database by default:
+// FerretDB's SQLite backend answers concurrent writers with SQLITE_BUSY
+// ("database is locked") under load such as the 500-checkout test, which no
+// MongoDB does. MEL_TEST_FERRETDB_BACKEND=sqlite picks SQLite in a temp folder.
+// Each test file gets a fresh, uniquely named database, dropped afterwards.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -11,6 +14,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import mongoose from "mongoose";
+import { createTestPostgresDatabase } from "./postgres.js";
 
 const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const wrapperDir = join(repositoryRoot, "tools/ferretdb");
@@ -91,10 +95,14 @@ async function startFerretDb(): Promise<MongoServer> {
   const binary = ferretDbBinary();
   let lastError = "";
   // A port found free can be taken before FerretDB binds it: try another then.
+  const backend = process.env.MEL_TEST_FERRETDB_BACKEND ?? "postgresql";
+  if (backend !== "postgresql" && backend !== "sqlite") throw new Error(`MEL_TEST_FERRETDB_BACKEND must be "postgresql" or "sqlite", not ${JSON.stringify(backend)}`);
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     const dataDir = mkdtempSync(join(tmpdir(), "mel-ferretdb-"));
-    const child = spawn(binary, ["--listen-addr", `127.0.0.1:${port}`, "--handler", "sqlite", "--sqlite-url", `file:${dataDir}/`, "--log-level", "error"], {
+    const backendStore = backend === "postgresql" ? await createTestPostgresDatabase("ferretdb") : undefined;
+    const backendArgs = backendStore ? ["--handler", "postgresql", "--postgresql-url", backendStore.url] : ["--handler", "sqlite", "--sqlite-url", `file:${dataDir}/`];
+    const child = spawn(binary, ["--listen-addr", `127.0.0.1:${port}`, ...backendArgs, "--log-level", "error"], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
@@ -123,10 +131,15 @@ async function startFerretDb(): Promise<MongoServer> {
       await new Promise((wake) => setTimeout(wake, 50));
     }
     if (!exited && (await acceptsConnections(port))) {
-      return { baseUrl: `mongodb://127.0.0.1:${port}`, kind: "ferretdb", stop: () => stopChild(child, dataDir, killOnExit) };
+      const stop = async () => {
+        await stopChild(child, dataDir, killOnExit);
+        await backendStore?.drop();
+      };
+      return { baseUrl: `mongodb://127.0.0.1:${port}`, kind: "ferretdb", stop };
     }
     lastError = exited ? `exited with code ${child.exitCode}: ${output.trim()}` : `not accepting connections on port ${port} after 20 s: ${output.trim()}`;
     await stopChild(child, dataDir, killOnExit);
+    await backendStore?.drop();
   }
   throw new Error(`FerretDB (${binary}) did not start: ${lastError}`);
 }
