@@ -2,9 +2,10 @@
 // process (exactly as it would in a container, `node dist/services/<name>/main.js`),
 // started in dependency order; Ctrl-C or SIGTERM drains them all and exits.
 //
-// When no MongoDB answers at the basket's default URL and the FerretDB launcher
-// from tools/ferretdb has been built, it is started too so the demo needs no
-// MongoDB install. A MEL_BASKET_MONGODB_URL given by the user is used as is.
+// When no MongoDB answers at the basket's default URL, the FerretDB launcher
+// from tools/ferretdb is started too (built first if Go is installed and it is
+// missing), so the demo needs no MongoDB install. A MEL_BASKET_MONGODB_URL
+// given by the user is used as is.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { connect } from "node:net";
@@ -37,13 +38,28 @@ function isListening(host: string, port: number): Promise<boolean> {
   });
 }
 
-function findFerretDb(): string | undefined {
+/**
+ * The FerretDB wrapper: MEL_FERRETDB_BIN, else GOPATH/bin/mel-ferretdb, built
+ * there from tools/ferretdb on first start when Go is installed (a minute or
+ * two, through the Go module proxy), so a fresh machine needs no MongoDB.
+ */
+function findOrBuildFerretDb(): string | undefined {
   if (process.env.MEL_FERRETDB_BIN && existsSync(process.env.MEL_FERRETDB_BIN)) return process.env.MEL_FERRETDB_BIN;
+  let gopath: string;
   try {
-    const gopath = execFileSync("go", ["env", "GOPATH"], { encoding: "utf8" }).trim();
-    const candidate = join(gopath, "bin", "mel-ferretdb");
-    return existsSync(candidate) ? candidate : undefined;
+    gopath = execFileSync("go", ["env", "GOPATH"], { encoding: "utf8" }).trim();
   } catch {
+    log("no MongoDB at 127.0.0.1:27017, and Go is not installed to build FerretDB; set MEL_BASKET_MONGODB_URL. Basket will not start");
+    return undefined;
+  }
+  const binary = join(gopath, "bin", "mel-ferretdb");
+  if (existsSync(binary)) return binary;
+  log(`no MongoDB at 127.0.0.1:27017: building FerretDB into ${binary} (first start only)`);
+  try {
+    execFileSync("go", ["build", "-o", binary, "."], { cwd: join(projectRoot, "tools", "ferretdb"), stdio: ["ignore", "inherit", "inherit"] });
+    return binary;
+  } catch (error) {
+    log(`building FerretDB failed (${error instanceof Error ? error.message : String(error)}); set MEL_BASKET_MONGODB_URL. Basket will not start`);
     return undefined;
   }
 }
@@ -51,14 +67,11 @@ function findFerretDb(): string | undefined {
 async function startFerretDbIfNeeded(): Promise<void> {
   if (process.env.MEL_BASKET_MONGODB_URL) return;
   if (await isListening("127.0.0.1", 27017)) return;
-  const binary = findFerretDb();
-  if (!binary) {
-    log("no MongoDB at 127.0.0.1:27017 and no FerretDB build found (cd tools/ferretdb && go build -o $(go env GOPATH)/bin/mel-ferretdb .); basket will not start");
-    return;
-  }
+  const binary = findOrBuildFerretDb();
+  if (!binary) return;
   const dataDir = join(projectRoot, "data", "ferretdb");
   mkdirSync(dataDir, { recursive: true });
-  const child = spawn(binary, ["--listen-addr", "127.0.0.1:27017", "--handler", "sqlite", "--sqlite-url", `file:${dataDir}/`], {
+  const child = spawn(binary, ["--listen-addr", "127.0.0.1:27017", "--handler", "sqlite", "--sqlite-url", `file:${dataDir}/`, "--log-level", "error"], {
     stdio: ["ignore", "inherit", "inherit"],
   });
   watch("ferretdb", child);
