@@ -126,6 +126,14 @@ describe("signing keys at rest and on schedule", () => {
     const buyer = await signUp(identity);
     assert.equal(decodeProtectedHeader(buyer.accessToken).kid, kid);
     assert.equal((await identity.call("me", {}, buyer.accessToken)).user!.id, buyer.userId);
+
+    const listed: string[] = [];
+    const env = { MEL_IDENTITY_DATABASE_URL: identity.config.databaseUrl, MEL_IDENTITY_KEY_ENCRYPTION_KEY: identity.config.keyEncryptionKey };
+    assert.equal(await runCli(["keys", "list", "--json"], { out: (line) => void listed.push(line), err: (line) => void listed.push(line), env }), 0, listed.join("\n"));
+    const keys = JSON.parse(listed.join("\n")) as Array<{ kid: string; retired: string | null }>;
+    assert.deepEqual(keys.filter((key) => key.retired === null).map((key) => key.kid), [kid], "the CLI's key is the one current key");
+    assert.deepEqual(new Set(keys.map((key) => key.kid)), new Set(await kids(identity)), "the list is what the JWKS serves");
+    assert.doesNotMatch(listed.join("\n"), /"d"|sealed|v1\./, "no private part is shown");
   });
 
   it("starts with a new key when the key-encryption key changed, and old tokens still verify", async () => {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
 import { rejectionOf, signUp, startTestIdentity, testDialects, testPassword, uniqueEmail, type TestIdentity } from "./identity.test-support.js";
@@ -29,6 +30,18 @@ for (const dialect of testDialects) {
       assert.match(identity.logText(), /a spent refresh token was presented again/);
 
       await identity.call("refresh", { refreshToken: otherDevice.refreshToken });
+    });
+
+    it("stores refresh tokens only as their SHA-256, never the token itself", async () => {
+      const account = await signUp(identity);
+      const refreshed = await identity.call("refresh", { refreshToken: account.refreshToken });
+      const rows = await identity.running.db.selectFrom("identity_refresh_token").selectAll().where("user_id", "=", account.userId).execute();
+      assert.equal(rows.length, 2);
+      const stored = JSON.stringify(rows);
+      for (const token of [account.refreshToken, refreshed.refreshToken]) {
+        assert.equal(stored.includes(token), false, "the opaque token is not in the database");
+        assert.ok(rows.some((row) => row.token_hash === createHash("sha256").update(token).digest("hex")));
+      }
     });
 
     it("lets exactly one of two simultaneous refreshes with the same token win, then revokes the family", async () => {

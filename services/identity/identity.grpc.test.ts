@@ -86,11 +86,23 @@ describe("identity rules over gRPC", () => {
   let identity: TestIdentity;
 
   before(async () => {
-    identity = await startTestIdentity("sqlite", { MEL_IDENTITY_PASSWORD_MIN_LENGTH: "10" });
+    identity = await startTestIdentity("sqlite", { MEL_IDENTITY_PASSWORD_MIN_LENGTH: "10", MEL_IDENTITY_ACCESS_TOKEN_TTL: "5m", MEL_IDENTITY_REFRESH_TOKEN_TTL: "48h" });
   });
 
   after(async () => {
     await identity?.stop();
+  });
+
+  it("issues access and refresh tokens with the configured lifetimes", async () => {
+    const buyer = await signUp(identity);
+    const claims = decodeJwt(buyer.accessToken);
+    assert.equal(claims.exp! - claims.iat!, 300);
+    assert.equal(buyer.expiresIn, 300);
+    assert.equal(buyer.refreshExpiresIn, 2 * 24 * 3600);
+    const refreshed = await identity.call("refresh", { refreshToken: buyer.refreshToken });
+    assert.equal(refreshed.expiresIn, 300);
+    const row = await identity.running.db.selectFrom("identity_refresh_token").select(["create_time", "expire_time"]).where("user_id", "=", buyer.userId).executeTakeFirstOrThrow();
+    assert.equal(new Date(row.expire_time).getTime() - new Date(row.create_time).getTime(), 2 * 24 * 3_600_000);
   });
 
   it("names the bad field with INVALID_ARGUMENT", async () => {
