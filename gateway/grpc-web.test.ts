@@ -3,7 +3,8 @@
 // grpc-web (text and binary, over XMLHttpRequest), against real gRPC servers.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { createFileRegistry } from "@bufbuild/protobuf";
+import { connect as connectNodeHttp2 } from "node:http2";
+import { createFileRegistry, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
@@ -174,7 +175,61 @@ const frame = (bytes: number[]) => encodeMessageFrame(Buffer.from(bytes));
 // GetItemRequest { id: "item-1" }: field 1, length 6.
 const getItem1 = frame([0x0a, 6, ...Buffer.from("item-1")]);
 
+/** Reads a unary gRPC-Web response body: the message frame's payload and the trailer block. */
+function unaryFrames(body: Buffer): { message: Buffer; trailer: string } {
+  assert.equal(body[0], 0, "a message frame first");
+  const trailerAt = 5 + body.readUInt32BE(1);
+  assert.equal(body[trailerAt], 0x80, "the trailer frame last");
+  return { message: body.subarray(5, trailerAt), trailer: body.subarray(trailerAt + 5).toString("latin1") };
+}
+
 describe("gRPC-Web on the wire", () => {
+  it("passes the request message to the upstream byte for byte, never decoding it", async () => {
+    // EchoRequest with fields out of order, an over-long varint and an unknown field:
+    // big (4) = 5 as a 3-byte varint, then id (1) = "p1", then field 99 = 7.
+    const payload = Buffer.from([0x20, 0x85, 0x80, 0x00, 0x0a, 2, ...Buffer.from("p1"), 0x98, 0x06, 7]);
+    const echoRequest = createFileRegistry(stack.descriptorSet).getMessage("mel.probe.v1.EchoRequest")!;
+    assert.notDeepEqual(Buffer.from(toBinary(echoRequest, fromBinary(echoRequest, payload))), payload, "decoding and re-encoding would change these bytes");
+    const received = stack.upstreams.probeRequestBytes.length;
+    const response = await fetch(`${stack.url}/mel.probe.v1.ProbeService/Echo`, { method: "POST", headers: { "content-type": "application/grpc-web+proto" }, body: encodeMessageFrame(payload) });
+    const { trailer } = unaryFrames(Buffer.from(await response.arrayBuffer()));
+    assert.match(trailer, /^grpc-status: 0\r\n/);
+    assert.equal(stack.upstreams.probeRequestBytes.length, received + 1);
+    assert.deepEqual(stack.upstreams.probeRequestBytes.at(-1), payload);
+  });
+
+  it("accepts application/grpc-web without a codec suffix and answers +proto", async () => {
+    const response = await fetch(`${stack.url}/mel.catalog.v1.CatalogService/GetItem`, { method: "POST", headers: { "content-type": "application/grpc-web" }, body: getItem1 });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("content-type"), "application/grpc-web+proto");
+    const { message, trailer } = unaryFrames(Buffer.from(await response.arrayBuffer()));
+    assert.ok(message.includes(Buffer.from("Item item-1")));
+    assert.match(trailer, /^grpc-status: 0\r\n/);
+  });
+
+  it("serves grpc-web-text over HTTP/2 (h2c) as well", async () => {
+    const session = connectNodeHttp2(stack.url);
+    try {
+      const { headers, text } = await new Promise<{ headers: Record<string, unknown>; text: string }>((resolve, reject) => {
+        const request = session.request({ ":method": "POST", ":path": "/mel.catalog.v1.CatalogService/GetItem", "content-type": "application/grpc-web-text" });
+        let headers: Record<string, unknown> = {};
+        let text = "";
+        request.on("response", (received) => (headers = received));
+        request.setEncoding("utf8");
+        request.on("data", (chunk: string) => (text += chunk));
+        request.on("end", () => resolve({ headers, text }));
+        request.on("error", reject);
+        request.end(getItem1.toString("base64"));
+      });
+      assert.equal(headers[":status"], 200);
+      assert.equal(headers["content-type"], "application/grpc-web-text+proto");
+      const { message, trailer } = unaryFrames(Buffer.from(text, "base64"));
+      assert.ok(message.includes(Buffer.from("Item item-1")));
+      assert.match(trailer, /^grpc-status: 0\r\n/);
+    } finally {
+      session.close();
+    }
+  });
 
   it("answers a failure before any message as trailers-only: status in the headers, empty body", async () => {
     const response = await fetch(`${stack.url}/mel.catalog.v1.CatalogService/GetItem`, {

@@ -29,6 +29,8 @@ export interface FixtureUpstreams {
   calls: RecordedCall[];
   /** Server-streaming calls that ended because the client cancelled them. */
   cancelledStreams: string[];
+  /** Every request the probe service received, as raw bytes before decoding. */
+  probeRequestBytes: Buffer[];
   health: HealthImplementation;
   lastCall(path: string): RecordedCall | undefined;
   /** How many calls reached `path`. */
@@ -251,7 +253,8 @@ export async function startFixtureUpstreams(set: FileDescriptorSet): Promise<Fix
   server.addService(CatalogServiceService, catalog);
   server.addService(IdentityServiceService, identity as IdentityServiceServer);
   server.addService(OrderingServiceService, ordering as OrderingServiceServer);
-  const probe = createProbeService(set);
+  const probeRequestBytes: Buffer[] = [];
+  const probe = createProbeService(set, (bytes) => probeRequestBytes.push(bytes));
   server.addService(probe.definition, probe.implementation);
   const health = new HealthImplementation({ "": "SERVING" satisfies ServingStatus });
   health.addToServer(server);
@@ -263,6 +266,7 @@ export async function startFixtureUpstreams(set: FileDescriptorSet): Promise<Fix
     address: `127.0.0.1:${port}`,
     calls,
     cancelledStreams,
+    probeRequestBytes,
     health,
     lastCall: (path) => calls.findLast((call) => call.path === path),
     count: (path) => calls.filter((call) => call.path === path).length,

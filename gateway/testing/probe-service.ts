@@ -135,8 +135,14 @@ export function withProbeService(base: FileDescriptorSet): FileDescriptorSet {
   return create(FileDescriptorSetSchema, { file: [...base.file, probeFile] });
 }
 
-/** The probe's server side: each RPC answers { request, served_by: "probe", numbers: request.numbers }. */
-export function createProbeService(set: FileDescriptorSet): { definition: ServiceDefinition; implementation: UntypedServiceImplementation } {
+/**
+ * The probe's server side: each RPC answers { request, served_by: "probe", numbers: request.numbers }.
+ * `onRequestBytes` sees every request exactly as it arrived on the wire, before decoding.
+ */
+export function createProbeService(
+  set: FileDescriptorSet,
+  onRequestBytes: (bytes: Buffer) => void = () => {},
+): { definition: ServiceDefinition; implementation: UntypedServiceImplementation } {
   const registry = createFileRegistry(set);
   const service = registry.getService(probeServiceName)!;
   const definition: Record<string, ServiceDefinition[string]> = {};
@@ -148,7 +154,10 @@ export function createProbeService(set: FileDescriptorSet): { definition: Servic
       responseStream: false,
       originalName: rpc.name,
       requestSerialize: (value: Message) => Buffer.from(toBinary(rpc.input, value)),
-      requestDeserialize: (bytes: Buffer) => fromBinary(rpc.input, bytes),
+      requestDeserialize: (bytes: Buffer) => {
+        onRequestBytes(Buffer.from(bytes));
+        return fromBinary(rpc.input, bytes);
+      },
       responseSerialize: (value: Message) => Buffer.from(toBinary(rpc.output, value)),
       responseDeserialize: (bytes: Buffer) => fromBinary(rpc.output, bytes),
     };
