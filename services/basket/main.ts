@@ -7,7 +7,7 @@ import { pathToFileURL } from "node:url";
 import mongoose, { type Connection } from "mongoose";
 import { BasketServiceService } from "../../gen/mel/basket/v1/basket.js";
 import { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
-import { createTokenTrust, identityJwksSource } from "../../platform/auth/index.js";
+import { createServiceAuthenticate } from "../../platform/auth/index.js";
 import { ConfigError } from "../../platform/config/index.js";
 import { createEventBus, type EventBus, type Subscription } from "../../platform/events/index.js";
 import { createClient, createGrpcServer, type Authenticate, type BreakerOptions, type GrpcServer } from "../../platform/grpc/index.js";
@@ -135,20 +135,11 @@ function paymentTokenKeyFrom(config: BasketConfig, logger: Logger): Uint8Array {
   return randomBytes(32);
 }
 
-/** Verifies tokens against identity's JWKS, fetched over gRPC and cached. */
+/** Verifies tokens against identity's JWKS, fetched over gRPC and cached; the channel closes on stop. */
 function trustIdentity(config: BasketConfig, logger: Logger, cleanups: Array<() => Promise<void>>): Authenticate {
-  const { trust } = config;
-  const jwks = identityJwksSource({ target: trust.MEL_IDENTITY_ADDRESS, logger });
-  cleanups.push(async () => jwks.close());
-  return createTokenTrust({
-    jwks: jwks.source,
-    issuer: trust.MEL_TOKEN_ISSUER,
-    audience: trust.MEL_TOKEN_AUDIENCE,
-    clockSkewSeconds: Math.round(trust.MEL_TOKEN_CLOCK_SKEW / 1000),
-    jwksMaxAgeMs: trust.MEL_JWKS_MAX_AGE,
-    unknownKidCooldownMs: trust.MEL_JWKS_UNKNOWN_KID_COOLDOWN,
-    logger,
-  }).authenticate;
+  const trusted = createServiceAuthenticate(config.trust, logger);
+  cleanups.push(async () => trusted.close());
+  return trusted;
 }
 
 async function main(): Promise<void> {

@@ -5,7 +5,7 @@
 import { pathToFileURL } from "node:url";
 import type { Kysely } from "kysely";
 import { CatalogServiceService } from "../../gen/mel/catalog/v1/catalog.js";
-import { createTokenTrust, identityJwksSource } from "../../platform/auth/index.js";
+import { createServiceAuthenticate } from "../../platform/auth/index.js";
 import { ConfigError } from "../../platform/config/index.js";
 import { createEventBus, createOutboxRelay, type EventBus, type OutboxRelay, type Subscription } from "../../platform/events/index.js";
 import { createGrpcServer, type Authenticate, type GrpcServer } from "../../platform/grpc/index.js";
@@ -97,20 +97,11 @@ export async function startCatalog({ config, ...options }: StartCatalogOptions):
   }
 }
 
-/** Verifies tokens against identity's JWKS, fetched over gRPC and cached. */
+/** Verifies tokens against identity's JWKS, fetched over gRPC and cached; the channel closes on stop. */
 function trustIdentity(config: CatalogConfig, logger: Logger, cleanups: Array<() => Promise<void>>): Authenticate {
-  const { trust } = config;
-  const jwks = identityJwksSource({ target: trust.MEL_IDENTITY_ADDRESS, logger });
-  cleanups.push(async () => jwks.close());
-  return createTokenTrust({
-    jwks: jwks.source,
-    issuer: trust.MEL_TOKEN_ISSUER,
-    audience: trust.MEL_TOKEN_AUDIENCE,
-    clockSkewSeconds: Math.round(trust.MEL_TOKEN_CLOCK_SKEW / 1000),
-    jwksMaxAgeMs: trust.MEL_JWKS_MAX_AGE,
-    unknownKidCooldownMs: trust.MEL_JWKS_UNKNOWN_KID_COOLDOWN,
-    logger,
-  }).authenticate;
+  const trusted = createServiceAuthenticate(config.trust, logger);
+  cleanups.push(async () => trusted.close());
+  return trusted;
 }
 
 /**
