@@ -3,15 +3,14 @@
 // startBasket runs it in-process (tests, the mesh launcher on port 0); run
 // directly, this file reads the environment and drains on SIGTERM.
 import { randomBytes } from "node:crypto";
-import { pathToFileURL } from "node:url";
 import mongoose, { type Connection } from "mongoose";
 import { BasketServiceService } from "../../gen/mel/basket/v1/basket.js";
 import { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
 import { createServiceAuthenticate } from "../../platform/auth/index.js";
-import { ConfigError } from "../../platform/config/index.js";
 import { createEventBus, type EventBus, type Subscription } from "../../platform/events/index.js";
 import { createClient, createGrpcServer, type Authenticate, type BreakerOptions, type GrpcServer } from "../../platform/grpc/index.js";
 import { createLogger, type Logger } from "../../platform/log/index.js";
+import { isEntryPoint, runAsMain } from "../../platform/process/index.js";
 import { createBasketOutboxRelay, type BasketOutboxRelay } from "./basket-outbox-relay.js";
 import { defaultWriteRetry } from "./basket-update.js";
 import { createBasketService } from "./basket.grpc.js";
@@ -142,22 +141,6 @@ function trustIdentity(config: BasketConfig, logger: Logger, cleanups: Array<() 
   return trusted;
 }
 
-async function main(): Promise<void> {
-  let config: BasketConfig;
-  try {
-    config = loadBasketConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`basket: ${error.message}\n`);
-    process.exit(2);
-  }
-  const running = await startBasket({ config });
-  running.server.drainOnSignals(config.drainMs, () => running.stop());
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    process.stderr.write(`basket failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  });
+if (isEntryPoint(import.meta.url)) {
+  runAsMain({ name: "basket", loadConfig: () => loadBasketConfig(), start: (config) => startBasket({ config }) });
 }

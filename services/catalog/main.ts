@@ -2,14 +2,13 @@
 // seeded) → event bus, outbox relay → gRPC server and event consumers.
 // startCatalog runs it in-process (tests, the mesh launcher on port 0); run
 // directly, this file reads the environment and drains on SIGTERM.
-import { pathToFileURL } from "node:url";
 import type { Kysely } from "kysely";
 import { CatalogServiceService } from "../../gen/mel/catalog/v1/catalog.js";
 import { createServiceAuthenticate } from "../../platform/auth/index.js";
-import { ConfigError } from "../../platform/config/index.js";
 import { createEventBus, createOutboxRelay, type EventBus, type OutboxRelay, type Subscription } from "../../platform/events/index.js";
 import { createGrpcServer, type Authenticate, type GrpcServer } from "../../platform/grpc/index.js";
 import { createLogger, type Logger } from "../../platform/log/index.js";
+import { isEntryPoint, runAsMain } from "../../platform/process/index.js";
 import { createDatabase, migrateToLatest } from "../../platform/sql/index.js";
 import { createCatalogService } from "./catalog.grpc.js";
 import { loadCatalogConfig, type CatalogConfig } from "./config.js";
@@ -118,22 +117,6 @@ async function seedOnFirstStart(db: Kysely<CatalogDatabase>, logger: Logger): Pr
   }
 }
 
-async function main(): Promise<void> {
-  let config: CatalogConfig;
-  try {
-    config = loadCatalogConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`catalog: ${error.message}\n`);
-    process.exit(2);
-  }
-  const running = await startCatalog({ config });
-  running.server.drainOnSignals(config.drainMs, () => running.stop());
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    process.stderr.write(`catalog failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  });
+if (isEntryPoint(import.meta.url)) {
+  runAsMain({ name: "catalog", loadConfig: () => loadCatalogConfig(), start: (config) => startCatalog({ config }) });
 }

@@ -4,12 +4,12 @@
 // services/identity/main.ts, or dist/services/identity/main.js) it reads the
 // environment and drains on SIGTERM/SIGINT; tests and the mesh launcher call
 // startIdentity instead.
-import { pathToFileURL } from "node:url";
 import type { Kysely } from "kysely";
 import { IdentityServiceService } from "../../gen/mel/identity/v1/identity.js";
 import { createTokenTrust } from "../../platform/auth/index.js";
 import { createGrpcServer } from "../../platform/grpc/index.js";
 import { createLogger, type Logger } from "../../platform/log/index.js";
+import { isEntryPoint, runAsMain } from "../../platform/process/index.js";
 import { createDatabase, migrateToLatest } from "../../platform/sql/index.js";
 import { seedAdmin } from "./account-flow.js";
 import { loadIdentityConfig, type IdentityConfig } from "./config.js";
@@ -114,33 +114,10 @@ export async function startIdentity(config: IdentityConfig, options: StartIdenti
   }
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  let config: IdentityConfig;
-  try {
-    config = loadIdentityConfig();
-  } catch (error) {
-    console.error(error instanceof Error ? error.message : String(error));
-    process.exit(2);
-  }
-  const logger = createLogger({ service: "identity", level: config.logLevel });
-  startIdentity(config, { logger }).then(
-    (identity) => {
-      const onSignal = (signal: NodeJS.Signals) => {
-        logger.info({ signal }, "identity stopping");
-        identity.stop().then(
-          () => process.exit(0),
-          (error: unknown) => {
-            logger.error({ err: error }, "identity did not stop cleanly");
-            process.exit(1);
-          },
-        );
-      };
-      process.once("SIGTERM", onSignal);
-      process.once("SIGINT", onSignal);
-    },
-    (error: unknown) => {
-      logger.fatal({ err: error }, "identity failed to start");
-      process.exit(1);
-    },
-  );
+if (isEntryPoint(import.meta.url)) {
+  runAsMain({
+    name: "identity",
+    loadConfig: () => loadIdentityConfig(),
+    start: (config) => startIdentity(config, { logger: createLogger({ service: "identity", level: config.logLevel }) }),
+  });
 }

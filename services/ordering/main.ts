@@ -4,14 +4,13 @@
 // mesh launcher on port 0); run directly (node --import tsx
 // services/ordering/main.ts, or dist/services/ordering/main.js), this file
 // reads the environment and drains on SIGTERM/SIGINT.
-import { pathToFileURL } from "node:url";
 import type { Kysely } from "kysely";
 import { OrderingServiceService } from "../../gen/mel/ordering/v1/ordering.js";
 import { createServiceAuthenticate } from "../../platform/auth/index.js";
-import { ConfigError } from "../../platform/config/index.js";
 import { createEventBus, createOutboxRelay, type EventBus, type Subscription } from "../../platform/events/index.js";
 import { createGrpcServer, type Authenticate, type GrpcServer } from "../../platform/grpc/index.js";
 import { createLogger, type Logger } from "../../platform/log/index.js";
+import { isEntryPoint, runAsMain } from "../../platform/process/index.js";
 import { createDatabase, migrateToLatest } from "../../platform/sql/index.js";
 import { createAwaitValidationStep } from "./await-validation.step.js";
 import { loadOrderingConfig, type OrderingConfig } from "./config.js";
@@ -144,22 +143,6 @@ export async function startOrdering({ config, ...options }: StartOrderingOptions
   }
 }
 
-async function main(): Promise<void> {
-  let config: OrderingConfig;
-  try {
-    config = loadOrderingConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`ordering: ${error.message}\n`);
-    process.exit(2);
-  }
-  const running = await startOrdering({ config });
-  running.server.drainOnSignals(config.drainMs, () => running.stop());
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    process.stderr.write(`ordering failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  });
+if (isEntryPoint(import.meta.url)) {
+  runAsMain({ name: "ordering", loadConfig: () => loadOrderingConfig(), start: (config) => startOrdering({ config }) });
 }

@@ -1,0 +1,6 @@
+// The process around a deployable: what `node dist/services/<name>/main.js`
+// does before and after the service itself runs.
+// Must never: hold business rules, or keep a process alive after its service
+// has stopped.
+export { isEntryPoint, runAsMain } from "./run-as-main.js";
+export type { RunAsMainOptions, StoppableService } from "./run-as-main.js";

@@ -1,0 +1,69 @@
+// The process wrapper through real entry points: the gateway's main.ts run by
+// node as a container would run it (it needs no database or broker to start).
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, it } from "node:test";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+
+interface Run {
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  output(): string;
+  signal(name: NodeJS.Signals): void;
+}
+
+function run(entry: string, env: Record<string, string>): Run {
+  const child = spawn(process.execPath, ["--import", "tsx", join(root, entry)], {
+    cwd: root,
+    env: { ...process.env, MEL_LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.once("exit", (code, signal) => done({ code, signal })));
+  return { exit, output: () => output, signal: (name) => child.kill(name) };
+}
+
+async function until(what: string, condition: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((wake) => setTimeout(wake, 50));
+  }
+}
+
+describe("runAsMain", () => {
+  it("exits 2 naming the bad variable when the configuration is wrong", async () => {
+    const gateway = run("gateway/main.ts", { MEL_GATEWAY_PORT: "eighty" });
+    const { code } = await gateway.exit;
+    assert.equal(code, 2, gateway.output());
+    assert.match(gateway.output(), /^gateway: invalid configuration:\n\s+MEL_GATEWAY_PORT: expected an integer port 0\.\.65535, got "eighty"/);
+  });
+
+  it("starts, then on SIGTERM stops once and exits 0", async () => {
+    const gateway = run("gateway/main.ts", { MEL_GATEWAY_PORT: "0", MEL_GATEWAY_HOST: "127.0.0.1" });
+    await until("the gateway to listen", () => gateway.output().includes("gateway listening"));
+    gateway.signal("SIGTERM");
+    const { code } = await gateway.exit;
+    assert.equal(code, 0, gateway.output());
+    assert.equal(gateway.output().match(/"msg":"gateway stopping"/g)?.length, 1, gateway.output());
+  });
+
+  it("exits 1 with the reason when the service cannot start", async () => {
+    // A second gateway on the first one's port cannot bind it.
+    const blocker = run("gateway/main.ts", { MEL_GATEWAY_PORT: "0", MEL_GATEWAY_HOST: "127.0.0.1" });
+    await until("the first gateway to listen", () => blocker.output().includes("gateway listening"));
+    const url = /"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(blocker.output());
+    assert.ok(url, blocker.output());
+    const second = run("gateway/main.ts", { MEL_GATEWAY_PORT: url[1]!, MEL_GATEWAY_HOST: "127.0.0.1" });
+    const { code } = await second.exit;
+    blocker.signal("SIGTERM");
+    await blocker.exit;
+    assert.equal(code, 1, second.output());
+    assert.match(second.output(), /"level":"fatal".*"msg":"gateway failed to start"/);
+    assert.match(second.output(), /EADDRINUSE/);
+  });
+});

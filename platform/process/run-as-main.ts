@@ -1,0 +1,70 @@
+import { pathToFileURL } from "node:url";
+import { createLogger } from "../log/index.js";
+
+/** What a start function hands back: something that drains and releases everything it holds. */
+export interface StoppableService {
+  stop(): Promise<void>;
+}
+
+export interface RunAsMainOptions<Config, Running extends StoppableService> {
+  /** Service name for log lines ("catalog"). */
+  name: string;
+  /** Reads the environment; throws with a message naming each bad variable. */
+  loadConfig(): Config;
+  start(config: Config): Promise<Running>;
+  /** Called once the service is up (e.g. to log its address). */
+  started?(running: Running, config: Config): void;
+}
+
+/** True when the module at `moduleUrl` (its import.meta.url) is the file node was asked to run. */
+export function isEntryPoint(moduleUrl: string): boolean {
+  const script = process.argv[1];
+  return script !== undefined && moduleUrl === pathToFileURL(script).href;
+}
+
+/**
+ * Runs a service as the process: bad configuration exits 2 with the message
+ * (which names the variable), a failed start exits 1, and SIGTERM or SIGINT
+ * stops the service once (its stop() drains in-flight calls) and exits 0, or 1
+ * when stopping fails. A second signal while stopping exits at once, as an
+ * impatient Ctrl-C expects. Exit is explicit because a stopped service may
+ * still hold timers of libraries it used, and a container must not hang.
+ */
+export function runAsMain<Config, Running extends StoppableService>(options: RunAsMainOptions<Config, Running>): void {
+  const { name } = options;
+  let config: Config;
+  try {
+    config = options.loadConfig();
+  } catch (error) {
+    process.stderr.write(`${name}: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger({ service: name });
+  options.start(config).then(
+    (running) => {
+      options.started?.(running, config);
+      let stopping = false;
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (stopping) {
+          logger.warn({ signal }, `${name}: second ${signal} while stopping; exiting now`);
+          process.exit(1);
+        }
+        stopping = true;
+        logger.info({ signal }, `${name} stopping`);
+        running.stop().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            logger.error({ err: error }, `${name} did not stop cleanly`);
+            process.exit(1);
+          },
+        );
+      };
+      process.on("SIGTERM", onSignal);
+      process.on("SIGINT", onSignal);
+    },
+    (error: unknown) => {
+      logger.fatal({ err: error }, `${name} failed to start`);
+      process.exit(1);
+    },
+  );
+}
