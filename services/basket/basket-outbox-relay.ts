@@ -159,7 +159,8 @@ export function createBasketOutboxRelay(options: BasketOutboxRelayOptions): Bask
         // MongoDB unreachable or a write failed: try again later, slower each time.
         failures += 1;
         delayMs = Math.min(retryMaxDelayMs, retryInitialDelayMs * 2 ** (failures - 1));
-        logger.error({ relayId, err: errorMessage(error) }, "basket outbox relay round failed");
+        // The whole error: a store outage's driver reason is its cause.
+        logger.error({ relayId, err: error }, "basket outbox relay round failed");
       }
       await sleep(delayMs);
     }

@@ -4,9 +4,10 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { Metadata, status } from "@grpc/grpc-js";
-import type { Basket, CheckoutRequest } from "../../gen/mel/basket/v1/basket.js";
+import { credentials, Metadata, status } from "@grpc/grpc-js";
+import { BasketServiceClient, type Basket, type CheckoutRequest } from "../../gen/mel/basket/v1/basket.js";
 import { UserCheckoutAccepted } from "../../gen/mel/events/v1/basket_events.js";
+import { ProductPriceChanged } from "../../gen/mel/events/v1/catalog_events.js";
 import { OrderStarted } from "../../gen/mel/events/v1/ordering_events.js";
 import { createEventBus, type EventBus } from "../../platform/events/index.js";
 import { callUnary } from "../../platform/grpc/index.js";
@@ -15,6 +16,8 @@ import { stopMongoServer } from "../../test/support/ferretdb.js";
 import { BrokerProbe, rabbitMqUrl } from "../../test/support/rabbitmq.js";
 import { waitUntil } from "../../test/support/wait.js";
 import { rejectsWith, startBasketTestMesh, testItems, type BasketTestMesh, type TestBuyer } from "./basket.test-support.js";
+import { startBasket } from "./main.js";
+import { startMongoProxy } from "./mongo-proxy.test-support.js";
 
 const validCheckout = (requestId: string = randomUUID()): CheckoutRequest => ({
   requestId,
@@ -205,6 +208,38 @@ describe("BasketService over gRPC", () => {
     });
   });
 
+  describe("store down", () => {
+    it("answers UNAVAILABLE with a clear message while MongoDB cannot be reached, and serves again once it can", async () => {
+      const proxy = await startMongoProxy(mesh.mongo.url);
+      // A second basket instance on the same database, reaching it through the proxy, that gives up on the store after half a second.
+      const outage = await startBasket({
+        config: { ...mesh.basketConfig, port: 0, mongoUrl: `${proxy.url}&connectTimeoutMS=1000`, mongoTimeoutMs: 500, queue: `${mesh.basketConfig.queue}.outage` },
+      });
+      const client = new BasketServiceClient(`127.0.0.1:${outage.port}`, credentials.createInsecure());
+      const buyer = await mesh.signUp("store-down");
+      const on = { metadata: buyer.metadata };
+      try {
+        const before = (await callUnary(client, "addItem", { productId: "mel", quantity: 2 }, on)).basket;
+        await proxy.cut();
+        const storeDown = /^the basket store is unavailable right now, so the basket cannot be read or changed; try again shortly/;
+        await rejectsWith(callUnary(client, "getBasket", {}, on), status.UNAVAILABLE, storeDown);
+        await rejectsWith(callUnary(client, "addItem", { productId: "caneca", quantity: 1 }, on), status.UNAVAILABLE, storeDown);
+        await rejectsWith(callUnary(client, "updateItemQuantity", { productId: "mel", quantity: 5 }, on), status.UNAVAILABLE, storeDown);
+        await rejectsWith(callUnary(client, "checkout", validCheckout(), on), status.UNAVAILABLE, storeDown);
+        // The instance that still reaches the store shows the basket as it was.
+        assert.deepEqual((await call.get(buyer)).basket, before);
+
+        await proxy.restore();
+        await waitUntil("the store reachable again", () => callUnary(client, "getBasket", {}, on).then(() => true, () => false), 15_000, 100);
+        assert.deepEqual(quantities((await callUnary(client, "addItem", { productId: "caneca", quantity: 1 }, on)).basket), { mel: 2, caneca: 1 });
+      } finally {
+        client.close();
+        await outage.stop();
+        await proxy.close();
+      }
+    });
+  });
+
   describe("concurrent edits", () => {
     it("applies 50 concurrent AddItem calls of one unit each: the quantity is 50", async () => {
       const buyer = await mesh.signUp("concurrent");
@@ -215,6 +250,33 @@ describe("BasketService over gRPC", () => {
       assert.deepEqual(quantities(basket), { favo: 50 });
       // One version per write: no write was lost or applied twice.
       assert.equal(basket?.version, 50);
+    });
+
+    it("applies 50 concurrent quantity changes as one serial order: each answer is the basket after that change, in version order", async () => {
+      const buyer = await mesh.signUp("concurrent-quantities");
+      const start = (await call.set(buyer, [{ productId: "mel", quantity: 1 }, { productId: "favo", quantity: 1 }])).basket!;
+      // Even calls set mel's quantity (each a different value), odd calls add one favo.
+      const change = (index: number, lines: Record<string, number>) =>
+        index % 2 === 0 ? { ...lines, mel: 2 + index / 2 } : { ...lines, favo: (lines.favo ?? 0) + 1 };
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, async (_, index) => {
+          const response = index % 2 === 0 ? await call.update(buyer, "mel", 2 + index / 2) : await call.add(buyer, "favo", 1);
+          return { index, basket: response.basket! };
+        }),
+      );
+      answers.sort((a, b) => a.basket.version - b.basket.version);
+      assert.deepEqual(
+        answers.map((answer) => answer.basket.version),
+        Array.from({ length: 50 }, (_, offset) => start.version + 1 + offset),
+        "each change wrote exactly one version after the one before",
+      );
+      // Replaying the calls one at a time in the order their versions say gives every answer: no change was lost or saw a stale basket.
+      let serial = quantities(start);
+      for (const { index, basket } of answers) {
+        serial = change(index, serial);
+        assert.deepEqual(quantities(basket), serial, `call ${index} (version ${basket.version})`);
+      }
+      assert.deepEqual((await call.get(buyer)).basket, answers.at(-1)?.basket);
     });
 
     it("serialises concurrent changes of different kinds: the result is one of the serial orders", async () => {
@@ -285,6 +347,7 @@ describe("BasketService over gRPC", () => {
       const logged = logLines.join("");
       assert.match(logged, /checkout accepted/);
       assert.ok(!logged.includes("4111111111111111") && !logged.includes("4111 1111 1111 1111"), "card number in the logs");
+      assert.ok(!logged.includes('"737"'), "CVV in the logs");
     });
   });
 
@@ -348,6 +411,24 @@ describe("BasketService over gRPC", () => {
       await publisher.publish(OrderStarted, { orderId: accepted.orderId, buyerId: buyer.id, checkoutRequestId: request.requestId });
       await waitUntil("the basket emptied", async () => (await call.get(buyer)).basket?.lines.length === 0);
       assert.equal((await call.checkout(buyer, request)).orderId, accepted.orderId);
+    });
+
+    it("applies a price change once: the same event delivered again after a newer price changes nothing", async () => {
+      const buyer = await mesh.signUp("price-redelivered");
+      await call.add(buyer, "caneca", 1);
+      const brl = (amountMinor: number) => ({ currencyCode: "BRL", amountMinor });
+      const caneca = async () => (await call.get(buyer)).basket?.lines.find((line) => line.productId === "caneca");
+      const first = await publisher.publish(ProductPriceChanged, { productId: "caneca", oldPrice: brl(testItems.caneca), newPrice: brl(testItems.caneca + 100) });
+      await waitUntil("the first new price", async () => (await caneca())?.unitPrice?.amountMinor === testItems.caneca + 100);
+      await publisher.publish(ProductPriceChanged, { productId: "caneca", oldPrice: brl(testItems.caneca + 100), newPrice: brl(testItems.caneca + 200) });
+      await waitUntil("the second new price", async () => (await caneca())?.unitPrice?.amountMinor === testItems.caneca + 200);
+
+      // Handled again, the first event would put its older price back: only the inbox stops it.
+      await publisher.publish(ProductPriceChanged, { productId: "caneca", oldPrice: brl(testItems.caneca), newPrice: brl(testItems.caneca + 100) }, { eventId: first });
+      await waitUntil("the redelivery ignored", () => logLines.some((line) => line.includes(first) && line.includes("duplicate event ignored")));
+      const line = await caneca();
+      assert.deepEqual([line?.unitPrice, line?.oldUnitPrice], [brl(testItems.caneca + 200), brl(testItems.caneca)]);
+      assert.equal(await mesh.basket.db.inbox.countDocuments({ eventId: first }).exec(), 1);
     });
   });
 });

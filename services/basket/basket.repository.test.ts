@@ -1,11 +1,14 @@
 // Conditional writes of basket documents against the MongoDB-protocol test
-// server: a write based on a stale read never lands, whatever the server.
+// server: a write based on a stale read never lands, whatever the server; and a
+// store that cannot be reached is reported as unavailable, not as a bug.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import mongoose, { type Connection } from "mongoose";
+import { UnavailableError } from "../../platform/errors/index.js";
 import { createTestMongoDatabase, ensureMongoServer, stopMongoServer, type TestMongoDatabase } from "../../test/support/ferretdb.js";
 import { basketModels, createBasketIndexes, hasAtomicConditionalUpdates, type BasketDb, type BasketLineFields } from "./basket.model.js";
-import { findBasketDocument, insertBasketDocument, updateBasket } from "./basket.repository.js";
+import { findBasketDocument, insertBasketDocument, isEventHandled, isStoreUnavailable, updateBasket } from "./basket.repository.js";
+import { startMongoProxy } from "./mongo-proxy.test-support.js";
 
 function line(quantity: number): BasketLineFields {
   return { productId: "mel", productName: "Mel", pictureUrl: "", unitPrice: { currencyCode: "BRL", amountMinor: 1000 }, quantity };
@@ -77,5 +80,44 @@ describe("basket repository", () => {
     assert.equal(await updateBasket(db, "buyer-claims", 1, { lines: [line(3)] }, new Date(now.getTime() + 60_000)), true);
     assert.equal((await findBasketDocument(db, "buyer-claims"))?.lines[0]?.quantity, 3);
     assert.equal(await db.writeClaims.countDocuments({ buyerId: "buyer-claims" }).exec(), 0);
+  });
+
+  it("reports a write cut off in flight, and every call while the store is unreachable, as UnavailableError", async () => {
+    const proxy = await startMongoProxy(database.url);
+    // Gives up selecting a server after half a second, and on a connection that hangs after one.
+    const through = await mongoose.createConnection(`${proxy.url}&connectTimeoutMS=1000`, { serverSelectionTimeoutMS: 500, autoIndex: false }).asPromise();
+    const { MongoNetworkError, MongoServerSelectionError } = mongoose.mongo;
+    const unavailable = (error: unknown) => {
+      assert.ok(error instanceof UnavailableError, `expected UnavailableError, got ${String(error)}`);
+      assert.match(error.message, /^the basket store is unavailable right now/);
+      assert.ok(error.cause instanceof MongoNetworkError || error.cause instanceof MongoServerSelectionError, `the driver's error is kept as the cause: ${String(error.cause)}`);
+      return true;
+    };
+    try {
+      const cutOff = basketModels(through, { claimWrites: db.writeClaims !== undefined });
+      assert.equal(await insertBasketDocument(cutOff, "buyer-outage", [line(1)], now), true);
+
+      const heldBack = proxy.stall();
+      const inFlight = updateBasket(cutOff, "buyer-outage", 1, { lines: [line(2)] }, now);
+      await heldBack;
+      await proxy.cut();
+      await assert.rejects(inFlight, unavailable);
+      await assert.rejects(findBasketDocument(cutOff, "buyer-outage"), unavailable);
+      await assert.rejects(insertBasketDocument(cutOff, "buyer-outage-2", [line(1)], now), unavailable);
+      await assert.rejects(isEventHandled(cutOff, "event-1", "basket.test"), unavailable);
+    } finally {
+      await through.close(true);
+      await proxy.close();
+    }
+  });
+
+  it("tells a store that failed in a way a retry may get past from one that refused the operation", () => {
+    // FerretDB v1 puts no error labels on its answers, so these are the driver's own error classes, made as a MongoDB primary stepping down would answer.
+    const { MongoServerError, MongoNetworkError } = mongoose.mongo;
+    assert.equal(isStoreUnavailable(new MongoServerError({ message: "not primary", code: 10107, errorLabels: ["RetryableWriteError"] })), true);
+    assert.equal(isStoreUnavailable(new MongoServerError({ message: "transaction aborted", code: 251, errorLabels: ["TransientTransactionError"] })), true);
+    assert.equal(isStoreUnavailable(new MongoNetworkError("connection reset")), true);
+    assert.equal(isStoreUnavailable(new MongoServerError({ message: "E11000 duplicate key error", code: 11000 })), false);
+    assert.equal(isStoreUnavailable(new Error("a bug")), false);
   });
 });

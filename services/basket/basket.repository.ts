@@ -9,6 +9,12 @@
 // document and writes it back by _id in two steps, so there a writer first
 // claims the next revision with an insert under a unique index (inserts are
 // atomic there), which makes it the only writer of that revision.
+//
+// Every function here turns a store that cannot be reached, or that failed in
+// a way a retry may get past, into UnavailableError (UNAVAILABLE), so callers
+// see that the basket store is down rather than an internal error.
+import mongoose from "mongoose";
+import { UnavailableError } from "../../platform/errors/index.js";
 import { bytesOf } from "./basket.mapper.js";
 import type { BasketDb, BasketDocument, BasketLineFields, CheckoutFields, OutboxEntryFields } from "./basket.model.js";
 
@@ -19,14 +25,44 @@ function isDuplicateKey(error: unknown): boolean {
   return typeof error === "object" && error !== null && (error as { code?: unknown }).code === 11000;
 }
 
+// The driver mongoose runs on, so instanceof sees the classes its errors are made from.
+const { MongoError, MongoNetworkError, MongoServerSelectionError } = mongoose.mongo;
+
+/** Labels the server and the driver put on failures that the same operation may get past later. */
+const transientErrorLabels = ["RetryableWriteError", "TransientTransactionError"] as const;
+
+/**
+ * True when `error` means the store could not be reached (no server to select,
+ * a connection refused, reset or timed out) or failed transiently, rather than
+ * refusing the operation itself (a duplicate key, a bad update).
+ */
+export function isStoreUnavailable(error: unknown): boolean {
+  if (error instanceof MongoNetworkError || error instanceof MongoServerSelectionError) return true;
+  return error instanceof MongoError && transientErrorLabels.some((label) => error.hasErrorLabel(label));
+}
+
+/** Runs one store operation, turning an unreachable or transiently failing store into UNAVAILABLE. */
+async function store<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    if (!isStoreUnavailable(error)) throw error;
+    // The driver's own message (addresses, socket errors) stays in `cause` for the logs, not for buyers.
+    throw new UnavailableError(
+      "the basket store is unavailable right now, so the basket cannot be read or changed; try again shortly (GetBasket shows whether a change in flight was saved)",
+      { cause: error },
+    );
+  }
+}
+
 export async function findBasketDocument(db: BasketDb, buyerId: string): Promise<BasketDocument | undefined> {
-  return (await db.baskets.findById(buyerId).lean<BasketDocument>().exec()) ?? undefined;
+  return (await store(() => db.baskets.findById(buyerId).lean<BasketDocument>().exec())) ?? undefined;
 }
 
 /** Creates the buyer's document at revision and version 1; false when another writer created it first. */
 export async function insertBasketDocument(db: BasketDb, buyerId: string, lines: BasketLineFields[], now: Date): Promise<boolean> {
   try {
-    await db.baskets.create({ _id: buyerId, revision: 1, version: 1, lines, updatedAt: now, checkouts: [], outbox: [], outboxPending: false });
+    await store(() => db.baskets.create({ _id: buyerId, revision: 1, version: 1, lines, updatedAt: now, checkouts: [], outbox: [], outboxPending: false }));
     return true;
   } catch (error) {
     if (isDuplicateKey(error)) return false;
@@ -58,14 +94,14 @@ export async function updateBasket(db: BasketDb, buyerId: string, expectedRevisi
       Object.assign(set, { outbox, outboxPending: outbox.some((entry) => !entry.sentAt) });
     }
     if (write.outboxClaimedUntil !== undefined) set.outboxClaimedUntil = write.outboxClaimedUntil;
-    const result = await db.baskets
-      .updateOne({ _id: buyerId, revision: expectedRevision }, { $set: set, $inc: write.lines ? { revision: 1, version: 1 } : { revision: 1 } })
-      .exec();
+    const result = await store(() =>
+      db.baskets.updateOne({ _id: buyerId, revision: expectedRevision }, { $set: set, $inc: write.lines ? { revision: 1, version: 1 } : { revision: 1 } }).exec(),
+    );
     return result.matchedCount === 1;
   } finally {
     // Released once the write is done, so a writer still holding an older read
     // can claim this revision only after the document has moved past it.
-    if (claim) await db.writeClaims!.deleteOne({ _id: claim }).exec();
+    if (claim) await store(() => db.writeClaims!.deleteOne({ _id: claim }).exec());
   }
 }
 
@@ -73,41 +109,43 @@ export async function updateBasket(db: BasketDb, buyerId: string, expectedRevisi
 async function claimRevision(db: BasketDb, buyerId: string, revision: number, now: Date): Promise<unknown> {
   const claims = db.writeClaims!;
   try {
-    return (await claims.create({ buyerId, revision, claimedAt: now }))._id;
+    return (await store(() => claims.create({ buyerId, revision, claimedAt: now })))._id;
   } catch (error) {
     if (!isDuplicateKey(error)) throw error;
   }
   // Deleted by its own id, so a writer that also saw it abandoned cannot delete a fresh claim.
-  const held = await claims.findOne({ buyerId, revision }).lean().exec();
-  if (held && held.claimedAt.getTime() < now.getTime() - abandonedClaimMs) await claims.deleteOne({ _id: held._id }).exec();
+  const held = await store(() => claims.findOne({ buyerId, revision }).lean().exec());
+  if (held && held.claimedAt.getTime() < now.getTime() - abandonedClaimMs) await store(() => claims.deleteOne({ _id: held._id }).exec());
   return null;
 }
 
 /** Baskets with unsent outbox entries that no relay holds a live claim on. */
 export async function findBasketsWithPendingOutbox(db: BasketDb, now: Date, limit: number): Promise<BasketDocument[]> {
-  return db.baskets
-    .find({ outboxPending: true, $or: [{ outboxClaimedUntil: null }, { outboxClaimedUntil: { $lte: now } }] })
-    .sort({ _id: 1 })
-    .limit(limit)
-    .lean<BasketDocument[]>()
-    .exec();
+  return store(() =>
+    db.baskets
+      .find({ outboxPending: true, $or: [{ outboxClaimedUntil: null }, { outboxClaimedUntil: { $lte: now } }] })
+      .sort({ _id: 1 })
+      .limit(limit)
+      .lean<BasketDocument[]>()
+      .exec(),
+  );
 }
 
 /** Buyer ids (ascending, after `afterBuyerId`) whose basket has a line for `productId`. */
 export async function findBuyersHoldingProduct(db: BasketDb, productId: string, afterBuyerId: string | undefined, limit: number): Promise<string[]> {
   const filter = afterBuyerId === undefined ? { "lines.productId": productId } : { "lines.productId": productId, _id: { $gt: afterBuyerId } };
-  const rows = await db.baskets.find(filter).select({ _id: 1 }).sort({ _id: 1 }).limit(limit).lean<Array<{ _id: string }>>().exec();
+  const rows = await store(() => db.baskets.find(filter).select({ _id: 1 }).sort({ _id: 1 }).limit(limit).lean<Array<{ _id: string }>>().exec());
   return rows.map((row) => row._id);
 }
 
 export async function isEventHandled(db: BasketDb, eventId: string, consumer: string): Promise<boolean> {
-  return (await db.inbox.exists({ eventId, consumer }).exec()) !== null;
+  return (await store(() => db.inbox.exists({ eventId, consumer }).exec())) !== null;
 }
 
 /** Records the event as handled; a record already there (a concurrent duplicate) is fine. */
 export async function recordEventHandled(db: BasketDb, eventId: string, consumer: string, now: Date): Promise<void> {
   try {
-    await db.inbox.create({ eventId, consumer, handledAt: now });
+    await store(() => db.inbox.create({ eventId, consumer, handledAt: now }));
   } catch (error) {
     if (!isDuplicateKey(error)) throw error;
   }

@@ -27,7 +27,7 @@ export const basketEnv = z.object({
     // WHATWG URL cannot parse replica-set host lists ("a:1,b:2"), so only the scheme is checked here; the driver checks the rest.
     .regex(/^mongodb(\+srv)?:\/\/\S+$/, 'expected a MongoDB URL such as "mongodb://127.0.0.1:27017/mel-basket"')
     .default("mongodb://127.0.0.1:27017/mel-basket"),
-  /** How long start-up waits for MongoDB before giving up. */
+  /** How long start-up, and then each basket call, waits for an unreachable MongoDB before giving up (calls then answer UNAVAILABLE). */
   MEL_BASKET_MONGODB_TIMEOUT: durationMs(10_000),
   MEL_CATALOG_ADDRESS: address(`127.0.0.1:${defaultPorts.catalog}`),
   /** Deadline of each catalog call that prices a basket. */

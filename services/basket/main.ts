@@ -51,7 +51,17 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
 
   // autoIndex off: indexes are made once below, not behind the first query's back.
   const connection = await mongoose.createConnection(config.mongoUrl, { serverSelectionTimeoutMS: config.mongoTimeoutMs, autoIndex: false }).asPromise();
-  const cleanups: Array<() => Promise<void>> = [() => connection.close()];
+  // Calls answer UNAVAILABLE without the driver's reason while MongoDB is away; these lines tell operators when it went and came back.
+  const lost = () => logger.warn("lost the connection to MongoDB: basket calls answer UNAVAILABLE until it is back");
+  const back = () => logger.info("connected to MongoDB again");
+  connection.on("disconnected", lost).on("reconnected", back);
+  const cleanups: Array<() => Promise<void>> = [
+    async () => {
+      // Our own close is not an outage.
+      connection.off("disconnected", lost).off("reconnected", back);
+      await connection.close();
+    },
+  ];
   const cleanUp = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => logger.error({ err: error }, "basket shutdown step failed"));
   };

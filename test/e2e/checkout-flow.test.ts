@@ -51,9 +51,11 @@ function createHoldingGateway() {
 describe("checkout, end to end", () => {
   let mesh: Mesh;
   const payments = createHoldingGateway();
+  /** Every service's log lines, at debug level. */
+  const logLines: string[] = [];
 
   before(async () => {
-    mesh = await startMesh({ label: "flow", paymentGateway: payments.gateway });
+    mesh = await startMesh({ label: "flow", paymentGateway: payments.gateway, logLines });
   });
 
   after(async () => {
@@ -92,6 +94,20 @@ describe("checkout, end to end", () => {
     assert.deepEqual(paid.total, { currencyCode: "BRL", amountMinor: 7500 });
     assert.equal(paid.lines[0]?.productName, name);
     assert.equal(paid.paymentMethod?.last4, approvedCard.number.slice(-4));
+
+    // The card number and CVV stop at basket: ordering stores neither, and no service logs them.
+    const cardNumbers = [approvedCard.number, approvedCard.number.replace(/ /g, "")];
+    const storedByOrdering = [
+      ...(await mesh.orderingDb.selectFrom("orders").selectAll().execute()).map((row) => JSON.stringify(row)),
+      ...(await mesh.orderingDb.selectFrom("outbox").select("payload").execute()).map((row) => Buffer.from(row.payload).toString("latin1")),
+    ].join("\n");
+    assert.ok(storedByOrdering.includes(orderId), "the search covers this order");
+    assert.ok(!cardNumbers.some((number) => storedByOrdering.includes(number)), "card number at rest in ordering");
+    const logged = logLines.join("");
+    assert.match(logged, /order submitted/, "the search covers ordering's logs");
+    assert.ok(!cardNumbers.some((number) => logged.includes(number)), "card number in a log");
+    // A security code under its own name, as a field or inside a serialised object, unless redacted.
+    assert.doesNotMatch(logged, /(?:securityCode|security_code|cvv)\\?"\s*:\s*\\?"?\d/i, "CVV in a log");
 
     await waitUntil("the reservation to become a sale", async () => {
       const stock = await stockOf(mesh, item.id);

@@ -67,6 +67,8 @@ export interface MeshOptions {
   paymentGateway?: PaymentGateway;
   /** Connections per service to PostgreSQL (the 500-checkout test wants more). */
   databaseMaxConnections?: number;
+  /** Receives every log line of the in-process services, at debug level (to check what reaches the logs). */
+  logLines?: string[];
 }
 
 export interface CallOptions {
@@ -104,7 +106,8 @@ export interface Mesh {
   stop(): Promise<void>;
 }
 
-function testLogger(service: string): Logger {
+function testLogger(service: string, sink?: string[]): Logger {
+  if (sink) return createLogger({ service, level: "debug", destination: { write: (line: string) => void sink.push(line) } });
   const level = (process.env.MEL_TEST_LOG_LEVEL ?? "silent") as Parameters<typeof createLogger>[0]["level"];
   return createLogger({ service, ...(level === undefined ? {} : { level }) });
 }
@@ -178,7 +181,7 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
         MEL_IDENTITY_DEV_KEY_FILE: join(workDir, "identity-kek"),
         MEL_IDENTITY_DRAIN_MS: "500",
       }),
-      { logger: testLogger("identity") },
+      { logger: testLogger("identity", options.logLines) },
     );
     cleanups.push(() => identity.stop());
     const trust: Env = { MEL_IDENTITY_ADDRESS: `127.0.0.1:${identity.port}` };
@@ -196,7 +199,7 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
         MEL_CATALOG_OUTBOX_POLL_MS: "250",
         MEL_CATALOG_DRAIN_MS: "500",
       }),
-      logger: testLogger("catalog"),
+      logger: testLogger("catalog", options.logLines),
     });
     cleanups.push(() => catalog.stop());
 
@@ -215,7 +218,7 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
         MEL_BASKET_OUTBOX_POLL_MS: "250",
         MEL_BASKET_DRAIN_MS: "500",
       }),
-      logger: testLogger("basket"),
+      logger: testLogger("basket", options.logLines),
     });
     cleanups.push(() => basket.stop());
 
@@ -243,7 +246,7 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
     } else {
       const ordering: RunningOrdering = await startOrdering({
         config: loadOrderingConfig({ ...orderingEnv, MEL_ORDERING_PORT: "0" }),
-        logger: testLogger("ordering"),
+        logger: testLogger("ordering", options.logLines),
         ...(options.paymentGateway ? { paymentGateway: options.paymentGateway } : {}),
       });
       cleanups.push(() => ordering.stop());
