@@ -110,3 +110,9 @@ test("a required variable without a default is reported when unset", () => {
 test("variables the schema does not name are ignored", () => {
   assert.equal(parseConfig(z.object({ MEL_A: port(1) }), { MEL_B: "x", PATH: "/bin" }).MEL_A, 1);
 });
+
+test("the default ports are identity 50051, catalog 50052, basket 50053, ordering 50054 and gateway 8080", () => {
+  // Tools, the README and other services' default addresses rely on these.
+  assert.deepEqual(defaultPorts, { identity: 50051, catalog: 50052, basket: 50053, ordering: 50054, gateway: 8080 });
+  assert.equal(parseConfig(z.object({ MEL_BASKET_PORT: port(defaultPorts.basket) }), { MEL_BASKET_PORT: "6000" }).MEL_BASKET_PORT, 6000, "overridable by env");
+});

@@ -172,11 +172,11 @@ export class ManagedChannel<C extends Channel = Channel> {
     } catch (error) {
       this.#lastError = errorMessage(error);
       logger.warn({ channel: this.options.name, err: this.#lastError }, "RabbitMQ channel setup failed; retrying");
-      await channel.close().catch(() => undefined);
+      await untilSettledOrClosed(channel, () => channel.close());
       return;
     }
     if (this.#closed) {
-      await channel.close().catch(() => undefined);
+      await untilSettledOrClosed(channel, () => channel.close());
       return;
     }
     this.#channel = channel;
@@ -202,8 +202,30 @@ export class ManagedChannel<C extends Channel = Channel> {
     for (const waiter of this.#waiters.splice(0)) waiter(undefined);
     const channel = this.#channel;
     this.#channel = undefined;
-    if (channel) await channel.close().catch(() => undefined);
+    if (channel) await untilSettledOrClosed(channel, () => channel.close());
   }
+}
+
+/**
+ * Runs `operation` (a channel close) and resolves when it settles or when the
+ * channel closes, whichever comes first; it never rejects. amqplib leaves a
+ * channel close pending forever when the connection dies before the broker's
+ * close-ok arrives (its other calls are rejected then), which would hang the
+ * bus's close() and keep the connection reconnecting.
+ */
+function untilSettledOrClosed(channel: Channel, operation: () => Promise<unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      channel.off("close", done);
+      resolve();
+    };
+    channel.once("close", done);
+    try {
+      operation().then(done, done);
+    } catch {
+      done();
+    }
+  });
 }
 
 export function errorMessage(error: unknown): string {

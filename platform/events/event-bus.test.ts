@@ -1,14 +1,17 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
+import { connect } from "amqplib";
 import pino from "pino";
 import { ProductPriceChanged } from "../../gen/mel/events/v1/catalog_events.js";
 import { OrderStarted } from "../../gen/mel/events/v1/ordering_events.js";
 import { BrokerProbe, ensureRabbitMq, findQueue, listBindings, listQueues, rabbitMqUrl, uniqueName } from "../../test/support/rabbitmq.js";
 import { deferred, waitUntil } from "../../test/support/wait.js";
-import { createEventBus, PublishError, type EventBus, type EventMeta } from "./index.js";
+import { createEventBus, listParkedMessages, PublishError, serviceQueueTopology, type EventBus, type EventMeta } from "./index.js";
 
-const logger = pino({ level: "silent" });
+// Warnings and errors the bus logs, to check what it reports (redeliveries).
+const logged: Array<Record<string, unknown>> = [];
+const logger = pino({ level: "warn" }, { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) });
 const prefix = uniqueName("bus");
 const exchange = `${prefix}.events`;
 let bus: EventBus;
@@ -59,6 +62,22 @@ describe("publishing", () => {
       bus.publish(ProductPriceChanged, { productId: "p-1", oldPrice: undefined, newPrice: undefined }),
       (error: unknown) => error instanceof PublishError && error.reason === "unroutable" && error.message.includes("ProductPriceChanged"),
     );
+  });
+
+  test("a publish the broker refuses (nack) is an error to the caller", async () => {
+    // A queue that rejects publishes once full makes the broker nack them.
+    const limited = `${prefix}.limited`;
+    const queue = `${prefix}.x.full`;
+    await bus.declare({
+      exchanges: [{ name: limited, type: "direct" }],
+      queues: [{ name: queue, arguments: { "x-max-length": 1, "x-overflow": "reject-publish" } }],
+      bindings: [{ source: limited, destination: queue, routingKey: "order_new" }],
+    });
+    await bus.publish(OrderStarted, order("fits"), { exchange: limited, routingKey: "order_new" });
+    await assert.rejects(bus.publish(OrderStarted, order("overflows"), { exchange: limited, routingKey: "order_new" }), (error: unknown) => {
+      return error instanceof PublishError && error.reason === "nacked" && /refused \(nacked\) OrderStarted/.test(error.message);
+    });
+    assert.equal(await probe.readyCount(queue), 1);
   });
 
   test("fanout, direct and headers exchanges route as declared", async () => {
@@ -112,6 +131,17 @@ describe("consuming", () => {
         `${exchange} -> ${queue} [OrderStarted]`,
         `${exchange}.dlx -> ${queue}.dlq [${queue}]`,
       ]);
+    } finally {
+      await subscription.close();
+    }
+  });
+
+  test("without retryDelaysMs the retry ladder is the notes' 1 s, 5 s and 10 s", async () => {
+    const queue = `${prefix}.ladder.events`;
+    const subscription = await bus.subscribe({ queue, handlers: { OrderStarted: async () => undefined } });
+    try {
+      const ttls = Object.fromEntries((await listQueues(`${queue}.retry.`)).map((info) => [info.name, info.arguments["x-message-ttl"]]));
+      assert.deepEqual(ttls, { [`${queue}.retry.1000ms`]: 1000, [`${queue}.retry.5000ms`]: 5000, [`${queue}.retry.10000ms`]: 10_000 });
     } finally {
       await subscription.close();
     }
@@ -198,6 +228,56 @@ describe("consuming", () => {
     }
   });
 
+  test("a failed handler's message waits in the next retry queue, persistent and marked as the next attempt", async () => {
+    const queue = `${prefix}.waiting.events`;
+    let attempts = 0;
+    const subscription = await bus.subscribe({
+      queue,
+      retryDelaysMs: [60_000],
+      handlers: {
+        OrderStarted: async () => {
+          attempts += 1;
+          throw new Error("inventory offline");
+        },
+      },
+    });
+    try {
+      const eventId = await bus.publish(OrderStarted, order("wait"));
+      await probe.waitForReady(`${queue}.retry.60000ms`, 1);
+      assert.equal(attempts, 1);
+      assert.equal((await findQueue(queue))?.messages, 0, "the original was acknowledged once its copy was confirmed");
+      const waiting = await probe.raw.get(`${queue}.retry.60000ms`, { noAck: true });
+      assert.ok(waiting);
+      assert.equal(waiting.properties.messageId, eventId);
+      assert.equal(waiting.properties.type, "OrderStarted");
+      assert.equal(waiting.properties.deliveryMode, 2);
+      assert.equal(Number(waiting.properties.headers?.["x-mel-attempt"]), 2);
+      assert.deepEqual(OrderStarted.decode(waiting.content), order("wait"));
+    } finally {
+      await subscription.close();
+    }
+  });
+
+  test("a message its work queue expires is dead-lettered by the broker into the DLQ and listed with the broker's reason", async () => {
+    const queue = `${prefix}.expiring.events`;
+    const topology = serviceQueueTopology({ exchange, queue, eventTypes: ["OrderStarted"], retryDelaysMs: [50] });
+    // The service topology, with a 30 ms TTL on the work queue and nobody consuming it.
+    await bus.declare({ ...topology, queues: topology.queues?.map((spec) => (spec.name === queue ? { ...spec, messageTtlMs: 30 } : spec)) });
+    const eventId = await bus.publish(OrderStarted, order("expired"));
+    await probe.waitForReady(`${queue}.dlq`, 1);
+    const connection = await connect(rabbitMqUrl);
+    try {
+      const { total, messages } = await listParkedMessages(connection, queue);
+      assert.equal(total, 1);
+      assert.equal(messages[0]?.eventId, eventId);
+      assert.equal(messages[0]?.type, "OrderStarted");
+      assert.equal(messages[0]?.error, "dead-lettered by the broker (expired)");
+    } finally {
+      await connection.close();
+    }
+    assert.equal(await probe.readyCount(`${queue}.dlq`), 1, "listing left it parked");
+  });
+
   test("an undecodable body and an event type nobody handles go straight to the DLQ", async () => {
     const queue = `${prefix}.garbage.events`;
     let calls = 0;
@@ -273,6 +353,9 @@ describe("consuming", () => {
       const meta = await seen.promise;
       assert.equal(meta.eventId, eventId);
       assert.equal(meta.redelivered, true);
+      const warning = logged.find((line) => line.eventId === eventId && line.queue === queue);
+      assert.equal(warning?.msg, "redelivered event: it may already have been handled");
+      assert.equal(warning?.level, 40, "logged as a warning");
     } finally {
       await subscription.close();
     }

@@ -22,6 +22,7 @@ import {
   messagingTablesMigration,
   type EventBus,
   type MessagingTables,
+  type OutboxRow,
 } from "./index.js";
 
 const logger = pino({ level: "silent" });
@@ -52,104 +53,151 @@ async function tapQueue(name: string, eventType: string): Promise<string> {
   return queue;
 }
 
-describe("outbox on SQLite", () => {
+/** The outbox and its relay against a real database; run below on SQLite and on PostgreSQL. */
+function outboxBehaviour(label: string, open: () => Promise<{ db: Kysely<MessagingTables>; close(): Promise<void> }>) {
+  describe(`outbox on ${label}`, () => {
+    let db: Kysely<MessagingTables>;
+    let close: () => Promise<void>;
+    before(async () => {
+      ({ db, close } = await open());
+      await migrateToLatest(db, migrations, { tablePrefix: "test" });
+    });
+    after(() => close?.());
+
+    test("an event added in a rolled-back transaction is never stored; a committed one is", async () => {
+      await assert.rejects(
+        db.transaction().execute(async (trx) => {
+          await addToOutbox(trx, OrderStarted, order("rolled-back"));
+          throw new Error("the state change failed");
+        }),
+        /the state change failed/,
+      );
+      const id = await db.transaction().execute((trx) => addToOutbox(trx, OrderStarted, order("kept"), { correlationId: "corr-k", traceparent: "00-t-s-01" }));
+      const rows = await db.selectFrom("outbox").selectAll().execute();
+      assert.equal(rows.length, 1);
+      const row = rows[0];
+      assert.ok(row);
+      assert.equal(row.id, id);
+      assert.equal(row.event_type, "OrderStarted");
+      assert.deepEqual(OrderStarted.decode(row.payload), order("kept"));
+      assert.equal(row.correlation_id, "corr-k");
+      assert.equal(row.traceparent, "00-t-s-01");
+      assert.equal(row.published_at, null);
+      assert.equal(row.attempts, 0);
+      await db.deleteFrom("outbox").execute();
+    });
+
+    test("notify() wakes the relay, which publishes the event with its id and trace context and marks it published", async () => {
+      const queue = await tapQueue(`${label}.started`, "OrderStarted");
+      // A poll interval far longer than the test: only notify() can explain a quick publish.
+      const relay = createOutboxRelay({ db, bus, logger, pollIntervalMs: 60_000 });
+      relay.start();
+      try {
+        await new Promise((wake) => setTimeout(wake, 50)); // Let the first (empty) round go to sleep.
+        const id = await db.transaction().execute((trx) => addToOutbox(trx, OrderStarted, order("notified"), { correlationId: "corr-n" }));
+        relay.notify();
+        await probe.waitForReady(queue, 1, 5000);
+        const message = await probe.raw.get(queue, { noAck: true });
+        assert.ok(message);
+        assert.equal(message.properties.messageId, id);
+        assert.equal(message.properties.type, "OrderStarted");
+        assert.equal(String(message.properties.headers?.["correlation-id"]), "corr-n");
+        assert.deepEqual(OrderStarted.decode(message.content), order("notified"));
+        await waitUntil("the row to be marked published", async () => (await db.selectFrom("outbox").select("published_at").where("id", "=", id).executeTakeFirstOrThrow()).published_at !== null);
+        const row = await db.selectFrom("outbox").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+        assert.equal(row.attempts, 1);
+        assert.equal(row.claimed_by, null);
+      } finally {
+        await relay.stop();
+      }
+    });
+
+    test("a failed publish records the attempt and the error, and is retried after a back-off", async () => {
+      const relay = createOutboxRelay({ db, bus, logger, pollIntervalMs: 20, retryInitialDelayMs: 50, retryMaxDelayMs: 100 });
+      const id = await db.transaction().execute((trx) => addToOutbox(trx, ProductPriceChanged, { productId: "p-1", oldPrice: undefined, newPrice: undefined }));
+      relay.start();
+      try {
+        // Nothing is bound to ProductPriceChanged yet: the broker returns it.
+        await waitUntil("a failed attempt to be recorded", async () => (await db.selectFrom("outbox").select("attempts").where("id", "=", id).executeTakeFirstOrThrow()).attempts >= 1);
+        const failed = await db.selectFrom("outbox").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+        assert.equal(failed.published_at, null);
+        assert.match(failed.last_error ?? "", /returned: no queue is bound for routing key "ProductPriceChanged"/);
+        assert.ok(failed.next_attempt_at > failed.created_at);
+        const queue = await tapQueue(`${label}.price`, "ProductPriceChanged");
+        await probe.waitForReady(queue, 1, 5000);
+        await waitUntil("the row to be marked published", async () => (await db.selectFrom("outbox").select("published_at").where("id", "=", id).executeTakeFirstOrThrow()).published_at !== null);
+        const published = await db.selectFrom("outbox").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+        assert.ok(published.attempts >= 2);
+        assert.equal(published.last_error, null);
+      } finally {
+        await relay.stop();
+        // Unbound again, so ProductPriceChanged is unroutable for the next database's run.
+        await probe.raw.deleteQueue(`${prefix}.${label}.price`);
+      }
+    });
+
+    test("without notify() the relay still publishes at its next poll", async () => {
+      await db.deleteFrom("outbox").execute();
+      const queue = await tapQueue(`${label}.polled`, "OrderStarted");
+      const relay = createOutboxRelay({ db, bus, logger, pollIntervalMs: 200 });
+      relay.start();
+      try {
+        await new Promise((wake) => setTimeout(wake, 50)); // Let the first (empty) round go to sleep.
+        const id = await db.transaction().execute((trx) => addToOutbox(trx, OrderStarted, order(`polled-${label}`)));
+        await probe.waitForReady(queue, 1, 5000);
+        const message = await probe.raw.get(queue, { noAck: true });
+        assert.ok(message);
+        assert.equal(message.properties.messageId, id);
+      } finally {
+        await relay.stop();
+        await probe.raw.deleteQueue(queue);
+      }
+    });
+
+    test("the relay deletes published rows past the retention and keeps pending ones", async () => {
+      await db.deleteFrom("outbox").execute();
+      const old = await db.transaction().execute((trx) => addToOutbox(trx, OrderStarted, order("old"), { now: new Date("2020-01-01T00:00:00Z") }));
+      await markOutboxPublished(db, [old], new Date("2020-01-01T00:00:01Z"));
+      const recent = await db.transaction().execute((trx) => addToOutbox(trx, OrderStarted, order("recent")));
+      await markOutboxPublished(db, [recent], new Date());
+      const pending = await db.transaction().execute((trx) => addToOutbox(trx, OrderStarted, order("pending")));
+      await markOutboxFailed(db, [pending], 0, "broker down", new Date("2999-01-01T00:00:00Z"));
+
+      const relay = createOutboxRelay({ db, bus, logger, retentionMs: 60 * 60 * 1000, cleanupIntervalMs: 0 });
+      relay.start();
+      try {
+        await waitUntil("the old row to be deleted", async () => (await db.selectFrom("outbox").select("id").where("id", "=", old).executeTakeFirst()) === undefined);
+        const left = (await db.selectFrom("outbox").select("id").execute()).map((row) => row.id).sort();
+        assert.deepEqual(left, [recent, pending].sort());
+      } finally {
+        await relay.stop();
+      }
+    });
+  });
+}
+
+outboxBehaviour("SQLite", async () => {
   const dir = mkdtempSync(join(tmpdir(), "mel-outbox-"));
   const db = createDatabase<MessagingTables>(`sqlite:${join(dir, "outbox.db")}`, { variable: "MEL_TEST_DATABASE_URL" });
-  before(() => migrateToLatest(db, migrations, { tablePrefix: "test" }));
-  after(async () => {
-    await db.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  return {
+    db,
+    close: async () => {
+      await db.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
 
-  test("an event added in a rolled-back transaction is never stored; a committed one is", async () => {
-    await assert.rejects(
-      db.transaction().execute(async (trx) => {
-        await addToOutbox(trx, OrderStarted, order("rolled-back"));
-        throw new Error("the state change failed");
-      }),
-      /the state change failed/,
-    );
-    const id = await db.transaction().execute((trx) => addToOutbox(trx, OrderStarted, order("kept"), { correlationId: "corr-k", traceparent: "00-t-s-01" }));
-    const rows = await db.selectFrom("outbox").selectAll().execute();
-    assert.equal(rows.length, 1);
-    const row = rows[0];
-    assert.ok(row);
-    assert.equal(row.id, id);
-    assert.equal(row.event_type, "OrderStarted");
-    assert.deepEqual(OrderStarted.decode(row.payload), order("kept"));
-    assert.equal(row.correlation_id, "corr-k");
-    assert.equal(row.traceparent, "00-t-s-01");
-    assert.equal(row.published_at, null);
-    assert.equal(row.attempts, 0);
-    await db.deleteFrom("outbox").execute();
-  });
-
-  test("notify() wakes the relay, which publishes the event with its id and trace context and marks it published", async () => {
-    const queue = await tapQueue("sqlite.started", "OrderStarted");
-    // A poll interval far longer than the test: only notify() can explain a quick publish.
-    const relay = createOutboxRelay({ db, bus, logger, pollIntervalMs: 60_000 });
-    relay.start();
-    try {
-      await new Promise((wake) => setTimeout(wake, 50)); // Let the first (empty) round go to sleep.
-      const id = await db.transaction().execute((trx) => addToOutbox(trx, OrderStarted, order("notified"), { correlationId: "corr-n" }));
-      relay.notify();
-      await probe.waitForReady(queue, 1, 5000);
-      const message = await probe.raw.get(queue, { noAck: true });
-      assert.ok(message);
-      assert.equal(message.properties.messageId, id);
-      assert.equal(message.properties.type, "OrderStarted");
-      assert.equal(String(message.properties.headers?.["correlation-id"]), "corr-n");
-      assert.deepEqual(OrderStarted.decode(message.content), order("notified"));
-      await waitUntil("the row to be marked published", async () => (await db.selectFrom("outbox").select("published_at").where("id", "=", id).executeTakeFirstOrThrow()).published_at !== null);
-      const row = await db.selectFrom("outbox").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
-      assert.equal(row.attempts, 1);
-      assert.equal(row.claimed_by, null);
-    } finally {
-      await relay.stop();
-    }
-  });
-
-  test("a failed publish records the attempt and the error, and is retried after a back-off", async () => {
-    const relay = createOutboxRelay({ db, bus, logger, pollIntervalMs: 20, retryInitialDelayMs: 50, retryMaxDelayMs: 100 });
-    const id = await db.transaction().execute((trx) => addToOutbox(trx, ProductPriceChanged, { productId: "p-1", oldPrice: undefined, newPrice: undefined }));
-    relay.start();
-    try {
-      // Nothing is bound to ProductPriceChanged yet: the broker returns it.
-      await waitUntil("a failed attempt to be recorded", async () => (await db.selectFrom("outbox").select("attempts").where("id", "=", id).executeTakeFirstOrThrow()).attempts >= 1);
-      const failed = await db.selectFrom("outbox").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
-      assert.equal(failed.published_at, null);
-      assert.match(failed.last_error ?? "", /returned: no queue is bound for routing key "ProductPriceChanged"/);
-      assert.ok(failed.next_attempt_at > failed.created_at);
-      const queue = await tapQueue("sqlite.price", "ProductPriceChanged");
-      await probe.waitForReady(queue, 1, 5000);
-      await waitUntil("the row to be marked published", async () => (await db.selectFrom("outbox").select("published_at").where("id", "=", id).executeTakeFirstOrThrow()).published_at !== null);
-      const published = await db.selectFrom("outbox").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
-      assert.ok(published.attempts >= 2);
-      assert.equal(published.last_error, null);
-    } finally {
-      await relay.stop();
-    }
-  });
-
-  test("the relay deletes published rows past the retention and keeps pending ones", async () => {
-    await db.deleteFrom("outbox").execute();
-    const old = await db.transaction().execute((trx) => addToOutbox(trx, OrderStarted, order("old"), { now: new Date("2020-01-01T00:00:00Z") }));
-    await markOutboxPublished(db, [old], new Date("2020-01-01T00:00:01Z"));
-    const recent = await db.transaction().execute((trx) => addToOutbox(trx, OrderStarted, order("recent")));
-    await markOutboxPublished(db, [recent], new Date());
-    const pending = await db.transaction().execute((trx) => addToOutbox(trx, OrderStarted, order("pending")));
-    await markOutboxFailed(db, [pending], 0, "broker down", new Date("2999-01-01T00:00:00Z"));
-
-    const relay = createOutboxRelay({ db, bus, logger, retentionMs: 60 * 60 * 1000, cleanupIntervalMs: 0 });
-    relay.start();
-    try {
-      await waitUntil("the old row to be deleted", async () => (await db.selectFrom("outbox").select("id").where("id", "=", old).executeTakeFirst()) === undefined);
-      const left = (await db.selectFrom("outbox").select("id").execute()).map((row) => row.id).sort();
-      assert.deepEqual(left, [recent, pending].sort());
-    } finally {
-      await relay.stop();
-    }
-  });
+outboxBehaviour("PostgreSQL", async () => {
+  const database = await createTestPostgresDatabase("outbox_relay");
+  const db = createDatabase<MessagingTables>(database.url, { variable: "MEL_TEST_DATABASE_URL" });
+  return {
+    db,
+    close: async () => {
+      await db.destroy();
+      await database.drop();
+    },
+  };
 });
 
 describe("outbox SQL on SQL Server (compiled) and PostgreSQL (compiled)", () => {
@@ -207,7 +255,7 @@ describe("outbox SQL on SQL Server (compiled) and PostgreSQL (compiled)", () => 
   });
 });
 
-describe("outbox on PostgreSQL", () => {
+describe("outbox relays sharing one PostgreSQL outbox", () => {
   let database: TestPostgresDatabase;
   let db: Kysely<MessagingTables>;
   before(async () => {
@@ -218,6 +266,38 @@ describe("outbox on PostgreSQL", () => {
   after(async () => {
     await db?.destroy();
     await database?.drop();
+  });
+
+  test("a claim skips rows another relay's open transaction holds instead of waiting for them", async () => {
+    await db.deleteFrom("outbox").execute();
+    await db.transaction().execute(async (trx) => {
+      for (let index = 0; index < 4; index++) await addToOutbox(trx, OrderStarted, order(`locked-${index}`));
+    });
+    const now = new Date();
+    const claim = (relayId: string) => ({ relayId, batchSize: 2, now, claimedUntil: new Date(now.getTime() + 60_000) });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let held: OutboxRow[] = [];
+    // Relay A claims the two oldest rows and keeps its transaction (and row locks) open.
+    const holding = db.transaction().execute(async (trx) => {
+      held = await claimOutboxBatch(trx, claim("relay-a"));
+      await released;
+    });
+    try {
+      await waitUntil("relay A to hold its batch", () => held.length === 2);
+      let timer: NodeJS.Timeout | undefined;
+      const blocked = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("relay B waited for relay A's locked rows")), 2000);
+      });
+      const taken = await Promise.race([claimOutboxBatch(db, claim("relay-b")), blocked]).finally(() => clearTimeout(timer));
+      assert.equal(taken.length, 2);
+      const heldIds = new Set(held.map((row) => row.id));
+      assert.ok(taken.every((row) => !heldIds.has(row.id)), "relay B got the rows relay A does not hold");
+    } finally {
+      release();
+      await holding;
+    }
+    await db.deleteFrom("outbox").execute();
   });
 
   test("two relays on one outbox publish every event exactly once", async () => {

@@ -98,6 +98,30 @@ describe("retries", () => {
     assert.equal(attempts, 1);
   });
 
+  test("retry throttling stops retrying once failures drain the channel's token bucket", async () => {
+    let attempts = 0;
+    const server = await serve({
+      async getItem() {
+        attempts += 1;
+        throw new UnavailableError("overloaded");
+      },
+    });
+    // grpc-js starts the bucket full (4 tokens), takes one per failed attempt and
+    // retries only while more than half (2) remain: 4→3 retry, 3→2 stop, 2→1 stop.
+    const { client } = catalogClient(server.address, {
+      retry: { maxAttempts: 5, initialBackoffMs: 1, maxBackoffMs: 5 },
+      retryThrottling: { maxTokens: 4, tokenRatio: 0.1 },
+      breaker: { consecutiveFailures: 100, halfOpenAfterMs: 60_000 },
+    });
+    const perCall: number[] = [];
+    for (let call = 0; call < 2; call++) {
+      const before = attempts;
+      assert.equal((await rejectionOf(callUnary(client, "getItem", { id: "t" }))).code, GrpcStatus.UNAVAILABLE);
+      perCall.push(attempts - before);
+    }
+    assert.deepEqual(perCall, [2, 1], "without throttling each call would make 5 attempts");
+  });
+
   test("an unknown idempotent method name is a startup error", () => {
     assert.throws(
       () => createClient(CatalogServiceClient, { upstream: "catalog", target: "127.0.0.1:1", idempotentMethods: ["getItm" as "getItem"], logger: captureLog().logger }),
@@ -119,8 +143,12 @@ describe("deadlines", () => {
     const { client } = catalogClient(server.address, { defaultDeadlineMs: 200 });
     const started = Date.now();
     const error = await rejectionOf(callUnary(client, "getItem", { id: "slow" }));
+    const elapsed = Date.now() - started;
     assert.equal(error.code, GrpcStatus.DEADLINE_EXCEEDED);
-    assert.ok(Date.now() - started < 5000, "the deadline ends the call long before a generous bound");
+    // On time: not before the 200 ms budget is spent, and not long after it
+    // (the platform's 5 s fallback or the handler's own pace would be far later).
+    assert.ok(elapsed >= 195, `DEADLINE_EXCEEDED after ${elapsed} ms, before the 200 ms deadline`);
+    assert.ok(elapsed < 200 + wireAllowanceMs, `DEADLINE_EXCEEDED after ${elapsed} ms, long past the 200 ms deadline`);
     await waitForValue(() => seen);
     assert.ok(seen?.deadline, "the server saw a deadline");
     assert.ok(seen.deadline.getTime() <= started + 200 + wireAllowanceMs, `server deadline ${seen.deadline.toISOString()} is within the 200 ms budget`);

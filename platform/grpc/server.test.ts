@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { after, describe, test } from "node:test";
 import {
   Client,
@@ -137,6 +140,24 @@ describe("reflection", () => {
       assert.ok(file, `${dependency} can be fetched by name: ${JSON.stringify(byName.error_response)}`);
       assert.equal(FileDescriptorProto.decode(file).name, dependency);
     }
+  });
+});
+
+describe("reflection as command-line tools use it", () => {
+  // The real buf CLI (a devDependency), so the reflection service is checked by
+  // the client the README points operators to, over reflection v1.
+  const buf = resolve(dirname(fileURLToPath(import.meta.url)), "../../node_modules/.bin/buf");
+  const run = promisify(execFile);
+  const bufCurl = (...args: string[]) => run(buf, ["curl", "--protocol", "grpc", "--http2-prior-knowledge", "--reflect", "--reflect-protocol", "grpc-v1", ...args], { timeout: 30_000 });
+
+  test("buf curl --reflect lists the served methods and calls one with JSON", async () => {
+    const server = await startCatalogServer({ getItem: async (request) => ({ item: item(request.id, "reflected") }) });
+    servers.push(server);
+    const { stdout: methods } = await bufCurl("--list-methods", `http://${server.address}`);
+    assert.ok(methods.split("\n").includes("mel.catalog.v1.CatalogService/GetItemsByIds"), methods);
+    assert.ok(!methods.includes("mel.identity.v1"), methods);
+    const { stdout: reply } = await bufCurl("--data", '{"id":"r-1"}', `http://${server.address}/mel.catalog.v1.CatalogService/GetItem`);
+    assert.deepEqual(JSON.parse(reply), { item: { id: "r-1", name: "reflected" } });
   });
 });
 

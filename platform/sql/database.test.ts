@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -21,6 +22,7 @@ import {
   withAutoIncrementPrimaryKey,
   booleanColumn,
 } from "./index.js";
+import { tediousConnectionConfig } from "./database.js";
 
 const variable = "MEL_TEST_DATABASE_URL";
 
@@ -178,6 +180,54 @@ describe("SQL Server compilation", () => {
     const db = createDatabase<any>("mssql://app:pw@127.0.0.1:1/db?trustServerCertificate=true", { variable });
     assert.equal(isMssql(db), true);
     await db.destroy();
+  });
+
+  test("the URL's server, port, database, credentials and TLS flags are what every tedious connection opens with", () => {
+    const target = parseDatabaseUrl("mssql://app:p%40ss@sql.local:1401/catalog?encrypt=false&trustServerCertificate=true", { variable });
+    assert.ok(target.kind === "mssql");
+    assert.deepEqual(tediousConnectionConfig(target), {
+      server: "sql.local",
+      authentication: { type: "default", options: { userName: "app", password: "p@ss" } },
+      options: { port: 1401, database: "catalog", encrypt: false, trustServerCertificate: true },
+    });
+  });
+
+  test("the encrypt flag reaches the wire: tedious's PRELOGIN asks for TLS only with encrypt=true", async () => {
+    // A loopback listener stands where SQL Server would and reads the first TDS
+    // packet: PRELOGIN (type 0x12), whose ENCRYPTION option is ON (1) or NOT_SUP (2).
+    const encryptionByteOf = (packet: Buffer): number | undefined => {
+      for (let at = 8; at < packet.length && packet[at] !== 0xff; at += 5) {
+        if (packet[at] === 0x01) return packet[8 + packet.readUInt16BE(at + 1)];
+      }
+      return undefined;
+    };
+    for (const [query, expected] of [
+      ["encrypt=true", 1],
+      ["encrypt=false", 2],
+    ] as const) {
+      const listener = createServer((socket) => socket.on("error", () => undefined));
+      const firstPacket = new Promise<Buffer>((resolve) =>
+        listener.once("connection", (socket) =>
+          socket.once("data", (data) => {
+            resolve(data);
+            socket.destroy();
+          }),
+        ),
+      );
+      await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
+      const { port } = listener.address() as AddressInfo;
+      const db = createDatabase<any>(`mssql://app:pw@127.0.0.1:${port}/db?${query}`, { variable });
+      const attempt = sql`select 1`.execute(db).catch((error: unknown) => error);
+      try {
+        const packet = await firstPacket;
+        assert.equal(packet[0], 0x12, "the first packet is PRELOGIN");
+        assert.equal(encryptionByteOf(packet), expected, query);
+      } finally {
+        await db.destroy();
+        await attempt;
+        listener.close();
+      }
+    }
   });
 
   test("the portable migration compiles to T-SQL with nvarchar, varbinary, bit and IDENTITY", async () => {

@@ -129,22 +129,29 @@ function sqliteDialect(file: string, busyTimeoutMs: number): Dialect {
   return new SqliteDialect({ database });
 }
 
+/**
+ * The tedious connection settings for a SQL Server target: what every pooled
+ * connection is opened with, TLS flags included.
+ */
+export function tediousConnectionConfig(target: Extract<DatabaseTarget, { kind: "mssql" }>): tedious.ConnectionConfiguration {
+  return {
+    server: target.server,
+    authentication: { type: "default", options: { userName: target.userName, password: target.password } },
+    options: {
+      port: target.port,
+      database: target.database,
+      encrypt: target.encrypt,
+      trustServerCertificate: target.trustServerCertificate,
+    },
+  };
+}
+
 function mssqlDialect(target: Extract<DatabaseTarget, { kind: "mssql" }>, maxConnections: number): Dialect {
   return new MssqlDialect({
     tarn: { ...tarn, options: { min: 0, max: maxConnections } },
     tedious: {
       ...tedious,
-      connectionFactory: () =>
-        new tedious.Connection({
-          server: target.server,
-          authentication: { type: "default", options: { userName: target.userName, password: target.password } },
-          options: {
-            port: target.port,
-            database: target.database,
-            encrypt: target.encrypt,
-            trustServerCertificate: target.trustServerCertificate,
-          },
-        }),
+      connectionFactory: () => new tedious.Connection(tediousConnectionConfig(target)),
     },
   });
 }

@@ -1,0 +1,90 @@
+// A TCP relay between a test's event bus and the real RabbitMQ, so a test can
+// stall or cut that one bus's connection without stopping the broker other
+// tests share. Written here because it is a few lines over node:net and the
+// fault-injection proxies that exist (toxiproxy) are separate servers.
+import { createServer, Socket, type AddressInfo, type Server } from "node:net";
+import { rabbitMqUrl } from "../../test/support/rabbitmq.js";
+
+export class BrokerProxy {
+  readonly #pairs = new Set<{ client: Socket; broker: Socket }>();
+  #refusing = false;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly brokerHost: string,
+    private readonly brokerPort: number,
+  ) {
+    server.on("connection", (client) => this.relay(client));
+  }
+
+  /** Listens on 127.0.0.1:<free port> and relays to the broker at rabbitMqUrl. */
+  static async start(): Promise<BrokerProxy> {
+    const broker = new URL(rabbitMqUrl);
+    const proxy = new BrokerProxy(createServer(), broker.hostname, Number(broker.port || 5672));
+    await new Promise<void>((resolve) => proxy.server.listen(0, "127.0.0.1", resolve));
+    return proxy;
+  }
+
+  /** rabbitMqUrl with the proxy as host: a bus connecting here reaches the real broker. */
+  get url(): string {
+    const url = new URL(rabbitMqUrl);
+    url.hostname = "127.0.0.1";
+    url.port = String((this.server.address() as AddressInfo).port);
+    return url.toString();
+  }
+
+  /** Open connections (one per AMQP connection relayed). */
+  get connections(): number {
+    return this.#pairs.size;
+  }
+
+  /** The broker's frames (confirms, deliveries, replies) stop reaching the clients; what clients send still arrives. */
+  stall(): void {
+    for (const { client, broker } of this.#pairs) {
+      broker.unpipe(client);
+      broker.pause();
+    }
+  }
+
+  /** Drops every open connection, as a network failure or a broker crash would. */
+  cutAll(): void {
+    for (const { client, broker } of this.#pairs) {
+      client.destroy();
+      broker.destroy();
+    }
+    this.#pairs.clear();
+  }
+
+  /** While refusing, new connections are dropped at once (the broker looks down). */
+  refuse(refusing: boolean): void {
+    this.#refusing = refusing;
+  }
+
+  async close(): Promise<void> {
+    this.cutAll();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private relay(client: Socket): void {
+    client.on("error", () => undefined);
+    if (this.#refusing) {
+      client.destroy();
+      return;
+    }
+    const broker = new Socket();
+    broker.on("error", () => undefined);
+    const pair = { client, broker };
+    this.#pairs.add(pair);
+    const drop = () => {
+      this.#pairs.delete(pair);
+      client.destroy();
+      broker.destroy();
+    };
+    client.on("close", drop);
+    broker.on("close", drop);
+    broker.connect(this.brokerPort, this.brokerHost, () => {
+      client.pipe(broker);
+      broker.pipe(client);
+    });
+  }
+}
