@@ -17,12 +17,11 @@ import {
 } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { service as healthService } from "grpc-health-check";
-import { CatalogServiceClient, CatalogServiceService } from "../../gen/mel/catalog/v1/catalog.js";
+import { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
 import { FileDescriptorProto } from "../../gen/google/protobuf/descriptor.js";
 import { callUnary, createClient } from "./client.js";
 import { captureLog, delay, item, rejectionOf, startCatalogServer, waitFor, type TestServer } from "./grpc.test-support.js";
 import { createGrpcServer } from "./server.js";
-import { implementService } from "./implement-service.js";
 
 const closers: (() => void)[] = [];
 const servers: TestServer[] = [];
@@ -209,25 +208,6 @@ describe("graceful drain", () => {
     await server.grpc.drain(100);
     assert.ok(Date.now() - before < 10_000, "drain does not wait for the stuck call's deadline");
     assert.ok([GrpcStatus.CANCELLED, GrpcStatus.UNAVAILABLE].includes((await stuck).code));
-  });
-
-  test("SIGTERM drains the server and then runs the cleanup", async () => {
-    const grpc = createGrpcServer({ serviceName: "catalog", logger: captureLog().logger });
-    const handlers = Object.fromEntries(Object.keys(CatalogServiceService).map((name) => [name, async () => ({})]));
-    const policies = Object.fromEntries(Object.keys(CatalogServiceService).map((name) => [name, "public"]));
-    grpc.addService(CatalogServiceService, implementService(CatalogServiceService, handlers as never, { policies: policies as never, logger: captureLog().logger }));
-    const port = await grpc.listen("127.0.0.1", 0);
-    const health = healthClient(`127.0.0.1:${port}`);
-    assert.equal(await check(health, ""), "SERVING");
-    let cleanedUp = false;
-    const remove = grpc.drainOnSignals(1000, () => {
-      cleanedUp = true;
-    });
-    process.emit("SIGTERM", "SIGTERM");
-    await waitFor(() => cleanedUp, "the cleanup after the drain");
-    remove();
-    const refused = await rejectionOf(check(health, ""));
-    assert.equal(refused.code, GrpcStatus.UNAVAILABLE);
   });
 });
 

@@ -40,11 +40,6 @@ export interface GrpcServer {
    * Resolves once the server is down. Calling it twice returns the same promise.
    */
   drain(graceMs: number): Promise<void>;
-  /**
-   * Drains on SIGTERM/SIGINT, then runs `onDrained` (close databases, the bus).
-   * Returns a function that removes the signal handlers.
-   */
-  drainOnSignals(graceMs: number, onDrained?: () => Promise<void> | void): () => void;
 }
 
 /**
@@ -105,25 +100,7 @@ export function createGrpcServer(options: CreateGrpcServerOptions): GrpcServer {
     return draining;
   };
 
-  const drainOnSignals: GrpcServer["drainOnSignals"] = (graceMs, onDrained) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      logger.info({ signal }, `${serviceName} received ${signal}`);
-      void drain(graceMs)
-        .then(() => onDrained?.())
-        .catch((error: unknown) => {
-          logger.error({ err: error }, `${serviceName}: cleanup after drain failed`);
-          process.exitCode = 1;
-        });
-    };
-    process.once("SIGTERM", onSignal);
-    process.once("SIGINT", onSignal);
-    return () => {
-      process.off("SIGTERM", onSignal);
-      process.off("SIGINT", onSignal);
-    };
-  };
-
-  return { server, addService, listen, setServingStatus, drain, drainOnSignals };
+  return { server, addService, listen, setServingStatus, drain };
 }
 
 function loadDescriptors(path: string): PackageDefinition {

@@ -1,10 +1,16 @@
-// The process wrapper through real entry points: the gateway's main.ts run by
-// node as a container would run it (it needs no database or broker to start).
+// The process wrapper through real entry points run by node as a container
+// would run them: the gateway's main.ts (no database or broker needed) and
+// catalog's (SQLite in a temp folder, the real RabbitMQ on names of its own).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
+import { credentials } from "@grpc/grpc-js";
+import { CatalogServiceClient, ListItemsRequest, type ListItemsResponse } from "../../gen/mel/catalog/v1/catalog.js";
+import { BrokerProbe, ensureRabbitMq, uniqueName } from "../../test/support/rabbitmq.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -65,5 +71,45 @@ describe("runAsMain", () => {
     assert.equal(code, 1, second.output());
     assert.match(second.output(), /"level":"fatal".*"msg":"gateway failed to start"/);
     assert.match(second.output(), /EADDRINUSE/);
+  });
+
+  it("runs a service that, on SIGTERM, drains its gRPC server, finishes its clean-up and exits 0", async () => {
+    await ensureRabbitMq();
+    const prefix = uniqueName("run-as-main");
+    const dataDir = mkdtempSync(join(tmpdir(), "mel-run-as-main-"));
+    try {
+      const catalog = run("services/catalog/main.ts", {
+        MEL_CATALOG_HOST: "127.0.0.1",
+        MEL_CATALOG_PORT: "0",
+        MEL_CATALOG_DATABASE_URL: `sqlite:${join(dataDir, "catalog.db")}`,
+        MEL_EVENTS_EXCHANGE: `${prefix}.events`,
+        MEL_CATALOG_QUEUE: `${prefix}.catalog`,
+      });
+      await until("catalog to listen", () => /"msg":"catalog listening"/.test(catalog.output()));
+      const address = /"address":"(127\.0\.0\.1:\d+)"/.exec(catalog.output());
+      assert.ok(address, catalog.output());
+      const client = new CatalogServiceClient(address[1]!, credentials.createInsecure());
+      const listed = await new Promise<ListItemsResponse>((done, fail) =>
+        client.listItems(ListItemsRequest.fromPartial({ pageSize: 3 }), (error, response) => (error ? fail(error) : done(response))),
+      );
+      client.close();
+      assert.equal(listed.items.length, 3, "the demo catalogue is served");
+
+      catalog.signal("SIGTERM");
+      const { code } = await catalog.exit;
+      assert.equal(code, 0, catalog.output());
+      const messages = [...catalog.output().matchAll(/"msg":"([^"]+)"/g)].map((match) => match[1]);
+      const stopping = messages.indexOf("catalog stopping");
+      assert.ok(stopping >= 0, catalog.output());
+      assert.deepEqual(
+        messages.slice(stopping).filter((message) => ["catalog draining", "catalog stopped"].includes(message!)),
+        ["catalog draining", "catalog stopped"],
+      );
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+      const probe = await BrokerProbe.open();
+      await probe.deleteByPrefix(prefix);
+      await probe.close();
+    }
   });
 });

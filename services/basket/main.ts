@@ -50,7 +50,12 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
   const writeRetry = { ...defaultWriteRetry, maxAttempts: config.writeAttempts };
 
   // autoIndex off: indexes are made once below, not behind the first query's back.
-  const connection = await mongoose.createConnection(config.mongoUrl, { serverSelectionTimeoutMS: config.mongoTimeoutMs, autoIndex: false }).asPromise();
+  const connection = await mongoose.createConnection(config.mongoUrl, {
+    serverSelectionTimeoutMS: config.mongoTimeoutMs,
+    // The driver's 30 s default would keep a basket answering UNAVAILABLE that long after MongoDB is back.
+    connectTimeoutMS: config.mongoTimeoutMs,
+    autoIndex: false,
+  }).asPromise();
   // Calls answer UNAVAILABLE without the driver's reason while MongoDB is away; these lines tell operators when it went and came back.
   const lost = () => logger.warn("lost the connection to MongoDB: basket calls answer UNAVAILABLE until it is back");
   const back = () => logger.info("connected to MongoDB again");
