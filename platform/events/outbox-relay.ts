@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import { dialectOf, type DialectKind } from "../sql/index.js";
 import { errorMessage } from "./connection.js";
 import type { EventBus } from "./event-bus.js";
+import { pruneInbox } from "./inbox.js";
 import { claimOutboxBatch, deletePublishedOutboxRows, markOutboxFailed, markOutboxPublished, type OutboxRow } from "./outbox.js";
 
 export interface OutboxRelayOptions {
@@ -31,7 +32,14 @@ export interface OutboxRelayOptions {
   retryMaxDelayMs?: number;
   /** Published rows older than this are deleted. Default 7 days. */
   retentionMs?: number;
-  /** How often old rows are deleted. Default 10 minutes. */
+  /**
+   * Inbox rows (events this service's consumers handled) older than this are
+   * deleted: a duplicate of an event is not expected later than that. Default
+   * 14 days, longer than the outbox's so a redelivery of anything still
+   * retained on either side is recognised.
+   */
+  inboxRetentionMs?: number;
+  /** How often old outbox and inbox rows are deleted. Default 10 minutes. */
   cleanupIntervalMs?: number;
 }
 
@@ -56,6 +64,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const retryInitialDelayMs = options.retryInitialDelayMs ?? 1000;
   const retryMaxDelayMs = options.retryMaxDelayMs ?? 60_000;
   const retentionMs = options.retentionMs ?? 7 * 24 * 60 * 60 * 1000;
+  const inboxRetentionMs = options.inboxRetentionMs ?? 14 * 24 * 60 * 60 * 1000;
   const cleanupIntervalMs = options.cleanupIntervalMs ?? 10 * 60 * 1000;
 
   let running: Promise<void> | undefined;
@@ -110,6 +119,9 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     lastCleanup = Date.now();
     const deleted = await deletePublishedOutboxRows(db, new Date(Date.now() - retentionMs));
     if (deleted > 0) logger.info({ relayId, deleted }, "deleted old published outbox rows");
+    // The relay runs wherever the messaging tables are, so it keeps the inbox from growing forever too.
+    const forgotten = await pruneInbox(db, new Date(Date.now() - inboxRetentionMs));
+    if (forgotten > 0) logger.info({ relayId, forgotten }, "deleted old inbox rows");
   }
 
   function sleep(ms: number): Promise<void> {

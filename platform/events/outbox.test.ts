@@ -173,6 +173,26 @@ function outboxBehaviour(label: string, open: () => Promise<{ db: Kysely<Messagi
         await relay.stop();
       }
     });
+
+    test("the relay forgets inbox rows past the inbox retention and keeps recent ones", async () => {
+      await db.deleteFrom("inbox").execute();
+      await db
+        .insertInto("inbox")
+        .values([
+          { event_id: "old-event", consumer: "catalog", processed_at: new Date("2020-01-01T00:00:00Z").toISOString() },
+          { event_id: "recent-event", consumer: "catalog", processed_at: new Date().toISOString() },
+        ])
+        .execute();
+
+      const relay = createOutboxRelay({ db, bus, logger, inboxRetentionMs: 60 * 60 * 1000, cleanupIntervalMs: 0 });
+      relay.start();
+      try {
+        await waitUntil("the old inbox row to be deleted", async () => (await db.selectFrom("inbox").select("event_id").where("event_id", "=", "old-event").executeTakeFirst()) === undefined);
+        assert.deepEqual((await db.selectFrom("inbox").select("event_id").execute()).map((row) => row.event_id), ["recent-event"]);
+      } finally {
+        await relay.stop();
+      }
+    });
   });
 }
 

@@ -115,6 +115,22 @@ describe("basket outbox relay", () => {
     assert.deepEqual(seen.map(([orderId]) => orderId).sort(), [...baskets].sort());
   });
 
+  it("forgets inbox entries past the inbox retention and keeps recent ones", async () => {
+    const consumer = `relay-test-${randomUUID()}`;
+    await db.inbox.create([
+      { eventId: "old-event", consumer, handledAt: new Date("2020-01-01T00:00:00Z") },
+      { eventId: "recent-event", consumer, handledAt: new Date() },
+    ]);
+    const relay = createBasketOutboxRelay({ db, bus, logger, writeRetry: defaultWriteRetry, inboxRetentionMs: 60 * 60 * 1000, cleanupIntervalMs: 0, pollIntervalMs: 50 });
+    relay.start();
+    try {
+      await waitUntil("the old inbox entry to be deleted", async () => (await db.inbox.exists({ eventId: "old-event", consumer }).exec()) === null);
+      assert.deepEqual((await db.inbox.find({ consumer }).lean().exec()).map((entry) => entry.eventId), ["recent-event"]);
+    } finally {
+      await relay.stop();
+    }
+  });
+
   it("keeps an entry written while the broker is down and publishes it once the broker is back", { timeout: 120_000 }, async () => {
     const relay = createBasketOutboxRelay({ db, bus, logger, writeRetry: defaultWriteRetry, pollIntervalMs: 100, retryInitialDelayMs: 100, retryMaxDelayMs: 500 });
     relay.start();

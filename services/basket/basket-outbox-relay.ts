@@ -13,7 +13,7 @@ import type { Logger } from "../../platform/log/index.js";
 import { retryOnConflict, lostRace, type WriteRetry } from "./basket-update.js";
 import type { BasketDb, BasketDocument, OutboxEntryFields } from "./basket.model.js";
 import { bytesOf } from "./basket.mapper.js";
-import { findBasketDocument, findBasketsWithPendingOutbox, updateBasket } from "./basket.repository.js";
+import { findBasketDocument, findBasketsWithPendingOutbox, pruneBasketInbox, updateBasket } from "./basket.repository.js";
 
 export interface BasketOutboxRelayOptions {
   db: BasketDb;
@@ -32,6 +32,13 @@ export interface BasketOutboxRelayOptions {
   retryMaxDelayMs?: number;
   /** Sent entries older than this are dropped from the document. Default 1 hour. */
   sentRetentionMs?: number;
+  /**
+   * Events the basket's handlers processed longer ago than this are dropped
+   * from its inbox: no duplicate is expected that late. Default 14 days.
+   */
+  inboxRetentionMs?: number;
+  /** How often the inbox is pruned. Default 10 minutes. */
+  cleanupIntervalMs?: number;
   now?: () => Date;
 }
 
@@ -67,6 +74,9 @@ export function createBasketOutboxRelay(options: BasketOutboxRelayOptions): Bask
   const retryInitialDelayMs = options.retryInitialDelayMs ?? 1000;
   const retryMaxDelayMs = options.retryMaxDelayMs ?? 60_000;
   const sentRetentionMs = options.sentRetentionMs ?? 60 * 60 * 1000;
+  const inboxRetentionMs = options.inboxRetentionMs ?? 14 * 24 * 60 * 60 * 1000;
+  const cleanupIntervalMs = options.cleanupIntervalMs ?? 10 * 60 * 1000;
+  let lastCleanup = 0;
   const now = options.now ?? (() => new Date());
 
   let running: Promise<void> | undefined;
@@ -130,6 +140,14 @@ export function createBasketOutboxRelay(options: BasketOutboxRelayOptions): Bask
     };
   }
 
+  // The relay is the basket's one background loop, so it also keeps the inbox from growing forever.
+  async function cleanupIfDue(): Promise<void> {
+    if (now().getTime() - lastCleanup < cleanupIntervalMs) return;
+    lastCleanup = now().getTime();
+    const forgotten = await pruneBasketInbox(db, new Date(lastCleanup - inboxRetentionMs));
+    if (forgotten > 0) logger.info({ relayId, forgotten }, "deleted old basket inbox entries");
+  }
+
   function sleep(ms: number): Promise<void> {
     if (woken || stopping) return Promise.resolve();
     return new Promise((resolve) => {
@@ -150,6 +168,7 @@ export function createBasketOutboxRelay(options: BasketOutboxRelayOptions): Bask
       let delayMs = pollIntervalMs;
       try {
         const outcome = await runRound();
+        await cleanupIfDue();
         if (outcome.published > 0) logger.debug({ relayId, published: outcome.published }, "basket outbox events published");
         failures = outcome.failed ? failures + 1 : 0;
         if (outcome.failed) delayMs = Math.min(retryMaxDelayMs, retryInitialDelayMs * 2 ** (failures - 1));

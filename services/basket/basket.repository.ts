@@ -150,3 +150,9 @@ export async function recordEventHandled(db: BasketDb, eventId: string, consumer
     if (!isDuplicateKey(error)) throw error;
   }
 }
+
+/** Forgets events handled before `cutoff` (FerretDB v1 has no TTL indexes, so this runs on a schedule). */
+export async function pruneBasketInbox(db: BasketDb, cutoff: Date): Promise<number> {
+  const result = await store(() => db.inbox.deleteMany({ handledAt: { $lt: cutoff } }).exec());
+  return result.deletedCount;
+}
