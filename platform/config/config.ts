@@ -158,3 +158,12 @@ export function address(defaultAddress?: string) {
     );
   return defaultAddress === undefined ? schema : schema.default(defaultAddress);
 }
+
+/** Comma-separated positive milliseconds ("1000,5000,10000"), e.g. a retry ladder. */
+export function millisecondsList(defaults?: number[]) {
+  const schema = z
+    .string()
+    .regex(/^\s*[1-9]\d*(\s*,\s*[1-9]\d*)*\s*$/, "expected comma-separated positive milliseconds, e.g. 1000,5000,10000")
+    .transform((value) => value.split(",").map((part) => Number(part.trim())));
+  return defaults === undefined ? schema : schema.default(defaults);
+}

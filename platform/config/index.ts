@@ -12,6 +12,7 @@ export {
   integer,
   list,
   logLevel,
+  millisecondsList,
   oneOf,
   parseConfig,
   port,

@@ -2,17 +2,9 @@
 // once in main.ts (a bad value stops the process naming the variable).
 import { z } from "zod";
 import { tokenTrustEnv } from "../../platform/auth/index.js";
-import { address, boolean, ConfigError, defaultPorts, durationMs, integer, logLevel, parseConfig, port, text, url, type Env } from "../../platform/config/index.js";
+import { messagingConfigFrom, messagingEnv, type MessagingConfig } from "../../platform/events/index.js";
+import { address, ConfigError, defaultPorts, durationMs, integer, logLevel, parseConfig, port, text, type Env } from "../../platform/config/index.js";
 import type { BasketLimits } from "./basket.js";
-
-/** Comma-separated positive milliseconds ("1000,5000,10000"). */
-function millisecondsList(defaults: number[]) {
-  return z
-    .string()
-    .regex(/^\s*[1-9]\d*(\s*,\s*[1-9]\d*)*\s*$/, "expected comma-separated positive milliseconds, e.g. 1000,5000,10000")
-    .transform((value) => value.split(",").map((part) => Number(part.trim())))
-    .default(defaults);
-}
 
 export const basketEnv = z.object({
   /** NODE_ENV or MEL_ENV "production" makes MEL_PAYMENT_TOKEN_KEY required. */
@@ -44,19 +36,7 @@ export const basketEnv = z.object({
    * start-up, with a warning (tokens then change with every restart).
    */
   MEL_PAYMENT_TOKEN_KEY: z.string().min(32, "expected at least 32 characters (e.g. openssl rand -base64 48)").optional(),
-  MEL_RABBITMQ_URL: url({ protocols: ["amqp", "amqps"], default: "amqp://guest:guest@127.0.0.1:5672" }),
-  /** The topic exchange integration events travel on. */
-  MEL_EVENTS_EXCHANGE: text("mel.events"),
-  /** The basket's queue on it. */
-  MEL_BASKET_QUEUE: text("basket.events"),
-  /** Declare the basket's queues as quorum queues. */
-  MEL_BASKET_QUORUM_QUEUES: boolean(false),
-  /** Most unacknowledged events the basket holds at once. */
-  MEL_BASKET_EVENT_PREFETCH: integer({ min: 1, max: 1000, default: 16 }),
-  /** Delays before each redelivery of an event whose handler failed; then the DLQ. */
-  MEL_BASKET_EVENT_RETRY_DELAYS_MS: millisecondsList([1000, 5000, 10_000]),
-  /** The outbox relay's fallback poll (a checkout wakes it at once). */
-  MEL_BASKET_OUTBOX_POLL_MS: durationMs(1000),
+  ...messagingEnv("BASKET"),
   /** How long in-flight calls may finish on SIGTERM. */
   MEL_BASKET_DRAIN_MS: durationMs(10_000),
   ...tokenTrustEnv,
@@ -64,7 +44,7 @@ export const basketEnv = z.object({
 
 export type BasketEnv = z.output<typeof basketEnv>;
 
-export interface BasketConfig {
+export interface BasketConfig extends MessagingConfig {
   production: boolean;
   logLevel: BasketEnv["MEL_LOG_LEVEL"];
   host: string;
@@ -77,13 +57,6 @@ export interface BasketConfig {
   writeAttempts: number;
   /** Undefined outside production when MEL_PAYMENT_TOKEN_KEY is unset: main.ts makes a random one. */
   paymentTokenKey: string | undefined;
-  rabbitMqUrl: string;
-  exchange: string;
-  queue: string;
-  quorumQueues: boolean;
-  eventPrefetch: number;
-  eventRetryDelaysMs: number[];
-  outboxPollMs: number;
   drainMs: number;
   /** Token trust (issuer, audience, identity's address for the JWKS), as platform/auth reads it. */
   trust: Pick<BasketEnv, keyof typeof tokenTrustEnv>;
@@ -110,13 +83,7 @@ export function loadBasketConfig(env: Env = process.env): BasketConfig {
     limits: { maxLineQuantity: parsed.MEL_BASKET_MAX_LINE_QUANTITY, maxLines: parsed.MEL_BASKET_MAX_LINES },
     writeAttempts: parsed.MEL_BASKET_WRITE_ATTEMPTS,
     paymentTokenKey: parsed.MEL_PAYMENT_TOKEN_KEY,
-    rabbitMqUrl: parsed.MEL_RABBITMQ_URL,
-    exchange: parsed.MEL_EVENTS_EXCHANGE,
-    queue: parsed.MEL_BASKET_QUEUE,
-    quorumQueues: parsed.MEL_BASKET_QUORUM_QUEUES,
-    eventPrefetch: parsed.MEL_BASKET_EVENT_PREFETCH,
-    eventRetryDelaysMs: parsed.MEL_BASKET_EVENT_RETRY_DELAYS_MS,
-    outboxPollMs: parsed.MEL_BASKET_OUTBOX_POLL_MS,
+    ...messagingConfigFrom(parsed, "BASKET"),
     drainMs: parsed.MEL_BASKET_DRAIN_MS,
     trust,
   };

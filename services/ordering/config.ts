@@ -1,17 +1,9 @@
 // Ordering's configuration: the MEL_* variables it reads, validated once in
 // main.ts (a bad value stops the process naming the variable).
-import { tokenTrustEnv } from "../../platform/auth/index.js";
-import { boolean, defaultPorts, durationMs, integer, logLevel, parseConfig, port, text, url, type Env } from "../../platform/config/index.js";
 import { z } from "zod";
-
-/** Comma-separated positive milliseconds ("1000,5000,10000"). */
-function millisecondsList(defaults: number[]) {
-  return z
-    .string()
-    .regex(/^\s*[1-9]\d*(\s*,\s*[1-9]\d*)*\s*$/, "expected comma-separated positive milliseconds, e.g. 1000,5000,10000")
-    .transform((value) => value.split(",").map((part) => Number(part.trim())))
-    .default(defaults);
-}
+import { tokenTrustEnv } from "../../platform/auth/index.js";
+import { messagingConfigFrom, messagingEnv, type MessagingConfig } from "../../platform/events/index.js";
+import { defaultPorts, durationMs, integer, logLevel, parseConfig, port, text, type Env } from "../../platform/config/index.js";
 
 export const orderingEnv = z.object({
   MEL_LOG_LEVEL: logLevel(),
@@ -32,19 +24,7 @@ export const orderingEnv = z.object({
   MEL_ORDERING_PAYMENT_MAX_ATTEMPTS: integer({ min: 1, max: 100, default: 8 }),
   /** WatchOrder re-reads this often for changes committed by other ordering instances. */
   MEL_ORDERING_WATCH_POLL_MS: durationMs(5000),
-  MEL_RABBITMQ_URL: url({ protocols: ["amqp", "amqps"], default: "amqp://guest:guest@127.0.0.1:5672" }),
-  /** The topic exchange integration events travel on. */
-  MEL_EVENTS_EXCHANGE: text("mel.events"),
-  /** Ordering's queue on it. */
-  MEL_ORDERING_QUEUE: text("ordering.events"),
-  /** Declare ordering's queues as quorum queues (replicated; for clustered brokers). */
-  MEL_ORDERING_QUORUM_QUEUES: boolean(false),
-  /** Events handled at once by one ordering instance. */
-  MEL_ORDERING_EVENT_PREFETCH: integer({ min: 1, max: 1000, default: 16 }),
-  /** Delays before each redelivery of an event whose handler failed; then the DLQ. */
-  MEL_ORDERING_EVENT_RETRY_DELAYS_MS: millisecondsList([1000, 5000, 10_000]),
-  /** The outbox relay's fallback poll (it is woken on every commit). */
-  MEL_ORDERING_OUTBOX_POLL_MS: durationMs(1000),
+  ...messagingEnv("ORDERING"),
   /** How long in-flight calls may finish on SIGTERM. */
   MEL_ORDERING_DRAIN_MS: durationMs(10_000),
   ...tokenTrustEnv,
@@ -52,7 +32,7 @@ export const orderingEnv = z.object({
 
 export type OrderingEnv = z.output<typeof orderingEnv>;
 
-export interface OrderingConfig {
+export interface OrderingConfig extends MessagingConfig {
   logLevel: OrderingEnv["MEL_LOG_LEVEL"];
   host: string;
   port: number;
@@ -63,13 +43,6 @@ export interface OrderingConfig {
   stepLeaseMs: number;
   paymentMaxAttempts: number;
   watchPollMs: number;
-  rabbitMqUrl: string;
-  exchange: string;
-  queue: string;
-  quorumQueues: boolean;
-  eventPrefetch: number;
-  eventRetryDelaysMs: number[];
-  outboxPollMs: number;
   drainMs: number;
   /** Token trust (issuer, audience, identity's address for the JWKS), as platform/auth reads it. */
   trust: Pick<OrderingEnv, keyof typeof tokenTrustEnv>;
@@ -90,13 +63,7 @@ export function loadOrderingConfig(env: Env = process.env): OrderingConfig {
     stepLeaseMs: parsed.MEL_ORDERING_STEP_LEASE_MS,
     paymentMaxAttempts: parsed.MEL_ORDERING_PAYMENT_MAX_ATTEMPTS,
     watchPollMs: parsed.MEL_ORDERING_WATCH_POLL_MS,
-    rabbitMqUrl: parsed.MEL_RABBITMQ_URL,
-    exchange: parsed.MEL_EVENTS_EXCHANGE,
-    queue: parsed.MEL_ORDERING_QUEUE,
-    quorumQueues: parsed.MEL_ORDERING_QUORUM_QUEUES,
-    eventPrefetch: parsed.MEL_ORDERING_EVENT_PREFETCH,
-    eventRetryDelaysMs: parsed.MEL_ORDERING_EVENT_RETRY_DELAYS_MS,
-    outboxPollMs: parsed.MEL_ORDERING_OUTBOX_POLL_MS,
+    ...messagingConfigFrom(parsed, "ORDERING"),
     drainMs: parsed.MEL_ORDERING_DRAIN_MS,
     trust,
   };
