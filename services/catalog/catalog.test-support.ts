@@ -1,60 +1,26 @@
 // Shared setup for catalog's tests: a migrated catalog database on SQLite (a
 // temp file) or PostgreSQL (a fresh database per call), and small builders.
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Metadata } from "@grpc/grpc-js";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import type { Kysely } from "kysely";
 import { createTokenTrust } from "../../platform/auth/index.js";
 import type { Authenticate } from "../../platform/grpc/index.js";
-import { createDatabase, migrateToLatest } from "../../platform/sql/index.js";
-import { createTestPostgresDatabase } from "../../test/support/postgres.js";
 import { uniqueName } from "../../test/support/rabbitmq.js";
+import { openTestSqlDatabase, type TestDialect, type TestSqlDatabase } from "../../test/support/sql-database.js";
 import type { CatalogConfig } from "./config.js";
 import type { ItemDraft } from "./item.js";
 import { insertBrand, insertItem, insertType } from "./item.repository.js";
 import type { CatalogDatabase } from "./item.table.js";
 import { catalogMigrations } from "./migrations/index.js";
 
-export type TestDialect = "sqlite" | "postgres";
-export const testDialects: readonly TestDialect[] = ["sqlite", "postgres"];
+export { testDialects, type TestDialect } from "../../test/support/sql-database.js";
 
-export interface TestCatalogDatabase {
-  db: Kysely<CatalogDatabase>;
-  /** The URL the database was opened with, for starting the service on it. */
-  url: string;
-  destroy(): Promise<void>;
-}
+export type TestCatalogDatabase = TestSqlDatabase<CatalogDatabase>;
 
 /** A fresh, migrated, empty catalog database. */
-export async function openTestCatalogDatabase(dialect: TestDialect, options: { maxConnections?: number } = {}): Promise<TestCatalogDatabase> {
-  if (dialect === "sqlite") {
-    const dir = mkdtempSync(join(tmpdir(), "mel-catalog-"));
-    const url = `sqlite:${join(dir, "catalog.db")}`;
-    const db = createDatabase<CatalogDatabase>(url, { variable: "MEL_CATALOG_DATABASE_URL" });
-    await migrateToLatest(db, catalogMigrations, { tablePrefix: "catalog" });
-    return {
-      db,
-      url,
-      destroy: async () => {
-        await db.destroy();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  }
-  const database = await createTestPostgresDatabase("catalog");
-  const db = createDatabase<CatalogDatabase>(database.url, { variable: "MEL_CATALOG_DATABASE_URL", ...options });
-  await migrateToLatest(db, catalogMigrations, { tablePrefix: "catalog" });
-  return {
-    db,
-    url: database.url,
-    destroy: async () => {
-      await db.destroy();
-      await database.drop();
-    },
-  };
+export function openTestCatalogDatabase(dialect: TestDialect, options: { maxConnections?: number } = {}): Promise<TestCatalogDatabase> {
+  return openTestSqlDatabase<CatalogDatabase>(dialect, { service: "catalog", migrations: catalogMigrations, tablePrefix: "catalog", ...options });
 }
 
 export const testBrand = { id: "brand-test", name: "Marca de Teste" } as const;

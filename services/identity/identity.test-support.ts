@@ -3,58 +3,31 @@
 // 127.0.0.1:0 with fast settings, a promise-style generated client, and
 // helpers to sign up and sign in.
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
-import type { Kysely } from "kysely";
 import { IdentityServiceClient, type LoginResponse } from "../../gen/mel/identity/v1/identity.js";
 import { callUnary, type UnaryMethodName, type UnaryRequest, type UnaryResponse } from "../../platform/grpc/index.js";
 import { createLogger, type Logger } from "../../platform/log/index.js";
-import { createDatabase, migrateToLatest } from "../../platform/sql/index.js";
-import { createTestPostgresDatabase } from "../../test/support/postgres.js";
+import { createEmptyTestDatabase, openTestSqlDatabase, type EmptyTestDatabase, type TestDialect, type TestSqlDatabase } from "../../test/support/sql-database.js";
 import { loadIdentityConfig, type IdentityConfig } from "./config.js";
 import type { IdentityDatabase } from "./identity.table.js";
 import { startIdentity, type RunningIdentity } from "./main.js";
 import { identityMigrations, identityMigrationTablePrefix } from "./migrations/index.js";
 import { openSealedPrivateJwk, parseKeyEncryptionKey, toSigningKey, type SigningAlgorithm, type SigningKey } from "./signing-key.js";
 
-export type TestDialect = "sqlite" | "postgres";
-export const testDialects: readonly TestDialect[] = ["sqlite", "postgres"];
+export { testDialects, type TestDialect } from "../../test/support/sql-database.js";
 
-export interface TestDatabase {
-  url: string;
-  /** Removes the database (drops it, or deletes the temp folder). */
-  remove(): Promise<void>;
-}
+export type TestDatabase = EmptyTestDatabase;
 
 /** An empty database for identity (not migrated). */
-export async function createTestDatabase(dialect: TestDialect): Promise<TestDatabase> {
-  if (dialect === "sqlite") {
-    const dir = mkdtempSync(join(tmpdir(), "mel-identity-"));
-    return { url: `sqlite:${join(dir, "identity.db")}`, remove: async () => rmSync(dir, { recursive: true, force: true }) };
-  }
-  const database = await createTestPostgresDatabase("identity");
-  return { url: database.url, remove: database.drop };
+export function createTestDatabase(dialect: TestDialect): Promise<TestDatabase> {
+  return createEmptyTestDatabase(dialect, "identity");
 }
 
-export interface TestIdentityDatabase {
-  db: Kysely<IdentityDatabase>;
-  destroy(): Promise<void>;
-}
+export type TestIdentityDatabase = TestSqlDatabase<IdentityDatabase>;
 
 /** A fresh, migrated identity database. */
-export async function openTestIdentityDatabase(dialect: TestDialect): Promise<TestIdentityDatabase> {
-  const database = await createTestDatabase(dialect);
-  const db = createDatabase<IdentityDatabase>(database.url, { variable: "MEL_IDENTITY_DATABASE_URL" });
-  await migrateToLatest(db, identityMigrations, { tablePrefix: identityMigrationTablePrefix });
-  return {
-    db,
-    destroy: async () => {
-      await db.destroy();
-      await database.remove();
-    },
-  };
+export function openTestIdentityDatabase(dialect: TestDialect): Promise<TestIdentityDatabase> {
+  return openTestSqlDatabase<IdentityDatabase>(dialect, { service: "identity", migrations: identityMigrations, tablePrefix: identityMigrationTablePrefix });
 }
 
 export const testAdmin = { email: "admin@lojasmel.test", password: `admin-${randomBytes(6).toString("hex")}` } as const;

@@ -1,56 +1,21 @@
 // Shared setup for ordering's tests: a migrated ordering database on SQLite (a
 // temp file) or PostgreSQL (a fresh database per call), a checkout to build
 // orders from, and a quiet logger.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { Kysely } from "kysely";
 import { pino } from "pino";
 import type { Logger } from "../../platform/log/index.js";
-import { createDatabase, migrateToLatest } from "../../platform/sql/index.js";
-import { createTestPostgresDatabase } from "../../test/support/postgres.js";
+import { openTestSqlDatabase, type TestDialect, type TestSqlDatabase } from "../../test/support/sql-database.js";
 import type { UserCheckoutAccepted } from "../../gen/mel/events/v1/basket_events.js";
 import type { EventMeta } from "../../platform/events/index.js";
 import { orderingMigrations } from "./migrations/index.js";
 import type { OrderingDatabase } from "./order.table.js";
 
-export type TestDialect = "sqlite" | "postgres";
-export const testDialects: readonly TestDialect[] = ["sqlite", "postgres"];
+export { testDialects, type TestDialect } from "../../test/support/sql-database.js";
 
-export interface TestOrderingDatabase {
-  db: Kysely<OrderingDatabase>;
-  /** The URL the database was opened with, for starting the service on it. */
-  url: string;
-  destroy(): Promise<void>;
-}
+export type TestOrderingDatabase = TestSqlDatabase<OrderingDatabase>;
 
 /** A fresh, migrated, empty ordering database. */
-export async function openTestOrderingDatabase(dialect: TestDialect, options: { maxConnections?: number } = {}): Promise<TestOrderingDatabase> {
-  if (dialect === "sqlite") {
-    const dir = mkdtempSync(join(tmpdir(), "mel-ordering-"));
-    const url = `sqlite:${join(dir, "ordering.db")}`;
-    const db = createDatabase<OrderingDatabase>(url, { variable: "MEL_ORDERING_DATABASE_URL" });
-    await migrateToLatest(db, orderingMigrations, { tablePrefix: "ordering" });
-    return {
-      db,
-      url,
-      destroy: async () => {
-        await db.destroy();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  }
-  const database = await createTestPostgresDatabase("ordering");
-  const db = createDatabase<OrderingDatabase>(database.url, { variable: "MEL_ORDERING_DATABASE_URL", ...options });
-  await migrateToLatest(db, orderingMigrations, { tablePrefix: "ordering" });
-  return {
-    db,
-    url: database.url,
-    destroy: async () => {
-      await db.destroy();
-      await database.drop();
-    },
-  };
+export function openTestOrderingDatabase(dialect: TestDialect, options: { maxConnections?: number } = {}): Promise<TestOrderingDatabase> {
+  return openTestSqlDatabase<OrderingDatabase>(dialect, { service: "ordering", migrations: orderingMigrations, tablePrefix: "ordering", ...options });
 }
 
 export const quietLogger: Logger = pino({ level: "silent" });
