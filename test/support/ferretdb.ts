@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import mongoose from "mongoose";
-import { createTestPostgresDatabase } from "./postgres.js";
+import { createTestPostgresDatabase, dropOrphanedTestDatabases } from "./postgres.js";
 
 const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const wrapperDir = join(repositoryRoot, "tools/ferretdb");
@@ -97,10 +97,12 @@ async function startFerretDb(): Promise<MongoServer> {
   // A port found free can be taken before FerretDB binds it: try another then.
   const backend = process.env.MEL_TEST_FERRETDB_BACKEND ?? "postgresql";
   if (backend !== "postgresql" && backend !== "sqlite") throw new Error(`MEL_TEST_FERRETDB_BACKEND must be "postgresql" or "sqlite", not ${JSON.stringify(backend)}`);
+  if (backend === "postgresql") await dropOrphanedTestDatabases("ferretdb");
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     const dataDir = mkdtempSync(join(tmpdir(), "mel-ferretdb-"));
-    const backendStore = backend === "postgresql" ? await createTestPostgresDatabase("ferretdb") : undefined;
+    // Named with this process's pid, so a later run can drop it if this one is killed before its clean-up.
+    const backendStore = backend === "postgresql" ? await createTestPostgresDatabase(`ferretdb_${process.pid}`) : undefined;
     const backendArgs = backendStore ? ["--handler", "postgresql", "--postgresql-url", backendStore.url] : ["--handler", "sqlite", "--sqlite-url", `file:${dataDir}/`];
     const child = spawn(binary, ["--listen-addr", `127.0.0.1:${port}`, ...backendArgs, "--log-level", "error"], {
       stdio: ["ignore", "pipe", "pipe"],

@@ -81,6 +81,35 @@ export async function createTestPostgresDatabase(label: string): Promise<TestPos
   };
 }
 
+/**
+ * Drops databases named `mel_<label>_<pid>_…` whose creating process (pid) is
+ * gone: what a killed test run left behind. A pid taken again by a live
+ * process keeps its database, the safe side.
+ */
+export async function dropOrphanedTestDatabases(label: string): Promise<string[]> {
+  await ensurePostgres();
+  const prefix = `mel_${label}_`;
+  const { rows } = await withAdminClient((client) => client.query<{ datname: string }>("select datname from pg_database where starts_with(datname, $1)", [prefix]));
+  const orphaned = rows
+    .map((row) => row.datname)
+    .filter((name) => {
+      const pid = Number(/^(\d+)_/.exec(name.slice(prefix.length))?.[1]);
+      return Number.isInteger(pid) && pid > 0 && !isAlive(pid);
+    });
+  for (const name of orphaned) await withAdminClient((client) => client.query(`drop database if exists "${name}" with (force)`));
+  return orphaned;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: alive, but another user's.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 async function withAdminClient<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: postgresAdminUrl });
   await client.connect();
