@@ -35,24 +35,34 @@ export async function runOnce(trx: Kysely<any>, eventId: string, consumer: strin
 }
 
 /**
+ * What a handler passed to handleOnce may return: work to do once its
+ * transaction has committed, typically logging the outcome. A log line written
+ * inside the transaction would claim an effect that a failed commit then takes
+ * back, and anyone reading the store on seeing it could still find the old state.
+ */
+export type AfterCommit = () => void;
+
+/**
  * Wraps a handler so it runs at most once per event id for `consumer`: it gets
  * a transaction that also records the inbox row, and a duplicate delivery
- * returns without calling it (so the bus acknowledges it).
+ * returns without calling it (so the bus acknowledges it). What the handler
+ * returns runs after the commit.
  */
 export function handleOnce<DB, E>(
   db: Kysely<DB>,
   consumer: string,
-  handler: (trx: Transaction<DB>, event: E, meta: EventMeta) => Promise<void>,
+  handler: (trx: Transaction<DB>, event: E, meta: EventMeta) => Promise<AfterCommit | void>,
   logger?: Logger,
 ): EventHandler<E> {
   return async (event, meta) => {
-    await db.transaction().execute(async (trx) => {
+    const afterCommit = await db.transaction().execute(async (trx): Promise<AfterCommit | void> => {
       if (!(await runOnce(trx, meta.eventId, consumer))) {
-        logger?.info({ consumer, eventId: meta.eventId, type: meta.type, redelivered: meta.redelivered }, "duplicate event ignored (already processed)");
-        return;
+        return () =>
+          logger?.info({ consumer, eventId: meta.eventId, type: meta.type, redelivered: meta.redelivered }, "duplicate event ignored (already processed)");
       }
-      await handler(trx, event, meta);
+      return handler(trx, event, meta);
     });
+    afterCommit?.();
   };
 }
 

@@ -32,15 +32,12 @@ export function createOrderStatusChangedToAwaitingValidationHandler({
       switch (outcome.kind) {
         case "confirmed":
           await addToOutbox(trx, OrderStockConfirmed, { orderId: event.orderId }, trace);
-          logger.info({ orderId: event.orderId, eventId: meta.eventId, lines: outcome.lines.length }, "order stock reserved");
-          return;
+          return () => logger.info({ orderId: event.orderId, eventId: meta.eventId, lines: outcome.lines.length }, "order stock reserved");
         case "rejected":
           await addToOutbox(trx, OrderStockRejected, { orderId: event.orderId, shortages: outcome.shortages }, trace);
-          logger.info({ orderId: event.orderId, eventId: meta.eventId, shortages: outcome.shortages }, "order stock rejected");
-          return;
+          return () => logger.info({ orderId: event.orderId, eventId: meta.eventId, shortages: outcome.shortages }, "order stock rejected");
         case "already-reserved":
-          logger.warn({ orderId: event.orderId, eventId: meta.eventId }, "order already holds a reservation; event ignored");
-          return;
+          return () => logger.warn({ orderId: event.orderId, eventId: meta.eventId }, "order already holds a reservation; event ignored");
       }
     },
     logger,

@@ -17,10 +17,11 @@ export function createOrderStatusChangedToCancelledHandler({
     "catalog.release-reserved-stock",
     async (trx, event, meta) => {
       const released = await settleReservations(trx, event.orderId, "released", now());
-      logger.info(
-        { orderId: event.orderId, eventId: meta.eventId, reason: event.reason, lines: released },
-        released.length > 0 ? "reserved stock released" : "cancelled order held no reservation",
-      );
+      return () =>
+        logger.info(
+          { orderId: event.orderId, eventId: meta.eventId, reason: event.reason, lines: released },
+          released.length > 0 ? "reserved stock released" : "cancelled order held no reservation",
+        );
     },
     logger,
   );

@@ -18,10 +18,9 @@ export function createOrderStatusChangedToPaidHandler({
     async (trx, event, meta) => {
       const sold = await settleReservations(trx, event.orderId, "sold", now());
       if (sold.length === 0) {
-        logger.warn({ orderId: event.orderId, eventId: meta.eventId }, "paid order holds no open reservation; nothing to sell");
-        return;
+        return () => logger.warn({ orderId: event.orderId, eventId: meta.eventId }, "paid order holds no open reservation; nothing to sell");
       }
-      logger.info({ orderId: event.orderId, eventId: meta.eventId, lines: sold }, "reserved stock sold");
+      return () => logger.info({ orderId: event.orderId, eventId: meta.eventId, lines: sold }, "reserved stock sold");
     },
     logger,
   );

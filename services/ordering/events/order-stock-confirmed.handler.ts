@@ -17,7 +17,7 @@ export function createOrderStockConfirmedHandler({ db, logger, timings, orderCha
       const trace = { correlationId: meta.correlationId, traceparent: meta.traceparent };
       try {
         await changeOrderStatus(trx, event.orderId, "STOCK_CONFIRMED", { now: now(), timings, trace });
-        logger.info({ orderId: event.orderId, eventId: meta.eventId }, "order stock confirmed; payment next");
+        return () => logger.info({ orderId: event.orderId, eventId: meta.eventId }, "order stock confirmed; payment next");
       } catch (error) {
         if (!(error instanceof IllegalTransitionError)) throw error;
         if (error.current === "CANCELLED") {
@@ -28,10 +28,9 @@ export function createOrderStockConfirmedHandler({ db, logger, timings, orderCha
               traceparent: trace.traceparent ?? record.trace.traceparent,
             });
           }
-          logger.info({ orderId: event.orderId, eventId: meta.eventId }, "stock confirmed for a cancelled order; asked catalog to release it");
-          return;
+          return () => logger.info({ orderId: event.orderId, eventId: meta.eventId }, "stock confirmed for a cancelled order; asked catalog to release it");
         }
-        logger.warn({ orderId: event.orderId, eventId: meta.eventId, status: error.current }, "stock confirmation does not apply to the order's status; ignored");
+        return () => logger.warn({ orderId: event.orderId, eventId: meta.eventId, status: error.current }, "stock confirmation does not apply to the order's status; ignored");
       }
     },
     logger,

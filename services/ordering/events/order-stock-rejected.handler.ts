@@ -15,10 +15,10 @@ export function createOrderStockRejectedHandler({ db, logger, timings, orderChan
       const reason = stockRejectedReason(event.shortages);
       try {
         await changeOrderStatus(trx, event.orderId, "CANCELLED", { now: now(), timings, reason, trace: { correlationId: meta.correlationId, traceparent: meta.traceparent } });
-        logger.info({ orderId: event.orderId, eventId: meta.eventId, shortages: event.shortages }, "order cancelled: stock rejected");
+        return () => logger.info({ orderId: event.orderId, eventId: meta.eventId, shortages: event.shortages }, "order cancelled: stock rejected");
       } catch (error) {
         if (!(error instanceof IllegalTransitionError)) throw error;
-        logger.warn({ orderId: event.orderId, eventId: meta.eventId, status: error.current }, "stock rejection does not apply to the order's status; ignored");
+        return () => logger.warn({ orderId: event.orderId, eventId: meta.eventId, status: error.current }, "stock rejection does not apply to the order's status; ignored");
       }
     },
     logger,

@@ -18,12 +18,10 @@ export function createUserCheckoutAcceptedHandler({ db, logger, timings, orderCh
       const log = { orderId: event.orderId, checkoutRequestId: event.requestId, eventId: meta.eventId };
       const existing = await findOrderIdByCheckoutRequest(trx, event.requestId);
       if (existing !== undefined) {
-        logger.info({ ...log, existingOrderId: existing }, "checkout request already made its order; event ignored");
-        return;
+        return () => logger.info({ ...log, existingOrderId: existing }, "checkout request already made its order; event ignored");
       }
       if ((await findOrderVersion(trx, event.orderId)) !== undefined) {
-        logger.error(log, "order id already belongs to another checkout request; event ignored");
-        return;
+        return () => logger.error(log, "order id already belongs to another checkout request; event ignored");
       }
       let order;
       try {
@@ -34,7 +32,7 @@ export function createUserCheckoutAcceptedHandler({ db, logger, timings, orderCh
         throw error;
       }
       await startOrder(trx, order, { correlationId: meta.correlationId, traceparent: meta.traceparent }, timings);
-      logger.info({ ...log, buyerId: order.buyerId, lines: order.lines.length, total: order.total }, "order submitted");
+      return () => logger.info({ ...log, buyerId: order.buyerId, lines: order.lines.length, total: order.total }, "order submitted");
     },
     logger,
   );
