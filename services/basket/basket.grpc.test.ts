@@ -391,13 +391,13 @@ describe("BasketService over gRPC", () => {
       await waitUntil("the ordered lines removed", async () => quantities((await call.get(buyer)).basket).caneca === undefined);
       const after = (await call.get(buyer)).basket;
       assert.deepEqual(quantities(after), { mel: 1, favo: 1 });
-      const handled = await mesh.basket.db.inbox.countDocuments({ eventId }).exec();
-      assert.equal(handled, 1);
+      // The inbox entry is marked handled just after the effect lands.
+      await waitUntil("the event marked handled", async () => (await mesh.basket.db.inbox.countDocuments({ eventId, handledAt: { $ne: null } }).exec()) === 1);
 
       // The same event again (a redelivery) and a second event for the same order (a republish) change nothing.
       await publisher.publish(OrderStarted, started, { eventId });
       const republishedId = await publisher.publish(OrderStarted, started);
-      await waitUntil("the republished event handled", async () => (await mesh.basket.db.inbox.countDocuments({ eventId: republishedId }).exec()) === 1);
+      await waitUntil("the republished event handled", async () => (await mesh.basket.db.inbox.countDocuments({ eventId: republishedId, handledAt: { $ne: null } }).exec()) === 1);
       await waitUntil("the broker queue drained", async () => (await probe.readyCount(mesh.basketConfig.queue)) === 0);
       assert.deepEqual((await call.get(buyer)).basket, after);
       assert.equal(await mesh.basket.db.inbox.countDocuments({ eventId }).exec(), 1);

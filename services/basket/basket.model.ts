@@ -61,11 +61,17 @@ export interface BasketDocument {
   outboxClaimedUntil?: Date | null | undefined;
 }
 
-/** One handled event per consumer: the inbox that makes handlers idempotent. */
+/**
+ * One event per consumer: the inbox that makes handlers idempotent. A delivery
+ * first claims the entry (claimId, claimedUntil, renewed while its handler
+ * runs), then marks it handled; handledAt is set only once the effect is done.
+ */
 export interface InboxDocument {
   eventId: string;
   consumer: string;
-  handledAt: Date;
+  claimId?: string | null | undefined;
+  claimedUntil?: Date | null | undefined;
+  handledAt?: Date | null | undefined;
 }
 
 const money = new Schema<MoneyFields>({ currencyCode: { type: String, required: true }, amountMinor: { type: Number, required: true } }, { _id: false });
@@ -131,7 +137,9 @@ const inboxSchema = new Schema<InboxDocument>(
   {
     eventId: { type: String, required: true },
     consumer: { type: String, required: true },
-    handledAt: { type: Date, required: true },
+    claimId: { type: String },
+    claimedUntil: { type: Date },
+    handledAt: { type: Date },
   },
   { versionKey: false, collection: "basket_inbox" },
 );

@@ -7,7 +7,7 @@ import mongoose, { type Connection } from "mongoose";
 import { UnavailableError } from "../../platform/errors/index.js";
 import { createTestMongoDatabase, ensureMongoServer, stopMongoServer, type TestMongoDatabase } from "../../test/support/ferretdb.js";
 import { basketModels, createBasketIndexes, hasAtomicConditionalUpdates, type BasketDb, type BasketLineFields } from "./basket.model.js";
-import { findBasketDocument, insertBasketDocument, isEventHandled, isStoreUnavailable, updateBasket } from "./basket.repository.js";
+import { claimEvent, findBasketDocument, insertBasketDocument, isStoreUnavailable, updateBasket } from "./basket.repository.js";
 import { startMongoProxy } from "./mongo-proxy.test-support.js";
 
 function line(quantity: number): BasketLineFields {
@@ -104,7 +104,7 @@ describe("basket repository", () => {
       await assert.rejects(inFlight, unavailable);
       await assert.rejects(findBasketDocument(cutOff, "buyer-outage"), unavailable);
       await assert.rejects(insertBasketDocument(cutOff, "buyer-outage-2", [line(1)], now), unavailable);
-      await assert.rejects(isEventHandled(cutOff, "event-1", "basket.test"), unavailable);
+      await assert.rejects(claimEvent(cutOff, "event-1", "basket.test", now, 30_000), unavailable);
     } finally {
       await through.close(true);
       await proxy.close();

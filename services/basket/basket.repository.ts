@@ -13,10 +13,11 @@
 // Every function here turns a store that cannot be reached, or that failed in
 // a way a retry may get past, into UnavailableError (UNAVAILABLE), so callers
 // see that the basket store is down rather than an internal error.
+import { randomUUID } from "node:crypto";
 import mongoose from "mongoose";
 import { UnavailableError } from "../../platform/errors/index.js";
 import { bytesOf } from "./basket.mapper.js";
-import type { BasketDb, BasketDocument, BasketLineFields, CheckoutFields, OutboxEntryFields } from "./basket.model.js";
+import type { BasketDb, BasketDocument, BasketLineFields, CheckoutFields, InboxDocument, OutboxEntryFields } from "./basket.model.js";
 
 /** A claim older than this was left by a writer that died between its claim and its write. */
 const abandonedClaimMs = 5000;
@@ -138,21 +139,68 @@ export async function findBuyersHoldingProduct(db: BasketDb, productId: string, 
   return rows.map((row) => row._id);
 }
 
-export async function isEventHandled(db: BasketDb, eventId: string, consumer: string): Promise<boolean> {
-  return (await store(() => db.inbox.exists({ eventId, consumer }).exec())) !== null;
-}
+/** What one delivery found when it tried to claim an event for a consumer. */
+export type EventClaim =
+  | { outcome: "claimed"; claimId: string }
+  | { outcome: "handled" }
+  | { outcome: "held"; claimedUntil: Date };
 
-/** Records the event as handled; a record already there (a concurrent duplicate) is fine. */
-export async function recordEventHandled(db: BasketDb, eventId: string, consumer: string, now: Date): Promise<void> {
-  try {
-    await store(() => db.inbox.create({ eventId, consumer, handledAt: now }));
-  } catch (error) {
-    if (!isDuplicateKey(error)) throw error;
+/**
+ * Claims (eventId, consumer) for one delivery, before its handler runs. The
+ * claim is an insert under the inbox's unique index, atomic on every server
+ * (FerretDB v1 included), so two deliveries of one event never both claim it.
+ * A claim whose lease ran out was left by a handler that died: it is deleted
+ * (only if still the same, expired claim) and claimed afresh.
+ */
+export async function claimEvent(db: BasketDb, eventId: string, consumer: string, now: Date, leaseMs: number): Promise<EventClaim> {
+  const claimId = randomUUID();
+  for (;;) {
+    try {
+      await store(() => db.inbox.create({ eventId, consumer, claimId, claimedUntil: new Date(now.getTime() + leaseMs) }));
+      return { outcome: "claimed", claimId };
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+    }
+    const existing = await store(() => db.inbox.findOne({ eventId, consumer }).lean<InboxDocument>().exec());
+    if (existing === null) continue; // released between the insert and the read: claim again
+    if (existing.handledAt) return { outcome: "handled" };
+    if (existing.claimedUntil && existing.claimedUntil > now) return { outcome: "held", claimedUntil: existing.claimedUntil };
+    const removed = await store(() =>
+      db.inbox.deleteOne({ eventId, consumer, claimId: existing.claimId, handledAt: null, claimedUntil: { $lte: now } }).exec(),
+    );
+    // Another delivery took the expired claim over first: report it as held by that one.
+    if (removed.deletedCount === 0) {
+      const current = await store(() => db.inbox.findOne({ eventId, consumer }).lean<InboxDocument>().exec());
+      if (current?.handledAt) return { outcome: "handled" };
+      if (current?.claimedUntil && current.claimedUntil > now) return { outcome: "held", claimedUntil: current.claimedUntil };
+    }
   }
 }
 
-/** Forgets events handled before `cutoff` (FerretDB v1 has no TTL indexes, so this runs on a schedule). */
+/** Extends a claim's lease; false when the claim is no longer this delivery's. */
+export async function renewEventClaim(db: BasketDb, eventId: string, consumer: string, claimId: string, claimedUntil: Date): Promise<boolean> {
+  const result = await store(() => db.inbox.updateOne({ eventId, consumer, claimId, handledAt: null }, { $set: { claimedUntil } }).exec());
+  return result.matchedCount === 1;
+}
+
+/** Marks a claimed event handled; false when the claim is no longer this delivery's. */
+export async function completeEventClaim(db: BasketDb, eventId: string, consumer: string, claimId: string, now: Date): Promise<boolean> {
+  const result = await store(() => db.inbox.updateOne({ eventId, consumer, claimId }, { $set: { handledAt: now } }).exec());
+  return result.matchedCount === 1;
+}
+
+/** Gives a claim up after its handler failed, so the retried delivery can run the handler again. */
+export async function releaseEventClaim(db: BasketDb, eventId: string, consumer: string, claimId: string): Promise<void> {
+  await store(() => db.inbox.deleteOne({ eventId, consumer, claimId, handledAt: null }).exec());
+}
+
+/**
+ * Forgets events handled before `cutoff`, and claims whose lease ended before
+ * it (their handler died and the event never came back). FerretDB v1 has no
+ * TTL indexes, so this runs on a schedule.
+ */
 export async function pruneBasketInbox(db: BasketDb, cutoff: Date): Promise<number> {
-  const result = await store(() => db.inbox.deleteMany({ handledAt: { $lt: cutoff } }).exec());
-  return result.deletedCount;
+  const handled = await store(() => db.inbox.deleteMany({ handledAt: { $lt: cutoff } }).exec());
+  const abandoned = await store(() => db.inbox.deleteMany({ handledAt: null, claimedUntil: { $lt: cutoff } }).exec());
+  return handled.deletedCount + abandoned.deletedCount;
 }
