@@ -87,7 +87,16 @@ export async function startBasketTestMesh(label: string, options: Omit<StartBask
   const dir = mkdtempSync(join(tmpdir(), "mel-basket-"));
   const prefix = uniqueName(label);
   const exchange = `${prefix}.events`;
-  const stops: Array<() => Promise<void>> = [async () => rmSync(dir, { recursive: true, force: true })];
+  // Stops run in reverse, so the broker clean-up runs after every service has
+  // stopped: a consumer still running would re-declare a queue deleted under it.
+  const stops: Array<() => Promise<void>> = [
+    async () => rmSync(dir, { recursive: true, force: true }),
+    async () => {
+      const probe = await BrokerProbe.open();
+      await probe.deleteByPrefix(prefix);
+      await probe.close();
+    },
+  ];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   };
@@ -133,11 +142,6 @@ export async function startBasketTestMesh(label: string, options: Omit<StartBask
     });
     const basket = await startBasket({ config: basketConfig, catalogBreaker: { halfOpenAfterMs: 100 }, relayRetry: { initialDelayMs: 50, maxDelayMs: 200 }, ...options });
     stops.push(() => basket.stop());
-    stops.push(async () => {
-      const probe = await BrokerProbe.open();
-      await probe.deleteByPrefix(prefix);
-      await probe.close();
-    });
 
     const client = new BasketServiceClient(`127.0.0.1:${basket.port}`, credentials.createInsecure());
     const identityClient = new IdentityServiceClient(identityAddress, credentials.createInsecure());
