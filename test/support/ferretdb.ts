@@ -17,6 +17,11 @@ import mongoose from "mongoose";
 import { createTestPostgresDatabase, dropOrphanedTestDatabases } from "./postgres.js";
 
 const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** Connections each MongoDB client of a test (a basket, the test's own) may open to FerretDB. */
+const clientPoolSize = 8;
+/** FerretDB's PostgreSQL connections: room for three clients at once, well under PostgreSQL's 100. */
+const ferretDbPostgresPool = 30;
 const wrapperDir = join(repositoryRoot, "tools/ferretdb");
 
 export interface MongoServer {
@@ -103,7 +108,14 @@ async function startFerretDb(): Promise<MongoServer> {
     const dataDir = mkdtempSync(join(tmpdir(), "mel-ferretdb-"));
     // Named with this process's pid, so a later run can drop it if this one is killed before its clean-up.
     const backendStore = backend === "postgresql" ? await createTestPostgresDatabase(`ferretdb_${process.pid}`) : undefined;
-    const backendArgs = backendStore ? ["--handler", "postgresql", "--postgresql-url", backendStore.url] : ["--handler", "sqlite", "--sqlite-url", `file:${dataDir}/`];
+    // FerretDB v1 stalls for good once more operations arrive at once than its
+    // PostgreSQL pool holds connections (seen with 500 concurrent checkouts);
+    // its pool stays above what the test clients can open (clientPoolSize each).
+    const backendUrl = backendStore ? new URL(backendStore.url) : undefined;
+    backendUrl?.searchParams.set("pool_max_conns", String(ferretDbPostgresPool));
+    const backendArgs = backendUrl
+      ? ["--handler", "postgresql", "--postgresql-url", backendUrl.toString()]
+      : ["--handler", "sqlite", "--sqlite-url", `file:${dataDir}/`];
     const child = spawn(binary, ["--listen-addr", `127.0.0.1:${port}`, ...backendArgs, "--log-level", "error"], {
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -137,7 +149,7 @@ async function startFerretDb(): Promise<MongoServer> {
         await stopChild(child, dataDir, killOnExit);
         await backendStore?.drop();
       };
-      return { baseUrl: `mongodb://127.0.0.1:${port}`, kind: "ferretdb", stop };
+      return { baseUrl: `mongodb://127.0.0.1:${port}/?maxPoolSize=${clientPoolSize}`, kind: "ferretdb", stop };
     }
     lastError = exited ? `exited with code ${child.exitCode}: ${output.trim()}` : `not accepting connections on port ${port} after 20 s: ${output.trim()}`;
     await stopChild(child, dataDir, killOnExit);
