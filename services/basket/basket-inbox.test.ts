@@ -4,14 +4,14 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import mongoose, { type Connection } from "mongoose";
 import type { EventMeta } from "../../platform/events/index.js";
 import { createLogger } from "../../platform/log/index.js";
-import { createTestMongoDatabase, stopMongoServer, type TestMongoDatabase } from "../../test/support/ferretdb.js";
+import { stopMongoServer } from "../../test/support/ferretdb.js";
 import { waitUntil } from "../../test/support/wait.js";
 import { handleEventOnce, type EventInboxOptions } from "./basket-inbox.js";
-import { basketModels, createBasketIndexes, hasAtomicConditionalUpdates, type BasketDb } from "./basket.model.js";
+import type { BasketDb } from "./basket.model.js";
 import { pruneBasketInbox } from "./basket.repository.js";
+import { openTestBasketStore, type TestBasketStore } from "./basket.test-support.js";
 
 function metaFor(eventId: string): EventMeta {
   return { eventId, type: "ProductPriceChanged", correlationId: undefined, traceparent: undefined, redelivered: false, attempt: 1, occurredAt: undefined };
@@ -25,8 +25,7 @@ function gate(): { opened: Promise<void>; open: () => void } {
 }
 
 describe("basket inbox", () => {
-  let database: TestMongoDatabase;
-  let connection: Connection;
+  let store: TestBasketStore;
   let db: BasketDb;
   const logLines: Array<{ msg: string; eventId?: string }> = [];
   const options: EventInboxOptions = {
@@ -38,15 +37,12 @@ describe("basket inbox", () => {
   };
 
   before(async () => {
-    database = await createTestMongoDatabase("basket inbox");
-    connection = await mongoose.createConnection(database.url, { serverSelectionTimeoutMS: 5000, autoIndex: false }).asPromise();
-    db = basketModels(connection, { claimWrites: !(await hasAtomicConditionalUpdates(connection)) });
-    await createBasketIndexes(db);
+    store = await openTestBasketStore("basket inbox");
+    db = store.db;
   });
 
   after(async () => {
-    await connection?.close();
-    await database?.drop();
+    await store?.close();
     await stopMongoServer();
   });
 

@@ -4,17 +4,17 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import mongoose, { type Connection } from "mongoose";
 import pino from "pino";
 import { OrderStarted } from "../../gen/mel/events/v1/ordering_events.js";
 import { createEventBus, encodeEvent, type EventBus } from "../../platform/events/index.js";
-import { createTestMongoDatabase, stopMongoServer, type TestMongoDatabase } from "../../test/support/ferretdb.js";
+import { stopMongoServer } from "../../test/support/ferretdb.js";
 import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, restartBroker, uniqueName } from "../../test/support/rabbitmq.js";
 import { waitUntil } from "../../test/support/wait.js";
 import { createBasketOutboxRelay } from "./basket-outbox-relay.js";
 import { defaultWriteRetry } from "./basket-update.js";
-import { basketModels, createBasketIndexes, hasAtomicConditionalUpdates, type BasketDb, type OutboxEntryFields } from "./basket.model.js";
+import type { BasketDb, OutboxEntryFields } from "./basket.model.js";
 import { findBasketDocument, insertBasketDocument, updateBasket } from "./basket.repository.js";
+import { openTestBasketStore, type TestBasketStore } from "./basket.test-support.js";
 
 const logger = pino({ level: "silent" });
 const prefix = uniqueName("basket-relay");
@@ -35,18 +35,15 @@ function entry(label: string): OutboxEntryFields {
 }
 
 describe("basket outbox relay", () => {
-  let database: TestMongoDatabase;
-  let connection: Connection;
+  let store: TestBasketStore;
   let db: BasketDb;
   let bus: EventBus;
   let probe: BrokerProbe;
 
   before(async () => {
     await ensureRabbitMq();
-    database = await createTestMongoDatabase("basket relay");
-    connection = await mongoose.createConnection(database.url, { serverSelectionTimeoutMS: 5000, autoIndex: false }).asPromise();
-    db = basketModels(connection, { claimWrites: !(await hasAtomicConditionalUpdates(connection)) });
-    await createBasketIndexes(db);
+    store = await openTestBasketStore("basket relay");
+    db = store.db;
     bus = await createEventBus({ url: rabbitMqUrl, logger, exchange, publishTimeoutMs: 1000, reconnect: { initialDelayMs: 100, maxDelayMs: 1000 } });
     probe = await BrokerProbe.open();
     await probe.raw.assertQueue(seenQueue, { durable: true });
@@ -60,8 +57,7 @@ describe("basket outbox relay", () => {
     const cleaner = await BrokerProbe.open();
     await cleaner.deleteByPrefix(prefix);
     await cleaner.close();
-    await connection?.close();
-    await database?.drop();
+    await store?.close();
     await stopMongoServer();
   });
 

@@ -3,11 +3,12 @@
 // store that cannot be reached is reported as unavailable, not as a bug.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import mongoose, { type Connection } from "mongoose";
+import mongoose from "mongoose";
 import { UnavailableError } from "../../platform/errors/index.js";
-import { createTestMongoDatabase, ensureMongoServer, stopMongoServer, type TestMongoDatabase } from "../../test/support/ferretdb.js";
-import { basketModels, createBasketIndexes, hasAtomicConditionalUpdates, type BasketDb, type BasketLineFields } from "./basket.model.js";
+import { ensureMongoServer, stopMongoServer } from "../../test/support/ferretdb.js";
+import { basketModels, hasAtomicConditionalUpdates, type BasketDb, type BasketLineFields } from "./basket.model.js";
 import { claimEvent, findBasketDocument, insertBasketDocument, isStoreUnavailable, updateBasket } from "./basket.repository.js";
+import { openTestBasketStore, type TestBasketStore } from "./basket.test-support.js";
 import { startMongoProxy } from "./mongo-proxy.test-support.js";
 
 function line(quantity: number): BasketLineFields {
@@ -15,27 +16,23 @@ function line(quantity: number): BasketLineFields {
 }
 
 describe("basket repository", () => {
-  let database: TestMongoDatabase;
-  let connection: Connection;
+  let store: TestBasketStore;
   let db: BasketDb;
   const now = new Date("2030-01-01T12:00:00Z");
 
   before(async () => {
-    database = await createTestMongoDatabase("basket repository");
-    connection = await mongoose.createConnection(database.url, { serverSelectionTimeoutMS: 5000, autoIndex: false }).asPromise();
-    db = basketModels(connection, { claimWrites: !(await hasAtomicConditionalUpdates(connection)) });
-    await createBasketIndexes(db);
+    store = await openTestBasketStore("basket repository");
+    db = store.db;
   });
 
   after(async () => {
-    await connection?.close();
-    await database?.drop();
+    await store?.close();
     await stopMongoServer();
   });
 
   it("knows whether the server applies conditional updates atomically (FerretDB v1 does not)", async () => {
     const server = await ensureMongoServer();
-    assert.equal(await hasAtomicConditionalUpdates(connection), server.kind === "mongodb");
+    assert.equal(await hasAtomicConditionalUpdates(store.connection), server.kind === "mongodb");
     assert.equal(db.writeClaims !== undefined, server.kind === "ferretdb");
   });
 
@@ -58,7 +55,7 @@ describe("basket repository", () => {
   it("lets exactly one of many concurrent writers at the same revision win", async () => {
     await insertBasketDocument(db, "buyer-race", [line(1)], now);
     // A second connection, as a second basket instance would have.
-    const other = await mongoose.createConnection(database.url, { serverSelectionTimeoutMS: 5000, autoIndex: false }).asPromise();
+    const other = await mongoose.createConnection(store.database.url, { serverSelectionTimeoutMS: 5000, autoIndex: false }).asPromise();
     try {
       const otherDb = basketModels(other, { claimWrites: db.writeClaims !== undefined });
       const outcomes = await Promise.all(Array.from({ length: 30 }, (_, index) => updateBasket(index % 2 ? db : otherDb, "buyer-race", 1, { lines: [line(100 + index)] }, now)));
@@ -83,7 +80,7 @@ describe("basket repository", () => {
   });
 
   it("reports a write cut off in flight, and every call while the store is unreachable, as UnavailableError", async () => {
-    const proxy = await startMongoProxy(database.url);
+    const proxy = await startMongoProxy(store.database.url);
     // Gives up selecting a server after half a second, and on a connection that hangs after one.
     const through = await mongoose.createConnection(`${proxy.url}&connectTimeoutMS=1000`, { serverSelectionTimeoutMS: 500, autoIndex: false }).asPromise();
     const { MongoNetworkError, MongoServerSelectionError } = mongoose.mongo;

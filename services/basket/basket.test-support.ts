@@ -11,6 +11,7 @@ import { BasketServiceClient } from "../../gen/mel/basket/v1/basket.js";
 import { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
 import { IdentityServiceClient } from "../../gen/mel/identity/v1/identity.js";
 import { callUnary } from "../../platform/grpc/index.js";
+import mongoose, { type Connection } from "mongoose";
 import { createTestMongoDatabase, type TestMongoDatabase } from "../../test/support/ferretdb.js";
 import { BrokerProbe, ensureRabbitMq, uniqueName } from "../../test/support/rabbitmq.js";
 import { insertTestBrandAndType, insertTestItem, testCatalogConfig } from "../catalog/catalog.test-support.js";
@@ -18,8 +19,34 @@ import type { CatalogConfig } from "../catalog/config.js";
 import { startCatalog, type RunningCatalog } from "../catalog/main.js";
 import { loadIdentityConfig } from "../identity/config.js";
 import { startIdentity, type RunningIdentity } from "../identity/main.js";
+import { basketModels, createBasketIndexes, hasAtomicConditionalUpdates, type BasketDb } from "./basket.model.js";
 import { loadBasketConfig, type BasketConfig } from "./config.js";
 import { startBasket, type RunningBasket, type StartBasketOptions } from "./main.js";
+
+/** The basket's models on a fresh MongoDB-protocol database, set up as startBasket sets them up. */
+export interface TestBasketStore {
+  db: BasketDb;
+  connection: Connection;
+  database: TestMongoDatabase;
+  /** Closes the connection and drops the database. */
+  close(): Promise<void>;
+}
+
+export async function openTestBasketStore(label: string): Promise<TestBasketStore> {
+  const database = await createTestMongoDatabase(label);
+  const connection = await mongoose.createConnection(database.url, { serverSelectionTimeoutMS: 5000, autoIndex: false }).asPromise();
+  const db = basketModels(connection, { claimWrites: !(await hasAtomicConditionalUpdates(connection)) });
+  await createBasketIndexes(db);
+  return {
+    db,
+    connection,
+    database,
+    async close() {
+      await connection.close();
+      await database.drop();
+    },
+  };
+}
 
 export const adminEmail = "admin@basket.test";
 const adminPassword = "basket-admin-password";
