@@ -29,6 +29,7 @@ export type { ReconnectOptions } from "./connection.js";
 export { addToOutbox, claimOutboxBatch, markOutboxPublished, markOutboxFailed, deletePublishedOutboxRows, type OutboxEventOptions, type OutboxRow, type ClaimRequest } from "./outbox.js";
 export { createOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from "./outbox-relay.js";
 export { runOnce, handleOnce, pruneInbox, type AfterCommit } from "./inbox.js";
+export { serializeByKey } from "./serialize-by-key.js";
 export { messagingConfigFrom, messagingEnv, type MessagingConfig } from "./messaging-config.js";
 export { messagingTablesMigration } from "./messaging-tables.migration.js";
 export type { MessagingTables, OutboxTable, InboxTable } from "./messaging.table.js";

@@ -413,6 +413,23 @@ describe("BasketService over gRPC", () => {
       assert.equal((await call.checkout(buyer, request)).orderId, accepted.orderId);
     });
 
+    it("applies a product's price changes in the order catalog published them, however close together", async () => {
+      const buyer = await mesh.signUp("price-in-order");
+      await call.add(buyer, "favo", 1);
+      const brl = (amountMinor: number) => ({ currencyCode: "BRL", amountMinor });
+      const prices = [1810, 1820, 1830, 1840, 1850, 1860];
+      // Published back to back: the consumer holds them all at once (prefetch), so they are handled side by side.
+      let previous = testItems.favo as number;
+      const published: string[] = [];
+      for (const price of prices) {
+        published.push(await publisher.publish(ProductPriceChanged, { productId: "favo", oldPrice: brl(previous), newPrice: brl(price) }));
+        previous = price;
+      }
+      await waitUntil("every price change handled", async () => (await mesh.basket.db.inbox.countDocuments({ eventId: { $in: published }, handledAt: { $ne: null } }).exec()) === prices.length);
+      const line = (await call.get(buyer)).basket?.lines.find((candidate) => candidate.productId === "favo");
+      assert.deepEqual([line?.unitPrice, line?.oldUnitPrice], [brl(1860), brl(testItems.favo)]);
+    });
+
     it("applies a price change once: the same event delivered again after a newer price changes nothing", async () => {
       const buyer = await mesh.signUp("price-redelivered");
       await call.add(buyer, "caneca", 1);

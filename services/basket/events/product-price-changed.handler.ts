@@ -4,7 +4,7 @@
 // each basket is changed by its own read-modify-write under the version filter,
 // which also keeps a concurrent buyer edit from being lost.
 import type { ProductPriceChanged } from "../../../gen/mel/events/v1/catalog_events.js";
-import type { EventHandler } from "../../../platform/events/index.js";
+import { serializeByKey, type EventHandler } from "../../../platform/events/index.js";
 import type { Logger } from "../../../platform/log/index.js";
 import { handleEventOnce } from "../basket-inbox.js";
 import { changeBasketLines, type WriteRetry } from "../basket-update.js";
@@ -23,7 +23,10 @@ export interface BasketHandlerDeps {
 const pageSize = 100;
 
 export function createProductPriceChangedHandler({ db, logger, writeRetry, now }: BasketHandlerDeps): EventHandler<ProductPriceChanged> {
-  return handleEventOnce<ProductPriceChanged>(
+  // One product's price changes are applied in the order they are delivered (the
+  // order catalog published them): handled side by side, an older price could land last.
+  const inProductOrder = serializeByKey();
+  const handle = handleEventOnce<ProductPriceChanged>(
     db,
     "basket.reprice-lines",
     async (event, meta) => {
@@ -58,4 +61,5 @@ export function createProductPriceChangedHandler({ db, logger, writeRetry, now }
     },
     { logger, now },
   );
+  return (event, meta) => inProductOrder(event.productId, () => handle(event, meta));
 }
