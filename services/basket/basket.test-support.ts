@@ -1,17 +1,18 @@
 // Shared setup for the basket's tests: the real services it depends on,
 // in-process on loopback port 0 — identity (tokens and JWKS), catalog (prices,
 // price-change events) and basket itself on a fresh MongoDB-protocol database
-// — with one RabbitMQ exchange of their own, plus small client helpers.
+// — with one RabbitMQ exchange of their own, plus small client helpers; and the
+// bare basket store (openTestBasketStore) for tests below the service.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import assert from "node:assert/strict";
 import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import mongoose, { type Connection } from "mongoose";
 import { BasketServiceClient } from "../../gen/mel/basket/v1/basket.js";
 import { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
 import { IdentityServiceClient } from "../../gen/mel/identity/v1/identity.js";
 import { callUnary } from "../../platform/grpc/index.js";
-import mongoose, { type Connection } from "mongoose";
 import { createTestMongoDatabase, type TestMongoDatabase } from "../../test/support/ferretdb.js";
 import { BrokerProbe, ensureRabbitMq, uniqueName } from "../../test/support/rabbitmq.js";
 import { insertTestBrandAndType, insertTestItem, testCatalogConfig } from "../catalog/catalog.test-support.js";

@@ -22,6 +22,7 @@ const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..")
 const clientPoolSize = 8;
 /** FerretDB's PostgreSQL connections: room for three clients at once, well under PostgreSQL's 100. */
 const ferretDbPostgresPool = 30;
+
 const wrapperDir = join(repositoryRoot, "tools/ferretdb");
 
 export interface MongoServer {
