@@ -7,6 +7,7 @@
 import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
+import { createWakeableLoop } from "../process/index.js";
 import { dialectOf, type DialectKind } from "../sql/index.js";
 import { errorMessage } from "./connection.js";
 import type { EventBus } from "./event-bus.js";
@@ -67,10 +68,6 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const inboxRetentionMs = options.inboxRetentionMs ?? 14 * 24 * 60 * 60 * 1000;
   const cleanupIntervalMs = options.cleanupIntervalMs ?? 10 * 60 * 1000;
 
-  let running: Promise<void> | undefined;
-  let stopping = false;
-  let woken = false;
-  let wake: (() => void) | undefined;
   let lastCleanup = 0;
 
   const retryDelay = (attempts: number) => Math.min(retryMaxDelayMs, retryInitialDelayMs * 2 ** Math.max(0, attempts));
@@ -124,58 +121,24 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     if (forgotten > 0) logger.info({ relayId, forgotten }, "deleted old inbox rows");
   }
 
-  function sleep(ms: number): Promise<void> {
-    if (woken || stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
-  }
-
-  async function loop(): Promise<void> {
-    let failures = 0;
-    while (!stopping) {
-      woken = false;
-      let full = false;
-      try {
-        const { claimed, published } = await runRound();
-        // A full batch means more may be waiting: go again without sleeping.
-        full = claimed === batchSize;
-        failures = 0;
-        await cleanupIfDue();
-        if (published > 0) logger.debug({ relayId, published }, "outbox batch published");
-      } catch (error) {
-        // The database is unreachable or a statement failed: try again later, slower each time.
-        failures += 1;
-        logger.error({ relayId, err: errorMessage(error) }, "outbox relay round failed");
-        await sleep(Math.min(retryMaxDelayMs, retryInitialDelayMs * 2 ** (failures - 1)));
-        continue;
-      }
-      if (!full) await sleep(pollIntervalMs);
-    }
-  }
+  const loop = createWakeableLoop({
+    async round() {
+      const { claimed, published } = await runRound();
+      await cleanupIfDue();
+      if (published > 0) logger.debug({ relayId, published }, "outbox batch published");
+      // A full batch means more may be waiting: go again without sleeping.
+      return claimed === batchSize ? 0 : pollIntervalMs;
+    },
+    // The database is unreachable or a statement failed: the loop tries again later, slower each time.
+    onError: (error) => logger.error({ relayId, err: errorMessage(error) }, "outbox relay round failed"),
+    retryInitialDelayMs,
+    retryMaxDelayMs,
+  });
 
   return {
-    start() {
-      if (running) return;
-      stopping = false;
-      running = loop();
-    },
-    notify() {
-      woken = true;
-      wake?.();
-    },
+    start: loop.start,
+    notify: loop.wake,
     publishBatch: async () => (await runRound()).published,
-    async stop() {
-      stopping = true;
-      wake?.();
-      await running;
-      running = undefined;
-    },
+    stop: loop.stop,
   };
 }

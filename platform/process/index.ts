@@ -4,3 +4,5 @@
 // has stopped.
 export { isEntryPoint, runAsMain } from "./run-as-main.js";
 export type { RunAsMainOptions, StoppableService } from "./run-as-main.js";
+export { backOff, createWakeableLoop } from "./wakeable-loop.js";
+export type { WakeableLoop, WakeableLoopOptions } from "./wakeable-loop.js";

@@ -10,6 +10,7 @@
 import { randomUUID } from "node:crypto";
 import type { EventBus } from "../../platform/events/index.js";
 import type { Logger } from "../../platform/log/index.js";
+import { backOff, createWakeableLoop } from "../../platform/process/index.js";
 import { retryOnConflict, lostRace, type WriteRetry } from "./basket-update.js";
 import type { BasketDb, BasketDocument, OutboxEntryFields } from "./basket.model.js";
 import { bytesOf } from "./basket.mapper.js";
@@ -79,11 +80,6 @@ export function createBasketOutboxRelay(options: BasketOutboxRelayOptions): Bask
   let lastCleanup = 0;
   const now = options.now ?? (() => new Date());
 
-  let running: Promise<void> | undefined;
-  let stopping = false;
-  let woken = false;
-  let wake: (() => void) | undefined;
-
   /** Publishes one basket's unsent entries in order, stopping at the first failure. */
   async function publishBasket(document: BasketDocument): Promise<{ published: number; failed: boolean }> {
     const claimed = await updateBasket(db, document._id, document.revision, { outboxClaimedUntil: new Date(now().getTime() + claimTtlMs) }, now());
@@ -148,59 +144,26 @@ export function createBasketOutboxRelay(options: BasketOutboxRelayOptions): Bask
     if (forgotten > 0) logger.info({ relayId, forgotten }, "deleted old basket inbox entries");
   }
 
-  function sleep(ms: number): Promise<void> {
-    if (woken || stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
-  }
-
-  async function loop(): Promise<void> {
-    let failures = 0;
-    while (!stopping) {
-      woken = false;
-      let delayMs = pollIntervalMs;
-      try {
-        const outcome = await runRound();
-        await cleanupIfDue();
-        if (outcome.published > 0) logger.debug({ relayId, published: outcome.published }, "basket outbox events published");
-        failures = outcome.failed ? failures + 1 : 0;
-        if (outcome.failed) delayMs = Math.min(retryMaxDelayMs, retryInitialDelayMs * 2 ** (failures - 1));
-        // A full batch means more may be waiting: go again at once.
-        else if (outcome.full) continue;
-      } catch (error) {
-        // MongoDB unreachable or a write failed: try again later, slower each time.
-        failures += 1;
-        delayMs = Math.min(retryMaxDelayMs, retryInitialDelayMs * 2 ** (failures - 1));
-        // The whole error: a store outage's driver reason is its cause.
-        logger.error({ relayId, err: error }, "basket outbox relay round failed");
-      }
-      await sleep(delayMs);
-    }
-  }
+  const loop = createWakeableLoop({
+    async round() {
+      const outcome = await runRound();
+      await cleanupIfDue();
+      if (outcome.published > 0) logger.debug({ relayId, published: outcome.published }, "basket outbox events published");
+      if (outcome.failed) return backOff;
+      // A full batch means more may be waiting: go again at once.
+      return outcome.full ? 0 : pollIntervalMs;
+    },
+    // MongoDB unreachable or a write failed: the loop tries again later, slower each time.
+    // The whole error: a store outage's driver reason is its cause.
+    onError: (error) => logger.error({ relayId, err: error }, "basket outbox relay round failed"),
+    retryInitialDelayMs,
+    retryMaxDelayMs,
+  });
 
   return {
-    start() {
-      if (running) return;
-      stopping = false;
-      running = loop();
-    },
-    notify() {
-      woken = true;
-      wake?.();
-    },
+    start: loop.start,
+    notify: loop.wake,
     publishBatch: async () => (await runRound()).published,
-    async stop() {
-      stopping = true;
-      wake?.();
-      await running;
-      running = undefined;
-    },
+    stop: loop.stop,
   };
 }

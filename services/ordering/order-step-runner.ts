@@ -10,6 +10,7 @@
 // SQL Server.
 import type { Kysely } from "kysely";
 import type { Logger } from "../../platform/log/index.js";
+import { createWakeableLoop } from "../../platform/process/index.js";
 import type { OrderStep } from "./order-step.js";
 import { stepRetryDelayMs } from "./order-step.js";
 import { claimStep, findDueSteps, findStepAttempts, nextStepDueAt, rescheduleStep } from "./order.repository.js";
@@ -56,10 +57,6 @@ export function createOrderStepRunner(options: OrderStepRunnerOptions): OrderSte
   const retryMaxDelayMs = options.retryMaxDelayMs ?? 60_000;
   const now = options.now ?? (() => new Date());
 
-  let running: Promise<void> | undefined;
-  let stopping = false;
-  let woken = false;
-  let wakeSleeper: (() => void) | undefined;
 
   async function runStep(orderId: string, step: OrderStep): Promise<boolean> {
     const claimedAt = now();
@@ -96,57 +93,26 @@ export function createOrderStepRunner(options: OrderStepRunnerOptions): OrderSte
     return { due: due.length, ran };
   }
 
-  function sleep(ms: number): Promise<void> {
-    if (woken || stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wakeSleeper = undefined;
-        resolve();
-      }
-      wakeSleeper = done;
-    });
-  }
-
-  async function loop(): Promise<void> {
-    let failures = 0;
-    while (!stopping) {
-      woken = false;
-      try {
-        const { due } = await runRound();
-        failures = 0;
-        // A full batch means more may be waiting: go again without sleeping.
-        if (due === batchSize) continue;
-        const nextDue = await nextStepDueAt(db, now());
-        const untilNext = nextDue === undefined ? pollIntervalMs : nextDue.getTime() - now().getTime();
-        await sleep(Math.max(1, Math.min(pollIntervalMs, untilNext)));
-      } catch (error) {
-        failures += 1;
-        logger.error({ err: error instanceof Error ? error.message : String(error) }, "order step round failed");
-        await sleep(Math.min(retryMaxDelayMs, retryInitialDelayMs * 2 ** (failures - 1)));
-      }
-    }
-  }
+  const loop = createWakeableLoop({
+    async round() {
+      const { due } = await runRound();
+      // A full batch means more may be waiting: go again without sleeping.
+      if (due === batchSize) return 0;
+      const nextDue = await nextStepDueAt(db, now());
+      const untilNext = nextDue === undefined ? pollIntervalMs : nextDue.getTime() - now().getTime();
+      return Math.max(1, Math.min(pollIntervalMs, untilNext));
+    },
+    onError: (error) => logger.error({ err: error instanceof Error ? error.message : String(error) }, "order step round failed"),
+    retryInitialDelayMs,
+    retryMaxDelayMs,
+  });
 
   return {
-    start() {
-      if (running) return;
-      stopping = false;
-      running = loop();
-    },
-    wake() {
-      woken = true;
-      wakeSleeper?.();
-    },
+    start: loop.start,
+    wake: loop.wake,
     async runDueSteps() {
       return (await runRound()).ran;
     },
-    async stop() {
-      stopping = true;
-      wakeSleeper?.();
-      await running;
-      running = undefined;
-    },
+    stop: loop.stop,
   };
 }
