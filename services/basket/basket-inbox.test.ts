@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import type { EventMeta } from "../../platform/events/index.js";
 import { createLogger } from "../../platform/log/index.js";
 import { stopMongoServer } from "../../test/support/ferretdb.js";
-import { waitUntil } from "../../test/support/wait.js";
+import { deferred, waitUntil } from "../../test/support/wait.js";
 import { handleEventOnce, type EventInboxOptions } from "./basket-inbox.js";
 import type { BasketDb } from "./basket.model.js";
 import { pruneBasketInbox } from "./basket.repository.js";
@@ -15,13 +15,6 @@ import { openTestBasketStore, type TestBasketStore } from "./basket.test-support
 
 function metaFor(eventId: string): EventMeta {
   return { eventId, type: "ProductPriceChanged", correlationId: undefined, traceparent: undefined, redelivered: false, attempt: 1, occurredAt: undefined };
-}
-
-/** A promise with its resolve function, to hold a handler until the test lets it go. */
-function gate(): { opened: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => (open = resolve));
-  return { opened, open };
 }
 
 describe("basket inbox", () => {
@@ -48,14 +41,14 @@ describe("basket inbox", () => {
 
   it("runs the handler once when a duplicate arrives while the first delivery is still running, and outlasts its lease", async () => {
     const eventId = randomUUID();
-    const release = gate();
+    const release = deferred();
     let runs = 0;
     const handle = handleEventOnce(
       db,
       "inbox.overlap",
       async () => {
         runs += 1;
-        await release.opened;
+        await release.promise;
       },
       options,
     );
@@ -65,7 +58,7 @@ describe("basket inbox", () => {
     // Two and a half leases: the holder keeps renewing, so the duplicate must keep waiting, not take over.
     await new Promise((wake) => setTimeout(wake, 2500));
     assert.equal(runs, 1);
-    release.open();
+    release.resolve();
     await Promise.all([first, duplicate]);
     assert.equal(runs, 1);
     assert.ok(logLines.some((line) => line.msg === "duplicate event ignored (already handled)" && line.eventId === eventId));
