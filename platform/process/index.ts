@@ -6,3 +6,5 @@ export { isEntryPoint, runAsMain } from "./run-as-main.js";
 export type { RunAsMainOptions, StoppableService } from "./run-as-main.js";
 export { backOff, createWakeableLoop } from "./wakeable-loop.js";
 export type { WakeableLoop, WakeableLoopOptions } from "./wakeable-loop.js";
+export { createShutdownSteps, stopAfterDrain } from "./shutdown.js";
+export type { ShutdownSteps } from "./shutdown.js";

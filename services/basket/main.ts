@@ -7,10 +7,10 @@ import mongoose, { type Connection } from "mongoose";
 import { BasketServiceService } from "../../gen/mel/basket/v1/basket.js";
 import { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
 import { createServiceAuthenticate } from "../../platform/auth/index.js";
-import { createEventBus, type EventBus, type Subscription } from "../../platform/events/index.js";
+import { createEventBus, type EventBus } from "../../platform/events/index.js";
 import { createClient, createGrpcServer, type Authenticate, type BreakerOptions, type GrpcServer } from "../../platform/grpc/index.js";
 import { createLogger, type Logger } from "../../platform/log/index.js";
-import { isEntryPoint, runAsMain } from "../../platform/process/index.js";
+import { createShutdownSteps, isEntryPoint, runAsMain, stopAfterDrain } from "../../platform/process/index.js";
 import { createBasketOutboxRelay, type BasketOutboxRelay } from "./basket-outbox-relay.js";
 import { defaultWriteRetry } from "./basket-update.js";
 import { createBasketService } from "./basket.grpc.js";
@@ -60,16 +60,12 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
   const lost = () => logger.warn("lost the connection to MongoDB: basket calls answer UNAVAILABLE until it is back");
   const back = () => logger.info("connected to MongoDB again");
   connection.on("disconnected", lost).on("reconnected", back);
-  const cleanups: Array<() => Promise<void>> = [
-    async () => {
-      // Our own close is not an outage.
-      connection.off("disconnected", lost).off("reconnected", back);
-      await connection.close();
-    },
-  ];
-  const cleanUp = async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => logger.error({ err: error }, "basket shutdown step failed"));
-  };
+  const shutdown = createShutdownSteps("basket", logger);
+  shutdown.add(async () => {
+    // Our own close is not an outage.
+    connection.off("disconnected", lost).off("reconnected", back);
+    await connection.close();
+  });
 
   try {
     const claimWrites = !(await hasAtomicConditionalUpdates(connection));
@@ -85,10 +81,9 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
       ...(options.catalogBreaker ? { breaker: options.catalogBreaker } : {}),
       logger,
     });
-    cleanups.push(async () => catalog.close());
+    shutdown.closing(catalog);
 
-    const bus = await createEventBus({ url: config.rabbitMqUrl, logger, exchange: config.exchange, connectionName: "basket" });
-    cleanups.push(() => bus.close());
+    const bus = shutdown.closing(await createEventBus({ url: config.rabbitMqUrl, logger, exchange: config.exchange, connectionName: "basket" }));
     const relay = createBasketOutboxRelay({
       db,
       bus,
@@ -99,9 +94,9 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
       now,
     });
     relay.start();
-    cleanups.push(() => relay.stop());
+    shutdown.add(() => relay.stop());
 
-    const authenticate = options.authenticate ?? trustIdentity(config, logger, cleanups);
+    const authenticate = options.authenticate ?? shutdown.closing(createServiceAuthenticate(config.trust, logger));
     const server = createGrpcServer({ serviceName: "basket", logger });
     server.addService(
       BasketServiceService,
@@ -109,7 +104,7 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
     );
 
     const handlerDeps = { db, logger, writeRetry, now };
-    const subscription: Subscription = await bus.subscribe({
+    const subscription = await bus.subscribe({
       queue: config.queue,
       handlers: {
         ProductPriceChanged: createProductPriceChangedHandler(handlerDeps),
@@ -119,25 +114,12 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
       retryDelaysMs: config.eventRetryDelaysMs,
       quorum: config.quorumQueues,
     });
-    cleanups.push(() => subscription.close());
+    shutdown.add(() => subscription.close());
 
     const port = await server.listen(config.host, config.port);
-    let stopping: Promise<void> | undefined;
-    return {
-      port,
-      connection,
-      db,
-      bus,
-      relay,
-      server,
-      stop: () =>
-        (stopping ??= (async () => {
-          await server.drain(config.drainMs);
-          await cleanUp();
-        })()),
-    };
+    return { port, connection, db, bus, relay, server, stop: stopAfterDrain(server, config.drainMs, shutdown) };
   } catch (error) {
-    await cleanUp();
+    await shutdown.run();
     throw error;
   }
 }
@@ -147,13 +129,6 @@ function paymentTokenKeyFrom(config: BasketConfig, logger: Logger): Uint8Array {
   if (config.paymentTokenKey !== undefined) return Buffer.from(config.paymentTokenKey, "utf8");
   logger.warn("MEL_PAYMENT_TOKEN_KEY is not set: using a random key, so payment tokens change with every restart; set it (openssl rand -base64 48) outside development");
   return randomBytes(32);
-}
-
-/** Verifies tokens against identity's JWKS, fetched over gRPC and cached; the channel closes on stop. */
-function trustIdentity(config: BasketConfig, logger: Logger, cleanups: Array<() => Promise<void>>): Authenticate {
-  const trusted = createServiceAuthenticate(config.trust, logger);
-  cleanups.push(async () => trusted.close());
-  return trusted;
 }
 
 if (isEntryPoint(import.meta.url)) {

@@ -5,10 +5,10 @@
 import type { Kysely } from "kysely";
 import { CatalogServiceService } from "../../gen/mel/catalog/v1/catalog.js";
 import { createServiceAuthenticate } from "../../platform/auth/index.js";
-import { createEventBus, createOutboxRelay, type EventBus, type OutboxRelay, type Subscription } from "../../platform/events/index.js";
+import { createEventBus, createOutboxRelay, type EventBus, type OutboxRelay } from "../../platform/events/index.js";
 import { createGrpcServer, type Authenticate, type GrpcServer } from "../../platform/grpc/index.js";
 import { createLogger, type Logger } from "../../platform/log/index.js";
-import { isEntryPoint, runAsMain } from "../../platform/process/index.js";
+import { createShutdownSteps, isEntryPoint, runAsMain, stopAfterDrain } from "../../platform/process/index.js";
 import { createDatabase, migrateToLatest } from "../../platform/sql/index.js";
 import { createCatalogService } from "./catalog.grpc.js";
 import { loadCatalogConfig, type CatalogConfig } from "./config.js";
@@ -43,27 +43,24 @@ export async function startCatalog({ config, ...options }: StartCatalogOptions):
     variable: "MEL_CATALOG_DATABASE_URL",
     maxConnections: config.databaseMaxConnections,
   });
-  const cleanups: Array<() => Promise<void>> = [() => db.destroy()];
-  const cleanUp = async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => logger.error({ err: error }, "catalog shutdown step failed"));
-  };
+  const shutdown = createShutdownSteps("catalog", logger);
+  shutdown.add(() => db.destroy());
 
   try {
     await migrateToLatest(db, catalogMigrations, { tablePrefix: "catalog", logger });
     if (config.seedDemoData) await seedOnFirstStart(db, logger);
 
-    const bus = await createEventBus({ url: config.rabbitMqUrl, logger, exchange: config.exchange, connectionName: "catalog" });
-    cleanups.push(() => bus.close());
+    const bus = shutdown.closing(await createEventBus({ url: config.rabbitMqUrl, logger, exchange: config.exchange, connectionName: "catalog" }));
     const relay = createOutboxRelay({ db, bus, logger, pollIntervalMs: config.outboxPollMs });
     relay.start();
-    cleanups.push(() => relay.stop());
+    shutdown.add(() => relay.stop());
 
-    const authenticate = options.authenticate ?? trustIdentity(config, logger, cleanups);
+    const authenticate = options.authenticate ?? shutdown.closing(createServiceAuthenticate(config.trust, logger));
     const server = createGrpcServer({ serviceName: "catalog", logger });
     server.addService(CatalogServiceService, createCatalogService({ db, authenticate, relay, logger }));
 
     const handlerDeps = { db, relay, logger };
-    const subscription: Subscription = await bus.subscribe({
+    const subscription = await bus.subscribe({
       queue: config.queue,
       handlers: {
         OrderStatusChangedToAwaitingValidation: createOrderStatusChangedToAwaitingValidationHandler(handlerDeps),
@@ -74,33 +71,14 @@ export async function startCatalog({ config, ...options }: StartCatalogOptions):
       retryDelaysMs: config.eventRetryDelaysMs,
       quorum: config.quorumQueues,
     });
-    cleanups.push(() => subscription.close());
+    shutdown.add(() => subscription.close());
 
     const port = await server.listen(config.host, config.port);
-    let stopping: Promise<void> | undefined;
-    return {
-      port,
-      db,
-      bus,
-      relay,
-      server,
-      stop: () =>
-        (stopping ??= (async () => {
-          await server.drain(config.drainMs);
-          await cleanUp();
-        })()),
-    };
+    return { port, db, bus, relay, server, stop: stopAfterDrain(server, config.drainMs, shutdown) };
   } catch (error) {
-    await cleanUp();
+    await shutdown.run();
     throw error;
   }
-}
-
-/** Verifies tokens against identity's JWKS, fetched over gRPC and cached; the channel closes on stop. */
-function trustIdentity(config: CatalogConfig, logger: Logger, cleanups: Array<() => Promise<void>>): Authenticate {
-  const trusted = createServiceAuthenticate(config.trust, logger);
-  cleanups.push(async () => trusted.close());
-  return trusted;
 }
 
 /**

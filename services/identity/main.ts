@@ -9,7 +9,7 @@ import { IdentityServiceService } from "../../gen/mel/identity/v1/identity.js";
 import { createTokenTrust } from "../../platform/auth/index.js";
 import { createGrpcServer } from "../../platform/grpc/index.js";
 import { createLogger, type Logger } from "../../platform/log/index.js";
-import { isEntryPoint, runAsMain } from "../../platform/process/index.js";
+import { createShutdownSteps, isEntryPoint, runAsMain, stopAfterDrain } from "../../platform/process/index.js";
 import { createDatabase, migrateToLatest } from "../../platform/sql/index.js";
 import { seedAdmin } from "./account-flow.js";
 import { loadIdentityConfig, type IdentityConfig } from "./config.js";
@@ -44,6 +44,8 @@ export async function startIdentity(config: IdentityConfig, options: StartIdenti
   const now = options.now ?? (() => new Date());
 
   const db = createDatabase<IdentityDatabase>(config.databaseUrl, { variable: "MEL_IDENTITY_DATABASE_URL", defaultSqliteFile: "data/identity.db", logger });
+  const shutdown = createShutdownSteps("identity", logger);
+  shutdown.add(() => db.destroy());
   try {
     await migrateToLatest(db, identityMigrations, { tablePrefix: identityMigrationTablePrefix, logger });
 
@@ -71,6 +73,7 @@ export async function startIdentity(config: IdentityConfig, options: StartIdenti
       logger,
       now,
     });
+    shutdown.add(() => maintenance.stop());
 
     // Identity verifies its own callers with its own keys, without a gRPC call to itself.
     // The key ring caches (and forgets on rotation and removal), so the verifier asks it every time.
@@ -89,27 +92,10 @@ export async function startIdentity(config: IdentityConfig, options: StartIdenti
       IdentityServiceService,
       createIdentityService({ db, hasher, sessions, keyRing, passwordPolicy: config.passwordPolicy, authenticate, logger, now }),
     );
-    const port = await server.listen(config.host, config.port).catch(async (error: unknown) => {
-      await maintenance.stop();
-      throw error;
-    });
-
-    let stopping: Promise<void> | undefined;
-    return {
-      port,
-      db,
-      keyRing,
-      stop() {
-        stopping ??= (async () => {
-          await server.drain(config.drainMs);
-          await maintenance.stop();
-          await db.destroy();
-        })();
-        return stopping;
-      },
-    };
+    const port = await server.listen(config.host, config.port);
+    return { port, db, keyRing, stop: stopAfterDrain(server, config.drainMs, shutdown) };
   } catch (error) {
-    await db.destroy().catch(() => undefined);
+    await shutdown.run();
     throw error;
   }
 }

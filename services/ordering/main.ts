@@ -7,10 +7,10 @@
 import type { Kysely } from "kysely";
 import { OrderingServiceService } from "../../gen/mel/ordering/v1/ordering.js";
 import { createServiceAuthenticate } from "../../platform/auth/index.js";
-import { createEventBus, createOutboxRelay, type EventBus, type Subscription } from "../../platform/events/index.js";
+import { createEventBus, createOutboxRelay, type EventBus } from "../../platform/events/index.js";
 import { createGrpcServer, type Authenticate, type GrpcServer } from "../../platform/grpc/index.js";
 import { createLogger, type Logger } from "../../platform/log/index.js";
-import { isEntryPoint, runAsMain } from "../../platform/process/index.js";
+import { createShutdownSteps, isEntryPoint, runAsMain, stopAfterDrain } from "../../platform/process/index.js";
 import { createDatabase, migrateToLatest } from "../../platform/sql/index.js";
 import { createAwaitValidationStep } from "./await-validation.step.js";
 import { loadOrderingConfig, type OrderingConfig } from "./config.js";
@@ -55,19 +55,16 @@ export async function startOrdering({ config, ...options }: StartOrderingOptions
     variable: "MEL_ORDERING_DATABASE_URL",
     maxConnections: config.databaseMaxConnections,
   });
-  const cleanups: Array<() => Promise<void>> = [() => db.destroy()];
-  const cleanUp = async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => logger.error({ err: error }, "ordering shutdown step failed"));
-  };
+  const shutdown = createShutdownSteps("ordering", logger);
+  shutdown.add(() => db.destroy());
 
   try {
     await migrateToLatest(db, orderingMigrations, { tablePrefix: "ordering", logger });
 
-    const bus = await createEventBus({ url: config.rabbitMqUrl, logger, exchange: config.exchange, connectionName: "ordering" });
-    cleanups.push(() => bus.close());
+    const bus = shutdown.closing(await createEventBus({ url: config.rabbitMqUrl, logger, exchange: config.exchange, connectionName: "ordering" }));
     const relay = createOutboxRelay({ db, bus, logger, pollIntervalMs: config.outboxPollMs });
     relay.start();
-    cleanups.push(() => relay.stop());
+    shutdown.add(() => relay.stop());
 
     // Every commit that changed an order wakes the relay (its events), the
     // step runner (a step it scheduled) and the order's watchers.
@@ -96,21 +93,16 @@ export async function startOrdering({ config, ...options }: StartOrderingOptions
     });
     wakeSteps = () => steps.wake();
     steps.start();
-    cleanups.push(() => steps.stop());
+    shutdown.add(() => steps.stop());
 
-    let authenticate = options.authenticate;
-    if (authenticate === undefined) {
-      const trusted = createServiceAuthenticate(config.trust, logger);
-      cleanups.push(async () => trusted.close());
-      authenticate = trusted;
-    }
+    const authenticate = options.authenticate ?? shutdown.closing(createServiceAuthenticate(config.trust, logger));
     const server = createGrpcServer({ serviceName: "ordering", logger });
     server.addService(
       OrderingServiceService,
       createOrderingService({ db, authenticate, logger, notifier, timings, orderChanged, watchPollIntervalMs: config.watchPollMs }),
     );
 
-    const subscription: Subscription = await bus.subscribe({
+    const subscription = await bus.subscribe({
       queue: config.queue,
       handlers: {
         UserCheckoutAccepted: createUserCheckoutAcceptedHandler(flow),
@@ -121,24 +113,12 @@ export async function startOrdering({ config, ...options }: StartOrderingOptions
       retryDelaysMs: config.eventRetryDelaysMs,
       quorum: config.quorumQueues,
     });
-    cleanups.push(() => subscription.close());
+    shutdown.add(() => subscription.close());
 
     const port = await server.listen(config.host, config.port);
-    let stopping: Promise<void> | undefined;
-    return {
-      port,
-      db,
-      bus,
-      server,
-      watchers: () => notifier.listenerCount(),
-      stop: () =>
-        (stopping ??= (async () => {
-          await server.drain(config.drainMs);
-          await cleanUp();
-        })()),
-    };
+    return { port, db, bus, server, watchers: () => notifier.listenerCount(), stop: stopAfterDrain(server, config.drainMs, shutdown) };
   } catch (error) {
-    await cleanUp();
+    await shutdown.run();
     throw error;
   }
 }
