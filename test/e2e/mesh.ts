@@ -8,7 +8,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -36,6 +35,7 @@ import { startOrdering, type RunningOrdering } from "../../services/ordering/mai
 import type { OrderingDatabase } from "../../services/ordering/order.table.js";
 import type { PaymentGateway } from "../../services/ordering/payment/payment-gateway.js";
 import { createTestMongoDatabase, ensureMongoServer, stopMongoServer, type TestMongoDatabase } from "../support/ferretdb.js";
+import { acceptsConnections, freePort } from "../support/ports.js";
 import { createTestPostgresDatabase, ensurePostgres, type TestPostgresDatabase } from "../support/postgres.js";
 import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, uniqueName } from "../support/rabbitmq.js";
 import { waitUntil } from "../support/wait.js";
@@ -110,29 +110,6 @@ function testLogger(service: string, sink?: string[]): Logger {
   if (sink) return createLogger({ service, level: "debug", destination: { write: (line: string) => void sink.push(line) } });
   const level = (process.env.MEL_TEST_LOG_LEVEL ?? "silent") as Parameters<typeof createLogger>[0]["level"];
   return createLogger({ service, ...(level === undefined ? {} : { level }) });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-function acceptsConnections(port: number): Promise<boolean> {
-  return new Promise((answer) => {
-    const socket = createConnection({ host: "127.0.0.1", port });
-    socket.once("connect", () => {
-      socket.destroy();
-      answer(true);
-    });
-    socket.once("error", () => answer(false));
-  });
 }
 
 /** Starts the mesh; stop() undoes everything, including the databases and the broker names. */

@@ -9,11 +9,11 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import mongoose from "mongoose";
+import { acceptsConnections, freePort } from "./ports.js";
 import { createTestPostgresDatabase, dropOrphanedTestDatabases } from "./postgres.js";
 
 const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -70,30 +70,6 @@ export function ferretDbBinary(): string {
 function messageOf(error: unknown): string {
   if (error && typeof error === "object" && "stderr" in error && error.stderr) return String(error.stderr).trim().slice(-2000);
   return error instanceof Error ? error.message : String(error);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-function acceptsConnections(port: number): Promise<boolean> {
-  return new Promise((answer) => {
-    const socket = createConnection({ host: "127.0.0.1", port });
-    socket.once("connect", () => {
-      socket.destroy();
-      answer(true);
-    });
-    socket.once("error", () => answer(false));
-  });
 }
 
 /** Starts FerretDB on a free port; resolves once it accepts TCP connections. */
