@@ -1,11 +1,12 @@
 // What every request handler of the gateway shares, built once by startGateway.
-import type { FastifyRequest } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { callContextFromHeaders, correlationIdHeader } from "./call-context.js";
 import type { Logger } from "pino";
 import type { GatewayConfig } from "./config.js";
 import type { GatewayMethod, ServiceCatalog } from "./descriptors.js";
 import { withPublicMessage } from "./http-status.js";
 import type { UpstreamFailure } from "./http-status.js";
-import type { Upstream } from "./upstream.js";
+import type { Upstream, UpstreamCallOptions } from "./upstream.js";
 
 export interface GatewayContext {
   config: GatewayConfig;
@@ -21,6 +22,27 @@ export function upstreamFor(context: GatewayContext, method: GatewayMethod): Ups
   const upstream = context.upstreams.get(method.service.typeName);
   if (!upstream) throw new Error(`no upstream for ${method.service.typeName}: the catalog and the upstream map disagree`);
   return upstream;
+}
+
+/**
+ * What both protocols do before calling `method` upstream: the deadline
+ * (streams get the stream budget), metadata and correlation id from the
+ * request's headers, the correlation id echoed on the reply, and a signal that
+ * cancels the upstream call when the HTTP client goes away.
+ */
+export function openUpstreamCall(
+  context: GatewayContext,
+  method: GatewayMethod,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): { upstream: Upstream; options: UpstreamCallOptions; streaming: boolean; cancelled: AbortSignal } {
+  const { config } = context;
+  const streaming = method.method.methodKind === "server_streaming";
+  const call = callContextFromHeaders(request.headers, streaming ? { ...config, defaultTimeoutMs: config.streamTimeoutMs, maxTimeoutMs: config.streamTimeoutMs } : config);
+  reply.header(correlationIdHeader, call.correlationId);
+  const cancel = new AbortController();
+  reply.raw.once("close", () => cancel.abort());
+  return { upstream: upstreamFor(context, method), options: { metadata: call.metadata, deadline: call.deadline, signal: cancel.signal }, streaming, cancelled: cancel.signal };
 }
 
 /** The failure as the client may see it; transport details go to the log only. */

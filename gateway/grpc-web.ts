@@ -8,8 +8,7 @@ import type { Readable } from "node:stream";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { Metadata, StatusObject } from "@grpc/grpc-js";
-import { callContextFromHeaders, correlationIdHeader } from "./call-context.js";
-import { publicFailure, upstreamFor } from "./gateway-context.js";
+import { openUpstreamCall, publicFailure } from "./gateway-context.js";
 import type { GatewayContext } from "./gateway-context.js";
 import type { GatewayMethod } from "./descriptors.js";
 import {
@@ -38,13 +37,7 @@ export async function handleGrpcWebRequest(request: FastifyRequest, reply: Fasti
   const { config } = context;
   const body = await readBody(request.body as Readable, bodyLimit(config.grpcWebMaxMessageBytes, contentType.text));
   const message = readSingleMessage(contentType.text ? decodeBase64Body(body.toString("latin1")) : body, config.grpcWebMaxMessageBytes);
-  const streaming = kind === "server_streaming";
-  const call = callContextFromHeaders(request.headers, streaming ? { ...config, defaultTimeoutMs: config.streamTimeoutMs, maxTimeoutMs: config.streamTimeoutMs } : config);
-  reply.header(correlationIdHeader, call.correlationId);
-  const cancel = new AbortController();
-  reply.raw.once("close", () => cancel.abort());
-  const upstream = upstreamFor(context, target);
-  const options = { metadata: call.metadata, deadline: call.deadline, signal: cancel.signal };
+  const { upstream, options, streaming, cancelled } = openUpstreamCall(context, target, request, reply);
   const encode = (frame: Buffer): Buffer | string => (contentType.text ? frame.toString("base64") : frame);
 
   if (!streaming) {
@@ -78,12 +71,12 @@ export async function handleGrpcWebRequest(request: FastifyRequest, reply: Fasti
     try {
       while (!next.done) {
         if (!out.write(encode(encodeMessageFrame(next.value)))) await drainedOrClosed(out);
-        if (cancel.signal.aborted) return;
+        if (cancelled.aborted) return;
         next = await messages.next();
       }
       out.end(encode(encodeTrailerFrame(GrpcStatus.OK, "", finalStatus?.metadata)));
     } catch (error: unknown) {
-      if (cancel.signal.aborted) {
+      if (cancelled.aborted) {
         out.destroy();
         return;
       }

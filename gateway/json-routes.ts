@@ -7,9 +7,8 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { JsonValue } from "@bufbuild/protobuf";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { Metadata } from "@grpc/grpc-js";
-import { callContextFromHeaders, correlationIdHeader } from "./call-context.js";
 import type { GatewayMethod, HttpBinding, HttpVerb } from "./descriptors.js";
-import { publicFailure, upstreamFor } from "./gateway-context.js";
+import { openUpstreamCall, publicFailure } from "./gateway-context.js";
 import type { GatewayContext } from "./gateway-context.js";
 import { metadataEntries } from "./grpc-web-framing.js";
 import { GatewayError, httpStatusFromGrpc, isUpstreamFailure, statusJson, statusJsonFromFailure } from "./http-status.js";
@@ -55,14 +54,7 @@ export async function handleJsonRequest(request: FastifyRequest, reply: FastifyR
   const target = binding.target;
   await context.enforceRateLimit(request, target);
   const requestBytes = encodeHttpRequest(binding, { pathBindings, query: new URLSearchParams(queryText), body: request.body as JsonValue | undefined }, context.catalog.registry);
-  const streaming = target.method.methodKind === "server_streaming";
-  const { config } = context;
-  const call = callContextFromHeaders(request.headers, streaming ? { ...config, defaultTimeoutMs: config.streamTimeoutMs, maxTimeoutMs: config.streamTimeoutMs } : config);
-  reply.header(correlationIdHeader, call.correlationId);
-  const cancel = new AbortController();
-  reply.raw.once("close", () => cancel.abort());
-  const upstream = upstreamFor(context, target);
-  const options = { metadata: call.metadata, deadline: call.deadline, signal: cancel.signal };
+  const { upstream, options, streaming, cancelled } = openUpstreamCall(context, target, request, reply);
 
   if (!streaming) {
     try {
@@ -89,7 +81,7 @@ export async function handleJsonRequest(request: FastifyRequest, reply: FastifyR
   setMetadataHeaders(reply, headers);
   const out = new PassThrough();
   reply.code(200).header("content-type", ndjsonType).send(out);
-  void pumpJsonLines(binding, first, messages, out, cancel.signal, context);
+  void pumpJsonLines(binding, first, messages, out, cancelled, context);
   return reply;
 }
 
