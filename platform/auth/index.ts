@@ -13,4 +13,4 @@ export type { CachedKeySet, CachedKeySetOptions, JwksSource } from "./key-set.js
 export { jwksFromProto, jwksToProto, jwksSourceFromGetJwks } from "./identity-jwks.js";
 export { createServiceAuthenticate, createTokenTrust, identityJwksSource } from "./token-trust.js";
 export type { IdentityJwksSource, IdentityJwksSourceOptions, ServiceAuthenticate, TokenTrust, TokenTrustEnv, TokenTrustOptions } from "./token-trust.js";
-export { tokenClaimsEnv, tokenTrustEnv } from "./trust-config.js";
+export { tokenClaimsEnv, tokenTrustEnv, tokenTrustFrom } from "./trust-config.js";

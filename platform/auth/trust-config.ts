@@ -1,6 +1,7 @@
 // The environment variables about token trust, as zod fields to spread into a
 // service's config schema, so every service reads the same names.
 import { address, durationMs, text } from "../config/index.js";
+import type { TokenTrustEnv } from "./token-trust.js";
 
 /** What a token must say to be accepted, shared by identity (which issues) and every verifier. */
 export const tokenClaimsEnv = {
@@ -21,3 +22,15 @@ export const tokenTrustEnv = {
   /** Least time between fetches caused by an unknown kid. */
   MEL_JWKS_UNKNOWN_KID_COOLDOWN: durationMs(10_000),
 };
+
+/** The token-trust variables out of a service's parsed config, for createServiceAuthenticate. */
+export function tokenTrustFrom(parsed: TokenTrustEnv): TokenTrustEnv {
+  return {
+    MEL_TOKEN_ISSUER: parsed.MEL_TOKEN_ISSUER,
+    MEL_TOKEN_AUDIENCE: parsed.MEL_TOKEN_AUDIENCE,
+    MEL_TOKEN_CLOCK_SKEW: parsed.MEL_TOKEN_CLOCK_SKEW,
+    MEL_IDENTITY_ADDRESS: parsed.MEL_IDENTITY_ADDRESS,
+    MEL_JWKS_MAX_AGE: parsed.MEL_JWKS_MAX_AGE,
+    MEL_JWKS_UNKNOWN_KID_COOLDOWN: parsed.MEL_JWKS_UNKNOWN_KID_COOLDOWN,
+  };
+}

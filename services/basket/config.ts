@@ -1,7 +1,7 @@
 // The basket service's configuration: the MEL_* variables it reads, validated
 // once in main.ts (a bad value stops the process naming the variable).
 import { z } from "zod";
-import { tokenTrustEnv } from "../../platform/auth/index.js";
+import { tokenTrustEnv, tokenTrustFrom, type TokenTrustEnv } from "../../platform/auth/index.js";
 import { messagingConfigFrom, messagingEnv, type MessagingConfig } from "../../platform/events/index.js";
 import { address, ConfigError, defaultPorts, durationMs, integer, logLevel, parseConfig, port, text, type Env } from "../../platform/config/index.js";
 import type { BasketLimits } from "./basket.js";
@@ -59,7 +59,7 @@ export interface BasketConfig extends MessagingConfig {
   paymentTokenKey: string | undefined;
   drainMs: number;
   /** Token trust (issuer, audience, identity's address for the JWKS), as platform/auth reads it. */
-  trust: Pick<BasketEnv, keyof typeof tokenTrustEnv>;
+  trust: TokenTrustEnv;
 }
 
 /** Parses and validates the basket's variables from `env`; throws ConfigError naming each bad one. */
@@ -70,7 +70,6 @@ export function loadBasketConfig(env: Env = process.env): BasketConfig {
     const problem = "MEL_PAYMENT_TOKEN_KEY: is required in production (NODE_ENV or MEL_ENV is production): at least 32 characters, e.g. from openssl rand -base64 48";
     throw new ConfigError(`invalid configuration:\n  ${problem}`, [problem]);
   }
-  const trust = Object.fromEntries(Object.keys(tokenTrustEnv).map((key) => [key, parsed[key as keyof BasketEnv]])) as BasketConfig["trust"];
   return {
     production,
     logLevel: parsed.MEL_LOG_LEVEL,
@@ -85,6 +84,6 @@ export function loadBasketConfig(env: Env = process.env): BasketConfig {
     paymentTokenKey: parsed.MEL_PAYMENT_TOKEN_KEY,
     ...messagingConfigFrom(parsed, "BASKET"),
     drainMs: parsed.MEL_BASKET_DRAIN_MS,
-    trust,
+    trust: tokenTrustFrom(parsed),
   };
 }

@@ -1,7 +1,7 @@
 // Catalog's configuration: the MEL_* variables it reads, validated once in
 // main.ts (a bad value stops the process naming the variable).
 import { z } from "zod";
-import { tokenTrustEnv } from "../../platform/auth/index.js";
+import { tokenTrustEnv, tokenTrustFrom, type TokenTrustEnv } from "../../platform/auth/index.js";
 import { messagingConfigFrom, messagingEnv, type MessagingConfig } from "../../platform/events/index.js";
 import { boolean, defaultPorts, durationMs, integer, logLevel, parseConfig, port, text, type Env } from "../../platform/config/index.js";
 
@@ -33,13 +33,12 @@ export interface CatalogConfig extends MessagingConfig {
   seedDemoData: boolean;
   drainMs: number;
   /** Token trust (issuer, audience, identity's address for the JWKS), as platform/auth reads it. */
-  trust: Pick<CatalogEnv, keyof typeof tokenTrustEnv>;
+  trust: TokenTrustEnv;
 }
 
 /** Parses and validates catalog's variables from `env`; throws ConfigError naming each bad one. */
 export function loadCatalogConfig(env: Env = process.env): CatalogConfig {
   const parsed = parseConfig(catalogEnv, env);
-  const trust = Object.fromEntries(Object.keys(tokenTrustEnv).map((key) => [key, parsed[key as keyof CatalogEnv]])) as CatalogConfig["trust"];
   return {
     logLevel: parsed.MEL_LOG_LEVEL,
     host: parsed.MEL_CATALOG_HOST,
@@ -49,6 +48,6 @@ export function loadCatalogConfig(env: Env = process.env): CatalogConfig {
     seedDemoData: parsed.MEL_CATALOG_SEED_DEMO_DATA,
     ...messagingConfigFrom(parsed, "CATALOG"),
     drainMs: parsed.MEL_CATALOG_DRAIN_MS,
-    trust,
+    trust: tokenTrustFrom(parsed),
   };
 }

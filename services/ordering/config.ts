@@ -1,7 +1,7 @@
 // Ordering's configuration: the MEL_* variables it reads, validated once in
 // main.ts (a bad value stops the process naming the variable).
 import { z } from "zod";
-import { tokenTrustEnv } from "../../platform/auth/index.js";
+import { tokenTrustEnv, tokenTrustFrom, type TokenTrustEnv } from "../../platform/auth/index.js";
 import { messagingConfigFrom, messagingEnv, type MessagingConfig } from "../../platform/events/index.js";
 import { defaultPorts, durationMs, integer, logLevel, parseConfig, port, text, type Env } from "../../platform/config/index.js";
 
@@ -45,13 +45,12 @@ export interface OrderingConfig extends MessagingConfig {
   watchPollMs: number;
   drainMs: number;
   /** Token trust (issuer, audience, identity's address for the JWKS), as platform/auth reads it. */
-  trust: Pick<OrderingEnv, keyof typeof tokenTrustEnv>;
+  trust: TokenTrustEnv;
 }
 
 /** Parses and validates ordering's variables from `env`; throws ConfigError naming each bad one. */
 export function loadOrderingConfig(env: Env = process.env): OrderingConfig {
   const parsed = parseConfig(orderingEnv, env);
-  const trust = Object.fromEntries(Object.keys(tokenTrustEnv).map((key) => [key, parsed[key as keyof OrderingEnv]])) as OrderingConfig["trust"];
   return {
     logLevel: parsed.MEL_LOG_LEVEL,
     host: parsed.MEL_ORDERING_HOST,
@@ -65,6 +64,6 @@ export function loadOrderingConfig(env: Env = process.env): OrderingConfig {
     watchPollMs: parsed.MEL_ORDERING_WATCH_POLL_MS,
     ...messagingConfigFrom(parsed, "ORDERING"),
     drainMs: parsed.MEL_ORDERING_DRAIN_MS,
-    trust,
+    trust: tokenTrustFrom(parsed),
   };
 }
