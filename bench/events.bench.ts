@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Kysely } from "kysely";
 import { OrderStarted } from "../gen/mel/events/v1/ordering_events.js";
-import { addToOutbox, createEventBus, createOutboxRelay, messagingTablesMigration, type EventBus, type MessagingTables } from "../platform/events/index.js";
+import { addToOutbox, createEventBus, createOutboxRelay, type EventBus, type MessagingTables, messagingTablesMigration } from "../platform/events/index.js";
 import { createLogger } from "../platform/log/index.js";
 import { createDatabase, migrateToLatest } from "../platform/sql/index.js";
 import { createTestPostgresDatabase } from "../test/support/postgres.js";
@@ -52,7 +52,10 @@ function createSink() {
     until(target: number): Promise<void> {
       if (received >= target) return Promise.resolve();
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`the subscriber received ${received} of ${target} events within ${consumeTimeoutMs} ms`)), consumeTimeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`the subscriber received ${received} of ${target} events within ${consumeTimeoutMs} ms`)),
+          consumeTimeoutMs,
+        );
         waiter = {
           target,
           resolve: () => {

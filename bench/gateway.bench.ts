@@ -7,15 +7,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { credentials } from "@grpc/grpc-js";
-import { CatalogServiceClient, GetItemResponse, GetItemRequest, ItemSort } from "../gen/mel/catalog/v1/catalog.js";
-import { startGatewayFromDescriptors } from "../gateway/main.js";
 import { readGatewayConfig } from "../gateway/config.js";
+import { startGatewayFromDescriptors } from "../gateway/main.js";
+import { CatalogServiceClient, GetItemRequest, GetItemResponse, ItemSort } from "../gen/mel/catalog/v1/catalog.js";
 import { callUnary } from "../platform/grpc/index.js";
 import { createLogger } from "../platform/log/index.js";
 import { createTestTokens, testCatalogConfig } from "../services/catalog/catalog.test-support.js";
 import { startCatalog } from "../services/catalog/main.js";
 import { BrokerProbe, ensureRabbitMq } from "../test/support/rabbitmq.js";
-import { cleanUp, describeMachine, formatNumber, measureAtConcurrency, printTable, ratio, readBenchSettings, type LoadResult } from "./harness.js";
+import { cleanUp, describeMachine, formatNumber, type LoadResult, measureAtConcurrency, printTable, ratio, readBenchSettings } from "./harness.js";
 
 const settings = readBenchSettings();
 const quiet = createLogger({ service: "bench", level: "silent" });
@@ -46,7 +46,15 @@ try {
   );
   cleanups.push(() => gateway.close());
 
-  const listed = await callUnary(client, "listItems", { pageSize: 1, pageToken: "", pageNumber: 0, brandId: "", typeId: "", query: "", sort: ItemSort.ITEM_SORT_UNSPECIFIED });
+  const listed = await callUnary(client, "listItems", {
+    pageSize: 1,
+    pageToken: "",
+    pageNumber: 0,
+    brandId: "",
+    typeId: "",
+    query: "",
+    sort: ItemSort.ITEM_SORT_UNSPECIFIED,
+  });
   const id = listed.items[0]?.id;
   if (id === undefined) throw new Error("the demo catalogue is empty: nothing to GetItem");
 

@@ -5,8 +5,8 @@ import { connect } from "node:net";
 import { after, afterEach, before, describe, it } from "node:test";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { encodeMessageFrame } from "./grpc-web-framing.js";
-import { startTestStack } from "./testing/test-stack.js";
 import type { TestStack } from "./testing/test-stack.js";
+import { startTestStack } from "./testing/test-stack.js";
 
 const maxMessageBytes = 1024;
 const bodyLimitBytes = 2048;
@@ -66,14 +66,18 @@ describe("bad HTTP/JSON requests", () => {
     assert.match(body.message, /unknown field "isAdmin"/);
   });
 
-  it("a body that is not an object for body \"*\" → 400", async () => {
+  it('a body that is not an object for body "*" → 400', async () => {
     const { status, body } = await jsonError("/api/v1/identity/login", postJson("[1, 2]"));
     assert.equal(status, 400);
     assert.match(body.message, /must be a JSON object/);
   });
 
   it("a body on a route that takes none → 400", async () => {
-    const { status } = await jsonError("/api/v1/catalog/items/item-1", { method: "DELETE", headers: { "content-type": "application/json" }, body: '{"id": "x"}' });
+    const { status } = await jsonError("/api/v1/catalog/items/item-1", {
+      method: "DELETE",
+      headers: { "content-type": "application/json" },
+      body: '{"id": "x"}',
+    });
     assert.equal(status, 400);
   });
 
@@ -90,7 +94,7 @@ describe("bad HTTP/JSON requests", () => {
     assert.match((await jsonError("/v1/probe/p1?filter=x", {})).body.message, /set its fields one by one/);
   });
 
-  it("query parameters on a body \"*\" route → 400", async () => {
+  it('query parameters on a body "*" route → 400', async () => {
     const { status } = await jsonError("/api/v1/identity/login?email=a@b.c", postJson("{}"));
     assert.equal(status, 400);
   });
@@ -151,7 +155,11 @@ describe("bad gRPC-Web requests", () => {
   });
 
   it("a gRPC-Web content type on a method other than POST → 405", async () => {
-    const response = await fetch(stack.url + getItem, { method: "PUT", headers: { "content-type": "application/grpc-web+proto" }, body: encodeMessageFrame(Buffer.alloc(0)) });
+    const response = await fetch(stack.url + getItem, {
+      method: "PUT",
+      headers: { "content-type": "application/grpc-web+proto" },
+      body: encodeMessageFrame(Buffer.alloc(0)),
+    });
     assert.equal(response.status, 405);
     assert.equal(((await response.json()) as { code: number }).code, GrpcStatus.UNIMPLEMENTED);
   });

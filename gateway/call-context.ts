@@ -5,7 +5,7 @@
 // HTTP request reaches a service.
 import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
-import { Metadata, status as GrpcStatus } from "@grpc/grpc-js";
+import { status as GrpcStatus, Metadata } from "@grpc/grpc-js";
 import { GatewayError } from "./http-status.js";
 
 export const correlationIdHeader = "x-correlation-id";

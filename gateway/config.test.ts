@@ -35,7 +35,10 @@ describe("gateway configuration", () => {
   });
 
   it("names the variable that is wrong", () => {
-    assert.throws(() => readGatewayConfig({ MEL_GATEWAY_PORT: "eighty" }), (error: unknown) => error instanceof ConfigError && /MEL_GATEWAY_PORT/.test(error.message));
+    assert.throws(
+      () => readGatewayConfig({ MEL_GATEWAY_PORT: "eighty" }),
+      (error: unknown) => error instanceof ConfigError && /MEL_GATEWAY_PORT/.test(error.message),
+    );
     assert.throws(() => readGatewayConfig({ MEL_ORDERING_ADDRESS: "no port here" }), /MEL_ORDERING_ADDRESS: expected "host:port"/);
     assert.throws(() => readGatewayConfig({ MEL_GATEWAY_BODY_LIMIT_BYTES: "-1" }), /MEL_GATEWAY_BODY_LIMIT_BYTES/);
     assert.throws(() => readGatewayConfig({ MEL_GATEWAY_STREAM_TIMEOUT: "forever" }), /MEL_GATEWAY_STREAM_TIMEOUT/);

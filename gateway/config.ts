@@ -2,8 +2,8 @@
 // down. Every variable is optional; a bad value stops the process with a
 // message naming the variable.
 import { z } from "zod";
-import { address, boolean, defaultPorts, durationMs, integer, list, logLevel, parseConfig, port, text } from "../platform/config/index.js";
 import type { Env } from "../platform/config/index.js";
+import { address, boolean, defaultPorts, durationMs, integer, list, logLevel, parseConfig, port, text } from "../platform/config/index.js";
 
 export const gatewayEnv = z.object({
   MEL_LOG_LEVEL: logLevel(),

@@ -38,7 +38,10 @@ describe("the store's public contract", () => {
       "/mel.ordering.v1.OrderingService/CancelOrder",
       "/mel.ordering.v1.OrderingService/WatchOrder",
     ];
-    assert.deepEqual(fixed.filter((path) => !catalog.methodsByPath.has(path)), []);
+    assert.deepEqual(
+      fixed.filter((path) => !catalog.methodsByPath.has(path)),
+      [],
+    );
     const watch = catalog.methodsByPath.get("/mel.ordering.v1.OrderingService/WatchOrder")!;
     assert.equal(watch.method.methodKind, "server_streaming");
   });
@@ -55,18 +58,25 @@ describe("the store's public contract", () => {
       "GET /api/v1/orders → /mel.ordering.v1.OrderingService/ListOrders",
       "GET /api/v1/orders/{id} → /mel.ordering.v1.OrderingService/GetOrder",
     ];
-    assert.deepEqual(fixed.filter((route) => !routes.has(route)), []);
+    assert.deepEqual(
+      fixed.filter((route) => !routes.has(route)),
+      [],
+    );
   });
 
   it("puts every route under /api/v1/", () => {
-    assert.deepEqual([...routes].filter((route) => !route.split(" ")[1]!.startsWith("/api/v1/")), []);
+    assert.deepEqual(
+      [...routes].filter((route) => !route.split(" ")[1]!.startsWith("/api/v1/")),
+      [],
+    );
   });
 
   it("returns access_token, refresh_token and expires_in from Login and Refresh", () => {
     for (const name of ["Login", "Refresh"]) {
       const output = catalog.methodsByPath.get(`/mel.identity.v1.IdentityService/${name}`)!.method.output;
       const fields = output.fields.map((field) => field.name);
-      for (const required of ["access_token", "refresh_token", "expires_in"]) assert.ok(fields.includes(required), `${name} returns ${output.typeName} without ${required}`);
+      for (const required of ["access_token", "refresh_token", "expires_in"])
+        assert.ok(fields.includes(required), `${name} returns ${output.typeName} without ${required}`);
     }
   });
 });

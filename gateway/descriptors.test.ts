@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { create, createFileRegistry, setExtension } from "@bufbuild/protobuf";
 import type { Message } from "@bufbuild/protobuf";
+import { create, createFileRegistry, setExtension } from "@bufbuild/protobuf";
 import type { GenExtension } from "@bufbuild/protobuf/codegenv2";
 import type { MethodOptions } from "@bufbuild/protobuf/wkt";
 import { createServiceCatalog, DescriptorError, readDescriptorSet } from "./descriptors.js";
@@ -29,7 +29,10 @@ describe("the service catalog", () => {
   });
 
   it("refuses a service missing from the descriptor set", () => {
-    assert.throws(() => createServiceCatalog(readDescriptorSet(descriptorPath), ["mel.nothing.v1.NoService"]), /mel\.nothing\.v1\.NoService is not in the descriptor set/);
+    assert.throws(
+      () => createServiceCatalog(readDescriptorSet(descriptorPath), ["mel.nothing.v1.NoService"]),
+      /mel\.nothing\.v1\.NoService is not in the descriptor set/,
+    );
   });
 
   // Rewrites the google.api.http option of CatalogService.GetItem in a fresh copy of the set.
@@ -55,12 +58,17 @@ describe("the service catalog", () => {
       [{ pattern: { case: undefined } }, /no HTTP method/],
     ];
     for (const [rule, message] of cases) {
-      assert.throws(() => createServiceCatalog(withGetItemRule(rule), ["mel.catalog.v1.CatalogService"]), (error: unknown) => error instanceof DescriptorError && message.test(error.message));
+      assert.throws(
+        () => createServiceCatalog(withGetItemRule(rule), ["mel.catalog.v1.CatalogService"]),
+        (error: unknown) => error instanceof DescriptorError && message.test(error.message),
+      );
     }
   });
 
   it("accepts custom HTTP methods", () => {
-    const catalog = createServiceCatalog(withGetItemRule({ pattern: { case: "custom", value: { kind: "PATCH", path: "/items/{id}/touch" } } }), ["mel.catalog.v1.CatalogService"]);
+    const catalog = createServiceCatalog(withGetItemRule({ pattern: { case: "custom", value: { kind: "PATCH", path: "/items/{id}/touch" } } }), [
+      "mel.catalog.v1.CatalogService",
+    ]);
     assert.ok(catalog.bindings.some((b) => b.httpMethod === "PATCH" && b.template.source === "/items/{id}/touch"));
   });
 });

@@ -3,12 +3,12 @@
 // service is reachable over gRPC-Web, and every RPC with a google.api.http
 // annotation also gets its HTTP/JSON routes. Nothing here names a service.
 import { readFileSync } from "node:fs";
-import { fromBinary, createFileRegistry, getExtension, hasExtension } from "@bufbuild/protobuf";
 import type { DescExtension, DescField, DescMessage, DescMethod, DescService, FileRegistry } from "@bufbuild/protobuf";
-import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { createFileRegistry, fromBinary, getExtension, hasExtension } from "@bufbuild/protobuf";
 import type { FileDescriptorSet } from "@bufbuild/protobuf/wkt";
-import { compareTemplateSpecificity, parsePathTemplate } from "./path-template.js";
+import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import type { PathTemplate } from "./path-template.js";
+import { compareTemplateSpecificity, parsePathTemplate } from "./path-template.js";
 
 export type HttpVerb = "GET" | "PUT" | "POST" | "DELETE" | "PATCH";
 

@@ -59,8 +59,10 @@ describe("one port, HTTP/1.1 and HTTP/2", () => {
 
   it("closes a connection that ends inside the HTTP/2 preface", { timeout: 5000 }, async () => {
     const { port } = new URL(origin);
-    await closed(() => connect({ host: "127.0.0.1", port: Number(port) }, function (this: ReturnType<typeof connect>) {
-      this.end("PRI * HTTP/2.0\r\n");
-    }));
+    await closed(() =>
+      connect({ host: "127.0.0.1", port: Number(port) }, function (this: ReturnType<typeof connect>) {
+        this.end("PRI * HTTP/2.0\r\n");
+      }),
+    );
   });
 });

@@ -3,10 +3,11 @@
 // ALPN), so each new connection is sniffed: the HTTP/2 client preface goes to
 // an HTTP/2 server, anything else to the HTTP/1.1 server. Both hand requests to
 // the same fastify handler, which supports either kind of request object.
-import { Server as Http1Server } from "node:http";
+
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createServer as createHttp2Server } from "node:http2";
+import { Server as Http1Server } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse, Http2Session } from "node:http2";
+import { createServer as createHttp2Server } from "node:http2";
 import type { Socket } from "node:net";
 
 // fastify's handler; it also serves HTTP/2 compatibility request objects.

@@ -1,11 +1,11 @@
 // What every request handler of the gateway shares, built once by startGateway.
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { callContextFromHeaders, correlationIdHeader } from "./call-context.js";
 import type { Logger } from "pino";
+import { callContextFromHeaders, correlationIdHeader } from "./call-context.js";
 import type { GatewayConfig } from "./config.js";
 import type { GatewayMethod, ServiceCatalog } from "./descriptors.js";
-import { withPublicMessage } from "./http-status.js";
 import type { UpstreamFailure } from "./http-status.js";
+import { withPublicMessage } from "./http-status.js";
 import type { Upstream, UpstreamCallOptions } from "./upstream.js";
 
 export interface GatewayContext {
@@ -38,11 +38,19 @@ export function openUpstreamCall(
 ): { upstream: Upstream; options: UpstreamCallOptions; streaming: boolean; cancelled: AbortSignal } {
   const { config } = context;
   const streaming = method.method.methodKind === "server_streaming";
-  const call = callContextFromHeaders(request.headers, streaming ? { ...config, defaultTimeoutMs: config.streamTimeoutMs, maxTimeoutMs: config.streamTimeoutMs } : config);
+  const call = callContextFromHeaders(
+    request.headers,
+    streaming ? { ...config, defaultTimeoutMs: config.streamTimeoutMs, maxTimeoutMs: config.streamTimeoutMs } : config,
+  );
   reply.header(correlationIdHeader, call.correlationId);
   const cancel = new AbortController();
   reply.raw.once("close", () => cancel.abort());
-  return { upstream: upstreamFor(context, method), options: { metadata: call.metadata, deadline: call.deadline, signal: cancel.signal }, streaming, cancelled: cancel.signal };
+  return {
+    upstream: upstreamFor(context, method),
+    options: { metadata: call.metadata, deadline: call.deadline, signal: cancel.signal },
+    streaming,
+    cancelled: cancel.signal,
+  };
 }
 
 /** The failure as the client may see it; transport details go to the log only. */

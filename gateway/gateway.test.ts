@@ -5,19 +5,25 @@ import { connect as connectHttp2 } from "node:http2";
 import { after, before, describe, it } from "node:test";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { encodeMessageFrame } from "./grpc-web-framing.js";
-import { startTestStack } from "./testing/test-stack.js";
 import type { TestStack } from "./testing/test-stack.js";
+import { startTestStack } from "./testing/test-stack.js";
 
 let stack: TestStack;
 before(async () => {
-  stack = await startTestStack({ authRateLimit: { max: 2, windowMs: 60_000, methods: ["mel.identity.v1.IdentityService/Login", "mel.identity.v1.IdentityService/Register"] } });
+  stack = await startTestStack({
+    authRateLimit: { max: 2, windowMs: 60_000, methods: ["mel.identity.v1.IdentityService/Login", "mel.identity.v1.IdentityService/Register"] },
+  });
 });
 after(async () => {
   await stack.close();
 });
 
 const login = () =>
-  fetch(`${stack.url}/api/v1/identity/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: "ana@example.com", password: "nope" }) });
+  fetch(`${stack.url}/api/v1/identity/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email: "ana@example.com", password: "nope" }),
+  });
 
 describe("rate limits on login and register", () => {
   it("answer 429 RESOURCE_EXHAUSTED with Retry-After past the limit, on JSON and gRPC-Web alike", async () => {
@@ -39,7 +45,11 @@ describe("rate limits on login and register", () => {
   });
 
   it("count each limited RPC on its own and leave other RPCs alone", async () => {
-    const register = await fetch(`${stack.url}/api/v1/identity/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: "bia@example.com" }) });
+    const register = await fetch(`${stack.url}/api/v1/identity/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: "bia@example.com" }),
+    });
     assert.equal(register.status, 200);
     for (let attempt = 0; attempt < 5; attempt++) assert.equal((await fetch(`${stack.url}/api/v1/catalog/items/item-1`)).status, 200);
   });
@@ -80,7 +90,11 @@ describe("upstream calls through the platform client", () => {
 
   it("do not retry an RPC with side effects", async () => {
     const before = stack.upstreams.count(adjustStockPath);
-    const response = await fetch(`${stack.url}/api/v1/catalog/items/flaky-post:adjustStock`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"delta": 1}' });
+    const response = await fetch(`${stack.url}/api/v1/catalog/items/flaky-post:adjustStock`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"delta": 1}',
+    });
     assert.equal(response.status, 503);
     assert.equal(stack.upstreams.count(adjustStockPath) - before, 1);
   });

@@ -2,27 +2,28 @@
 // catch-all route that sends gRPC-Web requests to the proxy and everything
 // else to the JSON transcoder, the gateway's own endpoints, CORS, limits, and
 // error bodies that are google.rpc.Status JSON (or gRPC statuses for gRPC-Web).
-import Fastify from "fastify";
-import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+
+import type { FileDescriptorSet } from "@bufbuild/protobuf/wkt";
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import cors from "@fastify/cors";
 import rateLimit from "@fastify/rate-limit";
 import { status as GrpcStatus } from "@grpc/grpc-js";
-import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
-import type { FileDescriptorSet } from "@bufbuild/protobuf/wkt";
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import Fastify from "fastify";
 import type { Logger } from "../platform/log/index.js";
 import type { GatewayConfig } from "./config.js";
-import { createServiceCatalog } from "./descriptors.js";
 import type { GatewayMethod, ServiceCatalog } from "./descriptors.js";
+import { createServiceCatalog } from "./descriptors.js";
 import { DualProtocolServer } from "./dual-protocol-server.js";
 import type { GatewayContext } from "./gateway-context.js";
-import { parseGrpcWebContentType } from "./grpc-web-framing.js";
-import type { GrpcWebContentType } from "./grpc-web-framing.js";
 import { grpcStatusOfGatewayError, handleGrpcWebRequest, sendTrailersOnly } from "./grpc-web.js";
+import type { GrpcWebContentType } from "./grpc-web-framing.js";
+import { parseGrpcWebContentType } from "./grpc-web-framing.js";
 import { GatewayError, statusJson } from "./http-status.js";
 import { findRoute, handleJsonRequest } from "./json-routes.js";
 import { createOpenApiDocument } from "./openapi.js";
-import { createUpstream } from "./upstream.js";
 import type { Upstream, UpstreamOptions } from "./upstream.js";
+import { createUpstream } from "./upstream.js";
 import { registerWellKnownRoutes } from "./well-known.js";
 
 export interface GatewayDeps {
@@ -107,9 +108,14 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       if (!limiter) return;
       const verdict = await limiter(request);
       if (!verdict.isAllowed && verdict.isExceeded) {
-        throw new GatewayError(GrpcStatus.RESOURCE_EXHAUSTED, `too many ${method.method.name} attempts from this address; retry in ${verdict.ttlInSeconds} s`, 429, {
-          "retry-after": String(verdict.ttlInSeconds),
-        });
+        throw new GatewayError(
+          GrpcStatus.RESOURCE_EXHAUSTED,
+          `too many ${method.method.name} attempts from this address; retry in ${verdict.ttlInSeconds} s`,
+          429,
+          {
+            "retry-after": String(verdict.ttlInSeconds),
+          },
+        );
       }
     },
   };
@@ -124,7 +130,13 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   app.addContentTypeParser(/^application\/[\w.+-]+\+json$/i, { parseAs: "string" }, parseJsonBody);
 
   registerWellKnownRoutes(app, context);
-  const openApi = JSON.stringify(createOpenApiDocument(catalog, { title: "Mel API", version: "v1", description: "HTTP/JSON API of the Lojas Mel store, transcoded to the gRPC services by the gateway." }));
+  const openApi = JSON.stringify(
+    createOpenApiDocument(catalog, {
+      title: "Mel API",
+      version: "v1",
+      description: "HTTP/JSON API of the Lojas Mel store, transcoded to the gRPC services by the gateway.",
+    }),
+  );
   app.get("/openapi.json", async (_request, reply) => reply.header("content-type", jsonType).send(openApi));
 
   app.route({
@@ -161,7 +173,10 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       grpcWeb = { text: false, responseType: "application/grpc-web+proto" };
     }
     if (grpcWeb && request.method === "POST") return sendTrailersOnly(reply, grpcWeb, { code, details: message });
-    return reply.code(httpStatus).header("content-type", jsonType).send(JSON.stringify(statusJson(code, message)));
+    return reply
+      .code(httpStatus)
+      .header("content-type", jsonType)
+      .send(JSON.stringify(statusJson(code, message)));
   }
 
   return { app, upstreams: byAddress };

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Metadata, status as GrpcStatus } from "@grpc/grpc-js";
+import { status as GrpcStatus, Metadata } from "@grpc/grpc-js";
 import {
   decodeBase64Body,
   encodeGrpcMessage,
@@ -11,14 +11,18 @@ import {
   readSingleMessage,
 } from "./grpc-web-framing.js";
 
-const framingError = (code: GrpcStatus, pattern: RegExp) => (error: unknown) => error instanceof FramingError && error.code === code && pattern.test(error.message);
+const framingError = (code: GrpcStatus, pattern: RegExp) => (error: unknown) =>
+  error instanceof FramingError && error.code === code && pattern.test(error.message);
 
 describe("gRPC-Web content types", () => {
   it("recognises binary and text variants, with or without +proto", () => {
     assert.deepEqual(parseGrpcWebContentType("application/grpc-web"), { text: false, responseType: "application/grpc-web+proto" });
     assert.deepEqual(parseGrpcWebContentType("application/grpc-web+proto"), { text: false, responseType: "application/grpc-web+proto" });
     assert.deepEqual(parseGrpcWebContentType("application/grpc-web-text"), { text: true, responseType: "application/grpc-web-text+proto" });
-    assert.deepEqual(parseGrpcWebContentType("application/grpc-web-text+proto; charset=utf-8"), { text: true, responseType: "application/grpc-web-text+proto" });
+    assert.deepEqual(parseGrpcWebContentType("application/grpc-web-text+proto; charset=utf-8"), {
+      text: true,
+      responseType: "application/grpc-web-text+proto",
+    });
   });
 
   it("leaves other types alone and refuses codecs it cannot pass through", () => {
@@ -41,7 +45,10 @@ describe("gRPC-Web frames", () => {
 
   it("rejects a frame cut short in its header or its payload", () => {
     assert.throws(() => readSingleMessage(Buffer.from([0, 0, 0]), 100), framingError(GrpcStatus.INVALID_ARGUMENT, /truncated.*5-byte frame header/));
-    assert.throws(() => readSingleMessage(encodeMessageFrame(message).subarray(0, 7), 100), framingError(GrpcStatus.INVALID_ARGUMENT, /announces 5 bytes, only 2 present/));
+    assert.throws(
+      () => readSingleMessage(encodeMessageFrame(message).subarray(0, 7), 100),
+      framingError(GrpcStatus.INVALID_ARGUMENT, /announces 5 bytes, only 2 present/),
+    );
   });
 
   it("rejects a message above the size limit from its header alone", () => {
@@ -54,7 +61,10 @@ describe("gRPC-Web frames", () => {
     compressed[0] = 1;
     assert.throws(() => readSingleMessage(compressed, 100), framingError(GrpcStatus.UNIMPLEMENTED, /compressed/));
     assert.throws(() => readSingleMessage(encodeTrailerFrame(0, "", undefined), 100), framingError(GrpcStatus.INVALID_ARGUMENT, /trailer frame/));
-    assert.throws(() => readSingleMessage(Buffer.concat([encodeMessageFrame(message), encodeMessageFrame(message)]), 100), framingError(GrpcStatus.INVALID_ARGUMENT, /exactly one message, got 2/));
+    assert.throws(
+      () => readSingleMessage(Buffer.concat([encodeMessageFrame(message), encodeMessageFrame(message)]), 100),
+      framingError(GrpcStatus.INVALID_ARGUMENT, /exactly one message, got 2/),
+    );
     assert.throws(() => readSingleMessage(Buffer.alloc(0), 100), framingError(GrpcStatus.INVALID_ARGUMENT, /got 0/));
   });
 

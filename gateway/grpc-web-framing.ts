@@ -6,8 +6,9 @@
 // Written by hand: no maintained Node library proxies gRPC-Web to gRPC (the
 // official route is Envoy's filter; @connectrpc/connect-node serves gRPC-Web
 // only for handlers in the same process), and the format is this small.
-import { status as GrpcStatus } from "@grpc/grpc-js";
+
 import type { Metadata } from "@grpc/grpc-js";
+import { status as GrpcStatus } from "@grpc/grpc-js";
 
 export const frameHeaderBytes = 5;
 const trailerFlag = 0x80;
@@ -40,7 +41,10 @@ export function parseGrpcWebContentType(contentType: string | undefined): GrpcWe
   if (!match) return undefined;
   const codec = match[2]?.toLowerCase();
   if (codec !== undefined && codec !== "proto") {
-    throw new FramingError(GrpcStatus.UNIMPLEMENTED, `gRPC-Web codec "${codec}" is not supported; send application/grpc-web+proto or application/grpc-web-text+proto`);
+    throw new FramingError(
+      GrpcStatus.UNIMPLEMENTED,
+      `gRPC-Web codec "${codec}" is not supported; send application/grpc-web+proto or application/grpc-web-text+proto`,
+    );
   }
   const text = match[1] !== undefined;
   return { text, responseType: text ? "application/grpc-web-text+proto" : "application/grpc-web+proto" };
@@ -56,7 +60,8 @@ const base64Quantum = /^[A-Za-z0-9+/]{2}(?:==|[A-Za-z0-9+/]=|[A-Za-z0-9+/]{2})$/
  */
 export function decodeBase64Body(text: string): Buffer {
   const compact = text.replace(/[\r\n\t ]/g, "");
-  if (compact.length % 4 !== 0) throw new FramingError(GrpcStatus.INVALID_ARGUMENT, "grpc-web-text body is not valid base64: its length is not a multiple of 4");
+  if (compact.length % 4 !== 0)
+    throw new FramingError(GrpcStatus.INVALID_ARGUMENT, "grpc-web-text body is not valid base64: its length is not a multiple of 4");
   const pieces: Buffer[] = [];
   let runStart = 0;
   for (let index = 0; index < compact.length; index += 4) {
@@ -126,7 +131,21 @@ export function encodeTrailerFrame(code: number, message: string, trailers: Meta
 }
 
 // Headers that describe the upstream HTTP/2 exchange, not the application.
-const reservedNames = new Set(["content-type", "content-length", "te", "trailer", "transfer-encoding", "connection", "keep-alive", "upgrade", "user-agent", "grpc-encoding", "grpc-accept-encoding", "grpc-status", "grpc-message"]);
+const reservedNames = new Set([
+  "content-type",
+  "content-length",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+  "upgrade",
+  "user-agent",
+  "grpc-encoding",
+  "grpc-accept-encoding",
+  "grpc-status",
+  "grpc-message",
+]);
 
 /** Custom metadata as header name/value pairs; -bin values base64-encoded as on the gRPC wire. */
 export function metadataEntries(metadata: Metadata | undefined): Array<[string, string]> {

@@ -2,17 +2,17 @@
 // (binary, over fetch), connect-node (binary, over HTTP/2) and Google's
 // grpc-web (text and binary, over XMLHttpRequest), against real gRPC servers.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
 import { connect as connectNodeHttp2 } from "node:http2";
-import { createFileRegistry, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { after, before, describe, it } from "node:test";
 import type { DescService } from "@bufbuild/protobuf";
+import { createFileRegistry, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { createGrpcWebTransport as createNodeGrpcWebTransport } from "@connectrpc/connect-node";
+import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { encodeMessageFrame } from "./grpc-web-framing.js";
 import { googleServerStream, googleUnary } from "./testing/google-grpc-web.js";
-import { startTestStack, testOrigin } from "./testing/test-stack.js";
 import type { TestStack } from "./testing/test-stack.js";
+import { startTestStack, testOrigin } from "./testing/test-stack.js";
 
 let stack: TestStack;
 let catalogService: DescService;
@@ -32,7 +32,8 @@ after(async () => {
 // Clients built from runtime descriptors are untyped; the tests read fields by name.
 type AnyClient = Record<string, (...args: any[]) => any>;
 const connectWeb = (service: DescService) => createClient(service, createGrpcWebTransport({ baseUrl: stack.url })) as unknown as AnyClient;
-const connectHttp2 = (service: DescService) => createClient(service, createNodeGrpcWebTransport({ baseUrl: stack.url, httpVersion: "2" })) as unknown as AnyClient;
+const connectHttp2 = (service: DescService) =>
+  createClient(service, createNodeGrpcWebTransport({ baseUrl: stack.url, httpVersion: "2" })) as unknown as AnyClient;
 
 async function connectError(promise: Promise<unknown>): Promise<ConnectError> {
   try {
@@ -62,7 +63,10 @@ describe("connect-web (application/grpc-web+proto over fetch, HTTP/1.1)", () => 
   it("streams server messages and the trailers at the end", async () => {
     let trailer: string | null = null;
     const statuses: number[] = [];
-    for await (const message of connectWeb(orderingService).watchOrder({ id: "o-1" }, { onTrailer: (trailers: Headers) => (trailer = trailers.get("x-watch")) })) {
+    for await (const message of connectWeb(orderingService).watchOrder(
+      { id: "o-1" },
+      { onTrailer: (trailers: Headers) => (trailer = trailers.get("x-watch")) },
+    )) {
       statuses.push(message.order.status);
     }
     assert.deepEqual(statuses, [1, 4, 5]);
@@ -83,7 +87,11 @@ describe("connect-web (application/grpc-web+proto over fetch, HTTP/1.1)", () => 
   it("ends an empty stream cleanly with its trailers", async () => {
     let trailer: string | null = null;
     const received: unknown[] = [];
-    for await (const message of connectWeb(orderingService).watchOrder({ id: "empty" }, { onTrailer: (trailers: Headers) => (trailer = trailers.get("x-watch")) })) received.push(message);
+    for await (const message of connectWeb(orderingService).watchOrder(
+      { id: "empty" },
+      { onTrailer: (trailers: Headers) => (trailer = trailers.get("x-watch")) },
+    ))
+      received.push(message);
     assert.deepEqual(received, []);
     assert.equal(trailer, "none");
   });
@@ -148,18 +156,24 @@ describe("Google grpc-web (XMLHttpRequest)", () => {
     });
 
     it(`reports errors in ${format} mode`, async () => {
-      await assert.rejects(googleUnary(stack.url, format, catalogService.method.getItem!, { id: "status-ALREADY_EXISTS" }), (error: { code: number; message: string }) => {
-        assert.equal(error.code, 6);
-        assert.equal(error.message, "forced ALREADY_EXISTS");
-        return true;
-      });
+      await assert.rejects(
+        googleUnary(stack.url, format, catalogService.method.getItem!, { id: "status-ALREADY_EXISTS" }),
+        (error: { code: number; message: string }) => {
+          assert.equal(error.code, 6);
+          assert.equal(error.message, "forced ALREADY_EXISTS");
+          return true;
+        },
+      );
     });
   }
 
   it("streams server messages in text mode, with the trailers as the final status", async () => {
     const result = await googleServerStream(stack.url, orderingService.method.watchOrder!, { id: "o-3" });
     assert.equal(result.error, undefined);
-    assert.deepEqual(result.messages.map((message: any) => message.order.status), [1, 4, 5]);
+    assert.deepEqual(
+      result.messages.map((message: any) => message.order.status),
+      [1, 4, 5],
+    );
     assert.equal(result.status?.code, 0);
     assert.equal(result.status?.metadata?.["x-watch"], "done");
   });
@@ -191,7 +205,11 @@ describe("gRPC-Web on the wire", () => {
     const echoRequest = createFileRegistry(stack.descriptorSet).getMessage("mel.probe.v1.EchoRequest")!;
     assert.notDeepEqual(Buffer.from(toBinary(echoRequest, fromBinary(echoRequest, payload))), payload, "decoding and re-encoding would change these bytes");
     const received = stack.upstreams.probeRequestBytes.length;
-    const response = await fetch(`${stack.url}/mel.probe.v1.ProbeService/Echo`, { method: "POST", headers: { "content-type": "application/grpc-web+proto" }, body: encodeMessageFrame(payload) });
+    const response = await fetch(`${stack.url}/mel.probe.v1.ProbeService/Echo`, {
+      method: "POST",
+      headers: { "content-type": "application/grpc-web+proto" },
+      body: encodeMessageFrame(payload),
+    });
     const { trailer } = unaryFrames(Buffer.from(await response.arrayBuffer()));
     assert.match(trailer, /^grpc-status: 0\r\n/);
     assert.equal(stack.upstreams.probeRequestBytes.length, received + 1);
@@ -199,7 +217,11 @@ describe("gRPC-Web on the wire", () => {
   });
 
   it("accepts application/grpc-web without a codec suffix and answers +proto", async () => {
-    const response = await fetch(`${stack.url}/mel.catalog.v1.CatalogService/GetItem`, { method: "POST", headers: { "content-type": "application/grpc-web" }, body: getItem1 });
+    const response = await fetch(`${stack.url}/mel.catalog.v1.CatalogService/GetItem`, {
+      method: "POST",
+      headers: { "content-type": "application/grpc-web" },
+      body: getItem1,
+    });
     assert.equal(response.status, 200);
     assert.equal(response.headers.get("content-type"), "application/grpc-web+proto");
     const { message, trailer } = unaryFrames(Buffer.from(await response.arrayBuffer()));
@@ -258,12 +280,20 @@ describe("gRPC-Web on the wire", () => {
   });
 
   it("answers an unknown method with UNIMPLEMENTED", async () => {
-    const response = await fetch(`${stack.url}/mel.nothing.v1.NoService/Nothing`, { method: "POST", headers: { "content-type": "application/grpc-web+proto" }, body: getItem1 });
+    const response = await fetch(`${stack.url}/mel.nothing.v1.NoService/Nothing`, {
+      method: "POST",
+      headers: { "content-type": "application/grpc-web+proto" },
+      body: getItem1,
+    });
     assert.equal(response.headers.get("grpc-status"), String(Code.Unimplemented));
   });
 
   it("refuses the JSON codec, which cannot pass through undecoded", async () => {
-    const response = await fetch(`${stack.url}/mel.catalog.v1.CatalogService/GetItem`, { method: "POST", headers: { "content-type": "application/grpc-web+json" }, body: "{}" });
+    const response = await fetch(`${stack.url}/mel.catalog.v1.CatalogService/GetItem`, {
+      method: "POST",
+      headers: { "content-type": "application/grpc-web+json" },
+      body: "{}",
+    });
     assert.equal(response.headers.get("grpc-status"), String(Code.Unimplemented));
   });
 });
@@ -272,12 +302,17 @@ describe("CORS for browsers", () => {
   it("answers the preflight of an allowed origin with the gRPC-Web request headers", async () => {
     const response = await fetch(`${stack.url}/mel.catalog.v1.CatalogService/GetItem`, {
       method: "OPTIONS",
-      headers: { origin: testOrigin, "access-control-request-method": "POST", "access-control-request-headers": "content-type,x-grpc-web,x-user-agent,grpc-timeout,authorization" },
+      headers: {
+        origin: testOrigin,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type,x-grpc-web,x-user-agent,grpc-timeout,authorization",
+      },
     });
     assert.equal(response.status, 204);
     assert.equal(response.headers.get("access-control-allow-origin"), testOrigin);
     const allowed = response.headers.get("access-control-allow-headers")!.split(/,\s*/);
-    for (const header of ["content-type", "x-grpc-web", "x-user-agent", "grpc-timeout", "authorization"]) assert.ok(allowed.includes(header), `${header} allowed`);
+    for (const header of ["content-type", "x-grpc-web", "x-user-agent", "grpc-timeout", "authorization"])
+      assert.ok(allowed.includes(header), `${header} allowed`);
   });
 
   it("exposes grpc-status and grpc-message on actual responses", async () => {

@@ -3,14 +3,16 @@
 // the call's status and trailing metadata go last as the trailer frame. A call
 // that fails before its first message is answered "trailers-only": grpc-status
 // in the HTTP headers and an empty body, as gRPC itself does.
-import { PassThrough } from "node:stream";
+
 import type { Readable } from "node:stream";
-import type { FastifyReply, FastifyRequest } from "fastify";
-import { status as GrpcStatus } from "@grpc/grpc-js";
+import { PassThrough } from "node:stream";
 import type { Metadata, StatusObject } from "@grpc/grpc-js";
-import { openUpstreamCall, publicFailure } from "./gateway-context.js";
-import type { GatewayContext } from "./gateway-context.js";
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import type { GatewayMethod } from "./descriptors.js";
+import type { GatewayContext } from "./gateway-context.js";
+import { openUpstreamCall, publicFailure } from "./gateway-context.js";
+import type { GrpcWebContentType } from "./grpc-web-framing.js";
 import {
   decodeBase64Body,
   encodeGrpcMessage,
@@ -21,11 +23,15 @@ import {
   metadataEntries,
   readSingleMessage,
 } from "./grpc-web-framing.js";
-import type { GrpcWebContentType } from "./grpc-web-framing.js";
 import { GatewayError, isUpstreamFailure } from "./http-status.js";
 import { drainedOrClosed } from "./json-routes.js";
 
-export async function handleGrpcWebRequest(request: FastifyRequest, reply: FastifyReply, contentType: GrpcWebContentType, context: GatewayContext): Promise<FastifyReply> {
+export async function handleGrpcWebRequest(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  contentType: GrpcWebContentType,
+  context: GatewayContext,
+): Promise<FastifyReply> {
   const path = request.url.split("?", 1)[0]!;
   const target = context.catalog.methodsByPath.get(path);
   if (!target) throw new FramingError(GrpcStatus.UNIMPLEMENTED, `unknown method ${path}`);

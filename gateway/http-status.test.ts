@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { httpStatusFromGrpc } from "./http-status.js";
-import { startTestStack } from "./testing/test-stack.js";
 import type { TestStack } from "./testing/test-stack.js";
+import { startTestStack } from "./testing/test-stack.js";
 
 let stack: TestStack;
 before(async () => {
@@ -44,7 +44,12 @@ describe("upstream statuses over HTTP", () => {
       const body = (await response.json()) as { code: number; message: string; details: unknown[] };
       assert.equal(body.code, GrpcStatus[name]);
       // grpc-js's own messages for these two carry internal addresses, so the gateway words them.
-      const message = name === "UNAVAILABLE" ? "CatalogService is unavailable; retry shortly" : name === "DEADLINE_EXCEEDED" ? "CatalogService did not answer before the deadline" : `forced ${name}`;
+      const message =
+        name === "UNAVAILABLE"
+          ? "CatalogService is unavailable; retry shortly"
+          : name === "DEADLINE_EXCEEDED"
+            ? "CatalogService did not answer before the deadline"
+            : `forced ${name}`;
       assert.equal(body.message, message);
       assert.ok(Array.isArray(body.details));
     });

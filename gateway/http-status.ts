@@ -1,13 +1,14 @@
 // gRPC status ⇄ HTTP: the one place the gateway maps statuses, as grpc-gateway
 // does (runtime/errors.go HTTPStatusFromCode), and the google.rpc.Status-shaped
 // JSON body every HTTP error carries.
-import { status as GrpcStatus } from "@grpc/grpc-js";
-import type { Metadata } from "@grpc/grpc-js";
-import { fromBinary, toJson } from "@bufbuild/protobuf";
+
 import type { JsonValue, Registry } from "@bufbuild/protobuf";
+import { fromBinary, toJson } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
-import { AnySchema } from "@bufbuild/protobuf/wkt";
 import type { Any } from "@bufbuild/protobuf/wkt";
+import { AnySchema } from "@bufbuild/protobuf/wkt";
+import type { Metadata } from "@grpc/grpc-js";
+import { status as GrpcStatus } from "@grpc/grpc-js";
 
 const httpStatusByGrpcCode: Record<GrpcStatus, number> = {
   [GrpcStatus.OK]: 200,

@@ -2,8 +2,8 @@
 // gRPC servers (the fixture upstreams and the echoing probe service).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { startTestStack } from "./testing/test-stack.js";
 import type { TestStack } from "./testing/test-stack.js";
+import { startTestStack } from "./testing/test-stack.js";
 
 let stack: TestStack;
 before(async () => {
@@ -13,7 +13,12 @@ after(async () => {
   await stack.close();
 });
 
-async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; json: any }> {
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; json: any }> {
   const response = await fetch(stack.url + path, {
     method,
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -79,13 +84,16 @@ describe("query parameters", () => {
   it("map onto the store's own requests (ListItems paging, sorting and filters)", async () => {
     const { status, json } = await call("GET", "/api/v1/catalog/items?pageSize=3&sort=ITEM_SORT_NAME_DESC&brandId=brand-2&query=pl");
     assert.equal(status, 200);
-    assert.deepEqual(json.items.map((item: { id: string }) => item.id), ["item-2"]);
+    assert.deepEqual(
+      json.items.map((item: { id: string }) => item.id),
+      ["item-2"],
+    );
     assert.equal(json.nextPageToken, "size=3;sort=2;query=pl");
   });
 });
 
 describe("path templates", () => {
-  it("bind a nested field ({item.id}) alongside body: \"item\" and a FieldMask from the query", async () => {
+  it('bind a nested field ({item.id}) alongside body: "item" and a FieldMask from the query', async () => {
     const { status, json } = await call("PATCH", "/api/v1/catalog/items/item-1?updateMask=name", { name: "Big mug" });
     assert.equal(status, 200, JSON.stringify(json));
     assert.equal(json.item.id, "item-1");
@@ -141,7 +149,11 @@ describe("request bodies", () => {
   });
 
   it('body "item" on CreateItem carries the item', async () => {
-    const { status, json } = await call("POST", "/api/v1/catalog/items", { name: "Teapot", price: { currencyCode: "BRL", amountMinor: "4990" }, availableStock: 3 });
+    const { status, json } = await call("POST", "/api/v1/catalog/items", {
+      name: "Teapot",
+      price: { currencyCode: "BRL", amountMinor: "4990" },
+      availableStock: 3,
+    });
     assert.equal(status, 200);
     assert.equal(json.item.id, "item-new");
     assert.equal(json.item.name, "Teapot");
@@ -162,10 +174,16 @@ describe("request bodies", () => {
 describe("additional_bindings", () => {
   it("serve GetItemsByIds by GET with repeated ids and by POST with a body", async () => {
     const byGet = await call("GET", "/api/v1/catalog/items:batchGet?ids=item-1&ids=nope");
-    assert.deepEqual(byGet.json.items.map((item: { id: string }) => item.id), ["item-1"]);
+    assert.deepEqual(
+      byGet.json.items.map((item: { id: string }) => item.id),
+      ["item-1"],
+    );
     assert.deepEqual(byGet.json.missingIds, ["nope"]);
     const byPost = await call("POST", "/api/v1/catalog/items:batchGet", { ids: ["item-2"] });
-    assert.deepEqual(byPost.json.items.map((item: { id: string }) => item.id), ["item-2"]);
+    assert.deepEqual(
+      byPost.json.items.map((item: { id: string }) => item.id),
+      ["item-2"],
+    );
   });
 
   it("serve UpdateItem by PUT as well as PATCH", async () => {
@@ -193,7 +211,14 @@ describe("server streaming as newline-delimited JSON", () => {
   async function lines(path: string): Promise<{ status: number; contentType: string | null; lines: any[] }> {
     const response = await fetch(stack.url + path);
     const text = await response.text();
-    return { status: response.status, contentType: response.headers.get("content-type"), lines: text.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line)) };
+    return {
+      status: response.status,
+      contentType: response.headers.get("content-type"),
+      lines: text
+        .split("\n")
+        .filter((line) => line !== "")
+        .map((line) => JSON.parse(line)),
+    };
   }
 
   it('writes one {"result": …} line per message', async () => {

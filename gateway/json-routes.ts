@@ -3,18 +3,18 @@
 // RPCs answer with newline-delimited JSON as grpc-gateway does: one
 // {"result": …} line per message, an {"error": …} line if the stream fails.
 import { PassThrough } from "node:stream";
-import type { FastifyReply, FastifyRequest } from "fastify";
 import type { JsonValue } from "@bufbuild/protobuf";
-import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { Metadata } from "@grpc/grpc-js";
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import type { GatewayMethod, HttpBinding, HttpVerb } from "./descriptors.js";
-import { openUpstreamCall, publicFailure } from "./gateway-context.js";
 import type { GatewayContext } from "./gateway-context.js";
+import { openUpstreamCall, publicFailure } from "./gateway-context.js";
 import { metadataEntries } from "./grpc-web-framing.js";
-import { GatewayError, httpStatusFromGrpc, isUpstreamFailure, statusJson, statusJsonFromFailure } from "./http-status.js";
 import type { StatusJson } from "./http-status.js";
-import { matchPathTemplate, PathDecodeError } from "./path-template.js";
+import { GatewayError, httpStatusFromGrpc, isUpstreamFailure, statusJson, statusJsonFromFailure } from "./http-status.js";
 import type { PathBindings } from "./path-template.js";
+import { matchPathTemplate, PathDecodeError } from "./path-template.js";
 import { encodeHttpRequest, responseToJson } from "./transcode.js";
 
 const jsonType = "application/json; charset=utf-8";
@@ -53,14 +53,21 @@ export async function handleJsonRequest(request: FastifyRequest, reply: FastifyR
   const { binding, pathBindings } = findRoute(context.catalog.bindings, request.method, path);
   const target = binding.target;
   await context.enforceRateLimit(request, target);
-  const requestBytes = encodeHttpRequest(binding, { pathBindings, query: new URLSearchParams(queryText), body: request.body as JsonValue | undefined }, context.catalog.registry);
+  const requestBytes = encodeHttpRequest(
+    binding,
+    { pathBindings, query: new URLSearchParams(queryText), body: request.body as JsonValue | undefined },
+    context.catalog.registry,
+  );
   const { upstream, options, streaming, cancelled } = openUpstreamCall(context, target, request, reply);
 
   if (!streaming) {
     try {
       const outcome = await upstream.unary(target.grpcPath, requestBytes, options);
       setMetadataHeaders(reply, outcome.headers);
-      return reply.code(200).header("content-type", jsonType).send(JSON.stringify(responseToJson(binding, outcome.message, context.catalog.registry)));
+      return reply
+        .code(200)
+        .header("content-type", jsonType)
+        .send(JSON.stringify(responseToJson(binding, outcome.message, context.catalog.registry)));
     } catch (error: unknown) {
       return sendUpstreamError(reply, error, context, target);
     }
@@ -76,7 +83,10 @@ export async function handleJsonRequest(request: FastifyRequest, reply: FastifyR
   } catch (error: unknown) {
     // Failed before any message: the HTTP status still tells what happened.
     const body = { error: failureJson(error, context, target) };
-    return reply.code(httpStatusFromGrpc(body.error.code)).header("content-type", ndjsonType).send(`${JSON.stringify(body)}\n`);
+    return reply
+      .code(httpStatusFromGrpc(body.error.code))
+      .header("content-type", ndjsonType)
+      .send(`${JSON.stringify(body)}\n`);
   }
   setMetadataHeaders(reply, headers);
   const out = new PassThrough();
@@ -85,7 +95,14 @@ export async function handleJsonRequest(request: FastifyRequest, reply: FastifyR
   return reply;
 }
 
-async function pumpJsonLines(binding: HttpBinding, first: IteratorResult<Buffer>, messages: AsyncIterator<Buffer>, out: PassThrough, cancelled: AbortSignal, context: GatewayContext): Promise<void> {
+async function pumpJsonLines(
+  binding: HttpBinding,
+  first: IteratorResult<Buffer>,
+  messages: AsyncIterator<Buffer>,
+  out: PassThrough,
+  cancelled: AbortSignal,
+  context: GatewayContext,
+): Promise<void> {
   let next = first;
   try {
     while (!next.done) {

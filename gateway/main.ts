@@ -2,19 +2,19 @@
 // directly (node dist/gateway/main.js) it reads the environment and drains on
 // SIGTERM/SIGINT; tests and the mesh launcher call startGateway instead.
 import { defaultDescriptorSetPath } from "../platform/grpc/index.js";
+import type { Logger } from "../platform/log/index.js";
 import { createLogger } from "../platform/log/index.js";
 import { isEntryPoint, runAsMain } from "../platform/process/index.js";
-import type { Logger } from "../platform/log/index.js";
-import { readGatewayConfig } from "./config.js";
 import type { GatewayConfig } from "./config.js";
+import { readGatewayConfig } from "./config.js";
 import { readDescriptorSet } from "./descriptors.js";
-import { startGateway } from "./gateway.js";
 import type { RunningGateway } from "./gateway.js";
+import { startGateway } from "./gateway.js";
 
-export { startGateway } from "./gateway.js";
-export type { GatewayDeps, RunningGateway } from "./gateway.js";
-export { readGatewayConfig } from "./config.js";
 export type { GatewayConfig } from "./config.js";
+export { readGatewayConfig } from "./config.js";
+export type { GatewayDeps, RunningGateway } from "./gateway.js";
+export { startGateway } from "./gateway.js";
 
 /** The gateway as `node dist/gateway/main.js` runs it: the store's services from gen/descriptor.binpb. */
 export function startGatewayFromDescriptors(config: GatewayConfig, logger: Logger, descriptorSetPath = defaultDescriptorSetPath): Promise<RunningGateway> {

@@ -3,13 +3,13 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { createServiceCatalog, readDescriptorSet } from "./descriptors.js";
 import { createOpenApiDocument } from "./openapi.js";
-import { startTestStack } from "./testing/test-stack.js";
 import type { TestStack } from "./testing/test-stack.js";
+import { startTestStack } from "./testing/test-stack.js";
 
 let stack: TestStack;
 let document: any;
@@ -44,13 +44,32 @@ describe("/openapi.json", () => {
   it("describes path and query parameters with their types", () => {
     const listItems = document.paths["/api/v1/catalog/items"].get;
     const parameter = (name: string) => listItems.parameters.find((p: { name: string }) => p.name === name);
-    assert.deepEqual(parameter("pageSize"), { name: "pageSize", in: "query", required: false, schema: { type: "integer", format: "int32", description: "1 to 100; 0 means the default (20)." } });
+    assert.deepEqual(parameter("pageSize"), {
+      name: "pageSize",
+      in: "query",
+      required: false,
+      schema: { type: "integer", format: "int32", description: "1 to 100; 0 means the default (20)." },
+    });
     assert.deepEqual(parameter("sort").schema, { $ref: "#/components/schemas/mel.catalog.v1.ItemSort" });
     assert.deepEqual(document.components.schemas["mel.catalog.v1.ItemSort"].enum.slice(0, 2), ["ITEM_SORT_UNSPECIFIED", "ITEM_SORT_NAME_ASC"]);
     const echo = document.paths["/v1/probe/{id}"].get;
     assert.deepEqual(
       echo.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`),
-      ["path:id", "query:filter.kind", "query:filter.minSize", "query:filter.labels", "query:filter.color", "query:numbers", "query:big", "query:flag", "query:color", "query:at", "query:mask", "query:ratio", "query:note"],
+      [
+        "path:id",
+        "query:filter.kind",
+        "query:filter.minSize",
+        "query:filter.labels",
+        "query:filter.color",
+        "query:numbers",
+        "query:big",
+        "query:flag",
+        "query:color",
+        "query:at",
+        "query:mask",
+        "query:ratio",
+        "query:note",
+      ],
     );
     assert.equal(echo.parameters.find((p: { name: string }) => p.name === "numbers").explode, true);
   });
@@ -70,8 +89,11 @@ describe("/openapi.json", () => {
       description: "Amount in minor units; negative only for refunds and adjustments.",
     });
     assert.deepEqual(schemas["mel.catalog.v1.CatalogItem"].properties.createTime, { type: "string", format: "date-time" });
-    assert.equal(schemas["mel.catalog.v1.UpdateItemRequest"], undefined, "body \"item\" never needs the request schema");
-    assert.equal(document.paths["/api/v1/catalog/items/{item.id}"].patch.parameters.find((p: { name: string }) => p.name === "updateMask").schema.type, "string");
+    assert.equal(schemas["mel.catalog.v1.UpdateItemRequest"], undefined, 'body "item" never needs the request schema');
+    assert.equal(
+      document.paths["/api/v1/catalog/items/{item.id}"].patch.parameters.find((p: { name: string }) => p.name === "updateMask").schema.type,
+      "string",
+    );
   });
 
   it("answers with response_body fields and ndjson for server streams", () => {
@@ -79,7 +101,9 @@ describe("/openapi.json", () => {
     assert.deepEqual(numbers, { type: "array", items: { type: "string", format: "int64" } });
     const watch = document.paths["/api/v1/orders/{id}:watch"].get.responses["200"].content["application/x-ndjson"].schema;
     assert.deepEqual(Object.keys(watch.properties), ["result", "error"]);
-    assert.deepEqual(document.paths["/api/v1/orders/{id}"].get.responses.default.content["application/json"].schema, { $ref: "#/components/schemas/google.rpc.Status" });
+    assert.deepEqual(document.paths["/api/v1/orders/{id}"].get.responses.default.content["application/json"].schema, {
+      $ref: "#/components/schemas/google.rpc.Status",
+    });
   });
 });
 

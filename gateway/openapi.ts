@@ -47,15 +47,30 @@ const statusSchema: JsonObject = {
 // ScalarType numbers from google/protobuf/descriptor.proto.
 function scalarSchema(scalar: number): JsonObject {
   switch (scalar) {
-    case 1: return { type: "number", format: "double" };
-    case 2: return { type: "number", format: "float" };
-    case 3: case 16: case 18: return { type: "string", format: "int64" };
-    case 4: case 6: return { type: "string", format: "uint64" };
-    case 5: case 15: case 17: return { type: "integer", format: "int32" };
-    case 13: case 7: return { type: "integer", format: "int64", minimum: 0, maximum: 4294967295 };
-    case 8: return { type: "boolean" };
-    case 12: return { type: "string", format: "byte" };
-    default: return { type: "string" };
+    case 1:
+      return { type: "number", format: "double" };
+    case 2:
+      return { type: "number", format: "float" };
+    case 3:
+    case 16:
+    case 18:
+      return { type: "string", format: "int64" };
+    case 4:
+    case 6:
+      return { type: "string", format: "uint64" };
+    case 5:
+    case 15:
+    case 17:
+      return { type: "integer", format: "int32" };
+    case 13:
+    case 7:
+      return { type: "integer", format: "int64", minimum: 0, maximum: 4294967295 };
+    case 8:
+      return { type: "boolean" };
+    case 12:
+      return { type: "string", format: "byte" };
+    default:
+      return { type: "string" };
   }
 }
 
@@ -90,7 +105,8 @@ export function createOpenApiDocument(catalog: ServiceCatalog, info: OpenApiInfo
   function fieldSchema(field: DescField): JsonObject {
     let schema: JsonObject;
     if (field.fieldKind === "list") {
-      const item = field.listKind === "message" ? messageSchema(field.message) : field.listKind === "enum" ? enumSchema(field.enum) : scalarSchema(field.scalar);
+      const item =
+        field.listKind === "message" ? messageSchema(field.message) : field.listKind === "enum" ? enumSchema(field.enum) : scalarSchema(field.scalar);
       schema = { type: "array", items: item };
     } else if (field.fieldKind === "map") {
       const value = field.mapKind === "message" ? messageSchema(field.message) : field.mapKind === "enum" ? enumSchema(field.enum) : scalarSchema(field.scalar);
@@ -133,7 +149,14 @@ export function createOpenApiDocument(catalog: ServiceCatalog, info: OpenApiInfo
     return op;
   }
 
-  function queryParameters(message: DescMessage, prefix: string, bound: Set<string>, bodyField: DescField | undefined, depth: number, seen: Set<string>): JsonObject[] {
+  function queryParameters(
+    message: DescMessage,
+    prefix: string,
+    bound: Set<string>,
+    bodyField: DescField | undefined,
+    depth: number,
+    seen: Set<string>,
+  ): JsonObject[] {
     const parameters: JsonObject[] = [];
     for (const field of message.fields) {
       if (depth === 0 && field === bodyField) continue;
@@ -182,7 +205,7 @@ export function createOpenApiDocument(catalog: ServiceCatalog, info: OpenApiInfo
     const schema = binding.responseField ? fieldSchema(binding.responseField) : messageSchema(output);
     if (binding.target.method.methodKind === "server_streaming") {
       return {
-        description: "A stream of newline-delimited JSON objects: {\"result\": …} per message, {\"error\": …} if the stream fails",
+        description: 'A stream of newline-delimited JSON objects: {"result": …} per message, {"error": …} if the stream fails',
         content: { "application/x-ndjson": { schema: { type: "object", properties: { result: schema, error: ref(statusSchemaName) } } } },
       };
     }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { compareTemplateSpecificity, matchPathTemplate, parsePathTemplate, PathDecodeError, PathTemplateError } from "./path-template.js";
+import { compareTemplateSpecificity, matchPathTemplate, PathDecodeError, PathTemplateError, parsePathTemplate } from "./path-template.js";
 
 const match = (template: string, path: string) => {
   const bindings = matchPathTemplate(parsePathTemplate(template), path);

@@ -16,12 +16,12 @@ import { createRemoteJWKSet, jwtVerify } from "jose";
 import { createLogger } from "../platform/log/index.js";
 import { testCatalogConfig } from "../services/catalog/catalog.test-support.js";
 import { demoCatalogSize } from "../services/catalog/demo-catalog.js";
-import { startCatalog, type RunningCatalog } from "../services/catalog/main.js";
-import { signInAdmin, startTestIdentity, testPassword, uniqueEmail, type TestIdentity } from "../services/identity/identity.test-support.js";
+import { type RunningCatalog, startCatalog } from "../services/catalog/main.js";
+import { signInAdmin, startTestIdentity, type TestIdentity, testPassword, uniqueEmail } from "../services/identity/identity.test-support.js";
 import { BrokerProbe, ensureRabbitMq } from "../test/support/rabbitmq.js";
 import { readGatewayConfig } from "./config.js";
 import { readDescriptorSet } from "./descriptors.js";
-import { startGateway, type RunningGateway } from "./gateway.js";
+import { type RunningGateway, startGateway } from "./gateway.js";
 import { descriptorPath } from "./testing/test-stack.js";
 
 const quiet = createLogger({ service: "gateway", level: "silent" });

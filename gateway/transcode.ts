@@ -2,12 +2,13 @@
 // message from path variables, the query string and the body, and renders the
 // response, with the proto3 JSON mapping of @bufbuild/protobuf (lowerCamelCase
 // or original names accepted, int64 as strings, enums by name, well-known types).
-import { create, fromBinary, fromJson, toBinary, toJson } from "@bufbuild/protobuf";
+
 import type { DescField, DescMessage, JsonObject, JsonValue, Registry } from "@bufbuild/protobuf";
+import { create, fromBinary, fromJson, toBinary, toJson } from "@bufbuild/protobuf";
 import { reflect } from "@bufbuild/protobuf/reflect";
 import { status as GrpcStatus } from "@grpc/grpc-js";
-import { resolveFieldPath } from "./descriptors.js";
 import type { HttpBinding } from "./descriptors.js";
+import { resolveFieldPath } from "./descriptors.js";
 import { GatewayError } from "./http-status.js";
 import type { PathBindings } from "./path-template.js";
 
@@ -83,7 +84,15 @@ function setQueryParameters(binding: HttpBinding, query: URLSearchParams, json: 
 // number type, so only booleans, numeric enums and wrappers need converting.
 function paramToJson(field: DescField, values: string[], what: string): JsonValue {
   if (field.fieldKind === "list") {
-    return values.map((value) => scalarParam(field.listKind === "scalar" ? field.scalar : undefined, field.listKind === "enum", field.listKind === "message" ? field.message : undefined, value, what));
+    return values.map((value) =>
+      scalarParam(
+        field.listKind === "scalar" ? field.scalar : undefined,
+        field.listKind === "enum",
+        field.listKind === "message" ? field.message : undefined,
+        value,
+        what,
+      ),
+    );
   }
   if (values.length > 1) throw invalid(`${what} is given ${values.length} times but ${field.name} is not repeated`);
   if (field.fieldKind === "map") throw invalid(`${what}: map field ${field.name} cannot be set from the URL; use the JSON body`);

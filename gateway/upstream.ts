@@ -3,9 +3,10 @@
 // methods, a circuit breaker, round robin), called with pass-through
 // serializers so request and response bytes are never decoded on the gRPC-Web
 // path (the JSON path encodes and decodes them itself, from the descriptors).
-import { Metadata, status as GrpcStatus } from "@grpc/grpc-js";
-import type { Client, ClientReadableStream, ServiceError } from "@grpc/grpc-js";
+
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import type { Client, ClientReadableStream, ServiceError } from "@grpc/grpc-js";
+import { status as GrpcStatus, Metadata } from "@grpc/grpc-js";
 import { createGenericClient } from "../platform/grpc/index.js";
 import type { Logger } from "../platform/log/index.js";
 
@@ -50,7 +51,12 @@ export interface UpstreamOptions {
 
 /** An upstream on the platform's client channel. */
 export function createUpstream(options: UpstreamOptions): Upstream {
-  const { client } = createGenericClient({ upstream: options.name, target: options.address, idempotentMethods: options.idempotentMethods, logger: options.logger });
+  const { client } = createGenericClient({
+    upstream: options.name,
+    target: options.address,
+    idempotentMethods: options.idempotentMethods,
+    logger: options.logger,
+  });
   return upstreamOnClient(options.address, client);
 }
 
@@ -60,10 +66,18 @@ function upstreamOnClient(address: string, client: Client): Upstream {
       let headers = new Metadata();
       let message: Buffer | undefined;
       let failure: ServiceError | undefined;
-      const call = client.makeUnaryRequest<Uint8Array, Buffer>(path, passThrough, passThrough, request, options.metadata, { deadline: options.deadline }, (error, response) => {
-        failure = error ?? undefined;
-        message = response;
-      });
+      const call = client.makeUnaryRequest<Uint8Array, Buffer>(
+        path,
+        passThrough,
+        passThrough,
+        request,
+        options.metadata,
+        { deadline: options.deadline },
+        (error, response) => {
+          failure = error ?? undefined;
+          message = response;
+        },
+      );
       const onAbort = () => call.cancel();
       options.signal?.addEventListener("abort", onAbort, { once: true });
       call.on("metadata", (received: Metadata) => (headers = received));

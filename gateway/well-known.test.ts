@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createLocalJWKSet } from "jose";
-import { startTestStack } from "./testing/test-stack.js";
 import type { TestStack } from "./testing/test-stack.js";
+import { startTestStack } from "./testing/test-stack.js";
 
 let stack: TestStack;
 before(async () => {

@@ -1,9 +1,10 @@
 // The gateway's own endpoints: liveness, readiness (the upstreams' gRPC health)
 // and the JWK Set at /.well-known/jwks.json, read from identity over gRPC.
-import type { FastifyInstance } from "fastify";
-import { fromBinary, toJson } from "@bufbuild/protobuf";
+
 import type { JsonObject } from "@bufbuild/protobuf";
-import { Metadata, status as GrpcStatus } from "@grpc/grpc-js";
+import { fromBinary, toJson } from "@bufbuild/protobuf";
+import { status as GrpcStatus, Metadata } from "@grpc/grpc-js";
+import type { FastifyInstance } from "fastify";
 import type { GatewayContext } from "./gateway-context.js";
 import { GatewayError, httpStatusFromGrpc, isUpstreamFailure, statusJsonFromFailure } from "./http-status.js";
 import type { ServingStatus } from "./upstream.js";
@@ -47,7 +48,10 @@ export function registerWellKnownRoutes(app: FastifyInstance, context: GatewayCo
       return reply.header("content-type", "application/json; charset=utf-8").header("cache-control", "public, max-age=60").send(JSON.stringify({ keys }));
     } catch (error: unknown) {
       if (!isUpstreamFailure(error)) throw error;
-      return reply.code(httpStatusFromGrpc(error.code)).header("content-type", "application/json; charset=utf-8").send(JSON.stringify(statusJsonFromFailure(error, context.catalog.registry)));
+      return reply
+        .code(httpStatusFromGrpc(error.code))
+        .header("content-type", "application/json; charset=utf-8")
+        .send(JSON.stringify(statusJsonFromFailure(error, context.catalog.registry)));
     }
   });
 }

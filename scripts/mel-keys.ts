@@ -10,8 +10,8 @@ import { loadIdentityConfig } from "../services/identity/config.js";
 import type { IdentityDatabase } from "../services/identity/identity.table.js";
 import { resolveKeyEncryptionKey } from "../services/identity/key-encryption-key.js";
 import { identityMigrations, identityMigrationTablePrefix } from "../services/identity/migrations/index.js";
-import { createSigningKeyRing, type SigningKeyRing } from "../services/identity/signing-key-ring.js";
 import { listVerifiableSigningKeys } from "../services/identity/signing-key.repository.js";
+import { createSigningKeyRing, type SigningKeyRing } from "../services/identity/signing-key-ring.js";
 import type { CliCommand, CliIo } from "./mel.js";
 
 function cliLogger(io: CliIo): Logger {
@@ -61,7 +61,8 @@ const list: CliCommand = {
       io.out(JSON.stringify(keys, null, 2));
       return 0;
     }
-    for (const key of keys) io.out(`${key.kid}  ${key.alg}  created ${key.created}  ${key.retired ? `retired ${key.retired}, verifies until ${key.verifyUntil}` : "current"}`);
+    for (const key of keys)
+      io.out(`${key.kid}  ${key.alg}  created ${key.created}  ${key.retired ? `retired ${key.retired}, verifies until ${key.verifyUntil}` : "current"}`);
     return 0;
   },
 };

@@ -2,7 +2,7 @@
 // runner (with tsx for TypeScript). Node 20's runner takes no glob patterns and
 // only discovers .js files by itself, hence this small launcher.
 import { spawnSync } from "node:child_process";
-import { readdirSync, statSync, existsSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 const roots = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["platform", "services", "gateway", "test"];
@@ -25,9 +25,5 @@ if (files.length === 0) {
   console.error(`no *.test.ts files under ${roots.join(", ")}`);
   process.exit(1);
 }
-const result = spawnSync(
-  process.execPath,
-  ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=1", ...files],
-  { stdio: "inherit" },
-);
+const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=1", ...files], { stdio: "inherit" });
 process.exit(result.status ?? 1);

@@ -6,7 +6,7 @@
 // from tools/ferretdb is started too (built first if Go is installed and it is
 // missing), so the demo needs no MongoDB install. A MEL_BASKET_MONGODB_URL
 // given by the user is used as is.
-import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname, join, resolve } from "node:path";

@@ -8,11 +8,11 @@ import { credentials, Metadata, status } from "@grpc/grpc-js";
 import { decodeProtectedHeader } from "jose";
 import { CatalogItem, CatalogServiceClient, CatalogServiceService } from "../gen/mel/catalog/v1/catalog.js";
 import { IdentityServiceClient } from "../gen/mel/identity/v1/identity.js";
+import { createTestSigningKey, signTestToken } from "../platform/auth/auth.test-support.js";
 import { createServiceAuthenticate, type ServiceAuthenticate } from "../platform/auth/index.js";
-import { callUnary, createClient, createGrpcServer, implementService, type GrpcServer, type MethodPolicies } from "../platform/grpc/index.js";
+import { callUnary, createClient, createGrpcServer, type GrpcServer, implementService, type MethodPolicies } from "../platform/grpc/index.js";
 import { createLogger } from "../platform/log/index.js";
 import { rejectionOf, signInAdmin, signUp, startTestIdentity, type TestIdentity } from "../services/identity/identity.test-support.js";
-import { createTestSigningKey, signTestToken } from "../platform/auth/auth.test-support.js";
 
 const quiet = createLogger({ service: "front", level: "silent" });
 
@@ -36,7 +36,12 @@ async function startFront(identity: TestIdentity, unknownKidCooldown: string): P
     },
     quiet,
   );
-  const { client: identityClient } = createClient(IdentityServiceClient, { upstream: "identity", target: identity.address, idempotentMethods: ["me"], logger: quiet });
+  const { client: identityClient } = createClient(IdentityServiceClient, {
+    upstream: "identity",
+    target: identity.address,
+    idempotentMethods: ["me"],
+    logger: quiet,
+  });
   const whoAmI = async () => {
     const me = await callUnary(identityClient, "me", {});
     return CatalogItem.fromPartial({ id: me.user!.id, name: me.user!.email });
@@ -87,7 +92,10 @@ function bearer(token: string | undefined): Metadata {
 }
 
 function getJwksCalls(identity: TestIdentity): number {
-  return identity.logText().split("\n").filter((line) => line.includes('"method":"/mel.identity.v1.IdentityService/GetJwks"') && line.includes('"msg":"grpc call"')).length;
+  return identity
+    .logText()
+    .split("\n")
+    .filter((line) => line.includes('"method":"/mel.identity.v1.IdentityService/GetJwks"') && line.includes('"msg":"grpc call"')).length;
 }
 
 describe("token trust across two hops", () => {

@@ -7,9 +7,9 @@ import { promisify } from "node:util";
 import pino from "pino";
 import { OrderStarted } from "../gen/mel/events/v1/ordering_events.js";
 import { createEventBus, type EventBus, type EventMeta, type Subscription } from "../platform/events/index.js";
+import { runCli } from "../scripts/mel.js";
 import { BrokerProbe, ensureRabbitMq, findQueue, rabbitMqUrl, uniqueName } from "./support/rabbitmq.js";
 import { waitUntil } from "./support/wait.js";
-import { runCli } from "../scripts/mel.js";
 
 const run = promisify(execFile);
 const prefix = uniqueName("cli");

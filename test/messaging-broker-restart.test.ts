@@ -12,11 +12,11 @@ import {
   addToOutbox,
   createEventBus,
   createOutboxRelay,
+  type EventBus,
   handleOnce,
+  type MessagingTables,
   messagingTablesMigration,
   PublishError,
-  type EventBus,
-  type MessagingTables,
 } from "../platform/events/index.js";
 import { createDatabase, migrateToLatest } from "../platform/sql/index.js";
 import { createTestPostgresDatabase, type TestPostgresDatabase } from "./support/postgres.js";
@@ -99,12 +99,21 @@ test("1,000 events flow through a RabbitMQ restart and are all applied exactly o
   const relay = createOutboxRelay({ db, bus: producerBus, logger, batchSize: 50, pollIntervalMs: 50, retryInitialDelayMs: 100, retryMaxDelayMs: 500 });
   relay.start();
 
-  const appliedCount = async () => Number((await db.selectFrom("applied").select((eb) => eb.fn.countAll<string>().as("n")).executeTakeFirstOrThrow()).n);
+  const appliedCount = async () =>
+    Number(
+      (
+        await db
+          .selectFrom("applied")
+          .select((eb) => eb.fn.countAll<string>().as("n"))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
   let written = 0;
   async function writeEvents(count: number): Promise<void> {
     for (let batch = 0; batch < count; batch += 25) {
       await db.transaction().execute(async (trx) => {
-        for (let index = 0; index < 25; index++) await addToOutbox(trx, OrderStarted, { orderId: `order-${written++}`, buyerId: "buyer", checkoutRequestId: "r" });
+        for (let index = 0; index < 25; index++)
+          await addToOutbox(trx, OrderStarted, { orderId: `order-${written++}`, buyerId: "buyer", checkoutRequestId: "r" });
       });
       relay.notify();
     }
@@ -128,14 +137,25 @@ test("1,000 events flow through a RabbitMQ restart and are all applied exactly o
 
     await waitUntil(`all ${total} events to be applied`, async () => (await appliedCount()) === total, 90_000, 100);
     await waitUntil("the outbox to be fully published", async () => {
-      const { pending } = await db.selectFrom("outbox").select((eb) => eb.fn.countAll<string>().as("pending")).where("published_at", "is", null).executeTakeFirstOrThrow();
+      const { pending } = await db
+        .selectFrom("outbox")
+        .select((eb) => eb.fn.countAll<string>().as("pending"))
+        .where("published_at", "is", null)
+        .executeTakeFirstOrThrow();
       return Number(pending) === 0;
     });
     const twice = await db.selectFrom("applied").select("order_id").where("applications", "<>", 1).execute();
     assert.deepEqual(twice, [], "an event was applied more than once");
     assert.equal(await appliedCount(), total);
     assert.ok(handlerRuns >= total);
-    const inboxRows = Number((await db.selectFrom("inbox").select((eb) => eb.fn.countAll<string>().as("n")).executeTakeFirstOrThrow()).n);
+    const inboxRows = Number(
+      (
+        await db
+          .selectFrom("inbox")
+          .select((eb) => eb.fn.countAll<string>().as("n"))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
     assert.equal(inboxRows, total);
   } finally {
     await relay.stop();

@@ -2,20 +2,21 @@
 // gateway: the generated service definitions from gen/ with handlers that
 // return controlled data and errors, grpc.health.v1, and the probe service.
 // Every call's path, metadata and deadline is recorded for assertions.
-import { Metadata, Server, ServerCredentials, status as GrpcStatus } from "@grpc/grpc-js";
-import type { ServerErrorResponse, ServerWritableStream } from "@grpc/grpc-js";
-import { HealthImplementation } from "grpc-health-check";
-import type { ServingStatus } from "grpc-health-check";
+
 import { create, createFileRegistry, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
-import { anyPack, AnySchema } from "@bufbuild/protobuf/wkt";
 import type { FileDescriptorSet } from "@bufbuild/protobuf/wkt";
-import { CatalogServiceService } from "../../gen/mel/catalog/v1/catalog.js";
+import { AnySchema, anyPack } from "@bufbuild/protobuf/wkt";
+import type { ServerErrorResponse, ServerWritableStream } from "@grpc/grpc-js";
+import { status as GrpcStatus, Metadata, Server, ServerCredentials } from "@grpc/grpc-js";
+import type { ServingStatus } from "grpc-health-check";
+import { HealthImplementation } from "grpc-health-check";
 import type { CatalogItem, CatalogServiceServer } from "../../gen/mel/catalog/v1/catalog.js";
-import { IdentityServiceService } from "../../gen/mel/identity/v1/identity.js";
+import { CatalogServiceService } from "../../gen/mel/catalog/v1/catalog.js";
 import type { IdentityServiceServer } from "../../gen/mel/identity/v1/identity.js";
-import { OrderingServiceService, OrderStatus } from "../../gen/mel/ordering/v1/ordering.js";
+import { IdentityServiceService } from "../../gen/mel/identity/v1/identity.js";
 import type { Order, OrderingServiceServer, WatchOrderRequest, WatchOrderResponse } from "../../gen/mel/ordering/v1/ordering.js";
+import { OrderingServiceService, OrderStatus } from "../../gen/mel/ordering/v1/ordering.js";
 import { createProbeService } from "./probe-service.js";
 
 export interface RecordedCall {
@@ -102,7 +103,8 @@ export async function startFixtureUpstreams(set: FileDescriptorSet): Promise<Fix
   const server = new Server();
   const calls: RecordedCall[] = [];
   const cancelledStreams: string[] = [];
-  const record = (path: string, call: { metadata: Metadata; getDeadline(): Date | number }) => calls.push({ path, metadata: call.metadata, deadline: call.getDeadline() });
+  const record = (path: string, call: { metadata: Metadata; getDeadline(): Date | number }) =>
+    calls.push({ path, metadata: call.metadata, deadline: call.getDeadline() });
   // Ids starting "flaky" fail with UNAVAILABLE on their first attempt only.
   const attempts = new Map<string, number>();
   const flaky = (id: string): ServerErrorResponse | undefined => {
@@ -117,7 +119,11 @@ export async function startFixtureUpstreams(set: FileDescriptorSet): Promise<Fix
     listItems(call, callback) {
       record("/mel.catalog.v1.CatalogService/ListItems", call);
       const found = [...items.values()].filter((item) => call.request.brandId === "" || item.brandId === call.request.brandId);
-      callback(null, { items: found, nextPageToken: `size=${call.request.pageSize};sort=${call.request.sort};query=${call.request.query}`, totalCount: found.length });
+      callback(null, {
+        items: found,
+        nextPageToken: `size=${call.request.pageSize};sort=${call.request.sort};query=${call.request.query}`,
+        totalCount: found.length,
+      });
     },
     getItem(call, callback) {
       record("/mel.catalog.v1.CatalogService/GetItem", call);
@@ -177,7 +183,9 @@ export async function startFixtureUpstreams(set: FileDescriptorSet): Promise<Fix
   const identity: Partial<IdentityServiceServer> = {
     register(call, callback) {
       record("/mel.identity.v1.IdentityService/Register", call);
-      callback(null, { user: { id: "user-1", email: call.request.email.trim().toLowerCase(), displayName: call.request.displayName, roles: ["buyer"], createTime } });
+      callback(null, {
+        user: { id: "user-1", email: call.request.email.trim().toLowerCase(), displayName: call.request.displayName, roles: ["buyer"], createTime },
+      });
     },
     login(call, callback) {
       record("/mel.identity.v1.IdentityService/Login", call);
@@ -191,7 +199,21 @@ export async function startFixtureUpstreams(set: FileDescriptorSet): Promise<Fix
     },
     getJwks(call, callback) {
       record("/mel.identity.v1.IdentityService/GetJwks", call);
-      callback(null, { keys: [{ kty: "EC", kid: "key-1", use: "sig", alg: "ES256", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", n: "", e: "" }] });
+      callback(null, {
+        keys: [
+          {
+            kty: "EC",
+            kid: "key-1",
+            use: "sig",
+            alg: "ES256",
+            crv: "P-256",
+            x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+            y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+            n: "",
+            e: "",
+          },
+        ],
+      });
     },
   };
 

@@ -1,10 +1,11 @@
 // Google's grpc-web client (a browser library) driven from Node: xhr2 stands
 // in for the browser's XMLHttpRequest, and the method descriptors serialize
 // with @bufbuild/protobuf schemas taken from the descriptor set at run time.
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+
 import type { DescMethod, Message, MessageInitShape } from "@bufbuild/protobuf";
-import { GrpcWebClientBase, MethodDescriptor, MethodType } from "grpc-web";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { ClientReadableStream, Metadata, Status } from "grpc-web";
+import { GrpcWebClientBase, MethodDescriptor, MethodType } from "grpc-web";
 import XMLHttpRequest from "xhr2";
 
 (globalThis as { XMLHttpRequest?: unknown }).XMLHttpRequest ??= XMLHttpRequest;
@@ -25,7 +26,13 @@ function descriptorOf(method: DescMethod) {
   return { path, descriptor };
 }
 
-export function googleUnary(baseUrl: string, format: GoogleFormat, method: DescMethod, request: MessageInitShape<DescMethod["input"]>, metadata: Metadata = {}): Promise<Message> {
+export function googleUnary(
+  baseUrl: string,
+  format: GoogleFormat,
+  method: DescMethod,
+  request: MessageInitShape<DescMethod["input"]>,
+  metadata: Metadata = {},
+): Promise<Message> {
   const { path, descriptor } = descriptorOf(method);
   const client = new GrpcWebClientBase({ format });
   return client.unaryCall(baseUrl + path, create(method.input, request as never), metadata, descriptor);
@@ -37,7 +44,12 @@ export interface GoogleStreamResult {
   error?: { code: number; message: string };
 }
 
-export function googleServerStream(baseUrl: string, method: DescMethod, request: MessageInitShape<DescMethod["input"]>, metadata: Metadata = {}): Promise<GoogleStreamResult> {
+export function googleServerStream(
+  baseUrl: string,
+  method: DescMethod,
+  request: MessageInitShape<DescMethod["input"]>,
+  metadata: Metadata = {},
+): Promise<GoogleStreamResult> {
   const { path, descriptor } = descriptorOf(method);
   // Google's client streams only in text mode.
   const client = new GrpcWebClientBase({ format: "text" });

@@ -3,9 +3,11 @@
 // well-known types in the URL), and a real gRPC server for it that echoes the
 // request it received so tests can see exactly what the gateway built.
 // The file descriptor is built in code: no protoc at test time.
-import { create, createFileRegistry, fromBinary, setExtension, toBinary } from "@bufbuild/protobuf";
+
 import type { DescMessage, Message } from "@bufbuild/protobuf";
+import { create, createFileRegistry, fromBinary, setExtension, toBinary } from "@bufbuild/protobuf";
 import type { GenExtension } from "@bufbuild/protobuf/codegenv2";
+import type { FileDescriptorProto, FileDescriptorSet, MethodOptions } from "@bufbuild/protobuf/wkt";
 import {
   FieldDescriptorProto_Label,
   FieldDescriptorProto_Type,
@@ -13,7 +15,6 @@ import {
   FileDescriptorSetSchema,
   MethodOptionsSchema,
 } from "@bufbuild/protobuf/wkt";
-import type { FileDescriptorProto, FileDescriptorSet, MethodOptions } from "@bufbuild/protobuf/wkt";
 import type { ServiceDefinition, UntypedServiceImplementation } from "@grpc/grpc-js";
 
 export const probeServiceName = "mel.probe.v1.ProbeService";
@@ -64,7 +65,12 @@ export function withProbeService(base: FileDescriptorSet): FileDescriptorSet {
   const httpRuleMessage = baseRegistry.getMessage("google.api.HttpRule");
   if (!httpRule || !httpRuleMessage) throw new Error("the base descriptor set lacks google/api/http.proto");
   const toHttpRule = (rule: Rule): Message => {
-    const pattern = rule.get !== undefined ? { case: "get", value: rule.get } : rule.post !== undefined ? { case: "post", value: rule.post } : { case: "put", value: rule.put };
+    const pattern =
+      rule.get !== undefined
+        ? { case: "get", value: rule.get }
+        : rule.post !== undefined
+          ? { case: "post", value: rule.post }
+          : { case: "put", value: rule.put };
     return create(httpRuleMessage, {
       pattern,
       body: rule.body ?? "",
@@ -82,7 +88,16 @@ export function withProbeService(base: FileDescriptorSet): FileDescriptorSet {
     package: "mel.probe.v1",
     syntax: "proto3",
     dependency: ["google/api/annotations.proto", "google/protobuf/timestamp.proto", "google/protobuf/field_mask.proto"],
-    enumType: [{ name: "Color", value: [{ name: "COLOR_UNSPECIFIED", number: 0 }, { name: "COLOR_RED", number: 1 }, { name: "COLOR_GREEN", number: 2 }] }],
+    enumType: [
+      {
+        name: "Color",
+        value: [
+          { name: "COLOR_UNSPECIFIED", number: 0 },
+          { name: "COLOR_RED", number: 1 },
+          { name: "COLOR_GREEN", number: 2 },
+        ],
+      },
+    ],
     messageType: [
       {
         name: "Filter",
@@ -110,7 +125,11 @@ export function withProbeService(base: FileDescriptorSet): FileDescriptorSet {
       },
       {
         name: "EchoResponse",
-        field: [field("request", 1, TYPE_MESSAGE, { typeName: ".mel.probe.v1.EchoRequest" }), field("served_by", 2, TYPE_STRING), field("numbers", 3, TYPE_INT64, { repeated: true })],
+        field: [
+          field("request", 1, TYPE_MESSAGE, { typeName: ".mel.probe.v1.EchoRequest" }),
+          field("served_by", 2, TYPE_STRING),
+          field("numbers", 3, TYPE_INT64, { repeated: true }),
+        ],
       },
     ],
     service: [

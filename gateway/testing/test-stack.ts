@@ -1,15 +1,15 @@
 // A gateway on loopback port 0 in front of the fixture upstreams, for tests.
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createLogger } from "../../platform/log/index.js";
 import type { FileDescriptorSet } from "@bufbuild/protobuf/wkt";
-import { readGatewayConfig } from "../config.js";
+import { createLogger } from "../../platform/log/index.js";
 import type { GatewayConfig } from "../config.js";
+import { readGatewayConfig } from "../config.js";
 import { readDescriptorSet } from "../descriptors.js";
-import { startGateway } from "../gateway.js";
 import type { RunningGateway } from "../gateway.js";
-import { startFixtureUpstreams } from "./fixture-upstreams.js";
+import { startGateway } from "../gateway.js";
 import type { FixtureUpstreams } from "./fixture-upstreams.js";
+import { startFixtureUpstreams } from "./fixture-upstreams.js";
 import { probeServiceName, withProbeService } from "./probe-service.js";
 
 export const descriptorPath = resolve(dirname(fileURLToPath(import.meta.url)), "../../gen/descriptor.binpb");

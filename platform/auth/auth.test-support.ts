@@ -2,7 +2,7 @@
 // of their public parts, and tokens signed the way identity signs them (or
 // deliberately not, for the attack tests).
 import { randomUUID } from "node:crypto";
-import { base64url, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JSONWebKeySet, type JWK, type JWTPayload } from "jose";
+import { base64url, type CryptoKey, exportJWK, generateKeyPair, type JSONWebKeySet, type JWK, type JWTPayload, SignJWT } from "jose";
 
 export const testIssuer = "mel-identity-test";
 export const testAudience = "mel-api-test";

@@ -33,7 +33,10 @@ describe("authenticate", () => {
 
   it("refuses a bad token on a protected method with UNAUTHENTICATED", async () => {
     const expired = await signTestToken(key, { issuedAt: -600, notBefore: -600, expiresIn: -300 });
-    await assert.rejects(authenticate(metadataWith(`Bearer ${expired}`), "authenticated"), (error: unknown) => error instanceof UnauthenticatedError && /expired/.test(error.message));
+    await assert.rejects(
+      authenticate(metadataWith(`Bearer ${expired}`), "authenticated"),
+      (error: unknown) => error instanceof UnauthenticatedError && /expired/.test(error.message),
+    );
     await assert.rejects(authenticate(metadataWith(`Bearer ${expired}`), { role: "admin" }), UnauthenticatedError);
   });
 

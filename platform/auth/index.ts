@@ -5,12 +5,12 @@
 // Must never: accept an unsigned or symmetric-key token, trust a key that did
 // not come from the configured source, log a token, or decide a method's
 // policy (services declare policies; implementService enforces roles).
-export { createAuthenticate, bearerToken } from "./authenticate.js";
-export { createTokenVerifier, allowedAlgorithms, accessTokenType } from "./token-verifier.js";
-export type { TokenVerifier, TokenVerifierOptions } from "./token-verifier.js";
-export { createCachedKeySet } from "./key-set.js";
+export { bearerToken, createAuthenticate } from "./authenticate.js";
+export { jwksFromProto, jwksSourceFromGetJwks, jwksToProto } from "./identity-jwks.js";
 export type { CachedKeySet, CachedKeySetOptions, JwksSource } from "./key-set.js";
-export { jwksFromProto, jwksToProto, jwksSourceFromGetJwks } from "./identity-jwks.js";
-export { createServiceAuthenticate, createTokenTrust, identityJwksSource } from "./token-trust.js";
+export { createCachedKeySet } from "./key-set.js";
 export type { IdentityJwksSource, IdentityJwksSourceOptions, ServiceAuthenticate, TokenTrust, TokenTrustEnv, TokenTrustOptions } from "./token-trust.js";
+export { createServiceAuthenticate, createTokenTrust, identityJwksSource } from "./token-trust.js";
+export type { TokenVerifier, TokenVerifierOptions } from "./token-verifier.js";
+export { accessTokenType, allowedAlgorithms, createTokenVerifier } from "./token-verifier.js";
 export { tokenClaimsEnv, tokenTrustEnv, tokenTrustFrom } from "./trust-config.js";

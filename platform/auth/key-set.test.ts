@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { errors, type JSONWebKeySet } from "jose";
 import { UnavailableError } from "../errors/index.js";
-import { createTestSigningKey, jwksOf, signTestToken, testAudience, testIssuer, type TestSigningKey } from "./auth.test-support.js";
-import { createCachedKeySet, type CachedKeySetOptions } from "./key-set.js";
+import { createTestSigningKey, jwksOf, signTestToken, type TestSigningKey, testAudience, testIssuer } from "./auth.test-support.js";
+import { type CachedKeySetOptions, createCachedKeySet } from "./key-set.js";
 import { createTokenVerifier } from "./token-verifier.js";
 
 const first = await createTestSigningKey();
@@ -84,7 +84,10 @@ describe("cached key set", () => {
     h.advance(90_000);
     await h.verifier.verify(await signTestToken(first));
     h.advance(60_000);
-    await assert.rejects(h.verifier.verify(await signTestToken(first)), (error: unknown) => error instanceof UnavailableError && /identity is down/.test(error.message));
+    await assert.rejects(
+      h.verifier.verify(await signTestToken(first)),
+      (error: unknown) => error instanceof UnavailableError && /identity is down/.test(error.message),
+    );
   });
 
   it("while the source fails, asks it again at most once per cool-down", async () => {

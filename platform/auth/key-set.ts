@@ -2,7 +2,7 @@
 // createRemoteJWKSet only fetches over HTTP; our keys come from identity over
 // gRPC (or, inside identity, straight from its key ring), so the caching,
 // single-flight refetch and cool-down around jose's createLocalJWKSet are ours.
-import { createLocalJWKSet, errors, type JSONWebKeySet, type JWSHeaderParameters, type FlattenedJWSInput, type CryptoKey } from "jose";
+import { type CryptoKey, createLocalJWKSet, errors, type FlattenedJWSInput, type JSONWebKeySet, type JWSHeaderParameters } from "jose";
 import { UnavailableError } from "../errors/index.js";
 import type { Logger } from "../log/index.js";
 

@@ -1,11 +1,11 @@
 // Token trust in one piece for a service's main.ts: where the keys come from,
 // their cache, the verifier and the authenticate function implementService takes.
 import { IdentityServiceClient } from "../../gen/mel/identity/v1/identity.js";
-import { callUnary, createClient, type Authenticate } from "../grpc/index.js";
+import { type Authenticate, callUnary, createClient } from "../grpc/index.js";
 import type { Logger } from "../log/index.js";
 import { createAuthenticate } from "./authenticate.js";
 import { jwksSourceFromGetJwks } from "./identity-jwks.js";
-import { createCachedKeySet, type CachedKeySet, type JwksSource } from "./key-set.js";
+import { type CachedKeySet, createCachedKeySet, type JwksSource } from "./key-set.js";
 import { createTokenVerifier, type TokenVerifier } from "./token-verifier.js";
 
 export interface TokenTrustOptions {

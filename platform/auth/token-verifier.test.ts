@@ -1,8 +1,18 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { exportSPKI, importJWK, SignJWT, type CryptoKey } from "jose";
+import { type CryptoKey, exportSPKI, importJWK, SignJWT } from "jose";
 import { UnauthenticatedError } from "../errors/index.js";
-import { createTestSigningKey, jwksOf, payloadOf, signTestToken, testAudience, testIssuer, unsignedToken, withPayload, type TestSigningKey } from "./auth.test-support.js";
+import {
+  createTestSigningKey,
+  jwksOf,
+  payloadOf,
+  signTestToken,
+  type TestSigningKey,
+  testAudience,
+  testIssuer,
+  unsignedToken,
+  withPayload,
+} from "./auth.test-support.js";
 import { createCachedKeySet } from "./key-set.js";
 import { createTokenVerifier, type TokenVerifier } from "./token-verifier.js";
 

@@ -1,7 +1,7 @@
 // Access-token verification with jose: signature against the trusted key set,
 // an algorithm allow-list, the token type, issuer, audience and time claims
 // with a small clock skew. Turns a valid token into the Principal handlers see.
-import { errors, jwtVerify, type JWTPayload } from "jose";
+import { errors, type JWTPayload, jwtVerify } from "jose";
 import { UnauthenticatedError, UnavailableError } from "../errors/index.js";
 import type { Principal } from "../grpc/call-context.js";
 import type { CachedKeySet } from "./key-set.js";

@@ -149,7 +149,7 @@ export function text(defaultValue?: string) {
  * scheme ("dns:///catalog:50052").
  */
 export function address(defaultAddress?: string) {
-  const hostPort = /^(\[[0-9a-fA-F:.]+\]|[^\s:,\/]+):\d{1,5}$/;
+  const hostPort = /^(\[[0-9a-fA-F:.]+\]|[^\s:,/]+):\d{1,5}$/;
   const schema = z
     .string()
     .refine(

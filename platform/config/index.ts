@@ -3,6 +3,8 @@
 // Must never: read process.env outside parseConfig's caller, hold config in a
 // global, or start a process on a bad value (ConfigError names each bad
 // variable and what would be valid).
+
+export type { Env, EnvSchema } from "./config.js";
 export {
   address,
   boolean,
@@ -19,4 +21,3 @@ export {
   text,
   url,
 } from "./config.js";
-export type { Env, EnvSchema } from "./config.js";

@@ -3,6 +3,8 @@
 // Must never: import gRPC or any transport, log, or decide how an error is
 // shown to a caller. platform/grpc is the one place that turns these into
 // statuses (and anything else into INTERNAL).
+
+export type { DomainStatusCode } from "./domain-errors.js";
 export {
   AbortedError,
   AlreadyExistsError,
@@ -18,4 +20,3 @@ export {
   UnauthenticatedError,
   UnavailableError,
 } from "./domain-errors.js";
-export type { DomainStatusCode } from "./domain-errors.js";

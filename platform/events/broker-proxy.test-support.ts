@@ -2,7 +2,7 @@
 // stall or cut that one bus's connection without stopping the broker other
 // tests share. Written here because it is a few lines over node:net and the
 // fault-injection proxies that exist (toxiproxy) are separate servers.
-import { createServer, Socket, type AddressInfo, type Server } from "node:net";
+import { type AddressInfo, createServer, type Server, Socket } from "node:net";
 import { rabbitMqUrl } from "../../test/support/rabbitmq.js";
 
 export class BrokerProxy {

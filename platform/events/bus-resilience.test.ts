@@ -8,7 +8,7 @@ import { OrderStarted } from "../../gen/mel/events/v1/ordering_events.js";
 import { BrokerProbe, ensureRabbitMq, listBindings, listExchanges, uniqueName } from "../../test/support/rabbitmq.js";
 import { waitUntil } from "../../test/support/wait.js";
 import { BrokerProxy } from "./broker-proxy.test-support.js";
-import { createEventBus, PublishError, type EventBus } from "./index.js";
+import { createEventBus, type EventBus, PublishError } from "./index.js";
 
 const logger = pino({ level: "silent" });
 const prefix = uniqueName("resilience");
@@ -109,7 +109,12 @@ test("after losing the connection the bus reconnects, declares its topology agai
   assert.equal(await probe.queueExists(queue), false);
 
   proxy.refuse(false);
-  await waitUntil("the work queue to be declared again with a consumer", async () => (await probe.queueExists(queue)) && (await probe.raw.checkQueue(queue)).consumerCount === 1, 20_000, 50);
+  await waitUntil(
+    "the work queue to be declared again with a consumer",
+    async () => (await probe.queueExists(queue)) && (await probe.raw.checkQueue(queue)).consumerCount === 1,
+    20_000,
+    50,
+  );
   for (const name of [`${queue}.retry.50ms`, `${queue}.dlq`]) assert.ok(await probe.queueExists(name), `${name} is declared again too`);
   assert.deepEqual((await listExchanges(exchange)).map((info) => [info.name, info.type]).sort(), [
     [exchange, "topic"],

@@ -4,7 +4,7 @@
 // return (mandatory and unroutable), a closed channel or no answer in time is
 // a PublishError, never a silent loss.
 import type { ConfirmChannel, Message, Options } from "amqplib";
-import { errorMessage, ManagedChannel, type BrokerLink } from "./connection.js";
+import { type BrokerLink, errorMessage, ManagedChannel } from "./connection.js";
 import { PublishError } from "./errors.js";
 
 export interface OutgoingMessage {

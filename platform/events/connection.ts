@@ -4,7 +4,7 @@
 // ManagedChannel does that: it reopens its channel on every new connection (or
 // after the broker closed only the channel) and runs its setup again
 // (declare topology, set prefetch, start consuming).
-import { connect, type Channel, type ChannelModel, type ConfirmChannel, type RecoveringChannelModel } from "amqplib";
+import { type Channel, type ChannelModel, type ConfirmChannel, connect, type RecoveringChannelModel } from "amqplib";
 import type { Logger } from "pino";
 
 export interface ReconnectOptions {

@@ -9,9 +9,9 @@
 import type { Channel, ConsumeMessage, Message, Options } from "amqplib";
 import type { Logger } from "pino";
 import type { ConfirmPublisher } from "./confirm-publisher.js";
-import { errorMessage, ManagedChannel, type BrokerLink } from "./connection.js";
-import { decodeEvent, isEventName, type EventName, type EventOf } from "./event-types.js";
-import { declareTopology, deadLetterExchangeName, defaultRetryDelaysMs, retryQueueName, serviceQueueTopology } from "./topology.js";
+import { type BrokerLink, errorMessage, ManagedChannel } from "./connection.js";
+import { decodeEvent, type EventName, type EventOf, isEventName } from "./event-types.js";
+import { deadLetterExchangeName, declareTopology, defaultRetryDelaysMs, retryQueueName, serviceQueueTopology } from "./topology.js";
 
 /** What a handler knows about the delivery besides the event itself. */
 export interface EventMeta {
@@ -109,7 +109,10 @@ export async function startConsumer(context: ConsumerContext, options: Subscribe
   }
 
   function park(channel: Channel, message: ConsumeMessage, attempt: number, reason: string): Promise<void> {
-    logger.error({ queue, eventId: message.properties.messageId, type: message.properties.type, attempts: attempt, err: reason }, "event parked in the dead-letter queue");
+    logger.error(
+      { queue, eventId: message.properties.messageId, type: message.properties.type, attempts: attempt, err: reason },
+      "event parked in the dead-letter queue",
+    );
     return settleCopy(
       channel,
       message,
@@ -157,7 +160,12 @@ export async function startConsumer(context: ConsumerContext, options: Subscribe
         if (attempt > retryDelaysMs.length) return await park(channel, message, attempt, reason);
         const delayMs = retryDelaysMs[attempt - 1] as number;
         logger.warn({ queue, eventId, type, attempt, retryInMs: delayMs, err: reason }, "event handler failed; retrying later");
-        return await settleCopy(channel, message, { exchange: "", routingKey: retryQueueName(queue, delayMs) }, { ...headers, [melHeaders.attempt]: attempt + 1 });
+        return await settleCopy(
+          channel,
+          message,
+          { exchange: "", routingKey: retryQueueName(queue, delayMs) },
+          { ...headers, [melHeaders.attempt]: attempt + 1 },
+        );
       }
       channel.ack(message);
     } catch (error) {

@@ -103,7 +103,11 @@ const failureHeaders = new Set<string>([
  * the replay starts are considered, so one that fails again is not replayed
  * twice in one run. Returns how many were replayed.
  */
-export async function replayParkedMessages(connection: ChannelModel, queue: string, options: { eventId?: string } = {}): Promise<{ replayed: number; remaining: number }> {
+export async function replayParkedMessages(
+  connection: ChannelModel,
+  queue: string,
+  options: { eventId?: string } = {},
+): Promise<{ replayed: number; remaining: number }> {
   const workQueue = workQueueOf(queue);
   const dlq = deadLetterQueueName(workQueue);
   const channel = await connection.createConfirmChannel();

@@ -7,7 +7,7 @@ import { ProductPriceChanged } from "../../gen/mel/events/v1/catalog_events.js";
 import { OrderStarted } from "../../gen/mel/events/v1/ordering_events.js";
 import { BrokerProbe, ensureRabbitMq, findQueue, listBindings, listQueues, rabbitMqUrl, uniqueName } from "../../test/support/rabbitmq.js";
 import { deferred, waitUntil } from "../../test/support/wait.js";
-import { createEventBus, listParkedMessages, PublishError, serviceQueueTopology, type EventBus, type EventMeta } from "./index.js";
+import { createEventBus, type EventBus, type EventMeta, listParkedMessages, PublishError, serviceQueueTopology } from "./index.js";
 
 // Warnings and errors the bus logs, to check what it reports (redeliveries).
 const logged: Array<Record<string, unknown>> = [];
@@ -41,7 +41,10 @@ describe("publishing", () => {
     const queue = `${prefix}.tap`;
     await bus.declare({ queues: [{ name: queue }], bindings: [{ source: exchange, destination: queue, routingKey: "OrderStarted" }] });
     const before = Math.floor(Date.now() / 1000);
-    const eventId = await bus.publish(OrderStarted, order("o-props"), { correlationId: "corr-1", traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" });
+    const eventId = await bus.publish(OrderStarted, order("o-props"), {
+      correlationId: "corr-1",
+      traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    });
     await probe.waitForReady(queue, 1);
     const message = await probe.raw.get(queue, { noAck: true });
     assert.ok(message);
@@ -116,7 +119,11 @@ describe("publishing", () => {
 describe("consuming", () => {
   test("declares the work queue, a retry queue per delay and the DLQ, with their arguments and bindings", async () => {
     const queue = `${prefix}.topo.events`;
-    const subscription = await bus.subscribe({ queue, retryDelaysMs: [50, 200], handlers: { OrderStarted: async () => undefined, OrderPaymentFailed: async () => undefined } });
+    const subscription = await bus.subscribe({
+      queue,
+      retryDelaysMs: [50, 200],
+      handlers: { OrderStarted: async () => undefined, OrderPaymentFailed: async () => undefined },
+    });
     try {
       const queues = new Map((await listQueues(queue)).map((info) => [info.name, info]));
       assert.deepEqual([...queues.keys()].sort(), [queue, `${queue}.dlq`, `${queue}.retry.200ms`, `${queue}.retry.50ms`]);
@@ -124,7 +131,11 @@ describe("consuming", () => {
       assert.equal(queues.get(queue)?.consumers, 1);
       assert.equal(queues.get(queue)?.durable, true);
       assert.deepEqual(queues.get(`${queue}.retry.50ms`)?.arguments, { "x-dead-letter-exchange": "", "x-dead-letter-routing-key": queue, "x-message-ttl": 50 });
-      assert.deepEqual(queues.get(`${queue}.retry.200ms`)?.arguments, { "x-dead-letter-exchange": "", "x-dead-letter-routing-key": queue, "x-message-ttl": 200 });
+      assert.deepEqual(queues.get(`${queue}.retry.200ms`)?.arguments, {
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": queue,
+        "x-message-ttl": 200,
+      });
       const bindings = (await listBindings(prefix)).filter((binding) => binding.destination.startsWith(queue));
       assert.deepEqual(bindings.map((binding) => `${binding.source} -> ${binding.destination} [${binding.routingKey}]`).sort(), [
         `${exchange} -> ${queue} [OrderPaymentFailed]`,

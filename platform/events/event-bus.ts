@@ -6,9 +6,9 @@ import type { Channel } from "amqplib";
 import type { Logger } from "pino";
 import { ConfirmPublisher } from "./confirm-publisher.js";
 import { BrokerLink, ManagedChannel, type ReconnectOptions } from "./connection.js";
-import { startConsumer, type SubscribeOptions, type Subscription } from "./consumer.js";
+import { type SubscribeOptions, type Subscription, startConsumer } from "./consumer.js";
 import { eventNameOf, type MessageCodec } from "./event-types.js";
-import { RequestClient, serveRequests, type RequestOptions, type ServeOptions } from "./request-reply.js";
+import { RequestClient, type RequestOptions, type ServeOptions, serveRequests } from "./request-reply.js";
 import { declareTopology, type Topology } from "./topology.js";
 
 export const eventContentType = "application/x-protobuf";

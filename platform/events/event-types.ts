@@ -41,9 +41,7 @@ export type EventName = keyof typeof integrationEvents;
 /** The message type of event `N`, e.g. EventOf<"OrderStarted"> is the OrderStarted interface. */
 export type EventOf<N extends EventName> = (typeof integrationEvents)[N] extends { decode(input: Uint8Array): infer E } ? E : never;
 
-const namesByCodec = new Map<unknown, EventName>(
-  (Object.entries(integrationEvents) as Array<[EventName, unknown]>).map(([name, codec]) => [codec, name]),
-);
+const namesByCodec = new Map<unknown, EventName>((Object.entries(integrationEvents) as Array<[EventName, unknown]>).map(([name, codec]) => [codec, name]));
 
 export function isEventName(name: string): name is EventName {
   return Object.hasOwn(integrationEvents, name);
@@ -53,7 +51,9 @@ export function isEventName(name: string): name is EventName {
 export function eventNameOf(codec: MessageCodec<never> | object): EventName {
   const name = namesByCodec.get(codec);
   if (name === undefined) {
-    throw new Error(`not an integration event codec; register the message in platform/events/event-types.ts (known: ${Object.keys(integrationEvents).join(", ")})`);
+    throw new Error(
+      `not an integration event codec; register the message in platform/events/event-types.ts (known: ${Object.keys(integrationEvents).join(", ")})`,
+    );
   }
   return name;
 }

@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { sql, type Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import pino from "pino";
 import { OrderStarted } from "../../gen/mel/events/v1/ordering_events.js";
-import { captureMssqlStatements, createDatabase, migrateToLatest } from "../sql/index.js";
 import { createTestPostgresDatabase, type TestPostgresDatabase } from "../../test/support/postgres.js";
 import { BrokerProbe, ensureRabbitMq, findQueue, rabbitMqUrl, uniqueName } from "../../test/support/rabbitmq.js";
 import { waitUntil } from "../../test/support/wait.js";
-import { createEventBus, handleOnce, messagingTablesMigration, pruneInbox, runOnce, type MessagingTables } from "./index.js";
+import { captureMssqlStatements, createDatabase, migrateToLatest } from "../sql/index.js";
+import { createEventBus, handleOnce, type MessagingTables, messagingTablesMigration, pruneInbox, runOnce } from "./index.js";
 
 const logger = pino({ level: "silent" });
 
@@ -33,7 +33,11 @@ const migrations = {
 
 /** The effect under test: counts how often an order's event was applied. */
 async function applyOrder(trx: Kysely<Tables>, orderId: string): Promise<void> {
-  const updated = await trx.updateTable("applied").set((eb) => ({ applications: eb("applications", "+", 1) })).where("order_id", "=", orderId).executeTakeFirst();
+  const updated = await trx
+    .updateTable("applied")
+    .set((eb) => ({ applications: eb("applications", "+", 1) }))
+    .where("order_id", "=", orderId)
+    .executeTakeFirst();
   if (Number(updated.numUpdatedRows) === 0) await trx.insertInto("applied").values({ order_id: orderId, applications: 1 }).execute();
 }
 
@@ -151,7 +155,9 @@ describe("duplicate deliveries through RabbitMQ and PostgreSQL", () => {
     try {
       const eventId = randomUUID();
       const copies = 5;
-      await Promise.all(Array.from({ length: copies }, () => bus.publish(OrderStarted, { orderId: "dup-1", buyerId: "b", checkoutRequestId: "r" }, { eventId })));
+      await Promise.all(
+        Array.from({ length: copies }, () => bus.publish(OrderStarted, { orderId: "dup-1", buyerId: "b", checkoutRequestId: "r" }, { eventId })),
+      );
       await bus.publish(OrderStarted, { orderId: "other", buyerId: "b", checkoutRequestId: "r" });
       await waitUntil("every copy to be acknowledged", async () => (await findQueue(queue))?.messages === 0 && handlerRuns >= 2);
       const applied = await db.selectFrom("applied").selectAll().where("order_id", "in", ["dup-1", "other"]).orderBy("order_id").execute();
@@ -160,7 +166,9 @@ describe("duplicate deliveries through RabbitMQ and PostgreSQL", () => {
         { order_id: "other", applications: 1 },
       ]);
       assert.equal(handlerRuns, 2);
-      const { count } = await sql<{ count: string }>`select count(*) as count from inbox where event_id = ${eventId}`.execute(db).then((result) => result.rows[0] ?? { count: "0" });
+      const { count } = await sql<{ count: string }>`select count(*) as count from inbox where event_id = ${eventId}`
+        .execute(db)
+        .then((result) => result.rows[0] ?? { count: "0" });
       assert.equal(Number(count), 1);
       assert.equal(await probe.readyCount(`${queue}.dlq`), 0);
     } finally {

@@ -2,7 +2,7 @@
 // redelivery after a lost ack, a relay publishing twice), so a handler records
 // (event id, consumer) in the same transaction as its effect. A second
 // delivery finds the row, changes nothing, and is acknowledged.
-import { sql, type Kysely, type Transaction } from "kysely";
+import { type Kysely, sql, type Transaction } from "kysely";
 import type { Logger } from "pino";
 import { dialectOf } from "../sql/index.js";
 import type { EventHandler, EventMeta } from "./consumer.js";

@@ -7,30 +7,40 @@
 // wire shape by hand (bodies are the generated protobuf messages), never keep a
 // global connection (main.ts builds one bus and passes it down), and never
 // acknowledge a message before its outcome (handled, retried or parked) is safe.
-export { createEventBus, eventContentType, type EventBus, type EventBusOptions, type OutgoingEvent, type PublishOptions } from "./event-bus.js";
+
+export type { ReconnectOptions } from "./connection.js";
 export type { EventHandler, EventHandlers, EventMeta, SubscribeOptions, Subscription } from "./consumer.js";
-export type { RequestOptions, ServeOptions } from "./request-reply.js";
-export { PublishError, RemoteRequestError, RequestTimeoutError, type PublishFailure } from "./errors.js";
-export { integrationEvents, eventNameOf, isEventName, encodeEvent, decodeEvent, type EventName, type EventOf, type MessageCodec } from "./event-types.js";
+export { listParkedMessages, type ParkedMessage, replayParkedMessages, workQueueOf } from "./dead-letters.js";
+export { PublishError, type PublishFailure, RemoteRequestError, RequestTimeoutError } from "./errors.js";
+export { createEventBus, type EventBus, type EventBusOptions, eventContentType, type OutgoingEvent, type PublishOptions } from "./event-bus.js";
+export { decodeEvent, type EventName, type EventOf, encodeEvent, eventNameOf, integrationEvents, isEventName, type MessageCodec } from "./event-types.js";
+export { type AfterCommit, handleOnce, pruneInbox, runOnce } from "./inbox.js";
+export type { InboxTable, MessagingTables, OutboxTable } from "./messaging.table.js";
+export { type MessagingConfig, messagingConfigFrom, messagingEnv } from "./messaging-config.js";
+export { messagingTablesMigration } from "./messaging-tables.migration.js";
 export {
-  serviceQueueTopology,
-  declareTopology,
-  deadLetterQueueName,
+  addToOutbox,
+  type ClaimRequest,
+  claimOutboxBatch,
+  deletePublishedOutboxRows,
+  markOutboxFailed,
+  markOutboxPublished,
+  type OutboxEventOptions,
+  type OutboxRow,
+} from "./outbox.js";
+export { createOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from "./outbox-relay.js";
+export type { RequestOptions, ServeOptions } from "./request-reply.js";
+export { serializeByKey } from "./serialize-by-key.js";
+export {
+  type BindingSpec,
   deadLetterExchangeName,
-  retryQueueName,
+  deadLetterQueueName,
+  declareTopology,
   defaultRetryDelaysMs,
-  type Topology,
   type ExchangeSpec,
   type ExchangeType,
   type QueueSpec,
-  type BindingSpec,
+  retryQueueName,
+  serviceQueueTopology,
+  type Topology,
 } from "./topology.js";
-export type { ReconnectOptions } from "./connection.js";
-export { addToOutbox, claimOutboxBatch, markOutboxPublished, markOutboxFailed, deletePublishedOutboxRows, type OutboxEventOptions, type OutboxRow, type ClaimRequest } from "./outbox.js";
-export { createOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from "./outbox-relay.js";
-export { runOnce, handleOnce, pruneInbox, type AfterCommit } from "./inbox.js";
-export { serializeByKey } from "./serialize-by-key.js";
-export { messagingConfigFrom, messagingEnv, type MessagingConfig } from "./messaging-config.js";
-export { messagingTablesMigration } from "./messaging-tables.migration.js";
-export type { MessagingTables, OutboxTable, InboxTable } from "./messaging.table.js";
-export { listParkedMessages, replayParkedMessages, workQueueOf, type ParkedMessage } from "./dead-letters.js";

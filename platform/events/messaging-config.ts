@@ -1,7 +1,7 @@
 // The variables every service that publishes or consumes integration events
 // reads, named for the service (MEL_CATALOG_QUEUE, MEL_BASKET_QUEUE, …) so
 // each can be tuned alone, declared once here instead of once per service.
-import { z } from "zod";
+import type { z } from "zod";
 import { boolean, durationMs, integer, millisecondsList, text, url } from "../config/index.js";
 import { defaultRetryDelaysMs } from "./topology.js";
 

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import { createWakeableLoop } from "../process/index.js";
-import { dialectOf, type DialectKind } from "../sql/index.js";
+import { type DialectKind, dialectOf } from "../sql/index.js";
 import { errorMessage } from "./connection.js";
 import type { EventBus } from "./event-bus.js";
 import { pruneInbox } from "./inbox.js";
@@ -106,7 +106,10 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     for (const [attempts, group] of failed) {
       const nextAttemptAt = new Date(done.getTime() + retryDelay(attempts));
       await markOutboxFailed(db, group.ids, attempts, group.error, nextAttemptAt);
-      logger.warn({ relayId, events: group.ids.length, attempts: attempts + 1, retryAt: nextAttemptAt.toISOString(), err: group.error }, "outbox publish failed; will retry");
+      logger.warn(
+        { relayId, events: group.ids.length, attempts: attempts + 1, retryAt: nextAttemptAt.toISOString(), err: group.error },
+        "outbox publish failed; will retry",
+      );
     }
     return { claimed: rows.length, published: published.length };
   }

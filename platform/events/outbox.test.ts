@@ -7,21 +7,21 @@ import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQue
 import pino from "pino";
 import { ProductPriceChanged } from "../../gen/mel/events/v1/catalog_events.js";
 import { OrderStarted } from "../../gen/mel/events/v1/ordering_events.js";
-import { captureMssqlStatements, createDatabase, migrateToLatest } from "../sql/index.js";
 import { createTestPostgresDatabase, type TestPostgresDatabase } from "../../test/support/postgres.js";
 import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, uniqueName } from "../../test/support/rabbitmq.js";
 import { waitUntil } from "../../test/support/wait.js";
+import { captureMssqlStatements, createDatabase, migrateToLatest } from "../sql/index.js";
 import {
   addToOutbox,
   claimOutboxBatch,
   createEventBus,
   createOutboxRelay,
   deletePublishedOutboxRows,
+  type EventBus,
+  type MessagingTables,
   markOutboxFailed,
   markOutboxPublished,
   messagingTablesMigration,
-  type EventBus,
-  type MessagingTables,
   type OutboxRow,
 } from "./index.js";
 
@@ -103,7 +103,10 @@ function outboxBehaviour(label: string, open: () => Promise<{ db: Kysely<Messagi
         assert.equal(message.properties.type, "OrderStarted");
         assert.equal(String(message.properties.headers?.["correlation-id"]), "corr-n");
         assert.deepEqual(OrderStarted.decode(message.content), order("notified"));
-        await waitUntil("the row to be marked published", async () => (await db.selectFrom("outbox").select("published_at").where("id", "=", id).executeTakeFirstOrThrow()).published_at !== null);
+        await waitUntil(
+          "the row to be marked published",
+          async () => (await db.selectFrom("outbox").select("published_at").where("id", "=", id).executeTakeFirstOrThrow()).published_at !== null,
+        );
         const row = await db.selectFrom("outbox").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
         assert.equal(row.attempts, 1);
         assert.equal(row.claimed_by, null);
@@ -118,14 +121,20 @@ function outboxBehaviour(label: string, open: () => Promise<{ db: Kysely<Messagi
       relay.start();
       try {
         // Nothing is bound to ProductPriceChanged yet: the broker returns it.
-        await waitUntil("a failed attempt to be recorded", async () => (await db.selectFrom("outbox").select("attempts").where("id", "=", id).executeTakeFirstOrThrow()).attempts >= 1);
+        await waitUntil(
+          "a failed attempt to be recorded",
+          async () => (await db.selectFrom("outbox").select("attempts").where("id", "=", id).executeTakeFirstOrThrow()).attempts >= 1,
+        );
         const failed = await db.selectFrom("outbox").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
         assert.equal(failed.published_at, null);
         assert.match(failed.last_error ?? "", /returned: no queue is bound for routing key "ProductPriceChanged"/);
         assert.ok(failed.next_attempt_at > failed.created_at);
         const queue = await tapQueue(`${label}.price`, "ProductPriceChanged");
         await probe.waitForReady(queue, 1, 5000);
-        await waitUntil("the row to be marked published", async () => (await db.selectFrom("outbox").select("published_at").where("id", "=", id).executeTakeFirstOrThrow()).published_at !== null);
+        await waitUntil(
+          "the row to be marked published",
+          async () => (await db.selectFrom("outbox").select("published_at").where("id", "=", id).executeTakeFirstOrThrow()).published_at !== null,
+        );
         const published = await db.selectFrom("outbox").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
         assert.ok(published.attempts >= 2);
         assert.equal(published.last_error, null);
@@ -166,7 +175,10 @@ function outboxBehaviour(label: string, open: () => Promise<{ db: Kysely<Messagi
       const relay = createOutboxRelay({ db, bus, logger, retentionMs: 60 * 60 * 1000, cleanupIntervalMs: 0 });
       relay.start();
       try {
-        await waitUntil("the old row to be deleted", async () => (await db.selectFrom("outbox").select("id").where("id", "=", old).executeTakeFirst()) === undefined);
+        await waitUntil(
+          "the old row to be deleted",
+          async () => (await db.selectFrom("outbox").select("id").where("id", "=", old).executeTakeFirst()) === undefined,
+        );
         const left = (await db.selectFrom("outbox").select("id").execute()).map((row) => row.id).sort();
         assert.deepEqual(left, [recent, pending].sort());
       } finally {
@@ -187,8 +199,14 @@ function outboxBehaviour(label: string, open: () => Promise<{ db: Kysely<Messagi
       const relay = createOutboxRelay({ db, bus, logger, inboxRetentionMs: 60 * 60 * 1000, cleanupIntervalMs: 0 });
       relay.start();
       try {
-        await waitUntil("the old inbox row to be deleted", async () => (await db.selectFrom("inbox").select("event_id").where("event_id", "=", "old-event").executeTakeFirst()) === undefined);
-        assert.deepEqual((await db.selectFrom("inbox").select("event_id").execute()).map((row) => row.event_id), ["recent-event"]);
+        await waitUntil(
+          "the old inbox row to be deleted",
+          async () => (await db.selectFrom("inbox").select("event_id").where("event_id", "=", "old-event").executeTakeFirst()) === undefined,
+        );
+        assert.deepEqual(
+          (await db.selectFrom("inbox").select("event_id").execute()).map((row) => row.event_id),
+          ["recent-event"],
+        );
       } finally {
         await relay.stop();
       }
@@ -312,7 +330,10 @@ describe("outbox relays sharing one PostgreSQL outbox", () => {
       const taken = await Promise.race([claimOutboxBatch(db, claim("relay-b")), blocked]).finally(() => clearTimeout(timer));
       assert.equal(taken.length, 2);
       const heldIds = new Set(held.map((row) => row.id));
-      assert.ok(taken.every((row) => !heldIds.has(row.id)), "relay B got the rows relay A does not hold");
+      assert.ok(
+        taken.every((row) => !heldIds.has(row.id)),
+        "relay B got the rows relay A does not hold",
+      );
     } finally {
       release();
       await holding;
@@ -349,7 +370,11 @@ describe("outbox relays sharing one PostgreSQL outbox", () => {
     try {
       await probe.waitForReady(queue, total, 20_000);
       await waitUntil("every row to be marked published", async () => {
-        const { pending } = await db.selectFrom("outbox").select((eb) => eb.fn.countAll<string>().as("pending")).where("published_at", "is", null).executeTakeFirstOrThrow();
+        const { pending } = await db
+          .selectFrom("outbox")
+          .select((eb) => eb.fn.countAll<string>().as("pending"))
+          .where("published_at", "is", null)
+          .executeTakeFirstOrThrow();
         return Number(pending) === 0;
       });
     } finally {
@@ -358,7 +383,8 @@ describe("outbox relays sharing one PostgreSQL outbox", () => {
     const [first, second] = publishedBy as [Map<string, number>, Map<string, number>];
     const ids = (await db.selectFrom("outbox").select("id").execute()).map((row) => row.id);
     assert.equal(ids.length, total);
-    for (const id of ids) assert.equal((first.get(id) ?? 0) + (second.get(id) ?? 0), 1, `event ${id} published ${(first.get(id) ?? 0) + (second.get(id) ?? 0)} times`);
+    for (const id of ids)
+      assert.equal((first.get(id) ?? 0) + (second.get(id) ?? 0), 1, `event ${id} published ${(first.get(id) ?? 0) + (second.get(id) ?? 0)} times`);
     assert.ok(first.size > 0 && second.size > 0, `one relay did everything (${first.size}/${second.size}): claims did not interleave`);
     assert.equal(await probe.readyCount(queue), total);
   });

@@ -4,8 +4,8 @@
 // statements, one function each so tests can run them on SQLite and
 // PostgreSQL and compile them for SQL Server.
 import { randomUUID } from "node:crypto";
-import { sql, type Kysely, type Selectable } from "kysely";
-import { dialectOf, type DialectKind } from "../sql/index.js";
+import { type Kysely, type Selectable, sql } from "kysely";
+import { type DialectKind, dialectOf } from "../sql/index.js";
 import { eventNameOf, type MessageCodec } from "./event-types.js";
 import type { MessagingTables, OutboxTable } from "./messaging.table.js";
 
@@ -95,12 +95,7 @@ async function claimOutboxBatchQuery(db: Kysely<any>, request: ClaimRequest, dia
     .orderBy("seq")
     .limit(request.batchSize);
   if (dialect === "postgres") due = due.forUpdate().skipLocked();
-  return outboxDb
-    .updateTable("outbox")
-    .set({ claimed_by: request.relayId, claimed_until: claimedUntil })
-    .where("id", "in", due)
-    .returningAll()
-    .execute();
+  return outboxDb.updateTable("outbox").set({ claimed_by: request.relayId, claimed_until: claimedUntil }).where("id", "in", due).returningAll().execute();
 }
 
 /** Marks rows published (the broker confirmed them) and releases their claim. */

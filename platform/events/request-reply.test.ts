@@ -4,7 +4,7 @@ import pino from "pino";
 import { OrderStockConfirmed } from "../../gen/mel/events/v1/catalog_events.js";
 import { OrderStarted } from "../../gen/mel/events/v1/ordering_events.js";
 import { BrokerProbe, ensureRabbitMq, listQueues, rabbitMqUrl, uniqueName } from "../../test/support/rabbitmq.js";
-import { createEventBus, PublishError, RemoteRequestError, RequestTimeoutError, type EventBus } from "./index.js";
+import { createEventBus, type EventBus, PublishError, RemoteRequestError, RequestTimeoutError } from "./index.js";
 
 const prefix = uniqueName("rpc");
 let bus: EventBus;

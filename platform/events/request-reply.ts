@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import type { Channel, ConfirmChannel, ConsumeMessage } from "amqplib";
 import type { Logger } from "pino";
 import { ConfirmPublisher } from "./confirm-publisher.js";
-import { errorMessage, ManagedChannel, type BrokerLink } from "./connection.js";
+import { type BrokerLink, errorMessage, ManagedChannel } from "./connection.js";
 import type { Subscription } from "./consumer.js";
 import { RemoteRequestError, RequestTimeoutError } from "./errors.js";
 import type { MessageCodec } from "./event-types.js";
@@ -44,7 +44,8 @@ export class RequestClient {
       },
       // Replies are tied to the channel that sent the request: when it goes,
       // no reply can arrive any more, so waiting callers are told now.
-      onClosed: () => this.failAll(new RequestTimeoutError("the RabbitMQ channel closed before the reply arrived; the request may or may not have been handled")),
+      onClosed: () =>
+        this.failAll(new RequestTimeoutError("the RabbitMQ channel closed before the reply arrived; the request may or may not have been handled")),
     });
   }
 
@@ -71,7 +72,13 @@ export class RequestClient {
    * PublishError when no queue of that name exists (unroutable), RequestTimeoutError
    * when no reply comes in time, RemoteRequestError when the server failed.
    */
-  async request<Req, Res>(queue: string, requestCodec: MessageCodec<Req>, request: Req, replyCodec: MessageCodec<Res>, options: RequestOptions = {}): Promise<Res> {
+  async request<Req, Res>(
+    queue: string,
+    requestCodec: MessageCodec<Req>,
+    request: Req,
+    replyCodec: MessageCodec<Res>,
+    options: RequestOptions = {},
+  ): Promise<Res> {
     const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
     const correlationId = randomUUID();
     const started = Date.now();
@@ -128,7 +135,12 @@ export interface ServeOptions<Req, Res> {
 }
 
 /** Answers requests on `queue` until the returned subscription is closed. */
-export async function serveRequests<Req, Res>(link: BrokerLink, logger: Logger, startTimeoutMs: number, options: ServeOptions<Req, Res>): Promise<Subscription> {
+export async function serveRequests<Req, Res>(
+  link: BrokerLink,
+  logger: Logger,
+  startTimeoutMs: number,
+  options: ServeOptions<Req, Res>,
+): Promise<Subscription> {
   const { queue } = options;
   const inFlight = new Set<Promise<void>>();
   let consumerTag: string | undefined;

@@ -4,18 +4,18 @@
 // breaker per upstream. They sit above grpc-js's retry layer, so one logical
 // call (with all its retry attempts) counts once for the breaker.
 import {
-  InterceptingCall,
-  Metadata,
   status as GrpcStatus,
-  type Interceptor,
+  InterceptingCall,
   type InterceptingListener,
+  type Interceptor,
   type InterceptorOptions,
+  Metadata,
   type NextCall,
   type StatusObject,
 } from "@grpc/grpc-js";
-import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from "cockatiel";
+import { BrokenCircuitError, type CircuitBreakerPolicy, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen } from "cockatiel";
 import type { Logger } from "../log/index.js";
-import { authorizationKey, correlationIdKey, currentCallContext, traceparentKey, tracestateKey, type CallContext } from "./call-context.js";
+import { authorizationKey, type CallContext, correlationIdKey, currentCallContext, traceparentKey, tracestateKey } from "./call-context.js";
 
 /**
  * How much earlier than the incoming call's deadline an outgoing call must
@@ -128,10 +128,13 @@ export interface UpstreamBreaker {
  */
 export function createBreakerInterceptor(upstream: string, options: BreakerOptions, logger: Logger): UpstreamBreaker {
   // Only upstream failures count; a call cancelled before it started is rethrown uncounted.
-  const policy = circuitBreaker(handleWhen((error) => error instanceof UpstreamFailure), {
-    halfOpenAfter: options.halfOpenAfterMs,
-    breaker: new ConsecutiveBreaker(options.consecutiveFailures),
-  });
+  const policy = circuitBreaker(
+    handleWhen((error) => error instanceof UpstreamFailure),
+    {
+      halfOpenAfter: options.halfOpenAfterMs,
+      breaker: new ConsecutiveBreaker(options.consecutiveFailures),
+    },
+  );
   policy.onBreak(() => logger.warn({ upstream, halfOpenAfterMs: options.halfOpenAfterMs }, `circuit to ${upstream} opened`));
   policy.onHalfOpen(() => logger.info({ upstream }, `circuit to ${upstream} half-open: probing`));
   policy.onReset(() => logger.info({ upstream }, `circuit to ${upstream} closed`));

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
-import { InterceptingCall, Metadata, status as GrpcStatus, type Interceptor, type ServiceError } from "@grpc/grpc-js";
+import { status as GrpcStatus, InterceptingCall, type Interceptor, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { CatalogServiceClient, GetItemRequest, GetItemResponse } from "../../gen/mel/catalog/v1/catalog.js";
 import { UnavailableError } from "../errors/index.js";
 import type { CallContext } from "./call-context.js";
@@ -124,7 +124,13 @@ describe("retries", () => {
 
   test("an unknown idempotent method name is a startup error", () => {
     assert.throws(
-      () => createClient(CatalogServiceClient, { upstream: "catalog", target: "127.0.0.1:1", idempotentMethods: ["getItm" as "getItem"], logger: captureLog().logger }),
+      () =>
+        createClient(CatalogServiceClient, {
+          upstream: "catalog",
+          target: "127.0.0.1:1",
+          idempotentMethods: ["getItm" as "getItem"],
+          logger: captureLog().logger,
+        }),
       /CatalogService has no method "getItm"/,
     );
   });

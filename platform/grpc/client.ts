@@ -5,23 +5,31 @@
 // only, a deadline on every call, metadata and deadline propagation from the
 // incoming call, and a circuit breaker per upstream.
 import {
-  Client,
-  credentials,
-  Metadata,
   type CallOptions,
   type ChannelCredentials,
   type ChannelOptions,
+  Client,
   type ClientOptions,
   type ClientUnaryCall,
+  credentials,
   type Interceptor,
+  Metadata,
   type ServiceDefinition,
   type ServiceError,
 } from "@grpc/grpc-js";
 import type { CircuitBreakerPolicy } from "cockatiel";
 import type { Logger } from "../log/index.js";
-import { createBreakerInterceptor, createCallPolicyInterceptor, defaultBreaker, type BreakerOptions } from "./client-interceptors.js";
+import { type BreakerOptions, createBreakerInterceptor, createCallPolicyInterceptor, defaultBreaker } from "./client-interceptors.js";
 import { serviceNameOf } from "./implement-service.js";
-import { buildServiceConfig, defaultRetry, defaultRetryThrottling, toChannelTarget, type MethodName, type RetryOptions, type RetryThrottlingOptions } from "./service-config.js";
+import {
+  buildServiceConfig,
+  defaultRetry,
+  defaultRetryThrottling,
+  type MethodName,
+  type RetryOptions,
+  type RetryThrottlingOptions,
+  toChannelTarget,
+} from "./service-config.js";
 
 export const defaultDeadlineMs = 5_000;
 
@@ -75,7 +83,8 @@ export function createClient<C extends Client, Ctor extends GeneratedClientConst
   const service = serviceNameOf(definition);
   const protoName = (name: string): MethodName => {
     const method = definition[name];
-    if (method === undefined) throw new Error(`${options.upstream}: ${service} has no method "${name}" (use the client's method names, e.g. "${Object.keys(definition)[0]}")`);
+    if (method === undefined)
+      throw new Error(`${options.upstream}: ${service} has no method "${name}" (use the client's method names, e.g. "${Object.keys(definition)[0]}")`);
     return { service, method: method.path.split("/")[2] ?? name };
   };
   const idempotentMethods = options.idempotentMethods.map(protoName);
@@ -152,7 +161,12 @@ function buildChannel(options: UpstreamOptions, idempotentMethods: MethodName[],
 }
 
 type UnaryCallback<Response> = (error: ServiceError | null, response: Response) => void;
-type UnaryMethod<Request, Response> = (request: Request, metadata: Metadata, options: Partial<CallOptions>, callback: UnaryCallback<Response>) => ClientUnaryCall;
+type UnaryMethod<Request, Response> = (
+  request: Request,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: UnaryCallback<Response>,
+) => ClientUnaryCall;
 
 /** Names of the unary methods of a generated client. */
 export type UnaryMethodName<C> = {

@@ -4,8 +4,8 @@
 import { status as GrpcStatus, type ServiceDefinition, type ServiceError } from "@grpc/grpc-js";
 import { CatalogItem, CatalogServiceService } from "../../gen/mel/catalog/v1/catalog.js";
 import { createLogger, type Logger } from "../log/index.js";
+import { type Authenticate, implementService, type MethodPolicies, type MethodPolicy, type ServiceHandlers } from "./implement-service.js";
 import { createGrpcServer, type GrpcServer } from "./server.js";
-import { implementService, type Authenticate, type MethodPolicies, type MethodPolicy, type ServiceHandlers } from "./implement-service.js";
 
 export interface CapturedLog {
   logger: Logger;
@@ -51,7 +51,9 @@ export async function startTestServer<Definition extends ServiceDefinition>(
   const logger = options.logger ?? captureLog("server").logger;
   const methods = Object.keys(definition) as (keyof Definition & string)[];
   const all = Object.fromEntries(methods.map((name) => [name, handlers[name] ?? unimplemented(name)])) as unknown as ServiceHandlers<Definition>;
-  const policies = Object.fromEntries(methods.map((name) => [name, options.policies?.[name] ?? ("public" satisfies MethodPolicy)])) as MethodPolicies<Definition>;
+  const policies = Object.fromEntries(
+    methods.map((name) => [name, options.policies?.[name] ?? ("public" satisfies MethodPolicy)]),
+  ) as MethodPolicies<Definition>;
   const grpc = createGrpcServer({ serviceName: "test", logger });
   grpc.addService(definition, implementService(definition, all, { policies, authenticate: options.authenticate, logger }));
   const port = await grpc.listen("127.0.0.1", 0);

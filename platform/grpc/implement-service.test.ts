@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
-import { Metadata, status as GrpcStatus, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
+import { type ClientReadableStream, status as GrpcStatus, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { CatalogServiceClient, CatalogServiceService } from "../../gen/mel/catalog/v1/catalog.js";
 import { Order, OrderingServiceClient, OrderingServiceService, type WatchOrderResponse } from "../../gen/mel/ordering/v1/ordering.js";
 import {
@@ -17,8 +17,8 @@ import {
 } from "../errors/index.js";
 import type { CallContext, Principal } from "./call-context.js";
 import { callUnary, createClient } from "./client.js";
-import { captureLog, item, rejectionOf, startCatalogServer, startTestServer, waitFor, type TestServer } from "./grpc.test-support.js";
-import { implementService, type Authenticate } from "./implement-service.js";
+import { captureLog, item, rejectionOf, startCatalogServer, startTestServer, type TestServer, waitFor } from "./grpc.test-support.js";
+import { type Authenticate, implementService } from "./implement-service.js";
 
 const servers: TestServer[] = [];
 const closers: (() => void)[] = [];
@@ -35,7 +35,11 @@ function clientFor(address: string) {
 
 describe("errors become statuses", () => {
   const typedErrors: [Error, GrpcStatus, string][] = [
-    [new InvalidArgumentError("item.price.amount_minor", "must be 0 or more (got -5)"), GrpcStatus.INVALID_ARGUMENT, "item.price.amount_minor: must be 0 or more (got -5)"],
+    [
+      new InvalidArgumentError("item.price.amount_minor", "must be 0 or more (got -5)"),
+      GrpcStatus.INVALID_ARGUMENT,
+      "item.price.amount_minor: must be 0 or more (got -5)",
+    ],
     [new NotFoundError("catalog item 7 not found"), GrpcStatus.NOT_FOUND, "catalog item 7 not found"],
     [new AlreadyExistsError("an account with this email exists"), GrpcStatus.ALREADY_EXISTS, "an account with this email exists"],
     [new FailedPreconditionError("order 3 is PAID and cannot be cancelled"), GrpcStatus.FAILED_PRECONDITION, "order 3 is PAID and cannot be cancelled"],
@@ -245,7 +249,13 @@ describe("server streaming", () => {
   async function startOrdering(watchOrder: Parameters<typeof startTestServer<typeof OrderingServiceService>>[1]["watchOrder"]) {
     const server = await startTestServer(OrderingServiceService, { watchOrder });
     servers.push(server);
-    const { client } = createClient(OrderingServiceClient, { upstream: "ordering", target: server.address, idempotentMethods: [], defaultDeadlineMs: 5000, logger: captureLog().logger });
+    const { client } = createClient(OrderingServiceClient, {
+      upstream: "ordering",
+      target: server.address,
+      idempotentMethods: [],
+      defaultDeadlineMs: 5000,
+      logger: captureLog().logger,
+    });
     closers.push(() => client.close());
     return client;
   }

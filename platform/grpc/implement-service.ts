@@ -7,16 +7,16 @@ import { performance } from "node:perf_hooks";
 import {
   status as GrpcStatus,
   type Metadata,
-  type sendUnaryData,
   type ServerUnaryCall,
   type ServerWritableStream,
   type ServiceDefinition,
+  type sendUnaryData,
   type UntypedHandleCall,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { CancelledError, DeadlineExceededError, PermissionDeniedError, UnauthenticatedError } from "../errors/index.js";
 import type { Logger } from "../log/index.js";
-import { correlationIdKey, runInCallContext, traceparentKey, type CallContext, type Principal } from "./call-context.js";
+import { type CallContext, correlationIdKey, type Principal, runInCallContext, traceparentKey } from "./call-context.js";
 import { statusName, toGrpcStatus } from "./status.js";
 
 /** Who may call a method: anyone, any signed-in user, or users holding a role. */
@@ -108,7 +108,8 @@ function checkWiring<Definition extends ServiceDefinition>(
     if (typeof (handlers as Record<string, unknown>)[name] !== "function") problems.push(`${name}: no handler`);
     const policy = (policies as Record<string, MethodPolicy | undefined>)[name];
     if (policy === undefined) problems.push(`${name}: no access policy; give it "public", "authenticated" or { role: "<role>" }`);
-    else if (policy !== "public" && authenticate === undefined) problems.push(`${name}: policy ${JSON.stringify(policy)} needs an authenticate function in the options`);
+    else if (policy !== "public" && authenticate === undefined)
+      problems.push(`${name}: policy ${JSON.stringify(policy)} needs an authenticate function in the options`);
   }
   for (const name of Object.keys(policies)) if (!methods.includes(name)) problems.push(`${name}: has a policy but ${service} has no such method`);
   for (const name of Object.keys(handlers)) if (!methods.includes(name)) problems.push(`${name}: has a handler but ${service} has no such method`);

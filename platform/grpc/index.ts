@@ -6,27 +6,9 @@
 // Must never: hold business rules, keep global state beyond the per-call
 // AsyncLocalStorage, retry a method not declared idempotent, make a call
 // without a deadline, or show a caller an unexpected error's internals.
-export { createGrpcServer, defaultDescriptorSetPath } from "./server.js";
-export type { CreateGrpcServerOptions, GrpcServer } from "./server.js";
 
-export { implementService, serviceNameOf } from "./implement-service.js";
-export type {
-  Authenticate,
-  ImplementServiceOptions,
-  MethodPolicies,
-  MethodPolicy,
-  ServerStreamHandler,
-  ServiceHandlers,
-  UnaryHandler,
-} from "./implement-service.js";
-
-export { authorizationKey, correlationIdKey, currentCallContext, traceparentKey, tracestateKey } from "./call-context.js";
 export type { CallContext, Principal } from "./call-context.js";
-
-export { internalErrorDetails, isStatusCarrying, statusName, toGrpcStatus } from "./status.js";
-export type { MappedStatus } from "./status.js";
-
-export { callUnary, createClient, createGenericClient, defaultDeadlineMs } from "./client.js";
+export { authorizationKey, correlationIdKey, currentCallContext, traceparentKey, tracestateKey } from "./call-context.js";
 export type {
   CreateClientOptions,
   CreateGenericClientOptions,
@@ -38,8 +20,22 @@ export type {
   UnaryResponse,
   UpstreamClient,
 } from "./client.js";
-
-export { breakerFailureCodes, defaultBreaker } from "./client-interceptors.js";
+export { callUnary, createClient, createGenericClient, defaultDeadlineMs } from "./client.js";
 export type { BreakerOptions } from "./client-interceptors.js";
-export { defaultRetry, defaultRetryThrottling, toChannelTarget } from "./service-config.js";
+export { breakerFailureCodes, defaultBreaker } from "./client-interceptors.js";
+export type {
+  Authenticate,
+  ImplementServiceOptions,
+  MethodPolicies,
+  MethodPolicy,
+  ServerStreamHandler,
+  ServiceHandlers,
+  UnaryHandler,
+} from "./implement-service.js";
+export { implementService, serviceNameOf } from "./implement-service.js";
+export type { CreateGrpcServerOptions, GrpcServer } from "./server.js";
+export { createGrpcServer, defaultDescriptorSetPath } from "./server.js";
 export type { RetryOptions, RetryThrottlingOptions } from "./service-config.js";
+export { defaultRetry, defaultRetryThrottling, toChannelTarget } from "./service-config.js";
+export type { MappedStatus } from "./status.js";
+export { internalErrorDetails, isStatusCarrying, statusName, toGrpcStatus } from "./status.js";

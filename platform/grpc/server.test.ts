@@ -2,25 +2,25 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
+import { after, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { after, describe, test } from "node:test";
 import {
-  Client,
-  credentials,
-  loadPackageDefinition,
-  makeGenericClientConstructor,
-  status as GrpcStatus,
+  type Client,
   type ClientDuplexStream,
   type ClientReadableStream,
+  credentials,
+  status as GrpcStatus,
+  loadPackageDefinition,
+  makeGenericClientConstructor,
   type ServiceError,
 } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { service as healthService } from "grpc-health-check";
-import { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
 import { FileDescriptorProto } from "../../gen/google/protobuf/descriptor.js";
+import { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
 import { callUnary, createClient } from "./client.js";
-import { captureLog, delay, item, rejectionOf, startCatalogServer, waitFor, type TestServer } from "./grpc.test-support.js";
+import { captureLog, delay, item, rejectionOf, startCatalogServer, type TestServer, waitFor } from "./grpc.test-support.js";
 import { createGrpcServer } from "./server.js";
 
 const closers: (() => void)[] = [];
@@ -90,7 +90,10 @@ describe("reflection", () => {
   function reflect(address: string, request: Record<string, string>): Promise<ReflectionResponse> {
     const definition = loadPackageDefinition(loadSync(reflectionProto, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true }));
     const ReflectionConstructor = ((definition.grpc as Record<string, unknown>).reflection as Record<string, Record<string, unknown>>).v1alpha!
-      .ServerReflection as new (address: string, creds: ReturnType<typeof credentials.createInsecure>) => ReflectionClient;
+      .ServerReflection as new (
+      address: string,
+      creds: ReturnType<typeof credentials.createInsecure>,
+    ) => ReflectionClient;
     const client = new ReflectionConstructor(address, credentials.createInsecure());
     closers.push(() => client.close());
     return new Promise((resolve, reject) => {
@@ -147,7 +150,8 @@ describe("reflection as command-line tools use it", () => {
   // the client the README points operators to, over reflection v1.
   const buf = resolve(dirname(fileURLToPath(import.meta.url)), "../../node_modules/.bin/buf");
   const run = promisify(execFile);
-  const bufCurl = (...args: string[]) => run(buf, ["curl", "--protocol", "grpc", "--http2-prior-knowledge", "--reflect", "--reflect-protocol", "grpc-v1", ...args], { timeout: 30_000 });
+  const bufCurl = (...args: string[]) =>
+    run(buf, ["curl", "--protocol", "grpc", "--http2-prior-knowledge", "--reflect", "--reflect-protocol", "grpc-v1", ...args], { timeout: 30_000 });
 
   test("buf curl --reflect lists the served methods and calls one with JSON", async () => {
     const server = await startCatalogServer({ getItem: async (request) => ({ item: item(request.id, "reflected") }) });

@@ -3,8 +3,8 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Server, ServerCredentials, type ChannelOptions, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
+import { type ChannelOptions, Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { loadFileDescriptorSetFromBuffer, type PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, type ServingStatus } from "grpc-health-check";
@@ -74,7 +74,9 @@ export function createGrpcServer(options: CreateGrpcServerOptions): GrpcServer {
     new ReflectionService(descriptors as ConstructorParameters<typeof ReflectionService>[0], { services: servedNames }).addToServer(server);
     const address = host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;
     const boundPort = await new Promise<number>((resolveBind, rejectBind) => {
-      server.bindAsync(address, ServerCredentials.createInsecure(), (error, bound) => (error ? rejectBind(new Error(`${serviceName}: cannot listen on ${address}: ${error.message}`)) : resolveBind(bound)));
+      server.bindAsync(address, ServerCredentials.createInsecure(), (error, bound) =>
+        error ? rejectBind(new Error(`${serviceName}: cannot listen on ${address}: ${error.message}`)) : resolveBind(bound),
+      );
     });
     listening = true;
     for (const name of ["", ...servedNames]) health.setStatus(name, "SERVING");
@@ -117,7 +119,9 @@ function loadDescriptors(path: string): PackageDefinition {
   // descriptor set are handed over instead (reflection reads only these bytes).
   const originalFiles = fileDescriptorsOf(bytes);
   return Object.fromEntries(
-    Object.entries(definition).map(([name, entry]) => ("fileDescriptorProtos" in entry ? [name, { ...entry, fileDescriptorProtos: originalFiles }] : [name, entry])),
+    Object.entries(definition).map(([name, entry]) =>
+      "fileDescriptorProtos" in entry ? [name, { ...entry, fileDescriptorProtos: originalFiles }] : [name, entry],
+    ),
   ) as PackageDefinition;
 }
 

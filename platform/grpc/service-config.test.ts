@@ -26,7 +26,13 @@ test("only the idempotent methods get a retry policy, with grpc-js durations and
     methodConfig: [
       {
         name: [{ service: "mel.catalog.v1.CatalogService", method: "GetItem" }],
-        retryPolicy: { maxAttempts: 3, initialBackoff: "0.025s", maxBackoff: "1.000s", backoffMultiplier: 2, retryableStatusCodes: ["UNAVAILABLE", "RESOURCE_EXHAUSTED"] },
+        retryPolicy: {
+          maxAttempts: 3,
+          initialBackoff: "0.025s",
+          maxBackoff: "1.000s",
+          backoffMultiplier: 2,
+          retryableStatusCodes: ["UNAVAILABLE", "RESOURCE_EXHAUSTED"],
+        },
       },
     ],
     retryThrottling: { maxTokens: 10, tokenRatio: 0.1 },

@@ -86,7 +86,10 @@ const schemeTarget = /^(dns|ipv4|ipv6|unix|unix-abstract|vsock):/;
 export function toChannelTarget(target: string): string {
   const trimmed = target.trim();
   if (schemeTarget.test(trimmed) && !/^[^:]+:\d+$/.test(trimmed)) return trimmed;
-  const parts = trimmed.split(",").map((part) => part.trim().replace(/^localhost:/, "127.0.0.1:")).filter((part) => part.length > 0);
+  const parts = trimmed
+    .split(",")
+    .map((part) => part.trim().replace(/^localhost:/, "127.0.0.1:"))
+    .filter((part) => part.length > 0);
   if (parts.length === 0) throw new Error("a gRPC target needs at least one host:port");
   if (parts.length === 1) return parts[0]!;
   if (parts.every((part) => ipv4HostPort.test(part))) return `ipv4:${parts.join(",")}`;

@@ -1,5 +1,5 @@
 // The one mapping from thrown errors to gRPC statuses (see implementService).
-import { Metadata, status as GrpcStatus } from "@grpc/grpc-js";
+import { status as GrpcStatus, type Metadata } from "@grpc/grpc-js";
 import { DomainError } from "../errors/index.js";
 
 export interface MappedStatus {

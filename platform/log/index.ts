@@ -3,5 +3,6 @@
 // Must never: write a secret (authorization, passwords, tokens, card data),
 // be a global singleton (main.ts builds one and passes it down), or format
 // lines for humans in production (pipe to pino-pretty for that).
-export { createLogger, logLevels, redactedMarker } from "./logger.js";
+
 export type { CreateLoggerOptions, Logger, LogLevel } from "./logger.js";
+export { createLogger, logLevels, redactedMarker } from "./logger.js";

@@ -1,6 +1,6 @@
 // The one way services log: pino JSON lines carrying the service name, with
 // secrets removed before a line is written.
-import { pino, type DestinationStream, type Level, type Logger as PinoLogger } from "pino";
+import { type DestinationStream, type Level, type Logger as PinoLogger, pino } from "pino";
 
 export type Logger = PinoLogger;
 export type LogLevel = Level | "silent";
@@ -45,10 +45,7 @@ const cardNumberPaths = ["card.number", "*.card.number", "*.*.card.number", "pay
 // pino (fast-redact) wildcards match exactly one level, so each key is listed
 // at the depths log objects reach in practice: top level, and nested up to
 // three levels (e.g. { request: { card: { securityCode } } }).
-const redactPaths = [
-  ...secretKeys.flatMap((key) => [key, `*.${key}`, `*.*.${key}`, `*.*.*.${key}`]),
-  ...cardNumberPaths,
-];
+const redactPaths = [...secretKeys.flatMap((key) => [key, `*.${key}`, `*.*.${key}`, `*.*.*.${key}`]), ...cardNumberPaths];
 
 export interface CreateLoggerOptions {
   /** The service or process name, written as `service` on every line. */

@@ -2,9 +2,10 @@
 // does before and after the service itself runs.
 // Must never: hold business rules, or keep a process alive after its service
 // has stopped.
-export { isEntryPoint, runAsMain } from "./run-as-main.js";
+
 export type { RunAsMainOptions, StoppableService } from "./run-as-main.js";
-export { backOff, createWakeableLoop } from "./wakeable-loop.js";
-export type { WakeableLoop, WakeableLoopOptions } from "./wakeable-loop.js";
-export { createShutdownSteps, stopAfterDrain } from "./shutdown.js";
+export { isEntryPoint, runAsMain } from "./run-as-main.js";
 export type { ShutdownSteps } from "./shutdown.js";
+export { createShutdownSteps, stopAfterDrain } from "./shutdown.js";
+export type { WakeableLoop, WakeableLoopOptions } from "./wakeable-loop.js";
+export { backOff, createWakeableLoop } from "./wakeable-loop.js";

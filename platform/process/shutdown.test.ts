@@ -6,8 +6,8 @@ import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { credentials } from "@grpc/grpc-js";
 import { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
-import { callUnary } from "../grpc/index.js";
 import { captureLog, item, startCatalogServer } from "../grpc/grpc.test-support.js";
+import { callUnary } from "../grpc/index.js";
 import { createShutdownSteps, stopAfterDrain } from "./shutdown.js";
 
 describe("shutdown steps", () => {

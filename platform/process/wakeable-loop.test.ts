@@ -21,7 +21,7 @@ describe("wakeable loop", () => {
 
   it("runs the next round at once when a round asks for 0 ms, or when woken while it ran", async () => {
     let rounds = 0;
-    let loop: ReturnType<typeof createWakeableLoop> | undefined = undefined;
+    let loop: ReturnType<typeof createWakeableLoop> | undefined;
     loop = createWakeableLoop({
       round: async () => {
         rounds += 1;
@@ -64,7 +64,14 @@ describe("wakeable loop", () => {
     // Failures 1 to 4 wait 100, 200, 300 (capped), 300; the success goes on at
     // once; the next failure waits 100 again. Each range ends where a wrong
     // schedule (no doubling, no cap, no reset) would land, leaving room for a busy machine.
-    const ranges: Array<[number, number]> = [[98, 200], [198, 300], [298, 400], [298, 400], [0, 100], [98, 300]];
+    const ranges: Array<[number, number]> = [
+      [98, 200],
+      [198, 300],
+      [298, 400],
+      [298, 400],
+      [0, 100],
+      [98, 300],
+    ];
     gaps.forEach((gap, index) => {
       const [low, high] = ranges[index] as [number, number];
       assert.ok(gap >= low && gap < high, `gap ${index + 1}: ${gap} ms, expected ${low}–${high} ms (gaps ${gaps.join(", ")})`);

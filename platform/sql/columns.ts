@@ -1,7 +1,7 @@
 // Portable column types for schema-builder migrations. The same migration runs
 // on SQLite, PostgreSQL and SQL Server; these pick the type each one needs
 // where a single literal would be wrong on one of them.
-import { sql, type ColumnDataType, type CreateTableBuilder, type Expression, type Kysely } from "kysely";
+import { type ColumnDataType, type CreateTableBuilder, type Expression, type Kysely, sql } from "kysely";
 import { dialectOf } from "./database.js";
 
 type ColumnType = ColumnDataType | Expression<unknown>;

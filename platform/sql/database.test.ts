@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { sql, type Kysely, type Migration } from "kysely";
+import { type Kysely, type Migration, sql } from "kysely";
 import { createTestPostgresDatabase, type TestPostgresDatabase } from "../../test/support/postgres.js";
+import { tediousConnectionConfig } from "./database.js";
 import {
+  booleanColumn,
   bytesColumn,
   captureMssqlStatements,
   createDatabase,
@@ -15,14 +17,12 @@ import {
   dialectOf,
   isMssql,
   isoTimeColumn,
-  migrateToLatest,
   MigrationError,
+  migrateToLatest,
   parseDatabaseUrl,
   unicodeText,
   withAutoIncrementPrimaryKey,
-  booleanColumn,
 } from "./index.js";
-import { tediousConnectionConfig } from "./database.js";
 
 const variable = "MEL_TEST_DATABASE_URL";
 
@@ -107,13 +107,21 @@ async function exerciseNotes(db: Kysely<{ note: NoteTable }>): Promise<void> {
   // Running again at start-up applies nothing.
   assert.deepEqual(await migrateToLatest(db, { "0001_notes": notesMigration }, { tablePrefix: "test" }), []);
   const payload = Buffer.from([0, 1, 2, 255]);
-  await db.insertInto("note").values({ body: "olá ✓", payload, done: true, created_at: new Date(0).toISOString() } as never).execute();
+  await db
+    .insertInto("note")
+    .values({ body: "olá ✓", payload, done: true, created_at: new Date(0).toISOString() } as never)
+    .execute();
   const row = await db.selectFrom("note").selectAll().executeTakeFirstOrThrow();
   assert.equal(row.body, "olá ✓");
   assert.deepEqual(Buffer.from(row.payload), payload);
   assert.equal(Number(row.id), 1);
   assert.equal(Boolean(row.done), true);
-  await assert.rejects(db.insertInto("note").values({ body: "olá ✓", payload, done: false, created_at: "x" } as never).execute());
+  await assert.rejects(
+    db
+      .insertInto("note")
+      .values({ body: "olá ✓", payload, done: false, created_at: "x" } as never)
+      .execute(),
+  );
 }
 
 describe("createDatabase on SQLite", () => {

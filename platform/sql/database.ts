@@ -3,16 +3,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
-import {
-  Kysely,
-  MssqlAdapter,
-  MssqlDialect,
-  PostgresAdapter,
-  PostgresDialect,
-  SqliteAdapter,
-  SqliteDialect,
-  type Dialect,
-} from "kysely";
+import { type Dialect, Kysely, MssqlAdapter, MssqlDialect, PostgresAdapter, PostgresDialect, SqliteAdapter, SqliteDialect } from "kysely";
 import pg from "pg";
 import type { Logger } from "pino";
 import * as tarn from "tarn";
@@ -100,7 +91,8 @@ export function parseDatabaseUrl(url: string | undefined, options: Pick<CreateDa
     case "sqlserver:": {
       const database = decodeURIComponent(parsed.pathname.replace(/^\//, ""));
       if (parsed.hostname === "") throw new DatabaseUrlError(`${variable}: a SQL Server URL needs a host, e.g. mssql://user:password@host:1433/db`);
-      if (database === "") throw new DatabaseUrlError(`${variable}: a SQL Server URL needs a database name after the port, e.g. mssql://user:password@host:1433/catalog`);
+      if (database === "")
+        throw new DatabaseUrlError(`${variable}: a SQL Server URL needs a database name after the port, e.g. mssql://user:password@host:1433/catalog`);
       if (parsed.username === "") throw new DatabaseUrlError(`${variable}: a SQL Server URL needs a user name, e.g. mssql://user:password@host:1433/db`);
       const port = parsed.port === "" ? 1433 : Number(parsed.port);
       return {

@@ -7,18 +7,19 @@
 // It must never hold business rules or table definitions of a service, never
 // keep a global connection (the caller builds one in main.ts and passes it
 // down), and never log or echo a connection URL (it may carry a password).
+
+export { booleanColumn, bytesColumn, isoTimeColumn, unicodeText, withAutoIncrementPrimaryKey } from "./columns.js";
 export {
+  type CreateDatabaseOptions,
   createDatabase,
-  parseDatabaseUrl,
+  type DatabaseTarget,
+  DatabaseUrlError,
+  type DialectKind,
   dialectOf,
   isMssql,
   isPostgres,
   isSqlite,
-  DatabaseUrlError,
-  type CreateDatabaseOptions,
-  type DatabaseTarget,
-  type DialectKind,
+  parseDatabaseUrl,
 } from "./database.js";
-export { migrateToLatest, createMigrator, MigrationError, type MigrateOptions, type MigrationSet } from "./migrator.js";
-export { unicodeText, bytesColumn, booleanColumn, isoTimeColumn, withAutoIncrementPrimaryKey } from "./columns.js";
-export { createMssqlCompiler, compileForMssql, captureMssqlStatements } from "./mssql-compiler.js";
+export { createMigrator, type MigrateOptions, MigrationError, type MigrationSet, migrateToLatest } from "./migrator.js";
+export { captureMssqlStatements, compileForMssql, createMssqlCompiler } from "./mssql-compiler.js";

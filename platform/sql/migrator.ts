@@ -1,7 +1,7 @@
 // Runs a service's migrations at start-up. Migrations are TypeScript modules the
 // service imports explicitly (no folder scanning: the list is what gets bundled
 // into dist/ and what the MSSQL compile tests walk).
-import { Migrator, type Kysely, type Migration } from "kysely";
+import { type Kysely, type Migration, Migrator } from "kysely";
 import type { Logger } from "pino";
 
 /** A service's migrations by name; Kysely applies them in name order. */

@@ -1,15 +1,7 @@
 // SQL Server without a SQL Server: a Kysely on the MSSQL adapter and compiler
 // with a driver that never connects. No SQL Server runs on our machines, so
 // tests prove the T-SQL path by compiling every query and migration with it.
-import {
-  DummyDriver,
-  Kysely,
-  MssqlAdapter,
-  MssqlIntrospector,
-  MssqlQueryCompiler,
-  type CompiledQuery,
-  type Compilable,
-} from "kysely";
+import { type Compilable, type CompiledQuery, DummyDriver, Kysely, MssqlAdapter, MssqlIntrospector, MssqlQueryCompiler } from "kysely";
 
 /**
  * A Kysely whose dialect is SQL Server and whose driver returns no rows. Every

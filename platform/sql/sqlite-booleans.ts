@@ -4,8 +4,8 @@
 // write `true`/`false` on every dialect. Kysely ships no such plugin, hence
 // this small transformer.
 import {
-  OperationNodeTransformer,
   type KyselyPlugin,
+  OperationNodeTransformer,
   type PluginTransformQueryArgs,
   type PluginTransformResultArgs,
   type PrimitiveValueListNode,

@@ -8,10 +8,10 @@ import type { EventMeta } from "../../platform/events/index.js";
 import { createLogger } from "../../platform/log/index.js";
 import { stopMongoServer } from "../../test/support/ferretdb.js";
 import { deferred, waitUntil } from "../../test/support/wait.js";
-import { handleEventOnce, type EventInboxOptions } from "./basket-inbox.js";
 import type { BasketDb } from "./basket.model.js";
 import { pruneBasketInbox } from "./basket.repository.js";
 import { openTestBasketStore, type TestBasketStore } from "./basket.test-support.js";
+import { type EventInboxOptions, handleEventOnce } from "./basket-inbox.js";
 
 function metaFor(eventId: string): EventMeta {
   return { eventId, type: "ProductPriceChanged", correlationId: undefined, traceparent: undefined, redelivered: false, attempt: 1, occurredAt: undefined };

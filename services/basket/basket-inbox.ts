@@ -68,15 +68,19 @@ export function handleEventOnce<E>(
     const claimId = await claim(meta);
     if (claimId === undefined) return;
     let held = true;
-    const renewal = setInterval(() => {
-      renewEventClaim(db, meta.eventId, consumer, claimId, new Date(now().getTime() + leaseMs)).then(
-        (stillHeld) => {
-          if (!stillHeld && held) logger.warn({ consumer, eventId: meta.eventId }, "inbox claim lost while its handler ran; another delivery may apply the event too");
-          held = stillHeld;
-        },
-        (error: unknown) => logger.warn({ consumer, eventId: meta.eventId, err: error }, "could not renew the inbox claim"),
-      );
-    }, Math.max(1, Math.floor(leaseMs / 3)));
+    const renewal = setInterval(
+      () => {
+        renewEventClaim(db, meta.eventId, consumer, claimId, new Date(now().getTime() + leaseMs)).then(
+          (stillHeld) => {
+            if (!stillHeld && held)
+              logger.warn({ consumer, eventId: meta.eventId }, "inbox claim lost while its handler ran; another delivery may apply the event too");
+            held = stillHeld;
+          },
+          (error: unknown) => logger.warn({ consumer, eventId: meta.eventId, err: error }, "could not renew the inbox claim"),
+        );
+      },
+      Math.max(1, Math.floor(leaseMs / 3)),
+    );
     try {
       await handler(event, meta);
     } catch (error) {

@@ -6,15 +6,15 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import pino from "pino";
 import { OrderStarted } from "../../gen/mel/events/v1/ordering_events.js";
-import { createEventBus, encodeEvent, type EventBus } from "../../platform/events/index.js";
+import { createEventBus, type EventBus, encodeEvent } from "../../platform/events/index.js";
 import { stopMongoServer } from "../../test/support/ferretdb.js";
 import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, restartBroker, uniqueName } from "../../test/support/rabbitmq.js";
 import { waitUntil } from "../../test/support/wait.js";
-import { createBasketOutboxRelay } from "./basket-outbox-relay.js";
-import { defaultWriteRetry } from "./basket-update.js";
 import type { BasketDb, OutboxEntryFields } from "./basket.model.js";
 import { findBasketDocument, insertBasketDocument, updateBasket } from "./basket.repository.js";
 import { openTestBasketStore, type TestBasketStore } from "./basket.test-support.js";
+import { createBasketOutboxRelay } from "./basket-outbox-relay.js";
+import { defaultWriteRetry } from "./basket-update.js";
 
 const logger = pino({ level: "silent" });
 const prefix = uniqueName("basket-relay");
@@ -117,18 +117,37 @@ describe("basket outbox relay", () => {
       { eventId: "old-event", consumer, handledAt: new Date("2020-01-01T00:00:00Z") },
       { eventId: "recent-event", consumer, handledAt: new Date() },
     ]);
-    const relay = createBasketOutboxRelay({ db, bus, logger, writeRetry: defaultWriteRetry, inboxRetentionMs: 60 * 60 * 1000, cleanupIntervalMs: 0, pollIntervalMs: 50 });
+    const relay = createBasketOutboxRelay({
+      db,
+      bus,
+      logger,
+      writeRetry: defaultWriteRetry,
+      inboxRetentionMs: 60 * 60 * 1000,
+      cleanupIntervalMs: 0,
+      pollIntervalMs: 50,
+    });
     relay.start();
     try {
       await waitUntil("the old inbox entry to be deleted", async () => (await db.inbox.exists({ eventId: "old-event", consumer }).exec()) === null);
-      assert.deepEqual((await db.inbox.find({ consumer }).lean().exec()).map((entry) => entry.eventId), ["recent-event"]);
+      assert.deepEqual(
+        (await db.inbox.find({ consumer }).lean().exec()).map((entry) => entry.eventId),
+        ["recent-event"],
+      );
     } finally {
       await relay.stop();
     }
   });
 
   it("keeps an entry written while the broker is down and publishes it once the broker is back", { timeout: 120_000 }, async () => {
-    const relay = createBasketOutboxRelay({ db, bus, logger, writeRetry: defaultWriteRetry, pollIntervalMs: 100, retryInitialDelayMs: 100, retryMaxDelayMs: 500 });
+    const relay = createBasketOutboxRelay({
+      db,
+      bus,
+      logger,
+      writeRetry: defaultWriteRetry,
+      pollIntervalMs: 100,
+      retryInitialDelayMs: 100,
+      retryMaxDelayMs: 500,
+    });
     relay.start();
     const pending = entry("during-restart");
     try {

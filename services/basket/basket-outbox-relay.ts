@@ -11,10 +11,10 @@ import { randomUUID } from "node:crypto";
 import type { EventBus } from "../../platform/events/index.js";
 import type { Logger } from "../../platform/log/index.js";
 import { backOff, createWakeableLoop } from "../../platform/process/index.js";
-import { retryOnConflict, lostRace, type WriteRetry } from "./basket-update.js";
-import type { BasketDb, BasketDocument, OutboxEntryFields } from "./basket.model.js";
 import { bytesOf } from "./basket.mapper.js";
+import type { BasketDb, BasketDocument, OutboxEntryFields } from "./basket.model.js";
 import { findBasketDocument, findBasketsWithPendingOutbox, pruneBasketInbox, updateBasket } from "./basket.repository.js";
+import { lostRace, retryOnConflict, type WriteRetry } from "./basket-update.js";
 
 export interface BasketOutboxRelayOptions {
   db: BasketDb;

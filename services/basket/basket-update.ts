@@ -7,8 +7,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { AbortedError } from "../../platform/errors/index.js";
 import type { Basket, BasketLine } from "./basket.js";
-import type { BasketDb } from "./basket.model.js";
 import { documentToBasket, lineToFields } from "./basket.mapper.js";
+import type { BasketDb } from "./basket.model.js";
 import { findBasketDocument, insertBasketDocument, updateBasket } from "./basket.repository.js";
 
 export interface WriteRetry {
@@ -56,7 +56,9 @@ export async function changeBasketLines(
     if (lines === undefined) return basket;
     const now = options.now();
     const fields = lines.map(lineToFields);
-    const written = document ? await updateBasket(db, buyerId, document.revision, { lines: fields }, now) : await insertBasketDocument(db, buyerId, fields, now);
+    const written = document
+      ? await updateBasket(db, buyerId, document.revision, { lines: fields }, now)
+      : await insertBasketDocument(db, buyerId, fields, now);
     if (!written) return lostRace;
     return { buyerId, lines, version: basket.version + 1, updatedAt: now };
   });

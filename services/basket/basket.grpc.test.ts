@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { credentials, Metadata, status } from "@grpc/grpc-js";
-import { BasketServiceClient, type Basket, type CheckoutRequest } from "../../gen/mel/basket/v1/basket.js";
+import { type Basket, BasketServiceClient, type CheckoutRequest } from "../../gen/mel/basket/v1/basket.js";
 import { UserCheckoutAccepted } from "../../gen/mel/events/v1/basket_events.js";
 import { ProductPriceChanged } from "../../gen/mel/events/v1/catalog_events.js";
 import { OrderStarted } from "../../gen/mel/events/v1/ordering_events.js";
@@ -15,7 +15,7 @@ import { createLogger } from "../../platform/log/index.js";
 import { stopMongoServer } from "../../test/support/ferretdb.js";
 import { BrokerProbe, rabbitMqUrl } from "../../test/support/rabbitmq.js";
 import { waitUntil } from "../../test/support/wait.js";
-import { rejectsWith, startBasketTestMesh, testItems, type BasketTestMesh, type TestBuyer } from "./basket.test-support.js";
+import { type BasketTestMesh, rejectsWith, startBasketTestMesh, type TestBuyer, testItems } from "./basket.test-support.js";
 import { startBasket } from "./main.js";
 import { startMongoProxy } from "./mongo-proxy.test-support.js";
 
@@ -60,8 +60,10 @@ describe("BasketService over gRPC", () => {
   const call = {
     get: (buyer: TestBuyer) => callUnary(mesh.client, "getBasket", {}, { metadata: buyer.metadata }),
     add: (buyer: TestBuyer, productId: string, quantity: number) => callUnary(mesh.client, "addItem", { productId, quantity }, { metadata: buyer.metadata }),
-    set: (buyer: TestBuyer, items: Array<{ productId: string; quantity: number }>) => callUnary(mesh.client, "setItems", { items }, { metadata: buyer.metadata }),
-    update: (buyer: TestBuyer, productId: string, quantity: number) => callUnary(mesh.client, "updateItemQuantity", { productId, quantity }, { metadata: buyer.metadata }),
+    set: (buyer: TestBuyer, items: Array<{ productId: string; quantity: number }>) =>
+      callUnary(mesh.client, "setItems", { items }, { metadata: buyer.metadata }),
+    update: (buyer: TestBuyer, productId: string, quantity: number) =>
+      callUnary(mesh.client, "updateItemQuantity", { productId, quantity }, { metadata: buyer.metadata }),
     remove: (buyer: TestBuyer, productId: string) => callUnary(mesh.client, "removeItem", { productId }, { metadata: buyer.metadata }),
     clear: (buyer: TestBuyer) => callUnary(mesh.client, "deleteBasket", {}, { metadata: buyer.metadata }),
     checkout: (buyer: TestBuyer, request: CheckoutRequest) => callUnary(mesh.client, "checkout", request, { metadata: buyer.metadata }),
@@ -180,10 +182,22 @@ describe("BasketService over gRPC", () => {
       const buyer = await mesh.signUp("checkout-validation");
       const request = validCheckout();
       await rejectsWith(call.checkout(buyer, { ...request, requestId: "not-a-uuid" }), status.INVALID_ARGUMENT, /^request_id: must be a UUID/);
-      await rejectsWith(call.checkout(buyer, { ...request, address: { ...request.address!, zipCode: "" } }), status.INVALID_ARGUMENT, /^address\.zip_code: is required/);
-      await rejectsWith(call.checkout(buyer, { ...request, card: { ...request.card!, number: "4111 1111 1111 1112" } }), status.INVALID_ARGUMENT, /^card\.number: is not a valid card number/);
+      await rejectsWith(
+        call.checkout(buyer, { ...request, address: { ...request.address!, zipCode: "" } }),
+        status.INVALID_ARGUMENT,
+        /^address\.zip_code: is required/,
+      );
+      await rejectsWith(
+        call.checkout(buyer, { ...request, card: { ...request.card!, number: "4111 1111 1111 1112" } }),
+        status.INVALID_ARGUMENT,
+        /^card\.number: is not a valid card number/,
+      );
       await rejectsWith(call.checkout(buyer, { ...request, card: { ...request.card!, expiryYear: 2020 } }), status.INVALID_ARGUMENT, /^card\.expiry_year:/);
-      await rejectsWith(call.checkout(buyer, { ...request, card: { ...request.card!, securityCode: "12" } }), status.INVALID_ARGUMENT, /^card\.security_code: must be the 3 or 4 digits/);
+      await rejectsWith(
+        call.checkout(buyer, { ...request, card: { ...request.card!, securityCode: "12" } }),
+        status.INVALID_ARGUMENT,
+        /^card\.security_code: must be the 3 or 4 digits/,
+      );
       await rejectsWith(call.checkout(buyer, { ...request, card: undefined }), status.INVALID_ARGUMENT, /^card: is required/);
       await rejectsWith(call.checkout(buyer, request), status.FAILED_PRECONDITION, /your basket is empty/);
     });
@@ -195,7 +209,11 @@ describe("BasketService over gRPC", () => {
       const before = (await call.add(buyer, "mel", 2)).basket;
       await mesh.stopCatalog();
       try {
-        await rejectsWith(call.add(buyer, "caneca", 1), status.UNAVAILABLE, /^the catalog service is unavailable, so prices cannot be checked; your basket was not changed/);
+        await rejectsWith(
+          call.add(buyer, "caneca", 1),
+          status.UNAVAILABLE,
+          /^the catalog service is unavailable, so prices cannot be checked; your basket was not changed/,
+        );
         await rejectsWith(call.update(buyer, "mel", 5), status.UNAVAILABLE, /catalog service is unavailable/);
         await rejectsWith(call.checkout(buyer, validCheckout()), status.UNAVAILABLE, /catalog service is unavailable/);
         assert.deepEqual((await call.get(buyer)).basket, before);
@@ -203,7 +221,16 @@ describe("BasketService over gRPC", () => {
         await mesh.startCatalogAgain();
       }
       // Back up (the breaker half-opens after 100 ms in tests): changes go through again.
-      await waitUntil("catalog reachable again", () => call.add(buyer, "caneca", 1).then(() => true, () => false), 10_000, 100);
+      await waitUntil(
+        "catalog reachable again",
+        () =>
+          call.add(buyer, "caneca", 1).then(
+            () => true,
+            () => false,
+          ),
+        10_000,
+        100,
+      );
       assert.deepEqual(quantities((await call.get(buyer)).basket), { mel: 2, caneca: 1 });
     });
   });
@@ -213,7 +240,13 @@ describe("BasketService over gRPC", () => {
       const proxy = await startMongoProxy(mesh.mongo.url);
       // A second basket instance on the same database, reaching it through the proxy, that gives up on the store after half a second.
       const outage = await startBasket({
-        config: { ...mesh.basketConfig, port: 0, mongoUrl: `${proxy.url}&connectTimeoutMS=1000`, mongoTimeoutMs: 500, queue: `${mesh.basketConfig.queue}.outage` },
+        config: {
+          ...mesh.basketConfig,
+          port: 0,
+          mongoUrl: `${proxy.url}&connectTimeoutMS=1000`,
+          mongoTimeoutMs: 500,
+          queue: `${mesh.basketConfig.queue}.outage`,
+        },
       });
       const client = new BasketServiceClient(`127.0.0.1:${outage.port}`, credentials.createInsecure());
       const buyer = await mesh.signUp("store-down");
@@ -230,7 +263,16 @@ describe("BasketService over gRPC", () => {
         assert.deepEqual((await call.get(buyer)).basket, before);
 
         await proxy.restore();
-        await waitUntil("the store reachable again", () => callUnary(client, "getBasket", {}, on).then(() => true, () => false), 15_000, 100);
+        await waitUntil(
+          "the store reachable again",
+          () =>
+            callUnary(client, "getBasket", {}, on).then(
+              () => true,
+              () => false,
+            ),
+          15_000,
+          100,
+        );
         assert.deepEqual(quantities((await callUnary(client, "addItem", { productId: "caneca", quantity: 1 }, on)).basket), { mel: 2, caneca: 1 });
       } finally {
         client.close();
@@ -254,7 +296,12 @@ describe("BasketService over gRPC", () => {
 
     it("applies 50 concurrent quantity changes as one serial order: each answer is the basket after that change, in version order", async () => {
       const buyer = await mesh.signUp("concurrent-quantities");
-      const start = (await call.set(buyer, [{ productId: "mel", quantity: 1 }, { productId: "favo", quantity: 1 }])).basket!;
+      const start = (
+        await call.set(buyer, [
+          { productId: "mel", quantity: 1 },
+          { productId: "favo", quantity: 1 },
+        ])
+      ).basket!;
       // Even calls set mel's quantity (each a different value), odd calls add one favo.
       const change = (index: number, lines: Record<string, number>) =>
         index % 2 === 0 ? { ...lines, mel: 2 + index / 2 } : { ...lines, favo: (lines.favo ?? 0) + 1 };
@@ -329,14 +376,17 @@ describe("BasketService over gRPC", () => {
           ["caneca", 1, testItems.caneca],
         ],
       );
-      assert.deepEqual({ ...event.paymentMethod, paymentToken: undefined }, {
-        cardBrand: "visa",
-        last4: "1111",
-        expiryMonth: 12,
-        expiryYear: request.card!.expiryYear,
-        holderName: "Ana Souza",
-        paymentToken: undefined,
-      });
+      assert.deepEqual(
+        { ...event.paymentMethod, paymentToken: undefined },
+        {
+          cardBrand: "visa",
+          last4: "1111",
+          expiryMonth: 12,
+          expiryYear: request.card!.expiryYear,
+          holderName: "Ana Souza",
+          paymentToken: undefined,
+        },
+      );
       assert.match(event.paymentMethod?.paymentToken ?? "", /^pt_/);
 
       // The card never reaches the broker or the store.
@@ -364,7 +414,10 @@ describe("BasketService over gRPC", () => {
       await callUnary(mesh.catalogClient, "updateItem", { item: { ...item, price: newPrice }, updateMask: ["price"] }, { metadata: await mesh.admin() });
 
       for (const holder of [buyer, other]) {
-        await waitUntil("the basket repriced", async () => (await call.get(holder)).basket?.lines.find((line) => line.productId === "pote")?.unitPrice?.amountMinor === newPrice.amountMinor);
+        await waitUntil(
+          "the basket repriced",
+          async () => (await call.get(holder)).basket?.lines.find((line) => line.productId === "pote")?.unitPrice?.amountMinor === newPrice.amountMinor,
+        );
       }
       const basket = (await call.get(buyer)).basket;
       const pote = basket?.lines.find((line) => line.productId === "pote");
@@ -372,8 +425,16 @@ describe("BasketService over gRPC", () => {
       assert.equal(basket?.lines.find((line) => line.productId === "mel")?.oldUnitPrice, undefined);
       assert.deepEqual(basket?.total, { currencyCode: "BRL", amountMinor: 2 * newPrice.amountMinor + testItems.mel });
       // Put the price back for other tests; baskets follow and drop the old price again.
-      await callUnary(mesh.catalogClient, "updateItem", { item: { ...item, price: { currencyCode: "BRL", amountMinor: testItems.pote } }, updateMask: ["price"] }, { metadata: await mesh.admin() });
-      await waitUntil("the price restored", async () => (await call.get(buyer)).basket?.lines.find((line) => line.productId === "pote")?.oldUnitPrice === undefined);
+      await callUnary(
+        mesh.catalogClient,
+        "updateItem",
+        { item: { ...item, price: { currencyCode: "BRL", amountMinor: testItems.pote } }, updateMask: ["price"] },
+        { metadata: await mesh.admin() },
+      );
+      await waitUntil(
+        "the price restored",
+        async () => (await call.get(buyer)).basket?.lines.find((line) => line.productId === "pote")?.oldUnitPrice === undefined,
+      );
     });
 
     it("removes the checked-out lines when the order starts, keeping what was added after checkout; a duplicate changes nothing", async () => {
@@ -397,7 +458,10 @@ describe("BasketService over gRPC", () => {
       // The same event again (a redelivery) and a second event for the same order (a republish) change nothing.
       await publisher.publish(OrderStarted, started, { eventId });
       const republishedId = await publisher.publish(OrderStarted, started);
-      await waitUntil("the republished event handled", async () => (await mesh.basket.db.inbox.countDocuments({ eventId: republishedId, handledAt: { $ne: null } }).exec()) === 1);
+      await waitUntil(
+        "the republished event handled",
+        async () => (await mesh.basket.db.inbox.countDocuments({ eventId: republishedId, handledAt: { $ne: null } }).exec()) === 1,
+      );
       await waitUntil("the broker queue drained", async () => (await probe.readyCount(mesh.basketConfig.queue)) === 0);
       assert.deepEqual((await call.get(buyer)).basket, after);
       assert.equal(await mesh.basket.db.inbox.countDocuments({ eventId }).exec(), 1);
@@ -425,7 +489,10 @@ describe("BasketService over gRPC", () => {
         published.push(await publisher.publish(ProductPriceChanged, { productId: "favo", oldPrice: brl(previous), newPrice: brl(price) }));
         previous = price;
       }
-      await waitUntil("every price change handled", async () => (await mesh.basket.db.inbox.countDocuments({ eventId: { $in: published }, handledAt: { $ne: null } }).exec()) === prices.length);
+      await waitUntil(
+        "every price change handled",
+        async () => (await mesh.basket.db.inbox.countDocuments({ eventId: { $in: published }, handledAt: { $ne: null } }).exec()) === prices.length,
+      );
       const line = (await call.get(buyer)).basket?.lines.find((candidate) => candidate.productId === "favo");
       assert.deepEqual([line?.unitPrice, line?.oldUnitPrice], [brl(1860), brl(testItems.favo)]);
     });
@@ -435,13 +502,21 @@ describe("BasketService over gRPC", () => {
       await call.add(buyer, "caneca", 1);
       const brl = (amountMinor: number) => ({ currencyCode: "BRL", amountMinor });
       const caneca = async () => (await call.get(buyer)).basket?.lines.find((line) => line.productId === "caneca");
-      const first = await publisher.publish(ProductPriceChanged, { productId: "caneca", oldPrice: brl(testItems.caneca), newPrice: brl(testItems.caneca + 100) });
+      const first = await publisher.publish(ProductPriceChanged, {
+        productId: "caneca",
+        oldPrice: brl(testItems.caneca),
+        newPrice: brl(testItems.caneca + 100),
+      });
       await waitUntil("the first new price", async () => (await caneca())?.unitPrice?.amountMinor === testItems.caneca + 100);
       await publisher.publish(ProductPriceChanged, { productId: "caneca", oldPrice: brl(testItems.caneca + 100), newPrice: brl(testItems.caneca + 200) });
       await waitUntil("the second new price", async () => (await caneca())?.unitPrice?.amountMinor === testItems.caneca + 200);
 
       // Handled again, the first event would put its older price back: only the inbox stops it.
-      await publisher.publish(ProductPriceChanged, { productId: "caneca", oldPrice: brl(testItems.caneca), newPrice: brl(testItems.caneca + 100) }, { eventId: first });
+      await publisher.publish(
+        ProductPriceChanged,
+        { productId: "caneca", oldPrice: brl(testItems.caneca), newPrice: brl(testItems.caneca + 100) },
+        { eventId: first },
+      );
       await waitUntil("the redelivery ignored", () => logLines.some((line) => line.includes(first) && line.includes("duplicate event ignored")));
       const line = await caneca();
       assert.deepEqual([line?.unitPrice, line?.oldUnitPrice], [brl(testItems.caneca + 200), brl(testItems.caneca)]);

@@ -8,12 +8,13 @@ import type { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
 import type { UserCheckoutAccepted } from "../../gen/mel/events/v1/basket_events.js";
 import { FailedPreconditionError, UnauthenticatedError } from "../../platform/errors/index.js";
 import { encodeEvent } from "../../platform/events/index.js";
-import { implementService, type Authenticate, type CallContext, type MethodPolicies } from "../../platform/grpc/index.js";
+import { type Authenticate, type CallContext, implementService, type MethodPolicies } from "../../platform/grpc/index.js";
 import type { Logger } from "../../platform/log/index.js";
-import type { BasketOutboxRelay } from "./basket-outbox-relay.js";
-import { changeBasketLines, lostRace, retryOnConflict, type WriteRetry } from "./basket-update.js";
 import {
   addUnits,
+  type Basket,
+  type BasketLimits,
+  type BasketLine,
   basketTotal,
   priceLines,
   removeLine,
@@ -21,15 +22,22 @@ import {
   setLineQuantity,
   validateProductId,
   validateQuantity,
-  type Basket,
-  type BasketLimits,
-  type BasketLine,
 } from "./basket.js";
 import { basketToProto, checkoutToFields, documentToBasket, fieldsToCheckout, fieldsToLine, lineToFields } from "./basket.mapper.js";
 import type { BasketDb, OutboxEntryFields } from "./basket.model.js";
 import { findBasketDocument, updateBasket } from "./basket.repository.js";
+import type { BasketOutboxRelay } from "./basket-outbox-relay.js";
+import { changeBasketLines, lostRace, retryOnConflict, type WriteRetry } from "./basket-update.js";
 import { createPriceLookup, type PriceLookup } from "./catalog-prices.js";
-import { defaultCheckoutRetention, findCheckout, pruneCheckouts, validateAddress, validateRequestId, type CheckoutRecord, type CheckoutRetention } from "./checkout.js";
+import {
+  type CheckoutRecord,
+  type CheckoutRetention,
+  defaultCheckoutRetention,
+  findCheckout,
+  pruneCheckouts,
+  validateAddress,
+  validateRequestId,
+} from "./checkout.js";
 import { maskCard, validateCard } from "./payment-card.js";
 
 export interface BasketServiceDeps {
@@ -94,7 +102,9 @@ export function createBasketService(deps: BasketServiceDeps) {
         const productId = validateProductId(request.productId, "product_id");
         validateQuantity(request.quantity, "quantity", limits);
         const prices = createPriceLookup(catalog, ctx);
-        const basket = await change(buyerOf(ctx), "AddItem", (current) => priced(addUnits(current.lines, productId, request.quantity, limits), prices, [productId]));
+        const basket = await change(buyerOf(ctx), "AddItem", (current) =>
+          priced(addUnits(current.lines, productId, request.quantity, limits), prices, [productId]),
+        );
         return { basket: basketToProto(basket) };
       },
 
@@ -102,7 +112,9 @@ export function createBasketService(deps: BasketServiceDeps) {
         // Checked once up front, so a bad list fails before any read or catalog call.
         const wanted = replaceLines([], request.items, limits);
         const prices = createPriceLookup(catalog, ctx);
-        const basket = await change(buyerOf(ctx), "SetItems", (current) => priced(replaceLines(current.lines, request.items, limits), prices, productIdsOf(wanted)));
+        const basket = await change(buyerOf(ctx), "SetItems", (current) =>
+          priced(replaceLines(current.lines, request.items, limits), prices, productIdsOf(wanted)),
+        );
         return { basket: basketToProto(basket) };
       },
 
@@ -110,7 +122,9 @@ export function createBasketService(deps: BasketServiceDeps) {
         const productId = validateProductId(request.productId, "product_id");
         validateQuantity(request.quantity, "quantity", limits);
         const prices = createPriceLookup(catalog, ctx);
-        const basket = await change(buyerOf(ctx), "UpdateItemQuantity", (current) => priced(setLineQuantity(current.lines, productId, request.quantity), prices, [productId]));
+        const basket = await change(buyerOf(ctx), "UpdateItemQuantity", (current) =>
+          priced(setLineQuantity(current.lines, productId, request.quantity), prices, [productId]),
+        );
         return { basket: basketToProto(basket) };
       },
 
@@ -160,7 +174,13 @@ export function createBasketService(deps: BasketServiceDeps) {
             orderId: record.orderId,
             address,
             paymentMethod,
-            lines: lines.map((line) => ({ productId: line.productId, productName: line.productName, pictureUrl: line.pictureUrl, unitPrice: line.unitPrice, units: line.quantity })),
+            lines: lines.map((line) => ({
+              productId: line.productId,
+              productName: line.productName,
+              pictureUrl: line.pictureUrl,
+              unitPrice: line.unitPrice,
+              units: line.quantity,
+            })),
             total,
             buyerEmail: ctx.principal?.email ?? "",
           };
@@ -178,7 +198,11 @@ export function createBasketService(deps: BasketServiceDeps) {
             db,
             buyerId,
             document.revision,
-            { lines: lines.map(lineToFields), checkouts: pruneCheckouts([...checkouts, record], acceptedAt, retention).map(checkoutToFields), outbox: [...document.outbox, entry] },
+            {
+              lines: lines.map(lineToFields),
+              checkouts: pruneCheckouts([...checkouts, record], acceptedAt, retention).map(checkoutToFields),
+              outbox: [...document.outbox, entry],
+            },
             acceptedAt,
           );
           return written ? { record, repeated: false } : lostRace;
@@ -189,7 +213,10 @@ export function createBasketService(deps: BasketServiceDeps) {
           ctx.log.info({ requestId, orderId: record.orderId }, "checkout repeated: returning the first result");
         } else {
           relay.notify();
-          ctx.log.info({ requestId, orderId: record.orderId, total: record.total, card: { brand: paymentMethod.cardBrand, last4: paymentMethod.last4 } }, "checkout accepted");
+          ctx.log.info(
+            { requestId, orderId: record.orderId, total: record.total, card: { brand: paymentMethod.cardBrand, last4: paymentMethod.last4 } },
+            "checkout accepted",
+          );
         }
         return { requestId, orderId: record.orderId, total: record.total, acceptTime: record.acceptedAt };
       },

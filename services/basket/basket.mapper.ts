@@ -1,7 +1,7 @@
 // Conversions at the basket's boundaries: document fields ↔ domain ↔ proto.
-import type { Basket as BasketProto, BasketLine as BasketLineProto } from "../../gen/mel/basket/v1/basket.js";
+import type { BasketLine as BasketLineProto, Basket as BasketProto } from "../../gen/mel/basket/v1/basket.js";
 import type { CatalogItem } from "../../gen/mel/catalog/v1/catalog.js";
-import { basketTotal, emptyBasket, type Basket, type BasketLine, type CatalogPrice, type Money } from "./basket.js";
+import { type Basket, type BasketLine, basketTotal, type CatalogPrice, emptyBasket, type Money } from "./basket.js";
 import type { BasketDocument, BasketLineFields, CheckoutFields, MoneyFields } from "./basket.model.js";
 import type { CheckoutRecord } from "./checkout.js";
 
@@ -91,5 +91,10 @@ export function basketToProto(basket: Basket): BasketProto {
 /** A catalog item as pricing needs it; an item without a price cannot be sold. */
 export function catalogItemToPrice(item: CatalogItem): CatalogPrice | undefined {
   if (!item.price) return undefined;
-  return { productId: item.id, name: item.name, pictureUrl: item.pictureUrl, price: { currencyCode: item.price.currencyCode, amountMinor: item.price.amountMinor } };
+  return {
+    productId: item.id,
+    name: item.name,
+    pictureUrl: item.pictureUrl,
+    price: { currencyCode: item.price.currencyCode, amountMinor: item.price.amountMinor },
+  };
 }

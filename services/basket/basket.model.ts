@@ -4,7 +4,7 @@
 // Every write is conditional on `revision` (the document's optimistic
 // concurrency token, bumped by every write, the relay's included); `version` is
 // the basket's version as buyers see it, bumped only when the lines change.
-import { Schema, type Connection, type Model } from "mongoose";
+import { type Connection, type Model, Schema } from "mongoose";
 
 export interface MoneyFields {
   currencyCode: string;

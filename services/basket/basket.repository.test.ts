@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import mongoose from "mongoose";
 import { UnavailableError } from "../../platform/errors/index.js";
 import { ensureMongoServer, stopMongoServer } from "../../test/support/ferretdb.js";
-import { basketModels, hasAtomicConditionalUpdates, type BasketDb, type BasketLineFields } from "./basket.model.js";
+import { type BasketDb, type BasketLineFields, basketModels, hasAtomicConditionalUpdates } from "./basket.model.js";
 import { claimEvent, findBasketDocument, insertBasketDocument, isStoreUnavailable, updateBasket } from "./basket.repository.js";
 import { openTestBasketStore, type TestBasketStore } from "./basket.test-support.js";
 import { startMongoProxy } from "./mongo-proxy.test-support.js";
@@ -58,7 +58,9 @@ describe("basket repository", () => {
     const other = await mongoose.createConnection(store.database.url, { serverSelectionTimeoutMS: 5000, autoIndex: false }).asPromise();
     try {
       const otherDb = basketModels(other, { claimWrites: db.writeClaims !== undefined });
-      const outcomes = await Promise.all(Array.from({ length: 30 }, (_, index) => updateBasket(index % 2 ? db : otherDb, "buyer-race", 1, { lines: [line(100 + index)] }, now)));
+      const outcomes = await Promise.all(
+        Array.from({ length: 30 }, (_, index) => updateBasket(index % 2 ? db : otherDb, "buyer-race", 1, { lines: [line(100 + index)] }, now)),
+      );
       assert.equal(outcomes.filter(Boolean).length, 1);
       const winner = outcomes.indexOf(true);
       const document = await findBasketDocument(db, "buyer-race");
@@ -87,7 +89,10 @@ describe("basket repository", () => {
     const unavailable = (error: unknown) => {
       assert.ok(error instanceof UnavailableError, `expected UnavailableError, got ${String(error)}`);
       assert.match(error.message, /^the basket store is unavailable right now/);
-      assert.ok(error.cause instanceof MongoNetworkError || error.cause instanceof MongoServerSelectionError, `the driver's error is kept as the cause: ${String(error.cause)}`);
+      assert.ok(
+        error.cause instanceof MongoNetworkError || error.cause instanceof MongoServerSelectionError,
+        `the driver's error is kept as the cause: ${String(error.cause)}`,
+      );
       return true;
     };
     try {

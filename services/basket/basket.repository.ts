@@ -96,7 +96,9 @@ export async function updateBasket(db: BasketDb, buyerId: string, expectedRevisi
     }
     if (write.outboxClaimedUntil !== undefined) set.outboxClaimedUntil = write.outboxClaimedUntil;
     const result = await store(() =>
-      db.baskets.updateOne({ _id: buyerId, revision: expectedRevision }, { $set: set, $inc: write.lines ? { revision: 1, version: 1 } : { revision: 1 } }).exec(),
+      db.baskets
+        .updateOne({ _id: buyerId, revision: expectedRevision }, { $set: set, $inc: write.lines ? { revision: 1, version: 1 } : { revision: 1 } })
+        .exec(),
     );
     return result.matchedCount === 1;
   } finally {
@@ -140,10 +142,7 @@ export async function findBuyersHoldingProduct(db: BasketDb, productId: string, 
 }
 
 /** What one delivery found when it tried to claim an event for a consumer. */
-export type EventClaim =
-  | { outcome: "claimed"; claimId: string }
-  | { outcome: "handled" }
-  | { outcome: "held"; claimedUntil: Date };
+export type EventClaim = { outcome: "claimed"; claimId: string } | { outcome: "handled" } | { outcome: "held"; claimedUntil: Date };
 
 /**
  * Claims (eventId, consumer) for one delivery, before its handler runs. The

@@ -3,11 +3,12 @@
 // price-change events) and basket itself on a fresh MongoDB-protocol database
 // — with one RabbitMQ exchange of their own, plus small client helpers; and the
 // bare basket store (openTestBasketStore) for tests below the service.
+
+import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import assert from "node:assert/strict";
-import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import mongoose, { type Connection } from "mongoose";
 import { BasketServiceClient } from "../../gen/mel/basket/v1/basket.js";
 import { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
@@ -17,12 +18,12 @@ import { createTestMongoDatabase, type TestMongoDatabase } from "../../test/supp
 import { BrokerProbe, ensureRabbitMq, uniqueName } from "../../test/support/rabbitmq.js";
 import { insertTestBrandAndType, insertTestItem, testCatalogConfig } from "../catalog/catalog.test-support.js";
 import type { CatalogConfig } from "../catalog/config.js";
-import { startCatalog, type RunningCatalog } from "../catalog/main.js";
+import { type RunningCatalog, startCatalog } from "../catalog/main.js";
 import { loadIdentityConfig } from "../identity/config.js";
-import { startIdentity, type RunningIdentity } from "../identity/main.js";
-import { basketModels, createBasketIndexes, hasAtomicConditionalUpdates, type BasketDb } from "./basket.model.js";
-import { loadBasketConfig, type BasketConfig } from "./config.js";
-import { startBasket, type RunningBasket, type StartBasketOptions } from "./main.js";
+import { type RunningIdentity, startIdentity } from "../identity/main.js";
+import { type BasketDb, basketModels, createBasketIndexes, hasAtomicConditionalUpdates } from "./basket.model.js";
+import { type BasketConfig, loadBasketConfig } from "./config.js";
+import { type RunningBasket, type StartBasketOptions, startBasket } from "./main.js";
 
 /** The basket's models on a fresh MongoDB-protocol database, set up as startBasket sets them up. */
 export interface TestBasketStore {
@@ -168,7 +169,12 @@ export async function startBasketTestMesh(label: string, options: Omit<StartBask
       MEL_EVENTS_EXCHANGE: exchange,
       MEL_BASKET_QUEUE: `${prefix}.basket`,
     });
-    const basket = await startBasket({ config: basketConfig, catalogBreaker: { halfOpenAfterMs: 100 }, relayRetry: { initialDelayMs: 50, maxDelayMs: 200 }, ...options });
+    const basket = await startBasket({
+      config: basketConfig,
+      catalogBreaker: { halfOpenAfterMs: 100 },
+      relayRetry: { initialDelayMs: 50, maxDelayMs: 200 },
+      ...options,
+    });
     stops.push(() => basket.stop());
 
     const client = new BasketServiceClient(`127.0.0.1:${basket.port}`, credentials.createInsecure());

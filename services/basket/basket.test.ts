@@ -6,7 +6,10 @@ import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "..
 import {
   addUnits,
   applyPriceChange,
+  type BasketLine,
   basketTotal,
+  type CatalogPrice,
+  type Money,
   priceLines,
   removeCheckedOutUnits,
   removeLine,
@@ -14,20 +17,26 @@ import {
   setLineQuantity,
   validateProductId,
   validateQuantity,
-  type BasketLine,
-  type CatalogPrice,
-  type Money,
 } from "./basket.js";
 
 const limits = { maxLineQuantity: 10, maxLines: 3 };
 const brl = (amountMinor: number): Money => ({ currencyCode: "BRL", amountMinor });
 
 function line(productId: string, quantity: number, price = 1000, oldPrice?: number): BasketLine {
-  return { productId, productName: `Item ${productId}`, pictureUrl: "", unitPrice: brl(price), oldUnitPrice: oldPrice === undefined ? undefined : brl(oldPrice), quantity };
+  return {
+    productId,
+    productName: `Item ${productId}`,
+    pictureUrl: "",
+    unitPrice: brl(price),
+    oldUnitPrice: oldPrice === undefined ? undefined : brl(oldPrice),
+    quantity,
+  };
 }
 
 function catalog(...items: Array<[string, number]>): Map<string, CatalogPrice> {
-  return new Map(items.map(([productId, price]) => [productId, { productId, name: `Catalog ${productId}`, pictureUrl: `/p/${productId}.png`, price: brl(price) }]));
+  return new Map(
+    items.map(([productId, price]) => [productId, { productId, name: `Catalog ${productId}`, pictureUrl: `/p/${productId}.png`, price: brl(price) }]),
+  );
 }
 
 describe("quantities and product ids", () => {
@@ -68,22 +77,51 @@ describe("edits", () => {
   });
 
   test("changing the quantity or removing a product not in the basket is NOT_FOUND naming it", () => {
-    assert.throws(() => setLineQuantity([line("p1", 1)], "p2", 3), (error: unknown) => error instanceof NotFoundError && /p2/.test(error.message));
+    assert.throws(
+      () => setLineQuantity([line("p1", 1)], "p2", 3),
+      (error: unknown) => error instanceof NotFoundError && /p2/.test(error.message),
+    );
     assert.throws(() => removeLine([line("p1", 1)], "p2"), NotFoundError);
-    assert.deepEqual(removeLine([line("p1", 1), line("p2", 1)], "p1").map((l) => l.productId), ["p2"]);
+    assert.deepEqual(
+      removeLine([line("p1", 1), line("p2", 1)], "p1").map((l) => l.productId),
+      ["p2"],
+    );
   });
 
   test("SetItems refuses duplicates, bad quantities and too many products, naming the entry", () => {
     assert.throws(
-      () => replaceLines([], [{ productId: "p1", quantity: 1 }, { productId: "p1", quantity: 2 }], limits),
+      () =>
+        replaceLines(
+          [],
+          [
+            { productId: "p1", quantity: 1 },
+            { productId: "p1", quantity: 2 },
+          ],
+          limits,
+        ),
       /items\[1\]\.product_id: p1 is already in items\[0\]/,
     );
     assert.throws(() => replaceLines([], [{ productId: "p1", quantity: 0 }], limits), /items\[0\]\.quantity/);
-    assert.throws(() => replaceLines([], ["a", "b", "c", "d"].map((productId) => ({ productId, quantity: 1 })), limits), /items: at most 3 products/);
+    assert.throws(
+      () =>
+        replaceLines(
+          [],
+          ["a", "b", "c", "d"].map((productId) => ({ productId, quantity: 1 })),
+          limits,
+        ),
+      /items: at most 3 products/,
+    );
   });
 
   test("SetItems keeps what the basket knew of products it already held", () => {
-    const lines = replaceLines([line("p1", 1, 900, 1000)], [{ productId: "p1", quantity: 4 }, { productId: "p2", quantity: 1 }], limits);
+    const lines = replaceLines(
+      [line("p1", 1, 900, 1000)],
+      [
+        { productId: "p1", quantity: 4 },
+        { productId: "p2", quantity: 1 },
+      ],
+      limits,
+    );
     assert.deepEqual(lines[0], { ...line("p1", 4, 900, 1000) });
     assert.equal(lines[1]?.unitPrice.currencyCode, "");
   });

@@ -145,7 +145,9 @@ function withPrice(line: BasketLine, price: Money): BasketLine {
 export function priceLines(lines: readonly BasketLine[], catalog: ReadonlyMap<string, CatalogPrice>, required: ReadonlySet<string>): BasketLine[] {
   const missing = [...required].filter((productId) => !catalog.has(productId));
   if (missing.length > 0) {
-    throw new NotFoundError(`${missing.length === 1 ? "product" : "products"} ${missing.join(", ")} not found in the catalog; remove ${missing.length === 1 ? "it" : "them"} or choose another`);
+    throw new NotFoundError(
+      `${missing.length === 1 ? "product" : "products"} ${missing.join(", ")} not found in the catalog; remove ${missing.length === 1 ? "it" : "them"} or choose another`,
+    );
   }
   return lines.map((line) => {
     const item = catalog.get(line.productId);
@@ -205,7 +207,9 @@ export function sameLines(a: readonly BasketLine[], b: readonly BasketLine[]): b
         line.pictureUrl === other.pictureUrl &&
         line.quantity === other.quantity &&
         samePrice(line.unitPrice, other.unitPrice) &&
-        (line.oldUnitPrice === undefined ? other.oldUnitPrice === undefined : other.oldUnitPrice !== undefined && samePrice(line.oldUnitPrice, other.oldUnitPrice))
+        (line.oldUnitPrice === undefined
+          ? other.oldUnitPrice === undefined
+          : other.oldUnitPrice !== undefined && samePrice(line.oldUnitPrice, other.oldUnitPrice))
       );
     })
   );

@@ -11,7 +11,12 @@ import type { CatalogPrice } from "./basket.js";
 import { catalogItemToPrice } from "./basket.mapper.js";
 
 /** Statuses meaning the catalog could not answer now: the buyer may try again later. */
-const unavailableCodes: ReadonlySet<number> = new Set([GrpcStatus.UNAVAILABLE, GrpcStatus.DEADLINE_EXCEEDED, GrpcStatus.RESOURCE_EXHAUSTED, GrpcStatus.CANCELLED]);
+const unavailableCodes: ReadonlySet<number> = new Set([
+  GrpcStatus.UNAVAILABLE,
+  GrpcStatus.DEADLINE_EXCEEDED,
+  GrpcStatus.RESOURCE_EXHAUSTED,
+  GrpcStatus.CANCELLED,
+]);
 
 function isServiceError(error: unknown): error is ServiceError {
   return error instanceof Error && typeof (error as Partial<ServiceError>).code === "number";
@@ -38,7 +43,9 @@ export function createPriceLookup(catalog: CatalogServiceClient, call: { log: Lo
         if (isServiceError(error) && unavailableCodes.has(error.code)) {
           // The upstream's own details (addresses, connection errors) go to the log, not to the buyer.
           call.log.warn({ upstream: "catalog", code: error.code, details: error.details }, "catalog call failed while pricing a basket");
-          throw new UnavailableError("the catalog service is unavailable, so prices cannot be checked; your basket was not changed, try again shortly", { cause: error });
+          throw new UnavailableError("the catalog service is unavailable, so prices cannot be checked; your basket was not changed, try again shortly", {
+            cause: error,
+          });
         }
         throw error;
       }

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { InvalidArgumentError } from "../../platform/errors/index.js";
-import { findCheckout, pruneCheckouts, validateAddress, validateRequestId, type Address, type CheckoutRecord } from "./checkout.js";
+import { type Address, type CheckoutRecord, findCheckout, pruneCheckouts, validateAddress, validateRequestId } from "./checkout.js";
 
 const address: Address = { street: "Rua das Flores, 10", city: "Recife", state: "PE", country: "BR", zipCode: "50000-000" };
 
@@ -18,7 +18,10 @@ describe("checkout request", () => {
   });
 
   test("each missing address field is named; state may be blank", () => {
-    assert.throws(() => validateAddress(undefined), (error: unknown) => error instanceof InvalidArgumentError && error.field === "address");
+    assert.throws(
+      () => validateAddress(undefined),
+      (error: unknown) => error instanceof InvalidArgumentError && error.field === "address",
+    );
     for (const [key, field] of [
       ["street", "address.street"],
       ["city", "address.city"],
@@ -44,7 +47,12 @@ describe("checkout records", () => {
 
   test("pruning drops records past their age and keeps the newest within the count", () => {
     const now = new Date("2030-02-01T00:00:00Z");
-    const records = [record("old", "2029-12-01T00:00:00Z"), record("b", "2030-01-30T00:00:00Z"), record("a", "2030-01-20T00:00:00Z"), record("c", "2030-01-31T00:00:00Z")];
+    const records = [
+      record("old", "2029-12-01T00:00:00Z"),
+      record("b", "2030-01-30T00:00:00Z"),
+      record("a", "2030-01-20T00:00:00Z"),
+      record("c", "2030-01-31T00:00:00Z"),
+    ];
     const kept = pruneCheckouts(records, now, { maxAgeMs: 30 * 24 * 3600_000, maxRecords: 2 });
     assert.deepEqual(
       kept.map((r) => r.requestId),

@@ -40,7 +40,8 @@ export const addressFieldMaxLength = 200;
 /** The request id, lower-cased so that one UUID in either case is one checkout. */
 export function validateRequestId(requestId: string): string {
   if (requestId.trim() === "") throw new InvalidArgumentError("request_id", "is required: a UUID you choose, reused when you retry this checkout");
-  if (!uuidPattern.test(requestId.trim())) throw new InvalidArgumentError("request_id", `must be a UUID like 3f2b8c1e-9d4a-4f7b-8a6e-2c1d0e9f8a7b (got "${requestId.slice(0, 60)}")`);
+  if (!uuidPattern.test(requestId.trim()))
+    throw new InvalidArgumentError("request_id", `must be a UUID like 3f2b8c1e-9d4a-4f7b-8a6e-2c1d0e9f8a7b (got "${requestId.slice(0, 60)}")`);
   return requestId.trim().toLowerCase();
 }
 

@@ -1,9 +1,9 @@
 // The basket service's configuration: the MEL_* variables it reads, validated
 // once in main.ts (a bad value stops the process naming the variable).
 import { z } from "zod";
-import { tokenTrustEnv, tokenTrustFrom, type TokenTrustEnv } from "../../platform/auth/index.js";
-import { messagingConfigFrom, messagingEnv, type MessagingConfig } from "../../platform/events/index.js";
-import { address, ConfigError, defaultPorts, durationMs, integer, logLevel, parseConfig, port, text, type Env } from "../../platform/config/index.js";
+import { type TokenTrustEnv, tokenTrustEnv, tokenTrustFrom } from "../../platform/auth/index.js";
+import { address, ConfigError, defaultPorts, durationMs, type Env, integer, logLevel, parseConfig, port, text } from "../../platform/config/index.js";
+import { type MessagingConfig, messagingConfigFrom, messagingEnv } from "../../platform/events/index.js";
 import type { BasketLimits } from "./basket.js";
 
 export const basketEnv = z.object({
@@ -67,7 +67,8 @@ export function loadBasketConfig(env: Env = process.env): BasketConfig {
   const parsed = parseConfig(basketEnv, env);
   const production = parsed.NODE_ENV === "production" || parsed.MEL_ENV === "production";
   if (production && parsed.MEL_PAYMENT_TOKEN_KEY === undefined) {
-    const problem = "MEL_PAYMENT_TOKEN_KEY: is required in production (NODE_ENV or MEL_ENV is production): at least 32 characters, e.g. from openssl rand -base64 48";
+    const problem =
+      "MEL_PAYMENT_TOKEN_KEY: is required in production (NODE_ENV or MEL_ENV is production): at least 32 characters, e.g. from openssl rand -base64 48";
     throw new ConfigError(`invalid configuration:\n  ${problem}`, [problem]);
   }
   return {

@@ -8,14 +8,14 @@ import { BasketServiceService } from "../../gen/mel/basket/v1/basket.js";
 import { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
 import { createServiceAuthenticate } from "../../platform/auth/index.js";
 import { createEventBus, type EventBus } from "../../platform/events/index.js";
-import { createClient, createGrpcServer, type Authenticate, type BreakerOptions, type GrpcServer } from "../../platform/grpc/index.js";
+import { type Authenticate, type BreakerOptions, createClient, createGrpcServer, type GrpcServer } from "../../platform/grpc/index.js";
 import { createLogger, type Logger } from "../../platform/log/index.js";
 import { createShutdownSteps, isEntryPoint, runAsMain, stopAfterDrain } from "../../platform/process/index.js";
-import { createBasketOutboxRelay, type BasketOutboxRelay } from "./basket-outbox-relay.js";
-import { defaultWriteRetry } from "./basket-update.js";
 import { createBasketService } from "./basket.grpc.js";
-import { basketModels, createBasketIndexes, hasAtomicConditionalUpdates, type BasketDb } from "./basket.model.js";
-import { loadBasketConfig, type BasketConfig } from "./config.js";
+import { type BasketDb, basketModels, createBasketIndexes, hasAtomicConditionalUpdates } from "./basket.model.js";
+import { type BasketOutboxRelay, createBasketOutboxRelay } from "./basket-outbox-relay.js";
+import { defaultWriteRetry } from "./basket-update.js";
+import { type BasketConfig, loadBasketConfig } from "./config.js";
 import { createOrderStartedHandler } from "./events/order-started.handler.js";
 import { createProductPriceChangedHandler } from "./events/product-price-changed.handler.js";
 
@@ -50,12 +50,14 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
   const writeRetry = { ...defaultWriteRetry, maxAttempts: config.writeAttempts };
 
   // autoIndex off: indexes are made once below, not behind the first query's back.
-  const connection = await mongoose.createConnection(config.mongoUrl, {
-    serverSelectionTimeoutMS: config.mongoTimeoutMs,
-    // The driver's 30 s default would keep a basket answering UNAVAILABLE that long after MongoDB is back.
-    connectTimeoutMS: config.mongoTimeoutMs,
-    autoIndex: false,
-  }).asPromise();
+  const connection = await mongoose
+    .createConnection(config.mongoUrl, {
+      serverSelectionTimeoutMS: config.mongoTimeoutMs,
+      // The driver's 30 s default would keep a basket answering UNAVAILABLE that long after MongoDB is back.
+      connectTimeoutMS: config.mongoTimeoutMs,
+      autoIndex: false,
+    })
+    .asPromise();
   // Calls answer UNAVAILABLE without the driver's reason while MongoDB is away; these lines tell operators when it went and came back.
   const lost = () => logger.warn("lost the connection to MongoDB: basket calls answer UNAVAILABLE until it is back");
   const back = () => logger.info("connected to MongoDB again");
@@ -69,7 +71,8 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
 
   try {
     const claimWrites = !(await hasAtomicConditionalUpdates(connection));
-    if (claimWrites) logger.info("the MongoDB-protocol server does not apply conditional updates atomically (FerretDB v1): basket writes claim their revision first");
+    if (claimWrites)
+      logger.info("the MongoDB-protocol server does not apply conditional updates atomically (FerretDB v1): basket writes claim their revision first");
     const db = basketModels(connection, { claimWrites });
     await createBasketIndexes(db);
 
@@ -127,7 +130,9 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
 /** The configured key, or (outside production; config refuses it there) a random one with a warning. */
 function paymentTokenKeyFrom(config: BasketConfig, logger: Logger): Uint8Array {
   if (config.paymentTokenKey !== undefined) return Buffer.from(config.paymentTokenKey, "utf8");
-  logger.warn("MEL_PAYMENT_TOKEN_KEY is not set: using a random key, so payment tokens change with every restart; set it (openssl rand -base64 48) outside development");
+  logger.warn(
+    "MEL_PAYMENT_TOKEN_KEY is not set: using a random key, so payment tokens change with every restart; set it (openssl rand -base64 48) outside development",
+  );
   return randomBytes(32);
 }
 

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { InvalidArgumentError } from "../../platform/errors/index.js";
-import { cardBrand, maskCard, passesLuhn, paymentTokenOf, validateCard, type PaymentCardInput } from "./payment-card.js";
+import { cardBrand, maskCard, type PaymentCardInput, passesLuhn, paymentTokenOf, validateCard } from "./payment-card.js";
 
 const now = new Date("2030-06-15T12:00:00Z");
 const key = Buffer.from("k".repeat(32));
@@ -67,7 +67,10 @@ describe("masking", () => {
 
   test("the masked method keeps brand, last four, expiry and holder, and a token that is not the number", () => {
     const method = maskCard(visa, "4111111111111111", key);
-    assert.deepEqual({ ...method, paymentToken: undefined }, { cardBrand: "visa", last4: "1111", expiryMonth: 6, expiryYear: 2030, holderName: "Ana Souza", paymentToken: undefined });
+    assert.deepEqual(
+      { ...method, paymentToken: undefined },
+      { cardBrand: "visa", last4: "1111", expiryMonth: 6, expiryYear: 2030, holderName: "Ana Souza", paymentToken: undefined },
+    );
     assert.match(method.paymentToken, /^pt_[A-Za-z0-9_-]{43}$/);
     assert.ok(!JSON.stringify(method).includes("4111111111111111"));
     assert.deepEqual(Object.keys(method).sort(), ["cardBrand", "expiryMonth", "expiryYear", "holderName", "last4", "paymentToken"]);

@@ -42,7 +42,26 @@ export function passesLuhn(digits: string): boolean {
 }
 
 // Elo's ranges overlap Visa's and Mastercard's leading digits, so they are tried first.
-const eloPrefixes = ["401178", "401179", "431274", "438935", "451416", "457393", "457631", "457632", "504175", "506699", "5067", "509", "627780", "636297", "636368", "650", "6516", "6550"];
+const eloPrefixes = [
+  "401178",
+  "401179",
+  "431274",
+  "438935",
+  "451416",
+  "457393",
+  "457631",
+  "457632",
+  "504175",
+  "506699",
+  "5067",
+  "509",
+  "627780",
+  "636297",
+  "636368",
+  "650",
+  "6516",
+  "6550",
+];
 
 export function cardBrand(digits: string): PaymentMethod["cardBrand"] {
   if (eloPrefixes.some((prefix) => digits.startsWith(prefix))) return "elo";
@@ -74,7 +93,10 @@ export function validateCard(card: PaymentCardInput | undefined, now: Date): str
   // A card is good through the last day of its expiry month.
   const thisMonth = thisYear * 12 + now.getUTCMonth();
   if (card.expiryYear * 12 + (card.expiryMonth - 1) < thisMonth) {
-    throw new InvalidArgumentError("card.expiry_year", `the card expired in ${String(card.expiryMonth).padStart(2, "0")}/${card.expiryYear}; use a card that is still valid`);
+    throw new InvalidArgumentError(
+      "card.expiry_year",
+      `the card expired in ${String(card.expiryMonth).padStart(2, "0")}/${card.expiryYear}; use a card that is still valid`,
+    );
   }
   if (!/^\d{3,4}$/.test(card.securityCode)) throw new InvalidArgumentError("card.security_code", "must be the 3 or 4 digits on the card");
   return digits;

@@ -3,16 +3,12 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { connect, type ChannelModel } from "amqplib";
 import { credentials, type Metadata } from "@grpc/grpc-js";
+import { type ChannelModel, connect } from "amqplib";
 import { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
 import type { OrderStockRejected, ProductPriceChanged } from "../../gen/mel/events/v1/catalog_events.js";
-import {
-  OrderStatusChangedToAwaitingValidation,
-  OrderStatusChangedToCancelled,
-  OrderStatusChangedToPaid,
-} from "../../gen/mel/events/v1/ordering_events.js";
-import { createEventBus, decodeEvent, isEventName, type EventBus, type EventName } from "../../platform/events/index.js";
+import { OrderStatusChangedToAwaitingValidation, OrderStatusChangedToCancelled, OrderStatusChangedToPaid } from "../../gen/mel/events/v1/ordering_events.js";
+import { createEventBus, decodeEvent, type EventBus, type EventName, isEventName } from "../../platform/events/index.js";
 import { callUnary } from "../../platform/grpc/index.js";
 import { createLogger } from "../../platform/log/index.js";
 import { createTestPostgresDatabase, type TestPostgresDatabase } from "../../test/support/postgres.js";
@@ -20,7 +16,7 @@ import { BrokerProbe, ensureRabbitMq, rabbitMqUrl } from "../../test/support/rab
 import { waitUntil } from "../../test/support/wait.js";
 import { createTestTokens, insertTestBrandAndType, insertTestItem, testCatalogConfig } from "./catalog.test-support.js";
 import { findItem } from "./item.repository.js";
-import { startCatalog, type RunningCatalog } from "./main.js";
+import { type RunningCatalog, startCatalog } from "./main.js";
 import { findReservations } from "./stock-reservation.repository.js";
 
 interface ObservedEvent {
@@ -128,41 +124,78 @@ describe("catalog events on PostgreSQL and RabbitMQ", () => {
   it("publishes exactly one ProductPriceChanged with the old and new price", async () => {
     const id = await insertTestItem(catalog.db, "priced-item", 5, { price: { currencyCode: "BRL", amountMinor: 1990 } });
     const { item } = await callUnary(client, "getItem", { id });
-    await callUnary(client, "updateItem", { item: { ...item!, price: { currencyCode: "BRL", amountMinor: 2490 } }, updateMask: ["price"] }, { metadata: admin });
+    await callUnary(
+      client,
+      "updateItem",
+      { item: { ...item!, price: { currencyCode: "BRL", amountMinor: 2490 } }, updateMask: ["price"] },
+      { metadata: admin },
+    );
     await callUnary(client, "updateItem", { item: { ...item!, description: "sem mudança de preço" }, updateMask: ["description"] }, { metadata: admin });
     await waitUntil("ProductPriceChanged on the broker", () => observed.some((entry) => entry.type === "ProductPriceChanged"));
     await outboxDrained();
     const changes = observed.filter((entry) => entry.type === "ProductPriceChanged").map((entry) => entry.event as ProductPriceChanged);
-    assert.deepEqual(changes, [
-      { productId: id, oldPrice: { currencyCode: "BRL", amountMinor: 1990 }, newPrice: { currencyCode: "BRL", amountMinor: 2490 } },
-    ]);
+    assert.deepEqual(changes, [{ productId: id, oldPrice: { currencyCode: "BRL", amountMinor: 1990 }, newPrice: { currencyCode: "BRL", amountMinor: 2490 } }]);
     assert.equal(await outboxRows("ProductPriceChanged"), 1);
   });
 
   it("reserves every line of an order, answers once and ignores a replayed event", async () => {
     const a = await insertTestItem(catalog.db, "flow-a", 10);
     const b = await insertTestItem(catalog.db, "flow-b", 4);
-    const eventId = await awaitingValidation("order-a", [{ productId: a, units: 2 }, { productId: b, units: 3 }]);
+    const eventId = await awaitingValidation("order-a", [
+      { productId: a, units: 2 },
+      { productId: b, units: 3 },
+    ]);
     await waitUntil("OrderStockConfirmed for order-a", () => answersFor("order-a").length === 1);
-    assert.deepEqual(answersFor("order-a").map((entry) => [entry.type, entry.event]), [["OrderStockConfirmed", { orderId: "order-a" }]]);
-    assert.deepEqual([await stockOf(a), await stockOf(b)], [[8, 2], [1, 3]]);
+    assert.deepEqual(
+      answersFor("order-a").map((entry) => [entry.type, entry.event]),
+      [["OrderStockConfirmed", { orderId: "order-a" }]],
+    );
+    assert.deepEqual(
+      [await stockOf(a), await stockOf(b)],
+      [
+        [8, 2],
+        [1, 3],
+      ],
+    );
 
-    await awaitingValidation("order-a", [{ productId: a, units: 2 }, { productId: b, units: 3 }], eventId);
+    await awaitingValidation(
+      "order-a",
+      [
+        { productId: a, units: 2 },
+        { productId: b, units: 3 },
+      ],
+      eventId,
+    );
     await logged("duplicate event ignored (already processed)", eventId);
     await outboxDrained();
     assert.equal(answersFor("order-a").length, 1);
-    assert.deepEqual([await stockOf(a), await stockOf(b)], [[8, 2], [1, 3]]);
+    assert.deepEqual(
+      [await stockOf(a), await stockOf(b)],
+      [
+        [8, 2],
+        [1, 3],
+      ],
+    );
   });
 
   it("rejects an order that does not fit, naming the short lines, and reserves nothing", async () => {
     const a = await insertTestItem(catalog.db, "short-a", 5);
     const b = await insertTestItem(catalog.db, "short-b", 1);
-    await awaitingValidation("order-short", [{ productId: a, units: 5 }, { productId: b, units: 2 }]);
+    await awaitingValidation("order-short", [
+      { productId: a, units: 5 },
+      { productId: b, units: 2 },
+    ]);
     await waitUntil("an answer for order-short", () => answersFor("order-short").length === 1);
     const [answer] = answersFor("order-short");
     assert.equal(answer!.type, "OrderStockRejected");
     assert.deepEqual((answer!.event as OrderStockRejected).shortages, [{ productId: b, requestedUnits: 2, availableUnits: 1 }]);
-    assert.deepEqual([await stockOf(a), await stockOf(b)], [[5, 0], [1, 0]]);
+    assert.deepEqual(
+      [await stockOf(a), await stockOf(b)],
+      [
+        [5, 0],
+        [1, 0],
+      ],
+    );
   });
 
   it("turns a paid order's reservation into a sale once", async () => {
@@ -176,7 +209,10 @@ describe("catalog events on PostgreSQL and RabbitMQ", () => {
     await publisher.publish(OrderStatusChangedToPaid, paid, { eventId });
     await logged("duplicate event ignored (already processed)", eventId);
     assert.deepEqual(await stockOf(id), [6, 0]);
-    assert.deepEqual((await findReservations(catalog.db, "order-paid")).map((row) => row.status), ["sold"]);
+    assert.deepEqual(
+      (await findReservations(catalog.db, "order-paid")).map((row) => row.status),
+      ["sold"],
+    );
   });
 
   it("releases a cancelled order's reservation once, and a cancel without one changes nothing", async () => {
@@ -220,10 +256,7 @@ describe("catalog events on PostgreSQL and RabbitMQ", () => {
       const reservations = await catalog.db.selectFrom("stock_reservation").select(["order_id", "units"]).where("product_id", "=", id).execute();
       assert.equal(reservations.length, 50);
       assert.ok(reservations.every((row) => row.units === 1));
-      assert.deepEqual(
-        new Set(reservations.map((row) => row.order_id)),
-        new Set(confirmed.map((entry) => (entry.event as { orderId: string }).orderId)),
-      );
+      assert.deepEqual(new Set(reservations.map((row) => row.order_id)), new Set(confirmed.map((entry) => (entry.event as { orderId: string }).orderId)));
     } finally {
       await second.stop();
     }

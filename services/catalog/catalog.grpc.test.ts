@@ -5,13 +5,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
-import { CatalogServiceClient, ItemSort, type CatalogItem, type ListItemsRequest } from "../../gen/mel/catalog/v1/catalog.js";
+import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import { type CatalogItem, CatalogServiceClient, ItemSort, type ListItemsRequest } from "../../gen/mel/catalog/v1/catalog.js";
 import { callUnary, type UnaryMethodName } from "../../platform/grpc/index.js";
 import { BrokerProbe, ensureRabbitMq } from "../../test/support/rabbitmq.js";
-import { createTestTokens, testCatalogConfig, type TestTokens } from "./catalog.test-support.js";
+import { createTestTokens, type TestTokens, testCatalogConfig } from "./catalog.test-support.js";
 import { demoCatalogSize } from "./demo-catalog.js";
-import { startCatalog, type RunningCatalog } from "./main.js";
+import { type RunningCatalog, startCatalog } from "./main.js";
 
 const listRequest: ListItemsRequest = { pageSize: 0, pageToken: "", pageNumber: 0, brandId: "", typeId: "", query: "", sort: ItemSort.ITEM_SORT_UNSPECIFIED };
 
@@ -112,7 +112,10 @@ describe("CatalogService over gRPC", () => {
       assert.ok(page.items.length >= 3);
       assert.ok(page.items.every((item) => item.name.toLowerCase().includes("caneca")));
       const prices = page.items.map((item) => item.price!.amountMinor);
-      assert.deepEqual(prices, [...prices].sort((a, b) => b - a));
+      assert.deepEqual(
+        prices,
+        [...prices].sort((a, b) => b - a),
+      );
       const accents = await callUnary(client, "listItems", { ...listRequest, query: "proPOLIS" });
       assert.ok(accents.items.some((item) => item.name === "Mel com Própolis 280 g"));
     });
@@ -251,7 +254,11 @@ describe("CatalogService over gRPC", () => {
       const created = await createItem();
       const added = await callUnary(client, "adjustStock", { id: created.id, delta: 5, reason: "reposição" }, { metadata: admin });
       assert.equal(added.item?.availableStock, 15);
-      await rejects(call("adjustStock", { id: created.id, delta: -16, reason: "" }, admin), status.FAILED_PRECONDITION, /15 available units; removing 16 would leave -1/);
+      await rejects(
+        call("adjustStock", { id: created.id, delta: -16, reason: "" }, admin),
+        status.FAILED_PRECONDITION,
+        /15 available units; removing 16 would leave -1/,
+      );
       await rejects(call("adjustStock", { id: created.id, delta: 6, reason: "" }, admin), status.FAILED_PRECONDITION, /would make 21, above max_stock 20/);
       await rejects(call("adjustStock", { id: created.id, delta: 0, reason: "" }, admin), status.INVALID_ARGUMENT, /^delta: /);
       await rejects(call("adjustStock", { id: "no-such-item", delta: 1, reason: "" }, admin), status.NOT_FOUND, /no-such-item/);

@@ -6,21 +6,20 @@ import type { Kysely } from "kysely";
 import { CatalogServiceService } from "../../gen/mel/catalog/v1/catalog.js";
 import { ProductPriceChanged } from "../../gen/mel/events/v1/catalog_events.js";
 import { AbortedError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../../platform/errors/index.js";
-import { implementService, type Authenticate, type CallContext, type MethodPolicies } from "../../platform/grpc/index.js";
-import type { Logger } from "../../platform/log/index.js";
 import { addToOutbox, type OutboxRelay } from "../../platform/events/index.js";
+import { type Authenticate, type CallContext, implementService, type MethodPolicies } from "../../platform/grpc/index.js";
+import type { Logger } from "../../platform/log/index.js";
 import {
   applyItemUpdate,
   checkMaxStockHoldsStock,
   checkStockAdjustment,
+  type Item,
+  type ItemDraft,
   resolveUpdateMask,
   samePrice,
   validateItemDraft,
   validateStockDelta,
-  type Item,
-  type ItemDraft,
 } from "./item.js";
-import { encodePageToken, parseItemListRequest } from "./item-query.js";
 import { itemToProto, protoToDraft, sortToOrder } from "./item.mapper.js";
 import {
   adjustAvailableStock,
@@ -37,6 +36,7 @@ import {
   updateItem,
 } from "./item.repository.js";
 import type { CatalogDatabase } from "./item.table.js";
+import { encodePageToken, parseItemListRequest } from "./item-query.js";
 
 export interface CatalogServiceDeps {
   db: Kysely<CatalogDatabase>;
@@ -125,10 +125,7 @@ export function createCatalogService({ db, authenticate, relay, logger, now = ()
         validateItemDraft(draft);
         const { availableStock } = request.item;
         if (!Number.isInteger(availableStock) || availableStock < 0 || availableStock > draft.maxStock) {
-          throw new InvalidArgumentError(
-            "item.available_stock",
-            `must be between 0 and max_stock ${draft.maxStock} (got ${availableStock})`,
-          );
+          throw new InvalidArgumentError("item.available_stock", `must be between 0 and max_stock ${draft.maxStock} (got ${availableStock})`);
         }
         const id = randomUUID();
         const item = await db.transaction().execute(async (trx) => {

@@ -14,7 +14,7 @@ import { insertBrand, insertItem, insertType } from "./item.repository.js";
 import type { CatalogDatabase } from "./item.table.js";
 import { catalogMigrations } from "./migrations/index.js";
 
-export { testDialects, type TestDialect } from "../../test/support/sql-database.js";
+export { type TestDialect, testDialects } from "../../test/support/sql-database.js";
 
 export type TestCatalogDatabase = TestSqlDatabase<CatalogDatabase>;
 
@@ -46,12 +46,7 @@ export function testDraft(overrides: Partial<ItemDraft> = {}): ItemDraft {
 }
 
 /** Inserts an item with `availableStock` units under the test brand and type; returns its id. */
-export async function insertTestItem(
-  db: Kysely<CatalogDatabase>,
-  id: string,
-  availableStock: number,
-  overrides: Partial<ItemDraft> = {},
-): Promise<string> {
+export async function insertTestItem(db: Kysely<CatalogDatabase>, id: string, availableStock: number, overrides: Partial<ItemDraft> = {}): Promise<string> {
   await insertItem(db, id, testDraft(overrides), availableStock, new Date());
   return id;
 }

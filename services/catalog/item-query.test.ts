@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { InvalidArgumentError } from "../../platform/errors/index.js";
-import { encodePageToken, parseItemListRequest, type ItemListRequest } from "./item-query.js";
+import { encodePageToken, type ItemListRequest, parseItemListRequest } from "./item-query.js";
 
 const base: ItemListRequest = { pageSize: 0, pageToken: "", pageNumber: 0, brandId: "", typeId: "", query: "", order: "name_asc" };
 

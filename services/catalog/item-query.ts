@@ -12,10 +12,7 @@ import { nameSearchKey } from "./item.js";
 export type ItemOrder = "name_asc" | "name_desc" | "price_asc" | "price_desc";
 
 /** Where a page starts: after this (sort key, id), or at this offset. */
-export type ItemPageStart =
-  | { kind: "first" }
-  | { kind: "after"; key: string | number; id: string }
-  | { kind: "offset"; offset: number };
+export type ItemPageStart = { kind: "first" } | { kind: "after"; key: string | number; id: string } | { kind: "offset"; offset: number };
 
 export interface ItemListQuery {
   pageSize: number;
@@ -75,10 +72,7 @@ export function parseItemListRequest(request: ItemListRequest): ItemListQuery {
   if (pageNumber > 0) {
     const offset = (pageNumber - 1) * pageSize;
     if (offset > listLimits.maxOffset) {
-      throw new InvalidArgumentError(
-        "page_number",
-        `page ${pageNumber} of ${pageSize} starts past item ${listLimits.maxOffset}; use page_token to go further`,
-      );
+      throw new InvalidArgumentError("page_number", `page ${pageNumber} of ${pageSize} starts past item ${listLimits.maxOffset}; use page_token to go further`);
     }
     query.start = { kind: "offset", offset };
   } else if (pageToken !== "") {

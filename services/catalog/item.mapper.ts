@@ -52,9 +52,6 @@ export function sortToOrder(sort: ItemSort): ItemOrder {
     case ItemSort.ITEM_SORT_PRICE_DESC:
       return "price_desc";
     default:
-      throw new InvalidArgumentError(
-        "sort",
-        "must be ITEM_SORT_NAME_ASC, ITEM_SORT_NAME_DESC, ITEM_SORT_PRICE_ASC or ITEM_SORT_PRICE_DESC",
-      );
+      throw new InvalidArgumentError("sort", "must be ITEM_SORT_NAME_ASC, ITEM_SORT_NAME_DESC, ITEM_SORT_PRICE_ASC or ITEM_SORT_PRICE_DESC");
   }
 }

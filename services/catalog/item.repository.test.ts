@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { captureMssqlStatements, createMssqlCompiler } from "../../platform/sql/index.js";
-import { insertTestBrandAndType, insertTestItem, openTestCatalogDatabase, testDialects, testDraft, type TestCatalogDatabase } from "./catalog.test-support.js";
+import { insertTestBrandAndType, insertTestItem, openTestCatalogDatabase, type TestCatalogDatabase, testDialects, testDraft } from "./catalog.test-support.js";
 import { demoCatalogSize, seedDemoCatalog } from "./demo-catalog.js";
-import { parseItemListRequest, encodePageToken, type ItemListRequest, type ItemOrder } from "./item-query.js";
+import type { Item } from "./item.js";
 import {
   adjustAvailableStock,
   deleteUnreservedItem,
@@ -16,7 +16,7 @@ import {
   listTypes,
   updateItem,
 } from "./item.repository.js";
-import type { Item } from "./item.js";
+import { encodePageToken, type ItemListRequest, type ItemOrder, parseItemListRequest } from "./item-query.js";
 import { catalogMigrations } from "./migrations/index.js";
 import { reserveUnits } from "./stock-reservation.repository.js";
 
@@ -132,7 +132,12 @@ for (const dialect of testDialects) {
       const [brand] = await listBrands(store.db);
       const [type] = await listTypes(store.db);
       const now = new Date("2025-01-02T03:04:05.678Z");
-      const draft = testDraft({ name: "Pão de Mel “Especial” 🐝", price: { currencyCode: "BRL", amountMinor: 9_007_199_254_740_991 }, brandId: brand!.id, typeId: type!.id });
+      const draft = testDraft({
+        name: "Pão de Mel “Especial” 🐝",
+        price: { currencyCode: "BRL", amountMinor: 9_007_199_254_740_991 },
+        brandId: brand!.id,
+        typeId: type!.id,
+      });
       await insertItem(store.db, "unicode-item", draft, 5, now);
       const item = await findItem(store.db, "unicode-item");
       assert.equal(item?.name, draft.name);
@@ -225,6 +230,9 @@ describe("catalog SQL on SQL Server (compiled, not run)", () => {
     await adjustAvailableStock(db, "a", 1, new Date());
     await deleteUnreservedItem(db, "a");
     assert.equal(statements.length, 8);
-    assert.match(statements[6]!.sql, /^update "catalog_item" set "available_stock" = "available_stock" \+ @1, "update_time" = @2 where "id" = @3 and "available_stock" \+ @4 >= @5 and "available_stock" \+ "reserved_stock" \+ @6 <= "max_stock"$/);
+    assert.match(
+      statements[6]!.sql,
+      /^update "catalog_item" set "available_stock" = "available_stock" \+ @1, "update_time" = @2 where "id" = @3 and "available_stock" \+ @4 >= @5 and "available_stock" \+ "reserved_stock" \+ @6 <= "max_stock"$/,
+    );
   });
 });

@@ -1,12 +1,12 @@
 // SQL for items, brands and types. Plain functions taking (db | trx, …) so the
 // caller owns the transaction. Every statement here must compile for SQLite,
 // PostgreSQL and SQL Server alike (item.repository.test.ts checks all three).
-import { sql, type Expression, type Kysely, type SqlBool } from "kysely";
+import { type Expression, type Kysely, type SqlBool, sql } from "kysely";
+import { isMssql } from "../../platform/sql/index.js";
 import type { Item, ItemDraft, Money } from "./item.js";
 import { nameSearchKey } from "./item.js";
-import type { ItemListQuery, ItemOrder } from "./item-query.js";
 import type { CatalogDatabase, CatalogItemRow } from "./item.table.js";
-import { isMssql } from "../../platform/sql/index.js";
+import type { ItemListQuery, ItemOrder } from "./item-query.js";
 
 type Db = Kysely<CatalogDatabase>;
 
@@ -81,7 +81,9 @@ export async function findItem(db: Db, id: string): Promise<Item | undefined> {
 /** One query for many ids (the caller caps how many). */
 export async function findItemsByIds(db: Db, ids: readonly string[]): Promise<Item[]> {
   if (ids.length === 0) return [];
-  const rows = await selectItems(db).where("i.id", "in", [...ids]).execute();
+  const rows = await selectItems(db)
+    .where("i.id", "in", [...ids])
+    .execute();
   return rows.map(rowToItem);
 }
 
@@ -132,12 +134,7 @@ export async function listItems(db: Db, query: ItemListQuery): Promise<ItemPage>
   if (start.kind === "after") {
     const comparison = direction === "asc" ? ">" : "<";
     // Expanded form of (key, id) > (k, i): SQL Server has no row-value comparison.
-    pageQuery = pageQuery.where((eb) =>
-      eb.or([
-        eb(column, comparison, start.key),
-        eb.and([eb(column, "=", start.key), eb("i.id", comparison, start.id)]),
-      ]),
-    );
+    pageQuery = pageQuery.where((eb) => eb.or([eb(column, comparison, start.key), eb.and([eb(column, "=", start.key), eb("i.id", comparison, start.id)])]));
   }
   pageQuery = pageQuery.orderBy(column, direction).orderBy("i.id", direction);
   const offset = start.kind === "offset" ? start.offset : 0;

@@ -5,13 +5,13 @@ import {
   applyItemUpdate,
   checkMaxStockHoldsStock,
   checkStockAdjustment,
+  type Item,
+  type ItemDraft,
   nameSearchKey,
   resolveUpdateMask,
   validateItemDraft,
   validateStockDelta,
   writableItemPaths,
-  type Item,
-  type ItemDraft,
 } from "./item.js";
 import { mergeStockLines, unreservableLines } from "./stock-reservation.js";
 
@@ -100,19 +100,25 @@ describe("applyItemUpdate", () => {
 
 describe("stock rules", () => {
   it("refuses a removal below zero with the numbers", () => {
-    assert.throws(() => checkStockAdjustment(item, -31), (error: unknown) => {
-      assert.ok(error instanceof FailedPreconditionError);
-      assert.match(error.message, /30 available units; removing 31 would leave -1/);
-      return true;
-    });
+    assert.throws(
+      () => checkStockAdjustment(item, -31),
+      (error: unknown) => {
+        assert.ok(error instanceof FailedPreconditionError);
+        assert.match(error.message, /30 available units; removing 31 would leave -1/);
+        return true;
+      },
+    );
   });
 
   it("refuses an addition above max_stock counting reserved units", () => {
-    assert.throws(() => checkStockAdjustment(item, 66), (error: unknown) => {
-      assert.ok(error instanceof FailedPreconditionError);
-      assert.match(error.message, /holds 35 units.*would make 101, above max_stock 100/);
-      return true;
-    });
+    assert.throws(
+      () => checkStockAdjustment(item, 66),
+      (error: unknown) => {
+        assert.ok(error instanceof FailedPreconditionError);
+        assert.match(error.message, /holds 35 units.*would make 101, above max_stock 100/);
+        return true;
+      },
+    );
     checkStockAdjustment(item, 65);
     checkStockAdjustment(item, -30);
   });
@@ -151,9 +157,16 @@ describe("mergeStockLines", () => {
   });
 
   it("finds lines no stock could satisfy", () => {
-    assert.deepEqual(unreservableLines([{ productId: "a", units: 0 }, { productId: "", units: 1 }, { productId: "b", units: 2 }]), [
-      { productId: "a", requestedUnits: 0, availableUnits: 0 },
-      { productId: "", requestedUnits: 1, availableUnits: 0 },
-    ]);
+    assert.deepEqual(
+      unreservableLines([
+        { productId: "a", units: 0 },
+        { productId: "", units: 1 },
+        { productId: "b", units: 2 },
+      ]),
+      [
+        { productId: "a", requestedUnits: 0, availableUnits: 0 },
+        { productId: "", requestedUnits: 1, availableUnits: 0 },
+      ],
+    );
   });
 });

@@ -49,16 +49,7 @@ export const itemLimits = {
 } as const;
 
 /** update_mask paths (snake_case, as in the proto) that UpdateItem accepts. */
-export const writableItemPaths = [
-  "name",
-  "description",
-  "price",
-  "brand_id",
-  "type_id",
-  "picture_url",
-  "restock_threshold",
-  "max_stock",
-] as const;
+export const writableItemPaths = ["name", "description", "price", "brand_id", "type_id", "picture_url", "restock_threshold", "max_stock"] as const;
 export type WritableItemPath = (typeof writableItemPaths)[number];
 
 const outputOnlyPaths = new Set(["id", "reserved_stock", "create_time", "update_time", "brand_name", "type_name"]);
@@ -75,10 +66,7 @@ export function validateItemDraft(draft: ItemDraft, field = "item"): void {
     throw new InvalidArgumentError(`${field}.name`, `must be at most ${itemLimits.nameLength} characters (got ${name.length})`);
   }
   if (draft.description.length > itemLimits.descriptionLength) {
-    throw new InvalidArgumentError(
-      `${field}.description`,
-      `must be at most ${itemLimits.descriptionLength} characters (got ${draft.description.length})`,
-    );
+    throw new InvalidArgumentError(`${field}.description`, `must be at most ${itemLimits.descriptionLength} characters (got ${draft.description.length})`);
   }
   validateMoney(draft.price, `${field}.price`);
   if (draft.brandId.length === 0) throw new InvalidArgumentError(`${field}.brand_id`, "is required; ListBrands gives the valid ids");
@@ -88,10 +76,7 @@ export function validateItemDraft(draft: ItemDraft, field = "item"): void {
     throw new InvalidArgumentError(`${field}.max_stock`, `must be between 1 and ${itemLimits.maxStock} (got ${draft.maxStock})`);
   }
   if (!Number.isInteger(draft.restockThreshold) || draft.restockThreshold < 0 || draft.restockThreshold > draft.maxStock) {
-    throw new InvalidArgumentError(
-      `${field}.restock_threshold`,
-      `must be between 0 and max_stock ${draft.maxStock} (got ${draft.restockThreshold})`,
-    );
+    throw new InvalidArgumentError(`${field}.restock_threshold`, `must be between 0 and max_stock ${draft.maxStock} (got ${draft.restockThreshold})`);
   }
 }
 
@@ -140,10 +125,7 @@ export function resolveUpdateMask(paths: readonly string[] | undefined): Set<Wri
     } else if (outputOnlyPaths.has(path)) {
       throw new InvalidArgumentError("update_mask", `"${path}" is output only and cannot be updated`);
     } else {
-      throw new InvalidArgumentError(
-        "update_mask",
-        `unknown path "${path}"; valid paths (snake_case) are ${writableItemPaths.join(", ")}`,
-      );
+      throw new InvalidArgumentError("update_mask", `unknown path "${path}"; valid paths (snake_case) are ${writableItemPaths.join(", ")}`);
     }
   }
   return resolved;
@@ -183,7 +165,11 @@ export function samePrice(a: Money, b: Money): boolean {
  * knows ASCII), PostgreSQL and SQL Server (whatever their collations).
  */
 export function nameSearchKey(text: string): string {
-  return text.normalize("NFD").replace(/\p{Mn}/gu, "").toLowerCase().trim();
+  return text
+    .normalize("NFD")
+    .replace(/\p{Mn}/gu, "")
+    .toLowerCase()
+    .trim();
 }
 
 /** Checks an AdjustStock delta against the item's current stock. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createMssqlCompiler } from "../../platform/sql/index.js";
-import { insertTestBrandAndType, insertTestItem, openTestCatalogDatabase, testDialects, type TestCatalogDatabase } from "./catalog.test-support.js";
+import { insertTestBrandAndType, insertTestItem, openTestCatalogDatabase, type TestCatalogDatabase, testDialects } from "./catalog.test-support.js";
 import { reserveOrderStock } from "./events/reserve-order-stock.js";
 import { findItem } from "./item.repository.js";
 import {
@@ -36,14 +36,32 @@ for (const dialect of testDialects) {
       await insertTestItem(store.db, "r1-a", 5);
       await insertTestItem(store.db, "r1-b", 3);
       const outcome = await store.db.transaction().execute((trx) =>
-        reserveOrderStock(trx, "order-1", [{ productId: "r1-b", units: 1 }, { productId: "r1-a", units: 2 }, { productId: "r1-b", units: 2 }], new Date()),
+        reserveOrderStock(
+          trx,
+          "order-1",
+          [
+            { productId: "r1-b", units: 1 },
+            { productId: "r1-a", units: 2 },
+            { productId: "r1-b", units: 2 },
+          ],
+          new Date(),
+        ),
       );
-      assert.deepEqual(outcome, { kind: "confirmed", lines: [{ productId: "r1-a", units: 2 }, { productId: "r1-b", units: 3 }] });
+      assert.deepEqual(outcome, {
+        kind: "confirmed",
+        lines: [
+          { productId: "r1-a", units: 2 },
+          { productId: "r1-b", units: 3 },
+        ],
+      });
       assert.deepEqual(await stockOf("r1-a"), [3, 2]);
       assert.deepEqual(await stockOf("r1-b"), [0, 3]);
       assert.deepEqual(
         (await findReservations(store.db, "order-1")).map((row) => [row.product_id, row.units, row.status]),
-        [["r1-a", 2, "reserved"], ["r1-b", 3, "reserved"]],
+        [
+          ["r1-a", 2, "reserved"],
+          ["r1-b", 3, "reserved"],
+        ],
       );
     });
 
@@ -51,7 +69,16 @@ for (const dialect of testDialects) {
       await insertTestItem(store.db, "r2-a", 5);
       await insertTestItem(store.db, "r2-b", 1);
       const outcome = await store.db.transaction().execute((trx) =>
-        reserveOrderStock(trx, "order-2", [{ productId: "r2-a", units: 4 }, { productId: "r2-b", units: 2 }, { productId: "r2-missing", units: 1 }], new Date()),
+        reserveOrderStock(
+          trx,
+          "order-2",
+          [
+            { productId: "r2-a", units: 4 },
+            { productId: "r2-b", units: 2 },
+            { productId: "r2-missing", units: 1 },
+          ],
+          new Date(),
+        ),
       );
       assert.deepEqual(outcome, {
         kind: "rejected",
@@ -119,7 +146,15 @@ describe("stock reservation SQL on SQL Server (compiled, not run)", () => {
     const { db, statements } = createMssqlCompiler();
     const now = new Date();
     await settleReservations(db, "o", "sold", now);
-    await insertReservations(db, "o", [{ productId: "p", units: 1 }, { productId: "q", units: 2 }], now);
+    await insertReservations(
+      db,
+      "o",
+      [
+        { productId: "p", units: 1 },
+        { productId: "q", units: 2 },
+      ],
+      now,
+    );
     await closeReservation(db, "o", "p", "released", now);
     await sellReservedUnits(db, "p", 1, now);
     await returnReservedUnits(db, "p", 1, now);

@@ -2,8 +2,8 @@
 // so the guard (enough available units, a reservation still open) is checked by
 // the database under the row lock, never read first and written later.
 import type { Kysely } from "kysely";
-import type { ReservationStatus, StockLine } from "./stock-reservation.js";
 import type { CatalogDatabase, StockReservationRow } from "./item.table.js";
+import type { ReservationStatus, StockLine } from "./stock-reservation.js";
 
 type Db = Kysely<CatalogDatabase>;
 
@@ -81,13 +81,7 @@ export async function findReservations(db: Db, orderId: string, status?: Reserva
  * Closes one open reservation line (reserved → sold | released). False when it
  * was not open any more: the stock movement that goes with it must then be skipped.
  */
-export async function closeReservation(
-  db: Db,
-  orderId: string,
-  productId: string,
-  to: Exclude<ReservationStatus, "reserved">,
-  now: Date,
-): Promise<boolean> {
+export async function closeReservation(db: Db, orderId: string, productId: string, to: Exclude<ReservationStatus, "reserved">, now: Date): Promise<boolean> {
   const result = await db
     .updateTable("stock_reservation")
     .set({ status: to, update_time: now.toISOString() })
@@ -104,20 +98,12 @@ export async function closeReservation(
  * already settled are skipped, so settling twice changes nothing. Returns the
  * lines settled now.
  */
-export async function settleReservations(
-  db: Db,
-  orderId: string,
-  to: Exclude<ReservationStatus, "reserved">,
-  now: Date,
-): Promise<StockLine[]> {
+export async function settleReservations(db: Db, orderId: string, to: Exclude<ReservationStatus, "reserved">, now: Date): Promise<StockLine[]> {
   const settled: StockLine[] = [];
   // Product id order, like reservation, so concurrent settlements lock rows in the same order.
   for (const row of await findReservations(db, orderId, "reserved")) {
     if (!(await closeReservation(db, orderId, row.product_id, to, now))) continue;
-    const moved =
-      to === "sold"
-        ? await sellReservedUnits(db, row.product_id, row.units, now)
-        : await returnReservedUnits(db, row.product_id, row.units, now);
+    const moved = to === "sold" ? await sellReservedUnits(db, row.product_id, row.units, now) : await returnReservedUnits(db, row.product_id, row.units, now);
     if (!moved) {
       // A reservation row without its reserved units means stock was edited around the order flow.
       throw new Error(`catalog item ${row.product_id} has fewer reserved units than order ${orderId} holds (${row.units})`);

@@ -19,9 +19,7 @@ export interface StockShortage {
 }
 
 /** What reserving an order's lines came to. */
-export type ReservationOutcome =
-  | { kind: "confirmed"; lines: StockLine[] }
-  | { kind: "rejected"; shortages: StockShortage[] };
+export type ReservationOutcome = { kind: "confirmed"; lines: StockLine[] } | { kind: "rejected"; shortages: StockShortage[] };
 
 /**
  * One line per product (an order may list a product twice), in product id order.

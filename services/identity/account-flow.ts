@@ -7,7 +7,7 @@ import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from "../.
 import type { Logger } from "../../platform/log/index.js";
 import type { IdentityDatabase } from "./identity.table.js";
 import type { PasswordHasher } from "./password-hash.js";
-import { adminRole, buyerRole, validateEmail, validateNewPassword, type PasswordPolicy, type User } from "./user.js";
+import { adminRole, buyerRole, type PasswordPolicy, type User, validateEmail, validateNewPassword } from "./user.js";
 import { addRole, countUsersWithRole, findUserByEmail, findUserById, insertUser, removeRole } from "./user.repository.js";
 
 type Db = Kysely<IdentityDatabase>;
@@ -67,7 +67,14 @@ export interface AdminSeed {
  * password is never overwritten. Returns the admin's id, or undefined when no
  * password was configured.
  */
-export async function seedAdmin(db: Db, hasher: PasswordHasher, seed: AdminSeed, policy: PasswordPolicy, logger: Logger, now: Date): Promise<string | undefined> {
+export async function seedAdmin(
+  db: Db,
+  hasher: PasswordHasher,
+  seed: AdminSeed,
+  policy: PasswordPolicy,
+  logger: Logger,
+  now: Date,
+): Promise<string | undefined> {
   if (seed.password === undefined) {
     logger.warn("MEL_IDENTITY_ADMIN_PASSWORD is not set: no admin account is seeded");
     return undefined;

@@ -39,12 +39,15 @@ describe("identity configuration", () => {
   });
 
   it("names bad variables", () => {
-    assert.throws(() => loadIdentityConfig({ MEL_IDENTITY_SIGNING_ALGORITHM: "HS256", MEL_IDENTITY_PASSWORD_MIN_LENGTH: "4" }), (error: unknown) => {
-      assert.ok(error instanceof ConfigError);
-      assert.match(error.message, /MEL_IDENTITY_SIGNING_ALGORITHM: expected one of ES256, RS256/);
-      assert.match(error.message, /MEL_IDENTITY_PASSWORD_MIN_LENGTH/);
-      return true;
-    });
+    assert.throws(
+      () => loadIdentityConfig({ MEL_IDENTITY_SIGNING_ALGORITHM: "HS256", MEL_IDENTITY_PASSWORD_MIN_LENGTH: "4" }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, /MEL_IDENTITY_SIGNING_ALGORITHM: expected one of ES256, RS256/);
+        assert.match(error.message, /MEL_IDENTITY_PASSWORD_MIN_LENGTH/);
+        return true;
+      },
+    );
   });
 
   it("outside production generates a development key-encryption key once and reuses it", () => {
@@ -56,7 +59,10 @@ describe("identity configuration", () => {
       assert.equal(Buffer.from(readFileSync(file, "utf8").trim(), "base64").length, 32);
       const second = resolveKeyEncryptionKey({ configured: undefined, production: false, devKeyFile: file, logger: quiet });
       assert.deepEqual(second.bytes, first.bytes);
-      assert.throws(() => resolveKeyEncryptionKey({ configured: undefined, production: true, devKeyFile: file, logger: quiet }), /MEL_IDENTITY_KEY_ENCRYPTION_KEY is required in production/);
+      assert.throws(
+        () => resolveKeyEncryptionKey({ configured: undefined, production: true, devKeyFile: file, logger: quiet }),
+        /MEL_IDENTITY_KEY_ENCRYPTION_KEY is required in production/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,13 +1,13 @@
 // Identity's configuration: every MEL_IDENTITY_* variable (and the shared token
 // ones), validated once in main.ts and passed down as a typed object.
 import { z } from "zod";
-import { ConfigError, defaultPorts, durationMs, integer, logLevel, oneOf, parseConfig, port, text, type Env } from "../../platform/config/index.js";
 import { tokenClaimsEnv } from "../../platform/auth/index.js";
+import { ConfigError, defaultPorts, durationMs, type Env, integer, logLevel, oneOf, parseConfig, port, text } from "../../platform/config/index.js";
 import type { LogLevel } from "../../platform/log/index.js";
 import type { AccessTokenSettings } from "./access-token.js";
 import type { LoginThrottlePolicy } from "./login-throttle.js";
 import { owaspScryptParams, type ScryptParams } from "./password-hash.js";
-import { signingAlgorithms, type SigningAlgorithm } from "./signing-key.js";
+import { type SigningAlgorithm, signingAlgorithms } from "./signing-key.js";
 import type { PasswordPolicy } from "./user.js";
 
 const day = 24 * 3_600_000;
@@ -78,7 +78,9 @@ export function loadIdentityConfig(env: Env = process.env): IdentityConfig {
     );
   }
   if (production && raw.MEL_IDENTITY_PASSWORD_HASH_COST < owaspScryptParams.logN) {
-    problems.push(`MEL_IDENTITY_PASSWORD_HASH_COST: must be at least ${owaspScryptParams.logN} in production (OWASP), got ${raw.MEL_IDENTITY_PASSWORD_HASH_COST}`);
+    problems.push(
+      `MEL_IDENTITY_PASSWORD_HASH_COST: must be at least ${owaspScryptParams.logN} in production (OWASP), got ${raw.MEL_IDENTITY_PASSWORD_HASH_COST}`,
+    );
   }
   const config: IdentityConfig = {
     production,

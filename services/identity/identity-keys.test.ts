@@ -4,7 +4,16 @@ import { status } from "@grpc/grpc-js";
 import { decodeProtectedHeader, SignJWT } from "jose";
 import { createLogger } from "../../platform/log/index.js";
 import { runCli } from "../../scripts/mel.js";
-import { rejectionOf, signInAdmin, signUp, startTestIdentity, testDialects, testIdentityConfig, unsealedKey, type TestIdentity } from "./identity.test-support.js";
+import {
+  rejectionOf,
+  signInAdmin,
+  signUp,
+  startTestIdentity,
+  type TestIdentity,
+  testDialects,
+  testIdentityConfig,
+  unsealedKey,
+} from "./identity.test-support.js";
 import { startIdentity } from "./main.js";
 import { startMaintenance } from "./maintenance.js";
 
@@ -95,7 +104,10 @@ describe("signing keys at rest and on schedule", () => {
     assert.equal(row.sealed_private_jwk.includes('"d"'), false);
     const served = await identity.call("getJwks", {});
     for (const key of served.keys) {
-      assert.deepEqual({ kty: key.kty, use: key.use, alg: key.alg, crv: key.crv, n: key.n, e: key.e }, { kty: "EC", use: "sig", alg: "ES256", crv: "P-256", n: "", e: "" });
+      assert.deepEqual(
+        { kty: key.kty, use: key.use, alg: key.alg, crv: key.crv, n: key.n, e: key.e },
+        { kty: "EC", use: "sig", alg: "ES256", crv: "P-256", n: "", e: "" },
+      );
     }
     for (const jwk of (await identity.running.keyRing.jwks()).keys) {
       for (const member of ["d", "p", "q", "dp", "dq", "qi", "k"]) assert.equal(member in jwk, false);
@@ -104,7 +116,14 @@ describe("signing keys at rest and on schedule", () => {
 
   it("rotates on the configured interval", async () => {
     const before = (await identity.running.keyRing.currentKey()).kid;
-    const maintenance = startMaintenance({ db: identity.running.db, keyRing: identity.running.keyRing, keyRotationIntervalMs: 200, throttleWindowMs: 60_000, logger: quiet, checkEveryMs: 20 });
+    const maintenance = startMaintenance({
+      db: identity.running.db,
+      keyRing: identity.running.keyRing,
+      keyRotationIntervalMs: 200,
+      throttleWindowMs: 60_000,
+      logger: quiet,
+      checkEveryMs: 20,
+    });
     try {
       await waitFor(async () => (await identity.running.keyRing.currentKey()).kid !== before, "a scheduled rotation");
     } finally {
@@ -129,9 +148,17 @@ describe("signing keys at rest and on schedule", () => {
 
     const listed: string[] = [];
     const env = { MEL_IDENTITY_DATABASE_URL: identity.config.databaseUrl, MEL_IDENTITY_KEY_ENCRYPTION_KEY: identity.config.keyEncryptionKey };
-    assert.equal(await runCli(["keys", "list", "--json"], { out: (line) => void listed.push(line), err: (line) => void listed.push(line), env }), 0, listed.join("\n"));
+    assert.equal(
+      await runCli(["keys", "list", "--json"], { out: (line) => void listed.push(line), err: (line) => void listed.push(line), env }),
+      0,
+      listed.join("\n"),
+    );
     const keys = JSON.parse(listed.join("\n")) as Array<{ kid: string; retired: string | null }>;
-    assert.deepEqual(keys.filter((key) => key.retired === null).map((key) => key.kid), [kid], "the CLI's key is the one current key");
+    assert.deepEqual(
+      keys.filter((key) => key.retired === null).map((key) => key.kid),
+      [kid],
+      "the CLI's key is the one current key",
+    );
     assert.deepEqual(new Set(keys.map((key) => key.kid)), new Set(await kids(identity)), "the list is what the JWKS serves");
     assert.doesNotMatch(listed.join("\n"), /"d"|sealed|v1\./, "no private part is shown");
   });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
-import { rejectionOf, signUp, startTestIdentity, testDialects, testPassword, uniqueEmail, type TestIdentity } from "./identity.test-support.js";
+import { rejectionOf, signUp, startTestIdentity, type TestIdentity, testDialects, testPassword, uniqueEmail } from "./identity.test-support.js";
 
 for (const dialect of testDialects) {
   describe(`refresh-token rotation on ${dialect}`, () => {
@@ -79,7 +79,11 @@ describe("brute-force sign-in", () => {
   let identity: TestIdentity;
 
   before(async () => {
-    identity = await startTestIdentity("sqlite", { MEL_IDENTITY_LOGIN_MAX_FAILURES: "3", MEL_IDENTITY_LOGIN_LOCKOUT: "60s", MEL_IDENTITY_LOGIN_FAILURE_WINDOW: "5m" });
+    identity = await startTestIdentity("sqlite", {
+      MEL_IDENTITY_LOGIN_MAX_FAILURES: "3",
+      MEL_IDENTITY_LOGIN_LOCKOUT: "60s",
+      MEL_IDENTITY_LOGIN_FAILURE_WINDOW: "5m",
+    });
   });
 
   after(async () => {

@@ -7,11 +7,11 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
-import { base64url, decodeJwt, exportSPKI, importJWK, SignJWT, type CryptoKey, type JWTPayload } from "jose";
+import { base64url, type CryptoKey, decodeJwt, exportSPKI, importJWK, type JWTPayload, SignJWT } from "jose";
 import jwt from "jsonwebtoken";
 import jwksRsa from "jwks-rsa";
 import { GetJwksResponse } from "../../gen/mel/identity/v1/identity.js";
-import { rejectionOf, signInAdmin, signUp, startTestIdentity, unsealedKey, type TestIdentity } from "./identity.test-support.js";
+import { rejectionOf, signInAdmin, signUp, startTestIdentity, type TestIdentity, unsealedKey } from "./identity.test-support.js";
 import type { SigningKey } from "./signing-key.js";
 
 function sign(key: SigningKey, payload: JWTPayload, header: Record<string, unknown> = {}): Promise<string> {
@@ -62,7 +62,9 @@ describe("forged access tokens", () => {
   it("refuses HS256 signed with the public key as the secret", async () => {
     const jwk = (await identity.running.keyRing.jwks()).keys.find((candidate) => candidate.kid === key.kid)!;
     const pem = await exportSPKI((await importJWK(jwk, "ES256")) as CryptoKey);
-    const token = await new SignJWT({ ...valid, roles: ["admin"] }).setProtectedHeader({ alg: "HS256", kid: key.kid, typ: "at+jwt" }).sign(new TextEncoder().encode(pem));
+    const token = await new SignJWT({ ...valid, roles: ["admin"] })
+      .setProtectedHeader({ alg: "HS256", kid: key.kid, typ: "at+jwt" })
+      .sign(new TextEncoder().encode(pem));
     await refused(token, /ES256 or RS256/);
   });
 
@@ -114,7 +116,10 @@ async function serveJwksOverHttp(identity: TestIdentity): Promise<{ url: string;
 function verifyWithJsonwebtoken(token: string, jwksUri: string, algorithm: jwt.Algorithm): Promise<jwt.JwtPayload> {
   const client = jwksRsa({ jwksUri, cache: false });
   const getKey: jwt.GetPublicKeyOrSecret = (header, callback) => {
-    client.getSigningKey(header.kid).then((signingKey) => callback(null, signingKey.getPublicKey()), (error: Error) => callback(error));
+    client.getSigningKey(header.kid).then(
+      (signingKey) => callback(null, signingKey.getPublicKey()),
+      (error: Error) => callback(error),
+    );
   };
   return new Promise((resolve, reject) => {
     jwt.verify(token, getKey, { algorithms: [algorithm], issuer: "mel-identity", audience: "mel-api" }, (error, payload) =>

@@ -3,7 +3,17 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
 import { decodeJwt, decodeProtectedHeader } from "jose";
-import { rejectionOf, signInAdmin, signUp, startTestIdentity, testAdmin, testDialects, testPassword, uniqueEmail, type TestIdentity } from "./identity.test-support.js";
+import {
+  rejectionOf,
+  signInAdmin,
+  signUp,
+  startTestIdentity,
+  type TestIdentity,
+  testAdmin,
+  testDialects,
+  testPassword,
+  uniqueEmail,
+} from "./identity.test-support.js";
 
 const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -86,7 +96,11 @@ describe("identity rules over gRPC", () => {
   let identity: TestIdentity;
 
   before(async () => {
-    identity = await startTestIdentity("sqlite", { MEL_IDENTITY_PASSWORD_MIN_LENGTH: "10", MEL_IDENTITY_ACCESS_TOKEN_TTL: "5m", MEL_IDENTITY_REFRESH_TOKEN_TTL: "48h" });
+    identity = await startTestIdentity("sqlite", {
+      MEL_IDENTITY_PASSWORD_MIN_LENGTH: "10",
+      MEL_IDENTITY_ACCESS_TOKEN_TTL: "5m",
+      MEL_IDENTITY_REFRESH_TOKEN_TTL: "48h",
+    });
   });
 
   after(async () => {
@@ -101,7 +115,11 @@ describe("identity rules over gRPC", () => {
     assert.equal(buyer.refreshExpiresIn, 2 * 24 * 3600);
     const refreshed = await identity.call("refresh", { refreshToken: buyer.refreshToken });
     assert.equal(refreshed.expiresIn, 300);
-    const row = await identity.running.db.selectFrom("identity_refresh_token").select(["create_time", "expire_time"]).where("user_id", "=", buyer.userId).executeTakeFirstOrThrow();
+    const row = await identity.running.db
+      .selectFrom("identity_refresh_token")
+      .select(["create_time", "expire_time"])
+      .where("user_id", "=", buyer.userId)
+      .executeTakeFirstOrThrow();
     assert.equal(new Date(row.expire_time).getTime() - new Date(row.create_time).getTime(), 2 * 24 * 3_600_000);
   });
 

@@ -5,7 +5,7 @@ import type { Kysely } from "kysely";
 import { IdentityServiceService } from "../../gen/mel/identity/v1/identity.js";
 import { jwksToProto } from "../../platform/auth/index.js";
 import { InvalidArgumentError, NotFoundError, UnauthenticatedError } from "../../platform/errors/index.js";
-import { implementService, type Authenticate, type MethodPolicies } from "../../platform/grpc/index.js";
+import { type Authenticate, implementService, type MethodPolicies } from "../../platform/grpc/index.js";
 import type { Logger } from "../../platform/log/index.js";
 import { grantRole, registerAccount, revokeRole } from "./account-flow.js";
 import type { IdentityDatabase } from "./identity.table.js";
@@ -14,6 +14,7 @@ import type { SessionFlow, TokenPair } from "./session-flow.js";
 import type { SigningKeyRing } from "./signing-key-ring.js";
 import {
   adminRole,
+  type PasswordPolicy,
   sortedRoles,
   validateDisplayName,
   validateEmail,
@@ -21,7 +22,6 @@ import {
   validatePresentedPassword,
   validateRole,
   validateUserId,
-  type PasswordPolicy,
 } from "./user.js";
 import { userToProto } from "./user.mapper.js";
 import { findUserById } from "./user.repository.js";

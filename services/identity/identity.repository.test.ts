@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { captureMssqlStatements, createMssqlCompiler } from "../../platform/sql/index.js";
-import { openTestIdentityDatabase, testDialects, type TestIdentityDatabase } from "./identity.test-support.js";
+import { openTestIdentityDatabase, type TestIdentityDatabase, testDialects } from "./identity.test-support.js";
 import { accountThrottleKey, emailThrottleKey, type LoginThrottlePolicy } from "./login-throttle.js";
 import { clearLoginThrottles, deleteLoginThrottlesIdleSince, findLoginThrottles, recordLoginFailure } from "./login-throttle.repository.js";
 import { identityMigrations } from "./migrations/index.js";
@@ -13,7 +13,13 @@ import {
   revokeRefreshTokenFamily,
   spendRefreshToken,
 } from "./refresh-token.repository.js";
-import { deleteSigningKeysUnverifiableAt, insertSigningKey, listActiveSigningKeys, listVerifiableSigningKeys, retireSigningKeysExcept } from "./signing-key.repository.js";
+import {
+  deleteSigningKeysUnverifiableAt,
+  insertSigningKey,
+  listActiveSigningKeys,
+  listVerifiableSigningKeys,
+  retireSigningKeysExcept,
+} from "./signing-key.repository.js";
 import { addRole, countUsersWithRole, findUserByEmail, findUserById, insertUser, listRoles, removeRole, updatePasswordHash } from "./user.repository.js";
 
 const policy: LoginThrottlePolicy = { maxFailures: 3, windowSeconds: 60, lockoutSeconds: 120 };
@@ -119,11 +125,23 @@ for (const dialect of testDialects) {
       const [oldKid, newKid] = [randomUUID(), randomUUID()];
       await insertSigningKey(store.db, key(oldKid), at(0));
       await insertSigningKey(store.db, key(newKid), at(10));
-      assert.deepEqual((await listActiveSigningKeys(store.db)).map((row) => row.kid), [newKid, oldKid]);
+      assert.deepEqual(
+        (await listActiveSigningKeys(store.db)).map((row) => row.kid),
+        [newKid, oldKid],
+      );
       assert.equal(await retireSigningKeysExcept(store.db, newKid, at(10), at(100)), 1);
-      assert.deepEqual((await listActiveSigningKeys(store.db)).map((row) => row.kid), [newKid]);
-      assert.deepEqual((await listVerifiableSigningKeys(store.db, at(99))).map((row) => row.kid), [newKid, oldKid]);
-      assert.deepEqual((await listVerifiableSigningKeys(store.db, at(100))).map((row) => row.kid), [newKid]);
+      assert.deepEqual(
+        (await listActiveSigningKeys(store.db)).map((row) => row.kid),
+        [newKid],
+      );
+      assert.deepEqual(
+        (await listVerifiableSigningKeys(store.db, at(99))).map((row) => row.kid),
+        [newKid, oldKid],
+      );
+      assert.deepEqual(
+        (await listVerifiableSigningKeys(store.db, at(100))).map((row) => row.kid),
+        [newKid],
+      );
       assert.equal(await deleteSigningKeysUnverifiableAt(store.db, at(99)), 0);
       assert.equal(await deleteSigningKeysUnverifiableAt(store.db, at(100)), 1);
     });
@@ -171,8 +189,15 @@ describe("identity SQL on SQL Server (compiled)", () => {
     await recordLoginFailure(db, "email:a@example.com", t0, policy).catch(() => undefined);
     const sql = statements.map((statement) => statement.sql);
     assert.ok(sql.length >= 25, `${sql.length} statements`);
-    assert.ok(sql.some((text) => /^update "identity_login_throttle" set "failure_count" = "failure_count" \+ @1 where "throttle_key" = @2$/.test(text)), sql.join("\n"));
-    assert.ok(sql.some((text) => /^update "identity_refresh_token" set "spent_time" = @1 where "id" = @2 and "spent_time" is null and "revoke_time" is null$/.test(text)));
+    assert.ok(
+      sql.some((text) => /^update "identity_login_throttle" set "failure_count" = "failure_count" \+ @1 where "throttle_key" = @2$/.test(text)),
+      sql.join("\n"),
+    );
+    assert.ok(
+      sql.some((text) =>
+        /^update "identity_refresh_token" set "spent_time" = @1 where "id" = @2 and "spent_time" is null and "revoke_time" is null$/.test(text),
+      ),
+    );
     for (const text of sql) assert.doesNotMatch(text, /\b(limit|returning|on conflict)\b/i, text);
   });
 });

@@ -7,14 +7,20 @@ import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { IdentityServiceClient, type LoginResponse } from "../../gen/mel/identity/v1/identity.js";
 import { callUnary, type UnaryMethodName, type UnaryRequest, type UnaryResponse } from "../../platform/grpc/index.js";
 import { createLogger, type Logger } from "../../platform/log/index.js";
-import { createEmptyTestDatabase, openTestSqlDatabase, type EmptyTestDatabase, type TestDialect, type TestSqlDatabase } from "../../test/support/sql-database.js";
-import { loadIdentityConfig, type IdentityConfig } from "./config.js";
+import {
+  createEmptyTestDatabase,
+  type EmptyTestDatabase,
+  openTestSqlDatabase,
+  type TestDialect,
+  type TestSqlDatabase,
+} from "../../test/support/sql-database.js";
+import { type IdentityConfig, loadIdentityConfig } from "./config.js";
 import type { IdentityDatabase } from "./identity.table.js";
-import { startIdentity, type RunningIdentity } from "./main.js";
+import { type RunningIdentity, startIdentity } from "./main.js";
 import { identityMigrations, identityMigrationTablePrefix } from "./migrations/index.js";
-import { openSealedPrivateJwk, parseKeyEncryptionKey, toSigningKey, type SigningAlgorithm, type SigningKey } from "./signing-key.js";
+import { openSealedPrivateJwk, parseKeyEncryptionKey, type SigningAlgorithm, type SigningKey, toSigningKey } from "./signing-key.js";
 
-export { testDialects, type TestDialect } from "../../test/support/sql-database.js";
+export { type TestDialect, testDialects } from "../../test/support/sql-database.js";
 
 export type TestDatabase = EmptyTestDatabase;
 
@@ -68,7 +74,11 @@ export interface TestIdentity {
 }
 
 /** Identity on 127.0.0.1:<free port> over a fresh database of `dialect`. */
-export async function startTestIdentity(dialect: TestDialect, env: Record<string, string> = {}, options: { keyCacheTtlMs?: number } = {}): Promise<TestIdentity> {
+export async function startTestIdentity(
+  dialect: TestDialect,
+  env: Record<string, string> = {},
+  options: { keyCacheTtlMs?: number } = {},
+): Promise<TestIdentity> {
   const database = await createTestDatabase(dialect);
   const config = testIdentityConfig(database.url, env);
   const lines: string[] = [];

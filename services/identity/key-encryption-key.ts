@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Logger } from "../../platform/log/index.js";
-import { generateKeyEncryptionKey, parseKeyEncryptionKey, type KeyEncryptionKey } from "./signing-key.js";
+import { generateKeyEncryptionKey, type KeyEncryptionKey, parseKeyEncryptionKey } from "./signing-key.js";
 
 export const keyEncryptionKeyVariable = "MEL_IDENTITY_KEY_ENCRYPTION_KEY";
 
@@ -35,6 +35,9 @@ export function resolveKeyEncryptionKey({ configured, production, devKeyFile, lo
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
   }
-  logger.warn({ file: devKeyFile }, `${keyEncryptionKeyVariable} is not set: sealing signing keys with the development key from the file; set it outside development`);
+  logger.warn(
+    { file: devKeyFile },
+    `${keyEncryptionKeyVariable} is not set: sealing signing keys with the development key from the file; set it outside development`,
+  );
   return parseKeyEncryptionKey(readFileSync(devKeyFile, "utf8"), devKeyFile);
 }

@@ -3,7 +3,7 @@
 // guesses against one account cannot slip past the limit by racing.
 import type { Kysely } from "kysely";
 import type { IdentityDatabase, IdentityLoginThrottleRow } from "./identity.table.js";
-import { shouldLock, type LoginThrottlePolicy, type LoginThrottleState } from "./login-throttle.js";
+import { type LoginThrottlePolicy, type LoginThrottleState, shouldLock } from "./login-throttle.js";
 import { isUniqueViolation } from "./user.repository.js";
 
 type Db = Kysely<IdentityDatabase>;
@@ -60,7 +60,11 @@ export async function recordLoginFailure(db: Db, key: string, now: Date, policy:
     if (!shouldLock(state.failureCount, policy)) return state;
     // Locked: the count starts again for when the lock runs out.
     const lockedUntil = new Date(now.getTime() + policy.lockoutSeconds * 1000).toISOString();
-    await db.updateTable("identity_login_throttle").set({ locked_until: lockedUntil, failure_count: 0, window_start: time }).where("throttle_key", "=", key).execute();
+    await db
+      .updateTable("identity_login_throttle")
+      .set({ locked_until: lockedUntil, failure_count: 0, window_start: time })
+      .where("throttle_key", "=", key)
+      .execute();
     return { key, failureCount: 0, windowStart: now, lockedUntil: new Date(lockedUntil) };
   }
   throw new Error(`could not record a failed sign-in for throttle key ${key} after 3 attempts`);

@@ -12,7 +12,7 @@ import { createLogger, type Logger } from "../../platform/log/index.js";
 import { createShutdownSteps, isEntryPoint, runAsMain, stopAfterDrain } from "../../platform/process/index.js";
 import { createDatabase, migrateToLatest } from "../../platform/sql/index.js";
 import { seedAdmin } from "./account-flow.js";
-import { loadIdentityConfig, type IdentityConfig } from "./config.js";
+import { type IdentityConfig, loadIdentityConfig } from "./config.js";
 import { createIdentityService } from "./identity.grpc.js";
 import type { IdentityDatabase } from "./identity.table.js";
 import { resolveKeyEncryptionKey } from "./key-encryption-key.js";
@@ -49,7 +49,12 @@ export async function startIdentity(config: IdentityConfig, options: StartIdenti
   try {
     await migrateToLatest(db, identityMigrations, { tablePrefix: identityMigrationTablePrefix, logger });
 
-    const keyEncryptionKey = resolveKeyEncryptionKey({ configured: config.keyEncryptionKey, production: config.production, devKeyFile: config.devKeyFile, logger });
+    const keyEncryptionKey = resolveKeyEncryptionKey({
+      configured: config.keyEncryptionKey,
+      production: config.production,
+      devKeyFile: config.devKeyFile,
+      logger,
+    });
     const keyRing = createSigningKeyRing({
       db,
       algorithm: config.signingAlgorithm,

@@ -2,7 +2,7 @@
 // The stored string carries its own parameters (PHC string format), so the cost
 // can be raised later: old hashes still verify and are re-hashed at the next
 // successful sign-in (needsRehash).
-import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from "node:crypto";
+import { randomBytes, type ScryptOptions, scrypt as scryptCallback, timingSafeEqual } from "node:crypto";
 
 /** scrypt cost: N = 2^logN, block size r, parallelism p. */
 export interface ScryptParams {
@@ -70,7 +70,9 @@ export function parsePasswordHash(stored: string): ParsedHash | undefined {
 
 export function checkScryptParams(params: ScryptParams): void {
   if (!Number.isInteger(params.logN) || params.logN < minimumScryptLogN || params.logN > maximumScryptLogN) {
-    throw new RangeError(`scrypt logN must be an integer from ${minimumScryptLogN} to ${maximumScryptLogN} (OWASP: ${owaspScryptParams.logN}); got ${params.logN}`);
+    throw new RangeError(
+      `scrypt logN must be an integer from ${minimumScryptLogN} to ${maximumScryptLogN} (OWASP: ${owaspScryptParams.logN}); got ${params.logN}`,
+    );
   }
   if (!Number.isInteger(params.r) || !Number.isInteger(params.p) || params.r < 1 || params.p < 1 || params.r * params.p > 32) {
     throw new RangeError(`scrypt r and p must be positive integers with r·p ≤ 32; got r=${params.r}, p=${params.p}`);

@@ -6,15 +6,15 @@ import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import { ResourceExhaustedError, UnauthenticatedError } from "../../platform/errors/index.js";
 import type { Logger } from "../../platform/log/index.js";
-import { issueAccessToken, type AccessTokenSettings } from "./access-token.js";
+import { type AccessTokenSettings, issueAccessToken } from "./access-token.js";
 import type { IdentityDatabase } from "./identity.table.js";
-import { accountThrottleKey, emailThrottleKey, lockedForSeconds, type LoginThrottlePolicy } from "./login-throttle.js";
+import { accountThrottleKey, emailThrottleKey, type LoginThrottlePolicy, lockedForSeconds } from "./login-throttle.js";
 import { clearLoginThrottles, findLoginThrottles, recordLoginFailure } from "./login-throttle.repository.js";
 import type { PasswordHasher } from "./password-hash.js";
 import { hashRefreshToken, looksLikeRefreshToken, newRefreshTokenSecret, refreshTokenState } from "./refresh-token.js";
 import { findRefreshTokenByHash, insertRefreshToken, revokeRefreshTokenFamily, spendRefreshToken } from "./refresh-token.repository.js";
-import type { SigningKeyRing } from "./signing-key-ring.js";
 import type { SigningKey } from "./signing-key.js";
+import type { SigningKeyRing } from "./signing-key-ring.js";
 import type { User } from "./user.js";
 import { findUserByEmail, findUserById, updatePasswordHash } from "./user.repository.js";
 
@@ -59,7 +59,11 @@ export function createSessionFlow(deps: SessionFlowDeps): SessionFlow {
   async function issue(trx: Db, key: SigningKey, user: User, familyId: string, at: Date): Promise<TokenPair> {
     const refreshToken = newRefreshTokenSecret();
     const refreshExpireTime = new Date(at.getTime() + tokens.refreshTtlSeconds * 1000);
-    await insertRefreshToken(trx, { id: randomUUID(), tokenHash: hashRefreshToken(refreshToken), familyId, userId: user.id, expireTime: refreshExpireTime }, at);
+    await insertRefreshToken(
+      trx,
+      { id: randomUUID(), tokenHash: hashRefreshToken(refreshToken), familyId, userId: user.id, expireTime: refreshExpireTime },
+      at,
+    );
     const access = await issueAccessToken(key, { userId: user.id, email: user.email, roles: user.roles }, tokens, at);
     return { accessToken: access.token, refreshToken, expiresIn: tokens.ttlSeconds, refreshExpiresIn: tokens.refreshTtlSeconds };
   }

@@ -8,14 +8,14 @@ import type { Logger } from "../../platform/log/index.js";
 import type { IdentityDatabase, IdentitySigningKeyRow } from "./identity.table.js";
 import {
   generateSigningKey,
+  type KeyEncryptionKey,
   openSealedPrivateJwk,
   publicJwkOf,
+  type SigningAlgorithm,
+  type SigningKey,
   sealPrivateJwk,
   signingAlgorithms,
   toSigningKey,
-  type KeyEncryptionKey,
-  type SigningAlgorithm,
-  type SigningKey,
 } from "./signing-key.js";
 import {
   deleteSigningKeysUnverifiableAt,

@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { jwtVerify, importJWK, SignJWT } from "jose";
+import { importJWK, jwtVerify, SignJWT } from "jose";
 import {
   generateKeyEncryptionKey,
   generateSigningKey,
   openSealedPrivateJwk,
   parseKeyEncryptionKey,
   publicJwkOf,
-  sealPrivateJwk,
   SealedKeyError,
+  sealPrivateJwk,
   toSigningKey,
 } from "./signing-key.js";
 
@@ -54,7 +54,10 @@ describe("signing keys", () => {
     assert.deepEqual(parseKeyEncryptionKey(bytes.toString("base64"), "X").bytes, bytes);
     assert.deepEqual(parseKeyEncryptionKey(bytes.toString("base64url"), "X").bytes, bytes);
     assert.deepEqual(parseKeyEncryptionKey(bytes.toString("hex"), "X").bytes, bytes);
-    assert.throws(() => parseKeyEncryptionKey("too-short", "MEL_IDENTITY_KEY_ENCRYPTION_KEY"), /MEL_IDENTITY_KEY_ENCRYPTION_KEY must be 32 random bytes.*openssl rand -base64 32/);
+    assert.throws(
+      () => parseKeyEncryptionKey("too-short", "MEL_IDENTITY_KEY_ENCRYPTION_KEY"),
+      /MEL_IDENTITY_KEY_ENCRYPTION_KEY must be 32 random bytes.*openssl rand -base64 32/,
+    );
     assert.throws(() => parseKeyEncryptionKey(Buffer.alloc(16).toString("base64"), "X"), /32 random bytes/);
   });
 });

@@ -1,7 +1,7 @@
 // Signing keys: generation with jose, the public JWK that may be shown to the
 // world, and sealing of the private JWK with AES-256-GCM for storage. No I/O.
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from "node:crypto";
-import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from "jose";
+import { type CryptoKey, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 
 /** The asymmetric algorithms identity signs with; verifiers accept exactly these. */
 export const signingAlgorithms = ["ES256", "RS256"] as const;

@@ -44,7 +44,11 @@ export async function insertUser(db: Db, user: NewUser, now: Date): Promise<"ins
     throw error;
   }
   const roles = sortedRoles(user.roles);
-  if (roles.length > 0) await db.insertInto("identity_user_role").values(roles.map((role) => ({ user_id: user.id, role, grant_time: time }))).execute();
+  if (roles.length > 0)
+    await db
+      .insertInto("identity_user_role")
+      .values(roles.map((role) => ({ user_id: user.id, role, grant_time: time })))
+      .execute();
   return "inserted";
 }
 
@@ -93,6 +97,10 @@ export async function removeRole(db: Db, userId: string, role: string): Promise<
 }
 
 export async function countUsersWithRole(db: Db, role: string): Promise<number> {
-  const row = await db.selectFrom("identity_user_role").select((eb) => eb.fn.countAll<number | string>().as("count")).where("role", "=", role).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom("identity_user_role")
+    .select((eb) => eb.fn.countAll<number | string>().as("count"))
+    .where("role", "=", role)
+    .executeTakeFirstOrThrow();
   return Number(row.count);
 }

@@ -82,7 +82,10 @@ const roleShape = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
 export function validateRole(raw: string, field = "role"): string {
   if (raw.length === 0) throw new InvalidArgumentError(field, `is required, e.g. "${adminRole}"`);
   if (raw.length > userLimits.roleLength || !roleShape.test(raw)) {
-    throw new InvalidArgumentError(field, `must be 1 to ${userLimits.roleLength} lower-case letters, digits and inner dashes, e.g. "${adminRole}" (got "${raw}")`);
+    throw new InvalidArgumentError(
+      field,
+      `must be 1 to ${userLimits.roleLength} lower-case letters, digits and inner dashes, e.g. "${adminRole}" (got "${raw}")`,
+    );
   }
   return raw;
 }
@@ -91,7 +94,8 @@ const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 export function validateUserId(raw: string, field = "user_id"): string {
   if (raw.length === 0) throw new InvalidArgumentError(field, "is required");
-  if (!uuidShape.test(raw)) throw new InvalidArgumentError(field, `must be a user id (a UUID such as "0b6f5c9e-2f1a-4c53-9a51-0d3c1f1e7a10"; got "${raw.slice(0, 64)}")`);
+  if (!uuidShape.test(raw))
+    throw new InvalidArgumentError(field, `must be a user id (a UUID such as "0b6f5c9e-2f1a-4c53-9a51-0d3c1f1e7a10"; got "${raw.slice(0, 64)}")`);
   return raw.toLowerCase();
 }
 

@@ -2,8 +2,8 @@
 // the order moves to AWAITING_VALIDATION and asks catalog to reserve its
 // stock (OrderStatusChangedToAwaitingValidation, in the same transaction).
 import { IllegalTransitionError } from "./order.js";
-import { changeOrderStatus, type OrderFlowDeps } from "./order-flow.js";
 import { clearStep } from "./order.repository.js";
+import { changeOrderStatus, type OrderFlowDeps } from "./order-flow.js";
 import type { StepHandler } from "./order-step-runner.js";
 
 export function createAwaitValidationStep({ db, logger, timings, orderChanged, now = () => new Date() }: OrderFlowDeps): StepHandler {

@@ -1,9 +1,9 @@
 // Ordering's configuration: the MEL_* variables it reads, validated once in
 // main.ts (a bad value stops the process naming the variable).
 import { z } from "zod";
-import { tokenTrustEnv, tokenTrustFrom, type TokenTrustEnv } from "../../platform/auth/index.js";
-import { messagingConfigFrom, messagingEnv, type MessagingConfig } from "../../platform/events/index.js";
-import { defaultPorts, durationMs, integer, logLevel, parseConfig, port, text, type Env } from "../../platform/config/index.js";
+import { type TokenTrustEnv, tokenTrustEnv, tokenTrustFrom } from "../../platform/auth/index.js";
+import { defaultPorts, durationMs, type Env, integer, logLevel, parseConfig, port, text } from "../../platform/config/index.js";
+import { type MessagingConfig, messagingConfigFrom, messagingEnv } from "../../platform/events/index.js";
 
 export const orderingEnv = z.object({
   MEL_LOG_LEVEL: logLevel(),

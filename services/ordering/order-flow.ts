@@ -12,13 +12,13 @@ import {
   OrderStatusChangedToShipped,
   OrderStatusChangedToStockConfirmed,
 } from "../../gen/mel/events/v1/ordering_events.js";
+import { AbortedError, NotFoundError } from "../../platform/errors/index.js";
 import { addToOutbox } from "../../platform/events/index.js";
 import type { Logger } from "../../platform/log/index.js";
-import { AbortedError, NotFoundError } from "../../platform/errors/index.js";
-import { stockItemsOf, transition, type Order, type OrderStatus, type Transition } from "./order.js";
-import { stepAfter, type StepTimings } from "./order-step.js";
-import { findOrderRecord, insertOrder, updateOrderStatus, type OrderRecord, type OrderTrace } from "./order.repository.js";
+import { type Order, type OrderStatus, stockItemsOf, type Transition, transition } from "./order.js";
+import { findOrderRecord, insertOrder, type OrderRecord, type OrderTrace, updateOrderStatus } from "./order.repository.js";
 import type { OrderingDatabase } from "./order.table.js";
+import { type StepTimings, stepAfter } from "./order-step.js";
 
 type Db = Kysely<OrderingDatabase>;
 
@@ -35,12 +35,7 @@ function traceOptions(trace: OrderTrace) {
 /** Creates `order` (SUBMITTED) with OrderStarted in the outbox and its grace-period step scheduled. */
 export async function startOrder(trx: Db, order: Order, trace: OrderTrace, timings: StepTimings): Promise<void> {
   await insertOrder(trx, order, trace, stepAfter(order.status, order.createTime, timings));
-  await addToOutbox(
-    trx,
-    OrderStarted,
-    { orderId: order.id, buyerId: order.buyerId, checkoutRequestId: order.checkoutRequestId },
-    traceOptions(trace),
-  );
+  await addToOutbox(trx, OrderStarted, { orderId: order.id, buyerId: order.buyerId, checkoutRequestId: order.checkoutRequestId }, traceOptions(trace));
 }
 
 /** Writes the event that announces `order` reaching its current status. */

@@ -14,7 +14,10 @@ export function encodePageToken(cursor: OrderCursor): string {
 /** The cursor in `token`; undefined for "" (the first page). */
 export function decodePageToken(token: string): OrderCursor | undefined {
   if (token === "") return undefined;
-  const invalid = new InvalidArgumentError("page_token", "is not a token from a previous ListOrders response; send the next_page_token as received, or none for the first page");
+  const invalid = new InvalidArgumentError(
+    "page_token",
+    "is not a token from a previous ListOrders response; send the next_page_token as received, or none for the first page",
+  );
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));

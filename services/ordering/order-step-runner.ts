@@ -11,10 +11,10 @@
 import type { Kysely } from "kysely";
 import type { Logger } from "../../platform/log/index.js";
 import { createWakeableLoop } from "../../platform/process/index.js";
-import type { OrderStep } from "./order-step.js";
-import { stepRetryDelayMs } from "./order-step.js";
 import { claimStep, findDueSteps, findStepAttempts, nextStepDueAt, rescheduleStep } from "./order.repository.js";
 import type { OrderingDatabase } from "./order.table.js";
+import type { OrderStep } from "./order-step.js";
+import { stepRetryDelayMs } from "./order-step.js";
 
 /** Runs one claimed step of one order; throws to have it retried later. */
 export type StepHandler = (orderId: string) => Promise<void>;
@@ -56,7 +56,6 @@ export function createOrderStepRunner(options: OrderStepRunnerOptions): OrderSte
   const retryInitialDelayMs = options.retryInitialDelayMs ?? 500;
   const retryMaxDelayMs = options.retryMaxDelayMs ?? 60_000;
   const now = options.now ?? (() => new Date());
-
 
   async function runStep(orderId: string, step: OrderStep): Promise<boolean> {
     const claimedAt = now();

@@ -7,9 +7,9 @@
 // each the order as it stood right after that change.
 import type { Kysely } from "kysely";
 import { isFinalStatus, type Order } from "./order.js";
-import type { OrderNotifier } from "./order-notifier.js";
 import { findOrder } from "./order.repository.js";
 import type { OrderingDatabase } from "./order.table.js";
+import type { OrderNotifier } from "./order-notifier.js";
 
 export interface WatchDeps {
   db: Kysely<OrderingDatabase>;

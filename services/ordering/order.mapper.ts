@@ -1,7 +1,7 @@
 // Conversions at ordering's boundaries: the checkout event into a domain
 // draft, and domain orders into the API's proto messages.
 import type { UserCheckoutAccepted } from "../../gen/mel/events/v1/basket_events.js";
-import { OrderStatus as ProtoOrderStatus, type Order as ProtoOrder } from "../../gen/mel/ordering/v1/ordering.js";
+import { type Order as ProtoOrder, OrderStatus as ProtoOrderStatus } from "../../gen/mel/ordering/v1/ordering.js";
 import type { CheckoutDraft, Order, OrderStatus } from "./order.js";
 
 const protoStatuses: Readonly<Record<OrderStatus, ProtoOrderStatus>> = {

@@ -3,8 +3,7 @@ import { after, before, describe, it } from "node:test";
 import type { Kysely } from "kysely";
 import { captureMssqlStatements, createMssqlCompiler } from "../../platform/sql/index.js";
 import { orderingMigrations } from "./migrations/index.js";
-import { IllegalTransitionError, orderFromCheckout, transition, type Order } from "./order.js";
-import { changeOrderStatus, startOrder } from "./order-flow.js";
+import { IllegalTransitionError, type Order, orderFromCheckout, transition } from "./order.js";
 import { checkoutToDraft } from "./order.mapper.js";
 import {
   claimStep,
@@ -20,7 +19,8 @@ import {
   updateOrderStatus,
 } from "./order.repository.js";
 import type { OrderingDatabase } from "./order.table.js";
-import { openTestOrderingDatabase, testCheckout, testDialects, type TestOrderingDatabase } from "./ordering.test-support.js";
+import { changeOrderStatus, startOrder } from "./order-flow.js";
+import { openTestOrderingDatabase, type TestOrderingDatabase, testCheckout, testDialects } from "./ordering.test-support.js";
 
 const timings = { gracePeriodMs: 0 };
 
@@ -58,7 +58,9 @@ for (const dialect of testDialects) {
     it("refuses a second order for the same checkout request", async () => {
       const order = newOrder();
       await insertOrder(store.db, order, { correlationId: undefined, traceparent: undefined }, undefined);
-      await assert.rejects(insertOrder(store.db, { ...newOrder(), checkoutRequestId: order.checkoutRequestId }, { correlationId: undefined, traceparent: undefined }, undefined));
+      await assert.rejects(
+        insertOrder(store.db, { ...newOrder(), checkoutRequestId: order.checkoutRequestId }, { correlationId: undefined, traceparent: undefined }, undefined),
+      );
     });
 
     it("writes a status change only on the version it was decided on", async () => {
@@ -106,7 +108,9 @@ for (const dialect of testDialects) {
       const order = newOrder();
       await store.db.transaction().execute((trx) => startOrder(trx, order, { correlationId: undefined, traceparent: undefined }, timings));
       const attempts = await Promise.allSettled(
-        Array.from({ length: 4 }, () => store.db.transaction().execute((trx) => changeOrderStatus(trx, order.id, "CANCELLED", { now: new Date(), timings, reason: "x" }))),
+        Array.from({ length: 4 }, () =>
+          store.db.transaction().execute((trx) => changeOrderStatus(trx, order.id, "CANCELLED", { now: new Date(), timings, reason: "x" })),
+        ),
       );
       assert.equal(attempts.filter((attempt) => attempt.status === "fulfilled").length, 1);
       for (const attempt of attempts) if (attempt.status === "rejected") assert.ok(attempt.reason instanceof IllegalTransitionError);
@@ -147,9 +151,7 @@ for (const dialect of testDialects) {
         created.push(order);
       }
       await insertOrder(store.db, newOrder({ buyerId: "someone-else" }), { correlationId: undefined, traceparent: undefined }, undefined);
-      const expected = [...created]
-        .sort((a, b) => b.createTime.getTime() - a.createTime.getTime() || (a.id < b.id ? 1 : -1))
-        .map((order) => order.id);
+      const expected = [...created].sort((a, b) => b.createTime.getTime() - a.createTime.getTime() || (a.id < b.id ? 1 : -1)).map((order) => order.id);
       const seen: string[] = [];
       let cursor: { createTime: string; id: string } | undefined;
       for (;;) {
@@ -171,12 +173,10 @@ for (const dialect of testDialects) {
       await insertOrder(store.db, order, { correlationId: undefined, traceparent: undefined }, { step: "await-validation", dueAt });
       const now = new Date();
       assert.ok((await findDueSteps(store.db, now, 1000)).some((due) => due.orderId === order.id && due.step === "await-validation"));
-      const claims = await Promise.all(Array.from({ length: 3 }, () => claimStep(store.db, order.id, "await-validation", now, new Date(now.getTime() + 60_000))));
-      assert.deepEqual(
-        claims.filter(Boolean).length,
-        1,
-        "exactly one runner holds the step",
+      const claims = await Promise.all(
+        Array.from({ length: 3 }, () => claimStep(store.db, order.id, "await-validation", now, new Date(now.getTime() + 60_000))),
       );
+      assert.deepEqual(claims.filter(Boolean).length, 1, "exactly one runner holds the step");
       assert.ok(!(await findDueSteps(store.db, now, 1000)).some((due) => due.orderId === order.id), "a held step is not due for others");
       assert.equal(await claimStep(store.db, order.id, "authorize-payment", now, new Date(now.getTime() + 60_000)), false, "only the step the order waits for");
       const retryAt = new Date(now.getTime() + 5000);
@@ -228,8 +228,17 @@ describe("order repository on SQL Server (compiled)", () => {
     await rescheduleStep(db, order.id, "await-validation", new Date(), "e");
     await nextStepDueAt(db, new Date());
     const sqlText = statements.map((statement) => statement.sql);
-    assert.ok(sqlText.some((text) => /select top\(\d+\)/i.test(text) && text.includes('from "orders"')), "TOP for limits");
-    assert.ok(sqlText.every((text) => !/\blimit\b/i.test(text)), "no LIMIT anywhere");
-    assert.ok(sqlText.some((text) => /update "orders" set .* where "id" = @\d+ and "version" = @\d+ and "status" = @\d+/.test(text)), "conditional status update");
+    assert.ok(
+      sqlText.some((text) => /select top\(\d+\)/i.test(text) && text.includes('from "orders"')),
+      "TOP for limits",
+    );
+    assert.ok(
+      sqlText.every((text) => !/\blimit\b/i.test(text)),
+      "no LIMIT anywhere",
+    );
+    assert.ok(
+      sqlText.some((text) => /update "orders" set .* where "id" = @\d+ and "version" = @\d+ and "status" = @\d+/.test(text)),
+      "conditional status update",
+    );
   });
 });

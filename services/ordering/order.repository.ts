@@ -6,8 +6,8 @@
 import type { Kysely, SelectQueryBuilder } from "kysely";
 import { isMssql } from "../../platform/sql/index.js";
 import type { Order, OrderLine, OrderStatus, StatusChange, Transition } from "./order.js";
-import type { OrderStep, ScheduledStep } from "./order-step.js";
 import type { OrderingDatabase, OrderLineRow, OrderRow, OrderStatusChangeRow } from "./order.table.js";
+import type { OrderStep, ScheduledStep } from "./order-step.js";
 
 type Db = Kysely<OrderingDatabase>;
 
@@ -120,7 +120,10 @@ export async function updateOrderStatus(db: Db, transition: Transition, next: Sc
     .where("status", "=", transition.from)
     .executeTakeFirst();
   if (Number(result.numUpdatedRows) !== 1) return false;
-  await db.insertInto("order_status_change").values(changeToRow(order.id, order.version, change)).execute();
+  await db
+    .insertInto("order_status_change")
+    .values(changeToRow(order.id, order.version, change))
+    .execute();
   return true;
 }
 

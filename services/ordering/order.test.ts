@@ -5,13 +5,13 @@ import {
   canTransition,
   IllegalTransitionError,
   isFinalStatus,
+  type Order,
+  type OrderStatus,
   orderFromCheckout,
   orderStatuses,
   stockItemsOf,
   stockRejectedReason,
   transition,
-  type Order,
-  type OrderStatus,
 } from "./order.js";
 import { checkoutToDraft } from "./order.mapper.js";
 import { testCheckout } from "./ordering.test-support.js";
@@ -106,7 +106,11 @@ describe("an order from a checkout", () => {
 
   const invalid: Array<[string, Parameters<typeof testCheckout>[0], RegExp]> = [
     ["no lines", { lines: [] }, /lines/],
-    ["a line with no units", { lines: [{ productId: "p", productName: "", pictureUrl: "", unitPrice: { currencyCode: "BRL", amountMinor: 1 }, units: 0 }], total: undefined }, /units/],
+    [
+      "a line with no units",
+      { lines: [{ productId: "p", productName: "", pictureUrl: "", unitPrice: { currencyCode: "BRL", amountMinor: 1 }, units: 0 }], total: undefined },
+      /units/,
+    ],
     ["a line with no price", { lines: [{ productId: "p", productName: "", pictureUrl: "", unitPrice: undefined, units: 1 }], total: undefined }, /unit_price/],
     [
       "mixed currencies",
@@ -120,8 +124,16 @@ describe("an order from a checkout", () => {
       /currency/,
     ],
     ["a total that is not the sum", { total: { currencyCode: "BRL", amountMinor: 1 } }, /total/],
-    ["a full card number", { paymentMethod: { cardBrand: "visa", last4: "4111111111111111", expiryMonth: 1, expiryYear: 2030, holderName: "x", paymentToken: "t" } }, /last4/],
-    ["no payment token", { paymentMethod: { cardBrand: "visa", last4: "1111", expiryMonth: 1, expiryYear: 2030, holderName: "x", paymentToken: "" } }, /payment_token/],
+    [
+      "a full card number",
+      { paymentMethod: { cardBrand: "visa", last4: "4111111111111111", expiryMonth: 1, expiryYear: 2030, holderName: "x", paymentToken: "t" } },
+      /last4/,
+    ],
+    [
+      "no payment token",
+      { paymentMethod: { cardBrand: "visa", last4: "1111", expiryMonth: 1, expiryYear: 2030, holderName: "x", paymentToken: "" } },
+      /payment_token/,
+    ],
     ["no address", { address: undefined }, /address/],
     ["no order id", { orderId: "" }, /order_id/],
     ["no request id", { requestId: "" }, /request_id/],

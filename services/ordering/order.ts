@@ -158,7 +158,9 @@ export function transition(order: Order, to: OrderStatus, now: Date, details: { 
 export function stockItemsOf(order: Pick<Order, "lines">): StockItem[] {
   const units = new Map<string, number>();
   for (const line of order.lines) units.set(line.productId, (units.get(line.productId) ?? 0) + line.units);
-  return [...units].map(([productId, total]) => ({ productId, units: total })).sort((a, b) => (a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0));
+  return [...units]
+    .map(([productId, total]) => ({ productId, units: total }))
+    .sort((a, b) => (a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0));
 }
 
 /** What the checkout event carries, after the mapper turned proto into domain shapes. */
@@ -182,7 +184,8 @@ function checkId(value: string, field: string): void {
 
 function checkMoney(money: Money | undefined, field: string): Money {
   if (money === undefined) throw new InvalidArgumentError(field, "is required");
-  if (!/^[A-Z]{3}$/.test(money.currencyCode)) throw new InvalidArgumentError(`${field}.currency_code`, `must be an ISO 4217 code such as BRL (got "${money.currencyCode}")`);
+  if (!/^[A-Z]{3}$/.test(money.currencyCode))
+    throw new InvalidArgumentError(`${field}.currency_code`, `must be an ISO 4217 code such as BRL (got "${money.currencyCode}")`);
   if (!Number.isSafeInteger(money.amountMinor) || money.amountMinor < 0) {
     throw new InvalidArgumentError(`${field}.amount_minor`, `must be a whole, non-negative number of minor units (got ${money.amountMinor})`);
   }
@@ -199,7 +202,8 @@ function checkPaymentMethod(method: MaskedPaymentMethod | undefined): MaskedPaym
   if (!Number.isInteger(method.expiryYear) || method.expiryYear < 2000 || method.expiryYear > 2200) {
     throw new InvalidArgumentError("payment_method.expiry_year", `must be a four-digit year (got ${method.expiryYear})`);
   }
-  if (method.paymentToken === "") throw new InvalidArgumentError("payment_method.payment_token", "must not be empty: the payment gateway authorises against it");
+  if (method.paymentToken === "")
+    throw new InvalidArgumentError("payment_method.payment_token", "must not be empty: the payment gateway authorises against it");
   return { ...method };
 }
 
@@ -215,7 +219,8 @@ export function orderFromCheckout(draft: CheckoutDraft, now: Date): Order {
   if (draft.address === undefined) throw new InvalidArgumentError("address", "is required");
   const paymentMethod = checkPaymentMethod(draft.paymentMethod);
   if (draft.lines.length === 0) throw new InvalidArgumentError("lines", "must hold at least one line");
-  if (draft.lines.length > orderLimits.lines) throw new InvalidArgumentError("lines", `must hold at most ${orderLimits.lines} lines (got ${draft.lines.length})`);
+  if (draft.lines.length > orderLimits.lines)
+    throw new InvalidArgumentError("lines", `must hold at most ${orderLimits.lines} lines (got ${draft.lines.length})`);
   const lines = draft.lines.map((line, index): OrderLine => {
     const field = `lines[${index}]`;
     if (line.productId === "") throw new InvalidArgumentError(`${field}.product_id`, "must not be empty");
@@ -232,12 +237,16 @@ export function orderFromCheckout(draft: CheckoutDraft, now: Date): Order {
   });
   const currencyCode = (lines[0] as OrderLine).unitPrice.currencyCode;
   const mixed = lines.findIndex((line) => line.unitPrice.currencyCode !== currencyCode);
-  if (mixed >= 0) throw new InvalidArgumentError(`lines[${mixed}].unit_price.currency_code`, `must be ${currencyCode} like the first line: an order has one currency`);
+  if (mixed >= 0)
+    throw new InvalidArgumentError(`lines[${mixed}].unit_price.currency_code`, `must be ${currencyCode} like the first line: an order has one currency`);
   const total: Money = { currencyCode, amountMinor: lines.reduce((sum, line) => sum + line.unitPrice.amountMinor * line.units, 0) };
   if (draft.total !== undefined) {
     const claimed = checkMoney(draft.total, "total");
     if (claimed.currencyCode !== total.currencyCode || claimed.amountMinor !== total.amountMinor) {
-      throw new InvalidArgumentError("total", `must be the sum of the lines, ${total.amountMinor} ${total.currencyCode} (got ${claimed.amountMinor} ${claimed.currencyCode})`);
+      throw new InvalidArgumentError(
+        "total",
+        `must be the sum of the lines, ${total.amountMinor} ${total.currencyCode} (got ${claimed.amountMinor} ${claimed.currencyCode})`,
+      );
     }
   }
   return {

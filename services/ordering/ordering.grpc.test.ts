@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { credentials, Metadata, status, type ClientUnaryCall, type ServiceError } from "@grpc/grpc-js";
+import { type ClientUnaryCall, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { UserCheckoutAccepted } from "../../gen/mel/events/v1/basket_events.js";
 import { OrderStockConfirmed, OrderStockRejected } from "../../gen/mel/events/v1/catalog_events.js";
 import { OrderingServiceClient, OrderStatus, type Order as ProtoOrder } from "../../gen/mel/ordering/v1/ordering.js";
@@ -15,7 +15,7 @@ import { createEventBus, type EventBus, type EventMeta, type EventName } from ".
 import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, uniqueName } from "../../test/support/rabbitmq.js";
 import { waitUntil } from "../../test/support/wait.js";
 import { loadOrderingConfig } from "./config.js";
-import { startOrdering, type RunningOrdering } from "./main.js";
+import { type RunningOrdering, startOrdering } from "./main.js";
 import { quietLogger, testCheckout } from "./ordering.test-support.js";
 import { createTestTokens, type TestTokens } from "./ordering.test-tokens.js";
 
@@ -90,7 +90,10 @@ describe("OrderingService over gRPC", () => {
     return metadata;
   }
 
-  function unary<Res>(start: (metadata: Metadata, callback: (error: ServiceError | null, response: Res) => void) => ClientUnaryCall, metadata: Metadata): Promise<Res> {
+  function unary<Res>(
+    start: (metadata: Metadata, callback: (error: ServiceError | null, response: Res) => void) => ClientUnaryCall,
+    metadata: Metadata,
+  ): Promise<Res> {
     return new Promise((resolve, reject) => {
       start(metadata, (error, response) => (error ? reject(error) : resolve(response)));
     });
@@ -141,10 +144,21 @@ describe("OrderingService over gRPC", () => {
 
   it("takes a checkout from the broker to PAID, every event carrying the checkout's correlation id", async () => {
     const { checkout, correlationId } = await paidOrder("buyer-flow");
-    const expected: EventName[] = ["OrderStarted", "OrderStatusChangedToAwaitingValidation", "OrderStatusChangedToStockConfirmed", "OrderPaymentSucceeded", "OrderStatusChangedToPaid"];
-    await waitUntil("every event of the order", () => expected.every((type) => seen.some((event) => event.orderId === checkout.orderId && event.type === type)));
+    const expected: EventName[] = [
+      "OrderStarted",
+      "OrderStatusChangedToAwaitingValidation",
+      "OrderStatusChangedToStockConfirmed",
+      "OrderPaymentSucceeded",
+      "OrderStatusChangedToPaid",
+    ];
+    await waitUntil("every event of the order", () =>
+      expected.every((type) => seen.some((event) => event.orderId === checkout.orderId && event.type === type)),
+    );
     const events = seen.filter((event) => event.orderId === checkout.orderId);
-    assert.ok(events.every((event) => event.meta.correlationId === correlationId), `correlation ids: ${events.map((event) => event.meta.correlationId).join(", ")}`);
+    assert.ok(
+      events.every((event) => event.meta.correlationId === correlationId),
+      `correlation ids: ${events.map((event) => event.meta.correlationId).join(", ")}`,
+    );
     const paid = events.find((event) => event.type === "OrderStatusChangedToPaid");
     assert.deepEqual(paid?.event.items, [
       { productId: "product-a", units: 2 },
@@ -153,7 +167,12 @@ describe("OrderingService over gRPC", () => {
     const order = await as.getOrder(checkout.orderId, "buyer-flow");
     assert.deepEqual(
       order.statusHistory.map((change) => change.status),
-      [OrderStatus.ORDER_STATUS_SUBMITTED, OrderStatus.ORDER_STATUS_AWAITING_VALIDATION, OrderStatus.ORDER_STATUS_STOCK_CONFIRMED, OrderStatus.ORDER_STATUS_PAID],
+      [
+        OrderStatus.ORDER_STATUS_SUBMITTED,
+        OrderStatus.ORDER_STATUS_AWAITING_VALIDATION,
+        OrderStatus.ORDER_STATUS_STOCK_CONFIRMED,
+        OrderStatus.ORDER_STATUS_PAID,
+      ],
     );
     assert.equal(order.paymentMethod?.last4, "4242");
     assert.equal(order.paymentMethod?.paymentToken, "", "the payment token never leaves ordering");
@@ -215,7 +234,10 @@ describe("OrderingService over gRPC", () => {
     await rejectsWith(as.getOrder("x", undefined), status.UNAUTHENTICATED);
     const forged = new Metadata();
     forged.set("authorization", "Bearer not.a.token");
-    await rejectsWith(unary((md, cb) => client.listOrders({ pageSize: 0, pageToken: "" }, md, cb), forged), status.UNAUTHENTICATED);
+    await rejectsWith(
+      unary((md, cb) => client.listOrders({ pageSize: 0, pageToken: "" }, md, cb), forged),
+      status.UNAUTHENTICATED,
+    );
   });
 
   it("validates ids, page sizes and page tokens", async () => {
@@ -244,12 +266,18 @@ describe("OrderingService over gRPC", () => {
 
   it("ships paid orders only, and only for admins", async () => {
     const waiting = await placeOrder("buyer-ship");
-    await rejectsWith(as.shipOrder(waiting.checkout.orderId, "staff-2", ["admin"]), status.FAILED_PRECONDITION, /is AWAITING_VALIDATION and cannot become SHIPPED: only an order that is PAID can/);
+    await rejectsWith(
+      as.shipOrder(waiting.checkout.orderId, "staff-2", ["admin"]),
+      status.FAILED_PRECONDITION,
+      /is AWAITING_VALIDATION and cannot become SHIPPED: only an order that is PAID can/,
+    );
     const { checkout } = await paidOrder("buyer-ship");
     await rejectsWith(as.shipOrder(checkout.orderId, "buyer-ship"), status.PERMISSION_DENIED);
     const shipped = await as.shipOrder(checkout.orderId, "staff-2", ["admin"]);
     assert.equal(shipped.status, OrderStatus.ORDER_STATUS_SHIPPED);
-    await waitUntil("OrderStatusChangedToShipped", () => seen.some((event) => event.orderId === checkout.orderId && event.type === "OrderStatusChangedToShipped"));
+    await waitUntil("OrderStatusChangedToShipped", () =>
+      seen.some((event) => event.orderId === checkout.orderId && event.type === "OrderStatusChangedToShipped"),
+    );
   });
 
   it("streams the order at once, then each status change, and ends when it is final", async () => {

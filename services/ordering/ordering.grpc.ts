@@ -5,16 +5,16 @@
 import type { Kysely } from "kysely";
 import { OrderingServiceService } from "../../gen/mel/ordering/v1/ordering.js";
 import { InvalidArgumentError, NotFoundError, PermissionDeniedError } from "../../platform/errors/index.js";
-import { implementService, type Authenticate, type CallContext, type MethodPolicies } from "../../platform/grpc/index.js";
+import { type Authenticate, type CallContext, implementService, type MethodPolicies } from "../../platform/grpc/index.js";
 import type { Logger } from "../../platform/log/index.js";
-import { orderLimits, type Order } from "./order.js";
-import { changeOrderStatus, type OrderChanged } from "./order-flow.js";
+import { type Order, orderLimits } from "./order.js";
 import { orderToProto } from "./order.mapper.js";
+import { findOrder, listBuyerOrders } from "./order.repository.js";
+import type { OrderingDatabase } from "./order.table.js";
+import { changeOrderStatus, type OrderChanged } from "./order-flow.js";
 import type { OrderNotifier } from "./order-notifier.js";
 import { checkPageSize, decodePageToken, encodePageToken } from "./order-page-token.js";
-import { findOrder, listBuyerOrders } from "./order.repository.js";
 import type { StepTimings } from "./order-step.js";
-import type { OrderingDatabase } from "./order.table.js";
 import { watchOrderChanges } from "./order-watch.js";
 
 export interface OrderingServiceDeps {

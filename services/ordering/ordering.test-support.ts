@@ -2,14 +2,14 @@
 // temp file) or PostgreSQL (a fresh database per call), a checkout to build
 // orders from, and a quiet logger.
 import { pino } from "pino";
-import type { Logger } from "../../platform/log/index.js";
-import { openTestSqlDatabase, type TestDialect, type TestSqlDatabase } from "../../test/support/sql-database.js";
 import type { UserCheckoutAccepted } from "../../gen/mel/events/v1/basket_events.js";
 import type { EventMeta } from "../../platform/events/index.js";
+import type { Logger } from "../../platform/log/index.js";
+import { openTestSqlDatabase, type TestDialect, type TestSqlDatabase } from "../../test/support/sql-database.js";
 import { orderingMigrations } from "./migrations/index.js";
 import type { OrderingDatabase } from "./order.table.js";
 
-export { testDialects, type TestDialect } from "../../test/support/sql-database.js";
+export { type TestDialect, testDialects } from "../../test/support/sql-database.js";
 
 export type TestOrderingDatabase = TestSqlDatabase<OrderingDatabase>;
 

@@ -3,7 +3,7 @@
 // roles), and the real platform/auth verifier trusting that key. The
 // cross-service tests under test/e2e use identity itself instead.
 import { randomUUID } from "node:crypto";
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
+import { type CryptoKey, exportJWK, generateKeyPair, SignJWT } from "jose";
 import { createAuthenticate, createCachedKeySet, createTokenVerifier } from "../../platform/auth/index.js";
 import type { Authenticate } from "../../platform/grpc/index.js";
 

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import type { ServiceError } from "@grpc/grpc-js";
 import { Metadata, status } from "@grpc/grpc-js";
-import { OrderStatus, type Order } from "../../gen/mel/ordering/v1/ordering.js";
+import { type Order, OrderStatus } from "../../gen/mel/ordering/v1/ordering.js";
 import type { EventName } from "../../platform/events/index.js";
 import type { PaymentAuthorizationRequest, PaymentGateway } from "../../services/ordering/payment/payment-gateway.js";
 import { createSimulatedPaymentGateway } from "../../services/ordering/payment/simulated-payment-gateway.js";
@@ -18,12 +18,12 @@ import {
   declinedCard,
   eventsOfOrder,
   getOrder,
+  type Mesh,
   registerBuyer,
   startMesh,
   stockOf,
   waitForEvent,
   waitForOrderStatus,
-  type Mesh,
 } from "./mesh.js";
 
 /**
@@ -153,7 +153,12 @@ describe("checkout, end to end", () => {
     const buyer = await registerBuyer(mesh, "declined");
     const { orderId } = await checkout(mesh, buyer, [{ itemId: item.id, units: 2 }], { card: declinedCard });
     const order = await waitForOrderStatus(mesh, buyer, orderId, OrderStatus.ORDER_STATUS_CANCELLED);
-    assert.deepEqual(statusesOf(order), ["ORDER_STATUS_SUBMITTED", "ORDER_STATUS_AWAITING_VALIDATION", "ORDER_STATUS_STOCK_CONFIRMED", "ORDER_STATUS_CANCELLED"]);
+    assert.deepEqual(statusesOf(order), [
+      "ORDER_STATUS_SUBMITTED",
+      "ORDER_STATUS_AWAITING_VALIDATION",
+      "ORDER_STATUS_STOCK_CONFIRMED",
+      "ORDER_STATUS_CANCELLED",
+    ]);
     assert.match(order.statusHistory.at(-1)?.reason ?? "", /declined/);
     await waitForEvent(mesh, orderId, "OrderPaymentFailed");
     await waitUntil("the reservation to be released", async () => {
@@ -214,7 +219,11 @@ describe("checkout, end to end", () => {
     const again = await mesh.call(
       mesh.basket,
       "checkout",
-      { requestId: first.requestId, address: { street: "Rua das Flores, 10", city: "São Paulo", state: "SP", country: "BR", zipCode: "01000-000" }, card: approvedCard },
+      {
+        requestId: first.requestId,
+        address: { street: "Rua das Flores, 10", city: "São Paulo", state: "SP", country: "BR", zipCode: "01000-000" },
+        card: approvedCard,
+      },
       { token: buyer.token },
     );
     assert.equal(again.orderId, first.orderId, "the retried checkout answers with the same order");

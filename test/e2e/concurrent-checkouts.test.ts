@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { countOrdersByStatus } from "../../services/ordering/order.repository.js";
 import { waitUntil } from "../support/wait.js";
-import { approvedCard, createItem, deliveryAddress, mapWithLimit, registerBuyer, startMesh, stockOf, type Mesh } from "./mesh.js";
+import { approvedCard, createItem, deliveryAddress, type Mesh, mapWithLimit, registerBuyer, startMesh, stockOf } from "./mesh.js";
 
 const buyersCount = 500;
 const unitsInStock = 50;
@@ -32,7 +32,12 @@ describe(`${buyersCount} concurrent checkouts for ${unitsInStock} units`, () => 
     // Everyone at once.
     const accepted = await Promise.all(
       buyers.map((buyer) =>
-        mesh.call(mesh.basket, "checkout", { requestId: randomUUID(), address: deliveryAddress, card: approvedCard }, { token: buyer.token, deadlineMs: 120_000 }),
+        mesh.call(
+          mesh.basket,
+          "checkout",
+          { requestId: randomUUID(), address: deliveryAddress, card: approvedCard },
+          { token: buyer.token, deadlineMs: 120_000 },
+        ),
       ),
     );
     const orderIds = new Set(accepted.map((response) => response.orderId));
@@ -54,23 +59,26 @@ describe(`${buyersCount} concurrent checkouts for ${unitsInStock} units`, () => 
     assert.deepEqual(counts, { PAID: unitsInStock, CANCELLED: buyersCount - unitsInStock }, "no order stuck outside a final status");
     assert.deepEqual(await stockOf(mesh, item.id), { available: 0, reserved: 0 }, "exactly the stock was sold, never below zero");
 
-    const reservations = await mesh.catalogDb.selectFrom("stock_reservation").select(["order_id", "units", "status"]).where("product_id", "=", item.id).execute();
+    const reservations = await mesh.catalogDb
+      .selectFrom("stock_reservation")
+      .select(["order_id", "units", "status"])
+      .where("product_id", "=", item.id)
+      .execute();
     assert.equal(reservations.length, unitsInStock, "one reservation per order that got stock");
     assert.ok(reservations.every((row) => row.status === "sold" && row.units === 1));
     const paidIds = (await mesh.orderingDb.selectFrom("orders").select("id").where("status", "=", "PAID").execute()).map((row) => row.id).sort();
     assert.deepEqual(reservations.map((row) => row.order_id).sort(), paidIds, "the paid orders are exactly the ones holding the sold units");
 
-    const cancelled = await mesh.orderingDb
-      .selectFrom("order_status_change")
-      .select(["order_id", "reason"])
-      .where("status", "=", "CANCELLED")
-      .execute();
+    const cancelled = await mesh.orderingDb.selectFrom("order_status_change").select(["order_id", "reason"]).where("status", "=", "CANCELLED").execute();
     assert.equal(cancelled.length, buyersCount - unitsInStock);
     assert.ok(
       cancelled.every((change) => change.reason.includes(`stock rejected: not enough stock for ${item.id}`)),
       "every other order was cancelled for want of stock",
     );
-    const lowest = await mesh.catalogDb.selectFrom("catalog_item").select((eb) => eb.fn.min("available_stock").as("lowest")).executeTakeFirst();
+    const lowest = await mesh.catalogDb
+      .selectFrom("catalog_item")
+      .select((eb) => eb.fn.min("available_stock").as("lowest"))
+      .executeTakeFirst();
     assert.ok(Number(lowest?.lowest) >= 0, "no item has negative stock");
   });
 });

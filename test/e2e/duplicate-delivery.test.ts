@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { OrderStatus } from "../../gen/mel/ordering/v1/ordering.js";
 import { waitUntil } from "../support/wait.js";
-import { checkout, createItem, declinedCard, registerBuyer, startMesh, stockOf, waitForEvent, waitForOrderStatus, type Mesh } from "./mesh.js";
+import { checkout, createItem, declinedCard, type Mesh, registerBuyer, startMesh, stockOf, waitForEvent, waitForOrderStatus } from "./mesh.js";
 
 describe("every event delivered twice", () => {
   let mesh: Mesh;

@@ -5,33 +5,33 @@
 // test can kill it. A probe queue records every event on the exchange with
 // its headers, and an optional duplicator publishes every event a second
 // time (same message id), as a broker redelivering everything would.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { credentials, Metadata, type Client } from "@grpc/grpc-js";
-import { connect, type ChannelModel, type ConfirmChannel } from "amqplib";
+import { type Client, credentials, Metadata } from "@grpc/grpc-js";
+import { type ChannelModel, type ConfirmChannel, connect } from "amqplib";
 import type { Kysely } from "kysely";
 import { BasketServiceClient } from "../../gen/mel/basket/v1/basket.js";
-import { CatalogServiceClient, type CatalogItem } from "../../gen/mel/catalog/v1/catalog.js";
+import { type CatalogItem, CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
 import { IdentityServiceClient } from "../../gen/mel/identity/v1/identity.js";
 import { OrderingServiceClient } from "../../gen/mel/ordering/v1/ordering.js";
 import type { Env } from "../../platform/config/index.js";
-import { createEventBus, integrationEvents, type EventBus, type EventHandlers, type EventMeta, type EventName } from "../../platform/events/index.js";
+import { createEventBus, type EventBus, type EventHandlers, type EventMeta, type EventName, integrationEvents } from "../../platform/events/index.js";
 import { callUnary, type UnaryMethodName, type UnaryRequest, type UnaryResponse } from "../../platform/grpc/index.js";
 import { createLogger, type Logger } from "../../platform/log/index.js";
 import { createDatabase } from "../../platform/sql/index.js";
 import { loadBasketConfig } from "../../services/basket/config.js";
-import { startBasket, type RunningBasket } from "../../services/basket/main.js";
+import { type RunningBasket, startBasket } from "../../services/basket/main.js";
 import { loadCatalogConfig } from "../../services/catalog/config.js";
 import type { CatalogDatabase } from "../../services/catalog/item.table.js";
-import { startCatalog, type RunningCatalog } from "../../services/catalog/main.js";
+import { type RunningCatalog, startCatalog } from "../../services/catalog/main.js";
 import { loadIdentityConfig } from "../../services/identity/config.js";
-import { startIdentity, type RunningIdentity } from "../../services/identity/main.js";
+import { type RunningIdentity, startIdentity } from "../../services/identity/main.js";
 import { loadOrderingConfig } from "../../services/ordering/config.js";
-import { startOrdering, type RunningOrdering } from "../../services/ordering/main.js";
+import { type RunningOrdering, startOrdering } from "../../services/ordering/main.js";
 import type { OrderingDatabase } from "../../services/ordering/order.table.js";
 import type { PaymentGateway } from "../../services/ordering/payment/payment-gateway.js";
 import { createTestMongoDatabase, ensureMongoServer, stopMongoServer, type TestMongoDatabase } from "../support/ferretdb.js";
@@ -248,7 +248,10 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
 
     const orderingDb = createDatabase<OrderingDatabase>(databases.ordering.url, { variable: "MEL_ORDERING_DATABASE_URL", maxConnections: 2 });
     const catalogDb = createDatabase<CatalogDatabase>(databases.catalog.url, { variable: "MEL_CATALOG_DATABASE_URL", maxConnections: 2 });
-    cleanups.push(() => orderingDb.destroy(), () => catalogDb.destroy());
+    cleanups.push(
+      () => orderingDb.destroy(),
+      () => catalogDb.destroy(),
+    );
 
     const call: Mesh["call"] = (client, method, request, callOptions = {}) => {
       const metadata = new Metadata();
@@ -284,7 +287,13 @@ function recordingHandlers(events: RecordedEvent[]): EventHandlers {
   for (const type of Object.keys(integrationEvents) as EventName[]) {
     handlers[type] = async (event, meta) => {
       const body = event as Record<string, unknown>;
-      events.push({ type, eventId: meta.eventId, correlationId: meta.correlationId, orderId: typeof body.orderId === "string" ? body.orderId : "", event: body });
+      events.push({
+        type,
+        eventId: meta.eventId,
+        correlationId: meta.correlationId,
+        orderId: typeof body.orderId === "string" ? body.orderId : "",
+        event: body,
+      });
     };
   }
   return handlers as EventHandlers;
@@ -351,10 +360,15 @@ function orderingChildProcess(env: Env, port: number, logFile: string): Ordering
       spawned.once("exit", () => {
         exited = true;
       });
-      await waitUntil(`ordering to listen on port ${port}`, async () => {
-        if (exited) throw new Error(`ordering exited during start-up:\n${readTail(logFile)}`);
-        return acceptsConnections(port);
-      }, 60_000, 50);
+      await waitUntil(
+        `ordering to listen on port ${port}`,
+        async () => {
+          if (exited) throw new Error(`ordering exited during start-up:\n${readTail(logFile)}`);
+          return acceptsConnections(port);
+        },
+        60_000,
+        50,
+      );
     },
     async kill() {
       const running = child;
@@ -398,7 +412,10 @@ export async function registerBuyer(mesh: Mesh, label = "buyer"): Promise<Buyer>
 /** An item made by the admin through CatalogService.CreateItem with `stock` units available. */
 export async function createItem(mesh: Mesh, name: string, stock: number, priceMinor = 1990): Promise<CatalogItem> {
   const token = await mesh.adminToken();
-  const [{ brands }, { types }] = await Promise.all([mesh.call(mesh.catalog, "listBrands", {}, { token }), mesh.call(mesh.catalog, "listTypes", {}, { token })]);
+  const [{ brands }, { types }] = await Promise.all([
+    mesh.call(mesh.catalog, "listBrands", {}, { token }),
+    mesh.call(mesh.catalog, "listTypes", {}, { token }),
+  ]);
   const response = await mesh.call(
     mesh.catalog,
     "createItem",
@@ -430,7 +447,13 @@ export async function stockOf(mesh: Mesh, itemId: string): Promise<{ available: 
   return { available: item?.availableStock ?? -1, reserved: item?.reservedStock ?? -1 };
 }
 
-export const approvedCard = { number: "4111 1111 1111 1111", holderName: "Maria Silva", expiryMonth: 12, expiryYear: new Date().getUTCFullYear() + 3, securityCode: "123" };
+export const approvedCard = {
+  number: "4111 1111 1111 1111",
+  holderName: "Maria Silva",
+  expiryMonth: 12,
+  expiryYear: new Date().getUTCFullYear() + 3,
+  securityCode: "123",
+};
 /** The simulated gateway's documented declined test card (see services/ordering/payment/simulated-payment-gateway.ts). */
 export const declinedCard = { ...approvedCard, number: "4000 0000 0000 0002", holderName: "Cartao Recusado" };
 export const deliveryAddress = { street: "Rua das Flores, 10", city: "São Paulo", state: "SP", country: "BR", zipCode: "01000-000" };

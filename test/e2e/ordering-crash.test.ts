@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { countOrdersByStatus } from "../../services/ordering/order.repository.js";
 import { waitUntil } from "../support/wait.js";
-import { checkout, createItem, mapWithLimit, registerBuyer, startMesh, stockOf, type Mesh } from "./mesh.js";
+import { checkout, createItem, type Mesh, mapWithLimit, registerBuyer, startMesh, stockOf } from "./mesh.js";
 
 const orders = 30;
 
@@ -38,10 +38,15 @@ describe("ordering killed mid-flow", () => {
 
     const placing = Promise.all(buyers.map((buyer, index) => checkout(mesh, buyer, [{ itemId: item.id, units: unitsOf(index) }])));
     // Kill it as soon as a third of the orders exist: the rest are still queued or being created.
-    await waitUntil("ordering to have taken some orders", async () => {
-      const counts = await countOrdersByStatus(mesh.orderingDb);
-      return Object.values(counts).reduce((sum, count) => sum + (count ?? 0), 0) >= orders / 3;
-    }, 60_000, 5);
+    await waitUntil(
+      "ordering to have taken some orders",
+      async () => {
+        const counts = await countOrdersByStatus(mesh.orderingDb);
+        return Object.values(counts).reduce((sum, count) => sum + (count ?? 0), 0) >= orders / 3;
+      },
+      60_000,
+      5,
+    );
     await ordering.kill();
     const atKill = await countOrdersByStatus(mesh.orderingDb);
     const placed = await placing; // basket accepts checkouts while ordering is down
@@ -50,19 +55,22 @@ describe("ordering killed mid-flow", () => {
 
     await ordering.start();
     try {
-      await waitUntil(
-        "every order to be PAID",
-        async () => ((await countOrdersByStatus(mesh.orderingDb)).PAID ?? 0) === orders,
-        120_000,
-        200,
-      );
+      await waitUntil("every order to be PAID", async () => ((await countOrdersByStatus(mesh.orderingDb)).PAID ?? 0) === orders, 120_000, 200);
     } catch (error) {
-      throw new Error(`${(error as Error).message}\nstatuses: ${JSON.stringify(await countOrdersByStatus(mesh.orderingDb))}\nordering log:\n${ordering.logTail()}`);
+      throw new Error(
+        `${(error as Error).message}\nstatuses: ${JSON.stringify(await countOrdersByStatus(mesh.orderingDb))}\nordering log:\n${ordering.logTail()}`,
+      );
     }
 
     assert.deepEqual(await countOrdersByStatus(mesh.orderingDb), { PAID: orders });
     const ids = placed.map((result) => result.orderId);
-    const history = await mesh.orderingDb.selectFrom("order_status_change").select(["order_id", "status"]).where("order_id", "in", ids).orderBy("order_id").orderBy("seq").execute();
+    const history = await mesh.orderingDb
+      .selectFrom("order_status_change")
+      .select(["order_id", "status"])
+      .where("order_id", "in", ids)
+      .orderBy("order_id")
+      .orderBy("seq")
+      .execute();
     for (const id of ids) {
       assert.deepEqual(
         history.filter((change) => change.order_id === id).map((change) => change.status),

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import mongoose, { type Connection } from "mongoose";
-import { createTestMongoDatabase, ensureMongoServer, stopMongoServer, withDatabase, type TestMongoDatabase } from "./ferretdb.js";
+import { createTestMongoDatabase, ensureMongoServer, stopMongoServer, type TestMongoDatabase, withDatabase } from "./ferretdb.js";
 
 describe("test MongoDB-protocol server", () => {
   let database: TestMongoDatabase;

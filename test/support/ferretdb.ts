@@ -6,7 +6,7 @@
 // ("database is locked") under load such as the 500-checkout test, which no
 // MongoDB does. MEL_TEST_FERRETDB_BACKEND=sqlite picks SQLite in a temp folder.
 // Each test file gets a fresh, uniquely named database, dropped afterwards.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -46,14 +46,17 @@ export interface TestMongoDatabase {
 export function ferretDbBinary(): string {
   const configured = process.env.MEL_FERRETDB_BIN;
   if (configured) {
-    if (!existsSync(configured)) throw new Error(`MEL_FERRETDB_BIN=${configured} does not exist; build it with (cd tools/ferretdb && go build -o ${configured} .)`);
+    if (!existsSync(configured))
+      throw new Error(`MEL_FERRETDB_BIN=${configured} does not exist; build it with (cd tools/ferretdb && go build -o ${configured} .)`);
     return configured;
   }
   let goPath: string;
   try {
     goPath = execFileSync("go", ["env", "GOPATH"], { encoding: "utf8" }).trim();
   } catch (error) {
-    throw new Error(`cannot find FerretDB: MEL_FERRETDB_BIN is unset and Go is not available to build tools/ferretdb (${messageOf(error)}); install Go or set MONGODB_URL`);
+    throw new Error(
+      `cannot find FerretDB: MEL_FERRETDB_BIN is unset and Go is not available to build tools/ferretdb (${messageOf(error)}); install Go or set MONGODB_URL`,
+    );
   }
   const binary = join(goPath, "bin", "mel-ferretdb");
   if (!existsSync(binary)) {
@@ -78,7 +81,8 @@ async function startFerretDb(): Promise<MongoServer> {
   let lastError = "";
   // A port found free can be taken before FerretDB binds it: try another then.
   const backend = process.env.MEL_TEST_FERRETDB_BACKEND ?? "postgresql";
-  if (backend !== "postgresql" && backend !== "sqlite") throw new Error(`MEL_TEST_FERRETDB_BACKEND must be "postgresql" or "sqlite", not ${JSON.stringify(backend)}`);
+  if (backend !== "postgresql" && backend !== "sqlite")
+    throw new Error(`MEL_TEST_FERRETDB_BACKEND must be "postgresql" or "sqlite", not ${JSON.stringify(backend)}`);
   if (backend === "postgresql") await dropOrphanedTestDatabases("ferretdb");
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
@@ -161,7 +165,9 @@ export function ensureMongoServer(): Promise<MongoServer> {
     return startFerretDb();
   })().catch((error: unknown) => {
     server = undefined;
-    throw new Error(`no MongoDB-protocol server for tests: ${error instanceof Error ? error.message : String(error)} (set MONGODB_URL to use a running MongoDB)`);
+    throw new Error(
+      `no MongoDB-protocol server for tests: ${error instanceof Error ? error.message : String(error)} (set MONGODB_URL to use a running MongoDB)`,
+    );
   });
   return server;
 }

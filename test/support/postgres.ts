@@ -89,7 +89,9 @@ export async function createTestPostgresDatabase(label: string): Promise<TestPos
 export async function dropOrphanedTestDatabases(label: string): Promise<string[]> {
   await ensurePostgres();
   const prefix = `mel_${label}_`;
-  const { rows } = await withAdminClient((client) => client.query<{ datname: string }>("select datname from pg_database where starts_with(datname, $1)", [prefix]));
+  const { rows } = await withAdminClient((client) =>
+    client.query<{ datname: string }>("select datname from pg_database where starts_with(datname, $1)", [prefix]),
+  );
   const orphaned = rows
     .map((row) => row.datname)
     .filter((name) => {

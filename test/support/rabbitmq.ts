@@ -4,7 +4,7 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
-import { connect, type Channel, type ChannelModel } from "amqplib";
+import { type Channel, type ChannelModel, connect } from "amqplib";
 
 const run = promisify(execFile);
 
@@ -72,7 +72,9 @@ export function ensureRabbitMq(): Promise<void> {
     const lastError = await waitUntilConnectable(40);
     if (lastError !== undefined) {
       ensured = undefined;
-      throw new Error(`RabbitMQ is unreachable at ${rabbitMqUrl.replace(/:[^:@/]*@/, ":***@")} (${lastError}); start it with rabbitmq-server -detached or set MEL_RABBITMQ_URL`);
+      throw new Error(
+        `RabbitMQ is unreachable at ${rabbitMqUrl.replace(/:[^:@/]*@/, ":***@")} (${lastError}); start it with rabbitmq-server -detached or set MEL_RABBITMQ_URL`,
+      );
     }
   })();
   return ensured;
@@ -164,10 +166,12 @@ export async function listExchanges(prefix: string): Promise<Array<{ name: strin
 }
 
 /** Bindings whose source exchange starts with `prefix`. */
-export async function listBindings(prefix: string): Promise<Array<{ source: string; destination: string; routingKey: string; arguments: Record<string, unknown> }>> {
-  const rows = JSON.parse(
-    await rabbitmqctl("list_bindings", "source_name", "destination_name", "routing_key", "arguments", "--formatter", "json"),
-  ) as Array<Record<string, unknown>>;
+export async function listBindings(
+  prefix: string,
+): Promise<Array<{ source: string; destination: string; routingKey: string; arguments: Record<string, unknown> }>> {
+  const rows = JSON.parse(await rabbitmqctl("list_bindings", "source_name", "destination_name", "routing_key", "arguments", "--formatter", "json")) as Array<
+    Record<string, unknown>
+  >;
   return rows
     .filter((row) => String(row.source_name).startsWith(prefix))
     .map((row) => ({

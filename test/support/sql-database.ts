@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Kysely } from "kysely";
-import { createDatabase, migrateToLatest, type MigrationSet } from "../../platform/sql/index.js";
+import { createDatabase, type MigrationSet, migrateToLatest } from "../../platform/sql/index.js";
 import { createTestPostgresDatabase } from "./postgres.js";
 
 export type TestDialect = "sqlite" | "postgres";

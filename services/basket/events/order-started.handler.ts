@@ -8,11 +8,11 @@
 // could throw away a newer basket.
 import type { OrderStarted } from "../../../gen/mel/events/v1/ordering_events.js";
 import type { EventHandler } from "../../../platform/events/index.js";
-import { handleEventOnce } from "../basket-inbox.js";
-import { lostRace, retryOnConflict } from "../basket-update.js";
 import { removeCheckedOutUnits } from "../basket.js";
 import { checkoutToFields, fieldsToCheckout, fieldsToLine, lineToFields } from "../basket.mapper.js";
 import { findBasketDocument, updateBasket } from "../basket.repository.js";
+import { handleEventOnce } from "../basket-inbox.js";
+import { lostRace, retryOnConflict } from "../basket-update.js";
 import type { BasketHandlerDeps } from "./product-price-changed.handler.js";
 
 export function createOrderStartedHandler({ db, logger, writeRetry, now }: BasketHandlerDeps): EventHandler<OrderStarted> {
@@ -36,7 +36,13 @@ export function createOrderStartedHandler({ db, logger, writeRetry, now }: Baske
         const startedAt = now();
         const lines = removeCheckedOutUnits(document.lines.map(fieldsToLine), record.lines);
         const marked = checkouts.map((candidate) => (candidate === record ? { ...candidate, orderStartedAt: startedAt } : candidate));
-        const written = await updateBasket(db, event.buyerId, document.revision, { lines: lines.map(lineToFields), checkouts: marked.map(checkoutToFields) }, startedAt);
+        const written = await updateBasket(
+          db,
+          event.buyerId,
+          document.revision,
+          { lines: lines.map(lineToFields), checkouts: marked.map(checkoutToFields) },
+          startedAt,
+        );
         return written ? ("removed" as const) : lostRace;
       });
       if (outcome === "removed") log.info("ordered lines removed from the basket");

@@ -4,13 +4,13 @@
 // each basket is changed by its own read-modify-write under the version filter,
 // which also keeps a concurrent buyer edit from being lost.
 import type { ProductPriceChanged } from "../../../gen/mel/events/v1/catalog_events.js";
-import { serializeByKey, type EventHandler } from "../../../platform/events/index.js";
+import { type EventHandler, serializeByKey } from "../../../platform/events/index.js";
 import type { Logger } from "../../../platform/log/index.js";
-import { handleEventOnce } from "../basket-inbox.js";
-import { changeBasketLines, type WriteRetry } from "../basket-update.js";
 import { applyPriceChange } from "../basket.js";
 import type { BasketDb } from "../basket.model.js";
 import { findBuyersHoldingProduct } from "../basket.repository.js";
+import { handleEventOnce } from "../basket-inbox.js";
+import { changeBasketLines, type WriteRetry } from "../basket-update.js";
 
 export interface BasketHandlerDeps {
   db: BasketDb;

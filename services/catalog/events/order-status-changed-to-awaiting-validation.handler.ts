@@ -6,7 +6,7 @@ import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import { OrderStockConfirmed, OrderStockRejected } from "../../../gen/mel/events/v1/catalog_events.js";
 import type { OrderStatusChangedToAwaitingValidation } from "../../../gen/mel/events/v1/ordering_events.js";
-import { addToOutbox, handleOnce, type EventHandler, type OutboxRelay } from "../../../platform/events/index.js";
+import { addToOutbox, type EventHandler, handleOnce, type OutboxRelay } from "../../../platform/events/index.js";
 import type { CatalogDatabase } from "../item.table.js";
 import { reserveOrderStock } from "./reserve-order-stock.js";
 

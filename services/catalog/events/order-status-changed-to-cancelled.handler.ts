@@ -2,7 +2,7 @@
 // available stock. An order cancelled before (or without) a reservation, or
 // already released, holds nothing: then this changes nothing.
 import type { OrderStatusChangedToCancelled } from "../../../gen/mel/events/v1/ordering_events.js";
-import { handleOnce, type EventHandler } from "../../../platform/events/index.js";
+import { type EventHandler, handleOnce } from "../../../platform/events/index.js";
 import type { CatalogDatabase } from "../item.table.js";
 import { settleReservations } from "../stock-reservation.repository.js";
 import type { OrderFlowHandlerDeps } from "./order-status-changed-to-awaiting-validation.handler.js";

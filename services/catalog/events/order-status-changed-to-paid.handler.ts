@@ -2,7 +2,7 @@
 // leave reserved stock for good. The reservation rows, not the event's lines,
 // say how many, so a sale never exceeds what was reserved.
 import type { OrderStatusChangedToPaid } from "../../../gen/mel/events/v1/ordering_events.js";
-import { handleOnce, type EventHandler } from "../../../platform/events/index.js";
+import { type EventHandler, handleOnce } from "../../../platform/events/index.js";
 import type { CatalogDatabase } from "../item.table.js";
 import { settleReservations } from "../stock-reservation.repository.js";
 import type { OrderFlowHandlerDeps } from "./order-status-changed-to-awaiting-validation.handler.js";

@@ -1,14 +1,8 @@
 // Reserving an order's stock: every line or none, inside the caller's transaction.
 import type { Kysely } from "kysely";
 import type { CatalogDatabase } from "../item.table.js";
-import { mergeStockLines, unreservableLines, type ReservationOutcome, type StockLine, type StockShortage } from "../stock-reservation.js";
-import {
-  availableUnits,
-  findReservations,
-  insertReservations,
-  reserveUnits,
-  returnReservedUnits,
-} from "../stock-reservation.repository.js";
+import { mergeStockLines, type ReservationOutcome, type StockLine, type StockShortage, unreservableLines } from "../stock-reservation.js";
+import { availableUnits, findReservations, insertReservations, reserveUnits, returnReservedUnits } from "../stock-reservation.repository.js";
 
 /**
  * Tries each line with a conditional UPDATE (available_stock >= units). If any

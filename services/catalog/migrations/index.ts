@@ -1,6 +1,7 @@
 // Catalog's migrations in the order they apply (Kysely sorts by name).
-import type { MigrationSet } from "../../../platform/sql/index.js";
+
 import { messagingTablesMigration } from "../../../platform/events/index.js";
+import type { MigrationSet } from "../../../platform/sql/index.js";
 import * as catalogTables from "./0001_catalog_tables.js";
 
 export const catalogMigrations: MigrationSet = {

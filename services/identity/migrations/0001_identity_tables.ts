@@ -1,7 +1,7 @@
 // Users, roles, refresh tokens, signing keys and sign-in throttling. Written
 // with the schema builder so the same migration runs on SQLite, PostgreSQL and
 // SQL Server.
-import { sql, type Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { isoTimeColumn, unicodeText } from "../../../platform/sql/index.js";
 
 export async function up(db: Kysely<unknown>): Promise<void> {

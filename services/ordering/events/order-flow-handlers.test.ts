@@ -6,11 +6,11 @@ import { after, before, describe, it } from "node:test";
 import type { Kysely } from "kysely";
 import { OrderStatusChangedToAwaitingValidation, OrderStatusChangedToCancelled, OrderStatusChangedToPaid } from "../../../gen/mel/events/v1/ordering_events.js";
 import { createAwaitValidationStep } from "../await-validation.step.js";
-import { changeOrderStatus, type OrderFlowDeps } from "../order-flow.js";
-import { createOrderStepRunner, type OrderStepRunner } from "../order-step-runner.js";
 import { countOrdersByStatus, findOrder, findOrderRecord } from "../order.repository.js";
 import type { OrderingDatabase } from "../order.table.js";
-import { openTestOrderingDatabase, quietLogger, testCheckout, testDialects, testMeta, type TestOrderingDatabase } from "../ordering.test-support.js";
+import { changeOrderStatus, type OrderFlowDeps } from "../order-flow.js";
+import { createOrderStepRunner, type OrderStepRunner } from "../order-step-runner.js";
+import { openTestOrderingDatabase, quietLogger, type TestOrderingDatabase, testCheckout, testDialects, testMeta } from "../ordering.test-support.js";
 import { createAuthorizePaymentStep } from "../payment/authorize-payment.step.js";
 import { createSimulatedPaymentGateway, declinedTestCard, type SimulatedPaymentGateway } from "../payment/simulated-payment-gateway.js";
 import { createOrderStockConfirmedHandler } from "./order-stock-confirmed.handler.js";
@@ -96,7 +96,10 @@ for (const dialect of testDialects) {
         events.map((row) => row.event_type),
         ["OrderStarted", "OrderStatusChangedToAwaitingValidation", "OrderStatusChangedToStockConfirmed", "OrderPaymentSucceeded", "OrderStatusChangedToPaid"],
       );
-      assert.ok(events.every((row) => row.correlation_id === "corr-paid"), "every event of the order carries the checkout's correlation id");
+      assert.ok(
+        events.every((row) => row.correlation_id === "corr-paid"),
+        "every event of the order carries the checkout's correlation id",
+      );
       const awaiting = OrderStatusChangedToAwaitingValidation.decode(events[1]!.payload);
       assert.deepEqual(awaiting.items, [
         { productId: "product-a", units: 2 },
@@ -108,7 +111,14 @@ for (const dialect of testDialects) {
 
     it("cancels the order when the documented test card is declined", async () => {
       const checkout = testCheckout({
-        paymentMethod: { cardBrand: "visa", last4: declinedTestCard.last4, expiryMonth: 1, expiryYear: 2030, holderName: "Recusado", paymentToken: "tok-declined" },
+        paymentMethod: {
+          cardBrand: "visa",
+          last4: declinedTestCard.last4,
+          expiryMonth: 1,
+          expiryYear: 2030,
+          holderName: "Recusado",
+          paymentToken: "tok-declined",
+        },
       });
       await startOrder(deps)(checkout, testMeta("UserCheckoutAccepted", `evt-${checkout.orderId}`));
       await runner.runDueSteps();
@@ -118,7 +128,10 @@ for (const dialect of testDialects) {
       assert.equal(order?.status, "CANCELLED");
       assert.match(order?.history.at(-1)?.reason ?? "", /declined/);
       const events = await outbox(store.db, checkout.orderId);
-      assert.deepEqual(events.slice(-2).map((row) => row.event_type), ["OrderPaymentFailed", "OrderStatusChangedToCancelled"]);
+      assert.deepEqual(
+        events.slice(-2).map((row) => row.event_type),
+        ["OrderPaymentFailed", "OrderStatusChangedToCancelled"],
+      );
       const cancelled = OrderStatusChangedToCancelled.decode(events.at(-1)!.payload);
       assert.equal(cancelled.items.length, 2, "catalog is told what to release");
     });
@@ -144,19 +157,27 @@ for (const dialect of testDialects) {
       const checkout = testCheckout();
       await startOrder(deps)(checkout, testMeta("UserCheckoutAccepted", `evt-${checkout.orderId}`));
       await runner.runDueSteps();
-      await store.db.transaction().execute((trx) => changeOrderStatus(trx, checkout.orderId, "CANCELLED", { now: new Date(), timings: deps.timings, reason: "buyer" }));
+      await store.db
+        .transaction()
+        .execute((trx) => changeOrderStatus(trx, checkout.orderId, "CANCELLED", { now: new Date(), timings: deps.timings, reason: "buyer" }));
       await createOrderStockConfirmedHandler(deps)({ orderId: checkout.orderId }, testMeta("OrderStockConfirmed", `late-${checkout.orderId}`));
       const order = await findOrder(store.db, checkout.orderId);
       assert.equal(order?.status, "CANCELLED");
       const events = await outbox(store.db, checkout.orderId);
-      assert.equal(events.filter((row) => row.event_type === "OrderStatusChangedToCancelled").length, 2, "the cancellation is announced again so catalog releases the late reservation");
+      assert.equal(
+        events.filter((row) => row.event_type === "OrderStatusChangedToCancelled").length,
+        2,
+        "the cancellation is announced again so catalog releases the late reservation",
+      );
     });
 
     it("drops the grace-period step of an order the buyer cancelled", async () => {
       const slow = { ...deps, timings: { gracePeriodMs: 0 } };
       const checkout = testCheckout();
       await startOrder(slow)(checkout, testMeta("UserCheckoutAccepted", `evt-${checkout.orderId}`));
-      await store.db.transaction().execute((trx) => changeOrderStatus(trx, checkout.orderId, "CANCELLED", { now: new Date(), timings: slow.timings, reason: "buyer" }));
+      await store.db
+        .transaction()
+        .execute((trx) => changeOrderStatus(trx, checkout.orderId, "CANCELLED", { now: new Date(), timings: slow.timings, reason: "buyer" }));
       await runner.runDueSteps();
       const record = await findOrderRecord(store.db, checkout.orderId);
       assert.equal(record?.order.status, "CANCELLED");

@@ -3,13 +3,19 @@
 // the reservation after our cancellation went out) is given back: the
 // cancellation is announced again so catalog releases it.
 import type { OrderStockConfirmed } from "../../../gen/mel/events/v1/catalog_events.js";
-import { handleOnce, type EventHandler } from "../../../platform/events/index.js";
+import { type EventHandler, handleOnce } from "../../../platform/events/index.js";
 import { IllegalTransitionError } from "../order.js";
-import { announceCancellation, changeOrderStatus, type OrderFlowDeps } from "../order-flow.js";
 import { findOrderRecord } from "../order.repository.js";
 import type { OrderingDatabase } from "../order.table.js";
+import { announceCancellation, changeOrderStatus, type OrderFlowDeps } from "../order-flow.js";
 
-export function createOrderStockConfirmedHandler({ db, logger, timings, orderChanged, now = () => new Date() }: OrderFlowDeps): EventHandler<OrderStockConfirmed> {
+export function createOrderStockConfirmedHandler({
+  db,
+  logger,
+  timings,
+  orderChanged,
+  now = () => new Date(),
+}: OrderFlowDeps): EventHandler<OrderStockConfirmed> {
   const handle = handleOnce<OrderingDatabase, OrderStockConfirmed>(
     db,
     "ordering.confirm-stock",
@@ -30,7 +36,11 @@ export function createOrderStockConfirmedHandler({ db, logger, timings, orderCha
           }
           return () => logger.info({ orderId: event.orderId, eventId: meta.eventId }, "stock confirmed for a cancelled order; asked catalog to release it");
         }
-        return () => logger.warn({ orderId: event.orderId, eventId: meta.eventId, status: error.current }, "stock confirmation does not apply to the order's status; ignored");
+        return () =>
+          logger.warn(
+            { orderId: event.orderId, eventId: meta.eventId, status: error.current },
+            "stock confirmation does not apply to the order's status; ignored",
+          );
       }
     },
     logger,
@@ -40,4 +50,3 @@ export function createOrderStockConfirmedHandler({ db, logger, timings, orderCha
     orderChanged(event.orderId);
   };
 }
-

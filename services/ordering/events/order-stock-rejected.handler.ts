@@ -2,23 +2,38 @@
 // Catalog reserved nothing, but the cancellation still goes out (its
 // consumers release whatever the order holds, which is nothing here).
 import type { OrderStockRejected } from "../../../gen/mel/events/v1/catalog_events.js";
-import { handleOnce, type EventHandler } from "../../../platform/events/index.js";
+import { type EventHandler, handleOnce } from "../../../platform/events/index.js";
 import { IllegalTransitionError, stockRejectedReason } from "../order.js";
-import { changeOrderStatus, type OrderFlowDeps } from "../order-flow.js";
 import type { OrderingDatabase } from "../order.table.js";
+import { changeOrderStatus, type OrderFlowDeps } from "../order-flow.js";
 
-export function createOrderStockRejectedHandler({ db, logger, timings, orderChanged, now = () => new Date() }: OrderFlowDeps): EventHandler<OrderStockRejected> {
+export function createOrderStockRejectedHandler({
+  db,
+  logger,
+  timings,
+  orderChanged,
+  now = () => new Date(),
+}: OrderFlowDeps): EventHandler<OrderStockRejected> {
   const handle = handleOnce<OrderingDatabase, OrderStockRejected>(
     db,
     "ordering.reject-stock",
     async (trx, event, meta) => {
       const reason = stockRejectedReason(event.shortages);
       try {
-        await changeOrderStatus(trx, event.orderId, "CANCELLED", { now: now(), timings, reason, trace: { correlationId: meta.correlationId, traceparent: meta.traceparent } });
+        await changeOrderStatus(trx, event.orderId, "CANCELLED", {
+          now: now(),
+          timings,
+          reason,
+          trace: { correlationId: meta.correlationId, traceparent: meta.traceparent },
+        });
         return () => logger.info({ orderId: event.orderId, eventId: meta.eventId, shortages: event.shortages }, "order cancelled: stock rejected");
       } catch (error) {
         if (!(error instanceof IllegalTransitionError)) throw error;
-        return () => logger.warn({ orderId: event.orderId, eventId: meta.eventId, status: error.current }, "stock rejection does not apply to the order's status; ignored");
+        return () =>
+          logger.warn(
+            { orderId: event.orderId, eventId: meta.eventId, status: error.current },
+            "stock rejection does not apply to the order's status; ignored",
+          );
       }
     },
     logger,

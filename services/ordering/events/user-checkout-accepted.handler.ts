@@ -3,14 +3,20 @@
 // redelivery (same event id) is stopped by the inbox, and the same request
 // published again under a new event id finds its order by request id.
 import type { UserCheckoutAccepted } from "../../../gen/mel/events/v1/basket_events.js";
-import { handleOnce, type EventHandler } from "../../../platform/events/index.js";
+import { type EventHandler, handleOnce } from "../../../platform/events/index.js";
 import { orderFromCheckout } from "../order.js";
-import { startOrder, type OrderFlowDeps } from "../order-flow.js";
 import { checkoutToDraft } from "../order.mapper.js";
 import { findOrderIdByCheckoutRequest, findOrderVersion } from "../order.repository.js";
 import type { OrderingDatabase } from "../order.table.js";
+import { type OrderFlowDeps, startOrder } from "../order-flow.js";
 
-export function createUserCheckoutAcceptedHandler({ db, logger, timings, orderChanged, now = () => new Date() }: OrderFlowDeps): EventHandler<UserCheckoutAccepted> {
+export function createUserCheckoutAcceptedHandler({
+  db,
+  logger,
+  timings,
+  orderChanged,
+  now = () => new Date(),
+}: OrderFlowDeps): EventHandler<UserCheckoutAccepted> {
   const handle = handleOnce<OrderingDatabase, UserCheckoutAccepted>(
     db,
     "ordering.start-order",

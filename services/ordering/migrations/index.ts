@@ -1,6 +1,7 @@
 // Ordering's migrations in the order they apply (Kysely sorts by name).
-import type { MigrationSet } from "../../../platform/sql/index.js";
+
 import { messagingTablesMigration } from "../../../platform/events/index.js";
+import type { MigrationSet } from "../../../platform/sql/index.js";
 import * as orderingTables from "./0001_ordering_tables.js";
 
 export const orderingMigrations: MigrationSet = {

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { changeOrderStatus, type OrderFlowDeps } from "../order-flow.js";
 import { createAwaitValidationStep } from "../await-validation.step.js";
-import { createOrderStepRunner } from "../order-step-runner.js";
-import { findOrder, findOrderRecord } from "../order.repository.js";
 import { createOrderStockConfirmedHandler } from "../events/order-stock-confirmed.handler.js";
 import { createUserCheckoutAcceptedHandler } from "../events/user-checkout-accepted.handler.js";
-import { openTestOrderingDatabase, quietLogger, testCheckout, testMeta, type TestOrderingDatabase } from "../ordering.test-support.js";
+import { findOrder, findOrderRecord } from "../order.repository.js";
+import { changeOrderStatus, type OrderFlowDeps } from "../order-flow.js";
+import { createOrderStepRunner } from "../order-step-runner.js";
+import { openTestOrderingDatabase, quietLogger, type TestOrderingDatabase, testCheckout, testMeta } from "../ordering.test-support.js";
 import { createAuthorizePaymentStep } from "./authorize-payment.step.js";
 import type { PaymentAuthorizationRequest, PaymentGateway } from "./payment-gateway.js";
 import { createSimulatedPaymentGateway, declinedTestCard } from "./simulated-payment-gateway.js";
@@ -150,7 +150,9 @@ describe("the payment step", () => {
     const slow: PaymentGateway = {
       async authorize(request) {
         // The buyer's cancel commits while the gateway is deciding.
-        await store.db.transaction().execute((trx) => changeOrderStatus(trx, orderId, "CANCELLED", { now: new Date(), timings: deps.timings, reason: "buyer" }));
+        await store.db
+          .transaction()
+          .execute((trx) => changeOrderStatus(trx, orderId, "CANCELLED", { now: new Date(), timings: deps.timings, reason: "buyer" }));
         return real.authorize(request);
       },
       voidAuthorization: real.voidAuthorization,

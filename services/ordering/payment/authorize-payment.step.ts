@@ -13,8 +13,8 @@
 import { OrderPaymentFailed, OrderPaymentSucceeded } from "../../../gen/mel/events/v1/ordering_events.js";
 import { addToOutbox } from "../../../platform/events/index.js";
 import { IllegalTransitionError } from "../order.js";
+import { clearStep, findOrder, findOrderRecord } from "../order.repository.js";
 import { changeOrderStatus, type OrderFlowDeps } from "../order-flow.js";
-import { clearStep, findOrderRecord, findOrder } from "../order.repository.js";
 import type { StepHandler } from "../order-step-runner.js";
 import type { PaymentAuthorization, PaymentGateway } from "./payment-gateway.js";
 
@@ -66,7 +66,10 @@ export function createAuthorizePaymentStep(deps: AuthorizePaymentDeps): StepHand
           });
         }
       });
-      logger.info({ orderId, outcome: answer.outcome, last4: order.paymentMethod.last4 }, answer.outcome === "approved" ? "payment authorised; order paid" : "payment declined; order cancelled");
+      logger.info(
+        { orderId, outcome: answer.outcome, last4: order.paymentMethod.last4 },
+        answer.outcome === "approved" ? "payment authorised; order paid" : "payment declined; order cancelled",
+      );
     } catch (error) {
       if (!(error instanceof IllegalTransitionError)) throw error;
       // The buyer cancelled while the gateway answered: give back an
