@@ -21,7 +21,7 @@ async function call(
 ): Promise<{ status: number; headers: Headers; json: any }> {
   const response = await fetch(stack.url + path, {
     method,
-    body: body === undefined ? undefined : JSON.stringify(body),
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
   });
   const text = await response.text();

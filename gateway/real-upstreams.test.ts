@@ -66,7 +66,7 @@ async function http(method: string, path: string, options: { body?: unknown; tok
   const headers: Record<string, string> = {};
   if (options.body !== undefined) headers["content-type"] = "application/json";
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-  const response = await fetch(gateway.url + path, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
+  const response = await fetch(gateway.url + path, { method, headers, ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }) });
   const text = await response.text();
   return { status: response.status, headers: response.headers, json: text === "" ? undefined : JSON.parse(text) };
 }

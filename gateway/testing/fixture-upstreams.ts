@@ -76,7 +76,7 @@ export function fixtureOrder(id: string, status: OrderStatus): Order {
 }
 
 function fail(code: GrpcStatus, details: string, metadata?: Metadata): ServerErrorResponse {
-  return Object.assign(new Error(details), { code, details, metadata });
+  return Object.assign(new Error(details), { code, details }, metadata === undefined ? {} : { metadata });
 }
 
 /**

@@ -2,7 +2,7 @@
 // of their public parts, and tokens signed the way identity signs them (or
 // deliberately not, for the attack tests).
 import { randomUUID } from "node:crypto";
-import { base64url, type CryptoKey, exportJWK, generateKeyPair, type JSONWebKeySet, type JWK, type JWTPayload, SignJWT } from "jose";
+import { base64url, type CryptoKey, exportJWK, generateKeyPair, type JSONWebKeySet, type JWK, SignJWT } from "jose";
 
 export const testIssuer = "mel-identity-test";
 export const testAudience = "mel-api-test";
@@ -25,7 +25,8 @@ export function jwksOf(...keys: TestSigningKey[]): JSONWebKeySet {
 
 export interface TokenOverrides {
   header?: Record<string, unknown>;
-  claims?: JWTPayload;
+  /** Claims to set; `undefined` removes a default claim from the token. */
+  claims?: { [claim: string]: unknown };
   /** Seconds from now. */
   expiresIn?: number;
   /** Seconds from now (negative = in the past). */

@@ -273,7 +273,7 @@ describe("consuming", () => {
     const queue = `${prefix}.expiring.events`;
     const topology = serviceQueueTopology({ exchange, queue, eventTypes: ["OrderStarted"], retryDelaysMs: [50] });
     // The service topology, with a 30 ms TTL on the work queue and nobody consuming it.
-    await bus.declare({ ...topology, queues: topology.queues?.map((spec) => (spec.name === queue ? { ...spec, messageTtlMs: 30 } : spec)) });
+    await bus.declare({ ...topology, queues: (topology.queues ?? []).map((spec) => (spec.name === queue ? { ...spec, messageTtlMs: 30 } : spec)) });
     const eventId = await bus.publish(OrderStarted, order("expired"));
     await probe.waitForReady(`${queue}.dlq`, 1);
     const connection = await connect(rabbitMqUrl);

@@ -33,7 +33,7 @@ export interface CallContext {
   /** Logger bound to this call (correlationId, method). */
   log: Logger;
   /** The authenticated caller, when the method's policy required one or a valid token came anyway. */
-  principal?: Principal;
+  principal?: Principal | undefined;
 }
 
 /** Metadata keys carried from an incoming call to the calls it makes. */

@@ -246,7 +246,7 @@ describe("call context", () => {
 });
 
 describe("server streaming", () => {
-  async function startOrdering(watchOrder: Parameters<typeof startTestServer<typeof OrderingServiceService>>[1]["watchOrder"]) {
+  async function startOrdering(watchOrder: NonNullable<Parameters<typeof startTestServer<typeof OrderingServiceService>>[1]["watchOrder"]>) {
     const server = await startTestServer(OrderingServiceService, { watchOrder });
     servers.push(server);
     const { client } = createClient(OrderingServiceClient, {

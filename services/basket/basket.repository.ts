@@ -165,7 +165,7 @@ export async function claimEvent(db: BasketDb, eventId: string, consumer: string
     if (existing.handledAt) return { outcome: "handled" };
     if (existing.claimedUntil && existing.claimedUntil > now) return { outcome: "held", claimedUntil: existing.claimedUntil };
     const removed = await store(() =>
-      db.inbox.deleteOne({ eventId, consumer, claimId: existing.claimId, handledAt: null, claimedUntil: { $lte: now } }).exec(),
+      db.inbox.deleteOne({ eventId, consumer, claimId: existing.claimId ?? null, handledAt: null, claimedUntil: { $lte: now } }).exec(),
     );
     // Another delivery took the expired claim over first: report it as held by that one.
     if (removed.deletedCount === 0) {

@@ -101,11 +101,12 @@ describe("OrderingService over gRPC", () => {
 
   const as = {
     getOrder: async (id: string, subject?: string, roles?: string[]) =>
-      (await unary<{ order?: ProtoOrder }>((md, cb) => client.getOrder({ id }, md, cb), await metadataFor(subject, roles))).order as ProtoOrder,
+      (await unary<{ order?: ProtoOrder | undefined }>((md, cb) => client.getOrder({ id }, md, cb), await metadataFor(subject, roles))).order as ProtoOrder,
     cancelOrder: async (id: string, subject: string, reason = "", roles?: string[]) =>
-      (await unary<{ order?: ProtoOrder }>((md, cb) => client.cancelOrder({ id, reason }, md, cb), await metadataFor(subject, roles))).order as ProtoOrder,
+      (await unary<{ order?: ProtoOrder | undefined }>((md, cb) => client.cancelOrder({ id, reason }, md, cb), await metadataFor(subject, roles)))
+        .order as ProtoOrder,
     shipOrder: async (id: string, subject: string, roles?: string[]) =>
-      (await unary<{ order?: ProtoOrder }>((md, cb) => client.shipOrder({ id }, md, cb), await metadataFor(subject, roles))).order as ProtoOrder,
+      (await unary<{ order?: ProtoOrder | undefined }>((md, cb) => client.shipOrder({ id }, md, cb), await metadataFor(subject, roles))).order as ProtoOrder,
     listOrders: async (subject: string, pageSize: number, pageToken = "") =>
       unary<{ orders: ProtoOrder[]; nextPageToken: string }>((md, cb) => client.listOrders({ pageSize, pageToken }, md, cb), await metadataFor(subject)),
   };
