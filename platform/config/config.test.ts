@@ -1,13 +1,28 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { z } from "zod";
-import { address, boolean, ConfigError, defaultPorts, durationMs, integer, list, logLevel, oneOf, parseConfig, port, text, url } from "./index.js";
+import {
+  address,
+  boolean,
+  ConfigError,
+  defaultPorts,
+  durationList,
+  durationMs,
+  integer,
+  list,
+  logLevel,
+  oneOf,
+  parseConfig,
+  port,
+  text,
+  url,
+} from "./index.js";
 
 const catalogEnv = z.object({
   MEL_CATALOG_HOST: text("0.0.0.0"),
   MEL_CATALOG_PORT: port(defaultPorts.catalog),
   MEL_CATALOG_DATABASE_URL: url({ protocols: ["sqlite", "postgres", "mssql"], default: "sqlite:data/catalog.db" }),
-  MEL_CATALOG_DRAIN_MS: durationMs(10_000),
+  MEL_CATALOG_DRAIN_TIMEOUT: durationMs(10_000),
   MEL_CATALOG_SEED_DEMO: boolean(false),
   MEL_LOG_LEVEL: logLevel(),
   MEL_CATALOG_QUEUE_TYPE: oneOf(["classic", "quorum"], "quorum"),
@@ -27,12 +42,12 @@ function problemsOf(env: Record<string, string>): string[] {
 }
 
 test("defaults fill every unset or empty variable", () => {
-  const config = parseConfig(catalogEnv, { MEL_CATALOG_DRAIN_MS: "" });
+  const config = parseConfig(catalogEnv, { MEL_CATALOG_DRAIN_TIMEOUT: "" });
   assert.deepEqual(config, {
     MEL_CATALOG_HOST: "0.0.0.0",
     MEL_CATALOG_PORT: 50052,
     MEL_CATALOG_DATABASE_URL: "sqlite:data/catalog.db",
-    MEL_CATALOG_DRAIN_MS: 10_000,
+    MEL_CATALOG_DRAIN_TIMEOUT: 10_000,
     MEL_CATALOG_SEED_DEMO: false,
     MEL_LOG_LEVEL: "info",
     MEL_CATALOG_QUEUE_TYPE: "quorum",
@@ -46,7 +61,7 @@ test("values are parsed into their types", () => {
   const config = parseConfig(catalogEnv, {
     MEL_CATALOG_PORT: "0",
     MEL_CATALOG_DATABASE_URL: "postgres://postgres@127.0.0.1:5432/catalog",
-    MEL_CATALOG_DRAIN_MS: "2.5s",
+    MEL_CATALOG_DRAIN_TIMEOUT: "2.5s",
     MEL_CATALOG_SEED_DEMO: "YES",
     MEL_LOG_LEVEL: "debug",
     MEL_CATALOG_QUEUE_TYPE: "classic",
@@ -55,7 +70,7 @@ test("values are parsed into their types", () => {
     MEL_IDENTITY_ADDRESS: "10.0.0.1:50051,10.0.0.2:50051",
   });
   assert.equal(config.MEL_CATALOG_PORT, 0);
-  assert.equal(config.MEL_CATALOG_DRAIN_MS, 2500);
+  assert.equal(config.MEL_CATALOG_DRAIN_TIMEOUT, 2500);
   assert.equal(config.MEL_CATALOG_SEED_DEMO, true);
   assert.equal(config.MEL_LOG_LEVEL, "debug");
   assert.equal(config.MEL_CATALOG_QUEUE_TYPE, "classic");
@@ -64,12 +79,37 @@ test("values are parsed into their types", () => {
   assert.equal(config.MEL_IDENTITY_ADDRESS, "10.0.0.1:50051,10.0.0.2:50051");
 });
 
-test("durations take ms, s, m and h", () => {
+test("durations take ms, s, m, h and d", () => {
   const schema = z.object({ MEL_T: durationMs() });
   assert.equal(parseConfig(schema, { MEL_T: "250" }).MEL_T, 250);
   assert.equal(parseConfig(schema, { MEL_T: "250ms" }).MEL_T, 250);
   assert.equal(parseConfig(schema, { MEL_T: "2m" }).MEL_T, 120_000);
   assert.equal(parseConfig(schema, { MEL_T: "1h" }).MEL_T, 3_600_000);
+  assert.equal(parseConfig(schema, { MEL_T: "7d" }).MEL_T, 604_800_000);
+});
+
+test("a list of durations takes units per item and refuses zero, negatives and words", () => {
+  const schema = z.object({ MEL_T: durationList() });
+  assert.deepEqual(parseConfig(schema, { MEL_T: "1s, 5s,250ms,100" }).MEL_T, [1000, 5000, 250, 100]);
+  for (const bad of ["0", "1s,-5s", "1s,,2s", "soon"]) {
+    assert.throws(
+      () => parseConfig(schema, { MEL_T: bad }),
+      (error: unknown) => error instanceof ConfigError && error.problems[0]?.startsWith("MEL_T: expected comma-separated positive durations") === true,
+      bad,
+    );
+  }
+});
+
+test("a variable set under its former name stops the process, naming the new name", () => {
+  const schema = z.object({ MEL_ORDERING_GRACE_PERIOD: durationMs(60_000) });
+  assert.throws(
+    () => parseConfig(schema, { MEL_ORDERING_GRACE_PERIOD_MS: "0" }),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      error.problems.length === 1 &&
+      error.problems[0] === "MEL_ORDERING_GRACE_PERIOD_MS: was renamed MEL_ORDERING_GRACE_PERIOD; set that instead",
+  );
+  assert.equal(parseConfig(schema, { MEL_ORDERING_GRACE_PERIOD: "0" }).MEL_ORDERING_GRACE_PERIOD, 0);
 });
 
 test("a bad port names the variable, what is valid and what it got", () => {
@@ -82,7 +122,7 @@ test("every bad variable is reported at once, in the error message too", () => {
   try {
     parseConfig(catalogEnv, {
       MEL_CATALOG_DATABASE_URL: "mysql://db",
-      MEL_CATALOG_DRAIN_MS: "soon",
+      MEL_CATALOG_DRAIN_TIMEOUT: "soon",
       MEL_CATALOG_SEED_DEMO: "maybe",
       MEL_LOG_LEVEL: "loud",
       MEL_CATALOG_QUEUE_TYPE: "lazy",
@@ -94,7 +134,7 @@ test("every bad variable is reported at once, in the error message too", () => {
   }
   assert.match(message, /^invalid configuration:/);
   assert.match(message, /MEL_CATALOG_DATABASE_URL: expected a URL starting with sqlite: or postgres: or mssql:, got "mysql:\/\/db"/);
-  assert.match(message, /MEL_CATALOG_DRAIN_MS: expected a duration such as "500" \(ms\), "250ms", "5s", "2m" or "1h", got "soon"/);
+  assert.match(message, /MEL_CATALOG_DRAIN_TIMEOUT: expected a duration such as "500" \(ms\), "250ms", "5s", "2m", "1h" or "7d", got "soon"/);
   assert.match(message, /MEL_CATALOG_SEED_DEMO: expected true or false .*, got "maybe"/);
   assert.match(message, /MEL_LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"/);
   assert.match(message, /MEL_CATALOG_QUEUE_TYPE: expected one of classic, quorum, got "lazy"/);

@@ -3,6 +3,7 @@
 // that names every bad variable, what it held and what would be valid.
 import { z } from "zod";
 import { logLevels } from "../log/index.js";
+import { formerNameOf } from "./renamed-variables.js";
 
 /** Default listening ports of the mesh (overridden by MEL_<SERVICE>_PORT). */
 export const defaultPorts = {
@@ -34,6 +35,11 @@ export type Env = Record<string, string | undefined>;
  * variable at once.
  */
 export function parseConfig<Schema extends EnvSchema>(schema: Schema, env: Env = process.env): z.output<Schema> {
+  const renamed = Object.keys(schema.shape).flatMap((key) => {
+    const old = formerNameOf(key);
+    return old !== undefined && env[old] !== undefined && env[old]?.trim() !== "" ? [`${old}: was renamed ${key}; set that instead`] : [];
+  });
+  if (renamed.length > 0) throw new ConfigError(`invalid configuration:\n  ${renamed.join("\n  ")}`, renamed);
   const input: Record<string, string> = {};
   for (const key of Object.keys(schema.shape)) {
     const value = env[key];
@@ -86,21 +92,29 @@ export function url(options: { protocols?: readonly string[]; default?: string }
   return options.default === undefined ? schema : schema.default(options.default);
 }
 
-const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const durationPattern = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/;
+const durationExpected = 'expected a duration such as "500" (ms), "250ms", "5s", "2m", "1h" or "7d"';
+
+/** Milliseconds in `text` ("250ms", "5s", a bare number of ms), or undefined when it is no duration. */
+function parseDuration(text: string): number | undefined {
+  const match = durationPattern.exec(text.trim());
+  if (match === null) return undefined;
+  const [, amount = "0", unit = "ms"] = match;
+  return Math.round(Number(amount) * (durationUnits[unit] ?? 1));
+}
 
 /**
  * A duration in milliseconds: a bare number means ms, or a number with a unit
- * (`250ms`, `5s`, `2m`, `1h`). The parsed value is always a number of ms.
+ * (`250ms`, `5s`, `2m`, `1h`, `7d`). The parsed value is always a number of ms.
+ * Variables holding one are named for what they are (`…_TIMEOUT`, `…_INTERVAL`,
+ * `…_TTL`), never with a unit suffix, since the value carries its unit.
  */
 export function durationMs(defaultMs?: number) {
-  const expected = 'expected a duration such as "500" (ms), "250ms", "5s", "2m" or "1h"';
   const schema = z
     .string()
-    .regex(/^\d+(\.\d+)?(ms|s|m|h)?$/, expected)
-    .transform((text) => {
-      const [, amount = "0", unit = "ms"] = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text) ?? [];
-      return Math.round(Number(amount) * (durationUnits[unit] ?? 1));
-    });
+    .refine((text) => parseDuration(text) !== undefined, durationExpected)
+    .transform((text) => parseDuration(text) ?? 0);
   return defaultMs === undefined ? schema : schema.default(defaultMs);
 }
 
@@ -159,11 +173,13 @@ export function address(defaultAddress?: string) {
   return defaultAddress === undefined ? schema : schema.default(defaultAddress);
 }
 
-/** Comma-separated positive milliseconds ("1000,5000,10000"), e.g. a retry ladder. */
-export function millisecondsList(defaults?: number[]) {
+/** Comma-separated positive durations ("1s,5s,10s"; bare numbers are ms), e.g. a retry ladder; parsed to ms. */
+export function durationList(defaults?: number[]) {
+  const expected = 'expected comma-separated positive durations, e.g. "1s,5s,10s" (bare numbers are ms)';
+  const parts = (text: string) => text.split(",").map((part) => parseDuration(part));
   const schema = z
     .string()
-    .regex(/^\s*[1-9]\d*(\s*,\s*[1-9]\d*)*\s*$/, "expected comma-separated positive milliseconds, e.g. 1000,5000,10000")
-    .transform((value) => value.split(",").map((part) => Number(part.trim())));
+    .refine((text) => parts(text).every((ms) => ms !== undefined && ms > 0), expected)
+    .transform((text) => parts(text).map((ms) => ms ?? 0));
   return defaults === undefined ? schema : schema.default(defaults);
 }

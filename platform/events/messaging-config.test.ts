@@ -26,8 +26,8 @@ describe("messagingEnv", () => {
       MEL_SHIPPING_QUEUE: "shipping.v2",
       MEL_SHIPPING_QUORUM_QUEUES: "yes",
       MEL_SHIPPING_EVENT_PREFETCH: "64",
-      MEL_SHIPPING_EVENT_RETRY_DELAYS_MS: "500, 2000",
-      MEL_SHIPPING_OUTBOX_POLL_MS: "250ms",
+      MEL_SHIPPING_EVENT_RETRY_DELAYS: "500, 2000",
+      MEL_SHIPPING_OUTBOX_POLL_INTERVAL: "250ms",
       MEL_CATALOG_QUEUE: "not-mine",
     });
     assert.deepEqual(messagingConfigFrom(parsed, "SHIPPING"), {
@@ -43,11 +43,11 @@ describe("messagingEnv", () => {
 
   it("names every bad variable", () => {
     assert.throws(
-      () => parseConfig(shippingEnv, { MEL_RABBITMQ_URL: "http://broker", MEL_SHIPPING_EVENT_PREFETCH: "0", MEL_SHIPPING_EVENT_RETRY_DELAYS_MS: "1000,-5" }),
+      () => parseConfig(shippingEnv, { MEL_RABBITMQ_URL: "http://broker", MEL_SHIPPING_EVENT_PREFETCH: "0", MEL_SHIPPING_EVENT_RETRY_DELAYS: "1000,-5" }),
       (error: Error) =>
         /MEL_RABBITMQ_URL: expected a URL starting with amqp: or amqps:/.test(error.message) &&
         /MEL_SHIPPING_EVENT_PREFETCH: expected an integer 1\.\.1000/.test(error.message) &&
-        /MEL_SHIPPING_EVENT_RETRY_DELAYS_MS: expected comma-separated positive milliseconds/.test(error.message),
+        /MEL_SHIPPING_EVENT_RETRY_DELAYS: expected comma-separated positive durations/.test(error.message),
     );
   });
 });

@@ -2,7 +2,7 @@
 // reads, named for the service (MEL_CATALOG_QUEUE, MEL_BASKET_QUEUE, …) so
 // each can be tuned alone, declared once here instead of once per service.
 import type { z } from "zod";
-import { boolean, durationMs, integer, millisecondsList, text, url } from "../config/index.js";
+import { boolean, durationMs, integer, durationList, text, url } from "../config/index.js";
 import { defaultRetryDelaysMs } from "./topology.js";
 
 const brokerUrl = () => url({ protocols: ["amqp", "amqps"], default: "amqp://guest:guest@127.0.0.1:5672" });
@@ -13,8 +13,8 @@ type MessagingEnvShape<Service extends string> = {
 } & Record<`MEL_${Service}_QUEUE`, ReturnType<typeof text>> &
   Record<`MEL_${Service}_QUORUM_QUEUES`, ReturnType<typeof boolean>> &
   Record<`MEL_${Service}_EVENT_PREFETCH`, ReturnType<typeof integer>> &
-  Record<`MEL_${Service}_EVENT_RETRY_DELAYS_MS`, ReturnType<typeof millisecondsList>> &
-  Record<`MEL_${Service}_OUTBOX_POLL_MS`, ReturnType<typeof durationMs>>;
+  Record<`MEL_${Service}_EVENT_RETRY_DELAYS`, ReturnType<typeof durationList>> &
+  Record<`MEL_${Service}_OUTBOX_POLL_INTERVAL`, ReturnType<typeof durationMs>>;
 
 /**
  * The zod fields for a service's messaging variables, to spread into its
@@ -32,9 +32,9 @@ export function messagingEnv<Service extends string>(service: Service): Messagin
     // Unacknowledged events one instance holds at once; competing instances share the rest round-robin.
     [`MEL_${service}_EVENT_PREFETCH`]: integer({ min: 1, max: 1000, default: 16 }),
     // Delays before each redelivery of an event whose handler failed; after the last, the DLQ.
-    [`MEL_${service}_EVENT_RETRY_DELAYS_MS`]: millisecondsList([...defaultRetryDelaysMs]),
+    [`MEL_${service}_EVENT_RETRY_DELAYS`]: durationList([...defaultRetryDelaysMs]),
     // The outbox relay's fallback poll; commits wake it at once.
-    [`MEL_${service}_OUTBOX_POLL_MS`]: durationMs(1000),
+    [`MEL_${service}_OUTBOX_POLL_INTERVAL`]: durationMs(1000),
   } as MessagingEnvShape<Service>;
 }
 
@@ -58,7 +58,7 @@ export function messagingConfigFrom<Service extends string>(parsed: z.output<z.Z
     queue: values[`MEL_${service}_QUEUE`] as string,
     quorumQueues: values[`MEL_${service}_QUORUM_QUEUES`] as boolean,
     eventPrefetch: values[`MEL_${service}_EVENT_PREFETCH`] as number,
-    eventRetryDelaysMs: values[`MEL_${service}_EVENT_RETRY_DELAYS_MS`] as number[],
-    outboxPollMs: values[`MEL_${service}_OUTBOX_POLL_MS`] as number,
+    eventRetryDelaysMs: values[`MEL_${service}_EVENT_RETRY_DELAYS`] as number[],
+    outboxPollMs: values[`MEL_${service}_OUTBOX_POLL_INTERVAL`] as number,
   };
 }

@@ -1,6 +1,6 @@
 // BasketService over real gRPC on loopback with the generated client: real
 // identity tokens, the real catalog pricing every change, a MongoDB-protocol
-// server (FerretDB unless MONGODB_URL) and RabbitMQ for the events.
+// server (FerretDB unless MEL_TEST_MONGODB_URL) and RabbitMQ for the events.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";

@@ -49,7 +49,7 @@ export interface BasketServiceDeps {
   relay: Pick<BasketOutboxRelay, "notify">;
   limits: BasketLimits;
   writeRetry: WriteRetry;
-  /** HMAC key that turns card numbers into payment tokens (MEL_PAYMENT_TOKEN_KEY). */
+  /** HMAC key that turns card numbers into payment tokens (MEL_BASKET_PAYMENT_TOKEN_KEY). */
   paymentTokenKey: Uint8Array;
   checkoutRetention?: CheckoutRetention;
   now?: () => Date;

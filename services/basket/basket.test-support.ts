@@ -66,10 +66,10 @@ export function testBasketConfig(env: Record<string, string>): BasketConfig {
     MEL_BASKET_MONGODB_TIMEOUT: "5000",
     MEL_BASKET_CATALOG_DEADLINE: "2000",
     MEL_BASKET_MAX_LINE_QUANTITY: "60",
-    MEL_BASKET_EVENT_RETRY_DELAYS_MS: "20,50",
-    MEL_BASKET_OUTBOX_POLL_MS: "100",
-    MEL_BASKET_DRAIN_MS: "1000",
-    MEL_PAYMENT_TOKEN_KEY: "basket-test-payment-token-key-0123456789",
+    MEL_BASKET_EVENT_RETRY_DELAYS: "20,50",
+    MEL_BASKET_OUTBOX_POLL_INTERVAL: "100",
+    MEL_BASKET_DRAIN_TIMEOUT: "1000",
+    MEL_BASKET_PAYMENT_TOKEN_KEY: "basket-test-payment-token-key-0123456789",
     ...(process.env.MEL_RABBITMQ_URL ? { MEL_RABBITMQ_URL: process.env.MEL_RABBITMQ_URL } : {}),
     ...env,
   });
@@ -140,7 +140,7 @@ export async function startBasketTestMesh(label: string, options: Omit<StartBask
         MEL_IDENTITY_PASSWORD_HASH_COST: "10",
         MEL_IDENTITY_ADMIN_EMAIL: adminEmail,
         MEL_IDENTITY_ADMIN_PASSWORD: adminPassword,
-        MEL_IDENTITY_DRAIN_MS: "500",
+        MEL_IDENTITY_DRAIN_TIMEOUT: "500",
       }),
     );
     stops.push(() => identity.stop());

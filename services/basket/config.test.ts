@@ -19,20 +19,20 @@ describe("basket config", () => {
   test("accepts a replica-set MongoDB URL and names every bad variable", () => {
     assert.equal(loadBasketConfig({ MEL_BASKET_MONGODB_URL: "mongodb://a:1,b:2/mel?replicaSet=rs0" }).mongoUrl, "mongodb://a:1,b:2/mel?replicaSet=rs0");
     assert.throws(
-      () => loadBasketConfig({ MEL_BASKET_MONGODB_URL: "postgres://x", MEL_BASKET_MAX_LINES: "500", MEL_PAYMENT_TOKEN_KEY: "short" }),
+      () => loadBasketConfig({ MEL_BASKET_MONGODB_URL: "postgres://x", MEL_BASKET_MAX_LINES: "500", MEL_BASKET_PAYMENT_TOKEN_KEY: "short" }),
       (error: unknown) =>
         error instanceof ConfigError &&
         error.problems.some((problem) => problem.startsWith("MEL_BASKET_MONGODB_URL:")) &&
         error.problems.some((problem) => problem.startsWith("MEL_BASKET_MAX_LINES:")) &&
-        error.problems.some((problem) => problem.startsWith("MEL_PAYMENT_TOKEN_KEY:")),
+        error.problems.some((problem) => problem.startsWith("MEL_BASKET_PAYMENT_TOKEN_KEY:")),
     );
   });
 
-  test("requires MEL_PAYMENT_TOKEN_KEY in production", () => {
+  test("requires MEL_BASKET_PAYMENT_TOKEN_KEY in production", () => {
     for (const env of [{ NODE_ENV: "production" }, { MEL_ENV: "production" }]) {
-      assert.throws(() => loadBasketConfig(env), /MEL_PAYMENT_TOKEN_KEY: is required in production/);
+      assert.throws(() => loadBasketConfig(env), /MEL_BASKET_PAYMENT_TOKEN_KEY: is required in production/);
     }
     const key = "k".repeat(48);
-    assert.equal(loadBasketConfig({ NODE_ENV: "production", MEL_PAYMENT_TOKEN_KEY: key }).paymentTokenKey, key);
+    assert.equal(loadBasketConfig({ NODE_ENV: "production", MEL_BASKET_PAYMENT_TOKEN_KEY: key }).paymentTokenKey, key);
   });
 });

@@ -7,7 +7,7 @@ import { type MessagingConfig, messagingConfigFrom, messagingEnv } from "../../p
 import type { BasketLimits } from "./basket.js";
 
 export const basketEnv = z.object({
-  /** NODE_ENV or MEL_ENV "production" makes MEL_PAYMENT_TOKEN_KEY required. */
+  /** NODE_ENV or MEL_ENV "production" makes MEL_BASKET_PAYMENT_TOKEN_KEY required. */
   NODE_ENV: z.string().optional(),
   MEL_ENV: z.string().optional(),
   MEL_LOG_LEVEL: logLevel(),
@@ -35,10 +35,10 @@ export const basketEnv = z.object({
    * Required in production (NODE_ENV or MEL_ENV); elsewhere a random key is made at
    * start-up, with a warning (tokens then change with every restart).
    */
-  MEL_PAYMENT_TOKEN_KEY: z.string().min(32, "expected at least 32 characters (e.g. openssl rand -base64 48)").optional(),
+  MEL_BASKET_PAYMENT_TOKEN_KEY: z.string().min(32, "expected at least 32 characters (e.g. openssl rand -base64 48)").optional(),
   ...messagingEnv("BASKET"),
   /** How long in-flight calls may finish on SIGTERM. */
-  MEL_BASKET_DRAIN_MS: durationMs(10_000),
+  MEL_BASKET_DRAIN_TIMEOUT: durationMs(10_000),
   ...tokenTrustEnv,
 });
 
@@ -55,7 +55,7 @@ export interface BasketConfig extends MessagingConfig {
   catalogDeadlineMs: number;
   limits: BasketLimits;
   writeAttempts: number;
-  /** Undefined outside production when MEL_PAYMENT_TOKEN_KEY is unset: main.ts makes a random one. */
+  /** Undefined outside production when MEL_BASKET_PAYMENT_TOKEN_KEY is unset: main.ts makes a random one. */
   paymentTokenKey: string | undefined;
   drainMs: number;
   /** Token trust (issuer, audience, identity's address for the JWKS), as platform/auth reads it. */
@@ -66,9 +66,9 @@ export interface BasketConfig extends MessagingConfig {
 export function loadBasketConfig(env: Env = process.env): BasketConfig {
   const parsed = parseConfig(basketEnv, env);
   const production = parsed.NODE_ENV === "production" || parsed.MEL_ENV === "production";
-  if (production && parsed.MEL_PAYMENT_TOKEN_KEY === undefined) {
+  if (production && parsed.MEL_BASKET_PAYMENT_TOKEN_KEY === undefined) {
     const problem =
-      "MEL_PAYMENT_TOKEN_KEY: is required in production (NODE_ENV or MEL_ENV is production): at least 32 characters, e.g. from openssl rand -base64 48";
+      "MEL_BASKET_PAYMENT_TOKEN_KEY: is required in production (NODE_ENV or MEL_ENV is production): at least 32 characters, e.g. from openssl rand -base64 48";
     throw new ConfigError(`invalid configuration:\n  ${problem}`, [problem]);
   }
   return {
@@ -82,9 +82,9 @@ export function loadBasketConfig(env: Env = process.env): BasketConfig {
     catalogDeadlineMs: parsed.MEL_BASKET_CATALOG_DEADLINE,
     limits: { maxLineQuantity: parsed.MEL_BASKET_MAX_LINE_QUANTITY, maxLines: parsed.MEL_BASKET_MAX_LINES },
     writeAttempts: parsed.MEL_BASKET_WRITE_ATTEMPTS,
-    paymentTokenKey: parsed.MEL_PAYMENT_TOKEN_KEY,
+    paymentTokenKey: parsed.MEL_BASKET_PAYMENT_TOKEN_KEY,
     ...messagingConfigFrom(parsed, "BASKET"),
-    drainMs: parsed.MEL_BASKET_DRAIN_MS,
+    drainMs: parsed.MEL_BASKET_DRAIN_TIMEOUT,
     trust: tokenTrustFrom(parsed),
   };
 }

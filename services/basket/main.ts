@@ -131,7 +131,7 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
 function paymentTokenKeyFrom(config: BasketConfig, logger: Logger): Uint8Array {
   if (config.paymentTokenKey !== undefined) return Buffer.from(config.paymentTokenKey, "utf8");
   logger.warn(
-    "MEL_PAYMENT_TOKEN_KEY is not set: using a random key, so payment tokens change with every restart; set it (openssl rand -base64 48) outside development",
+    "MEL_BASKET_PAYMENT_TOKEN_KEY is not set: using a random key, so payment tokens change with every restart; set it (openssl rand -base64 48) outside development",
   );
   return randomBytes(32);
 }

@@ -2,7 +2,7 @@
 // and the masked PaymentMethod that replaces it. The card number and CVV
 // exist only in the request: what is stored, published or logged is the brand,
 // the last four digits and an opaque token (HMAC-SHA256 of the number under
-// MEL_PAYMENT_TOKEN_KEY), from which the number cannot be recovered.
+// MEL_BASKET_PAYMENT_TOKEN_KEY), from which the number cannot be recovered.
 import { createHmac } from "node:crypto";
 import { InvalidArgumentError } from "../../platform/errors/index.js";
 

@@ -18,7 +18,7 @@ export const catalogEnv = z.object({
   MEL_CATALOG_SEED_DEMO_DATA: boolean(true),
   ...messagingEnv("CATALOG"),
   /** How long in-flight calls may finish on SIGTERM. */
-  MEL_CATALOG_DRAIN_MS: durationMs(10_000),
+  MEL_CATALOG_DRAIN_TIMEOUT: durationMs(10_000),
   ...tokenTrustEnv,
 });
 
@@ -47,7 +47,7 @@ export function loadCatalogConfig(env: Env = process.env): CatalogConfig {
     databaseMaxConnections: parsed.MEL_CATALOG_DATABASE_MAX_CONNECTIONS,
     seedDemoData: parsed.MEL_CATALOG_SEED_DEMO_DATA,
     ...messagingConfigFrom(parsed, "CATALOG"),
-    drainMs: parsed.MEL_CATALOG_DRAIN_MS,
+    drainMs: parsed.MEL_CATALOG_DRAIN_TIMEOUT,
     trust: tokenTrustFrom(parsed),
   };
 }

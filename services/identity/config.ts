@@ -20,7 +20,7 @@ export const identityEnvSchema = z.object({
   MEL_IDENTITY_PORT: port(defaultPorts.identity),
   MEL_IDENTITY_DATABASE_URL: text("sqlite:data/identity.db"),
   /** How long in-flight calls may finish on SIGTERM. */
-  MEL_IDENTITY_DRAIN_MS: durationMs(10_000),
+  MEL_IDENTITY_DRAIN_TIMEOUT: durationMs(10_000),
   ...tokenClaimsEnv,
   MEL_IDENTITY_ACCESS_TOKEN_TTL: durationMs(15 * 60_000),
   MEL_IDENTITY_REFRESH_TOKEN_TTL: durationMs(7 * day),
@@ -88,7 +88,7 @@ export function loadIdentityConfig(env: Env = process.env): IdentityConfig {
     host: raw.MEL_IDENTITY_HOST,
     port: raw.MEL_IDENTITY_PORT,
     databaseUrl: raw.MEL_IDENTITY_DATABASE_URL,
-    drainMs: raw.MEL_IDENTITY_DRAIN_MS,
+    drainMs: raw.MEL_IDENTITY_DRAIN_TIMEOUT,
     tokens: {
       issuer: raw.MEL_TOKEN_ISSUER,
       audience: raw.MEL_TOKEN_AUDIENCE,

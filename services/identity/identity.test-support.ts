@@ -48,7 +48,7 @@ export function testIdentityConfig(databaseUrl: string, env: Record<string, stri
     MEL_IDENTITY_KEY_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
     MEL_IDENTITY_ADMIN_EMAIL: testAdmin.email,
     MEL_IDENTITY_ADMIN_PASSWORD: testAdmin.password,
-    MEL_IDENTITY_DRAIN_MS: "0",
+    MEL_IDENTITY_DRAIN_TIMEOUT: "0",
     MEL_TOKEN_CLOCK_SKEW: "2s",
     ...env,
   });

@@ -15,18 +15,18 @@ export const orderingEnv = z.object({
   /** Most connections to a database server (PostgreSQL, SQL Server). */
   MEL_ORDERING_DATABASE_MAX_CONNECTIONS: integer({ min: 1, max: 200, default: 10 }),
   /** How long a buyer may change their mind before stock is reserved (0 in tests). */
-  MEL_ORDERING_GRACE_PERIOD_MS: durationMs(60_000),
+  MEL_ORDERING_GRACE_PERIOD: durationMs(60_000),
   /** How often the step scheduler looks for due steps when nothing wakes it. */
-  MEL_ORDERING_STEP_POLL_MS: durationMs(1000),
+  MEL_ORDERING_STEP_POLL_INTERVAL: durationMs(1000),
   /** How long a claimed step is held before another instance may take it over (must outlast a payment call). */
-  MEL_ORDERING_STEP_LEASE_MS: durationMs(30_000),
+  MEL_ORDERING_STEP_LEASE: durationMs(30_000),
   /** Gateway calls that fail (not declines) are retried this often before the payment counts as failed. */
   MEL_ORDERING_PAYMENT_MAX_ATTEMPTS: integer({ min: 1, max: 100, default: 8 }),
   /** WatchOrder re-reads this often for changes committed by other ordering instances. */
-  MEL_ORDERING_WATCH_POLL_MS: durationMs(5000),
+  MEL_ORDERING_WATCH_POLL_INTERVAL: durationMs(5000),
   ...messagingEnv("ORDERING"),
   /** How long in-flight calls may finish on SIGTERM. */
-  MEL_ORDERING_DRAIN_MS: durationMs(10_000),
+  MEL_ORDERING_DRAIN_TIMEOUT: durationMs(10_000),
   ...tokenTrustEnv,
 });
 
@@ -57,13 +57,13 @@ export function loadOrderingConfig(env: Env = process.env): OrderingConfig {
     port: parsed.MEL_ORDERING_PORT,
     databaseUrl: parsed.MEL_ORDERING_DATABASE_URL,
     databaseMaxConnections: parsed.MEL_ORDERING_DATABASE_MAX_CONNECTIONS,
-    gracePeriodMs: parsed.MEL_ORDERING_GRACE_PERIOD_MS,
-    stepPollMs: parsed.MEL_ORDERING_STEP_POLL_MS,
-    stepLeaseMs: parsed.MEL_ORDERING_STEP_LEASE_MS,
+    gracePeriodMs: parsed.MEL_ORDERING_GRACE_PERIOD,
+    stepPollMs: parsed.MEL_ORDERING_STEP_POLL_INTERVAL,
+    stepLeaseMs: parsed.MEL_ORDERING_STEP_LEASE,
     paymentMaxAttempts: parsed.MEL_ORDERING_PAYMENT_MAX_ATTEMPTS,
-    watchPollMs: parsed.MEL_ORDERING_WATCH_POLL_MS,
+    watchPollMs: parsed.MEL_ORDERING_WATCH_POLL_INTERVAL,
     ...messagingConfigFrom(parsed, "ORDERING"),
-    drainMs: parsed.MEL_ORDERING_DRAIN_MS,
+    drainMs: parsed.MEL_ORDERING_DRAIN_TIMEOUT,
     trust: tokenTrustFrom(parsed),
   };
 }

@@ -16,7 +16,7 @@ export interface ScheduledStep {
 }
 
 export interface StepTimings {
-  /** MEL_ORDERING_GRACE_PERIOD_MS: how long a buyer has to change their mind before stock is reserved. */
+  /** MEL_ORDERING_GRACE_PERIOD: how long a buyer has to change their mind before stock is reserved. */
   gracePeriodMs: number;
 }
 

@@ -43,14 +43,14 @@ describe("OrderingService over gRPC", () => {
       MEL_ORDERING_HOST: "127.0.0.1",
       MEL_ORDERING_PORT: "0",
       MEL_ORDERING_DATABASE_URL: `sqlite:${join(dir, "ordering.db")}`,
-      MEL_ORDERING_GRACE_PERIOD_MS: "0",
-      MEL_ORDERING_STEP_POLL_MS: "200",
-      MEL_ORDERING_OUTBOX_POLL_MS: "200",
-      MEL_ORDERING_EVENT_RETRY_DELAYS_MS: "50,100",
+      MEL_ORDERING_GRACE_PERIOD: "0",
+      MEL_ORDERING_STEP_POLL_INTERVAL: "200",
+      MEL_ORDERING_OUTBOX_POLL_INTERVAL: "200",
+      MEL_ORDERING_EVENT_RETRY_DELAYS: "50,100",
       MEL_EVENTS_EXCHANGE: prefix,
       MEL_ORDERING_QUEUE: `${prefix}.ordering`,
       MEL_RABBITMQ_URL: rabbitMqUrl,
-      MEL_ORDERING_DRAIN_MS: "500",
+      MEL_ORDERING_DRAIN_TIMEOUT: "500",
     });
     ordering = await startOrdering({ config, authenticate: tokens.authenticate, logger: quietLogger });
     bus = await createEventBus({ url: rabbitMqUrl, logger: quietLogger, exchange: prefix, connectionName: "ordering-test" });

@@ -21,7 +21,7 @@ describe("ordering killed mid-flow", () => {
       orderingAsProcess: true,
       // A grace period holds orders in SUBMITTED long enough to kill the process with work pending;
       // a short lease lets the restarted process take over steps the dead one had claimed.
-      orderingEnv: { MEL_ORDERING_GRACE_PERIOD_MS: "400", MEL_ORDERING_STEP_LEASE_MS: "1500", MEL_ORDERING_STEP_POLL_MS: "200" },
+      orderingEnv: { MEL_ORDERING_GRACE_PERIOD: "400", MEL_ORDERING_STEP_LEASE: "1500", MEL_ORDERING_STEP_POLL_INTERVAL: "200" },
     });
   });
 

@@ -1,5 +1,5 @@
 // Shared MongoDB-protocol setup for tests. No MongoDB runs on our machines, so
-// unless MONGODB_URL names a real server, this starts FerretDB v1 (built from
+// unless MEL_TEST_MONGODB_URL names a real server, this starts FerretDB v1 (built from
 // tools/ferretdb) once per test process on a free loopback port and stops it
 // when the process ends. Its backend is a fresh PostgreSQL database by default:
 // FerretDB's SQLite backend answers concurrent writers with SQLITE_BUSY
@@ -26,11 +26,11 @@ const ferretDbPostgresPool = 30;
 const wrapperDir = join(repositoryRoot, "tools/ferretdb");
 
 export interface MongoServer {
-  /** mongodb://host:port, or MONGODB_URL as given (its database is replaced per test file). */
+  /** mongodb://host:port, or MEL_TEST_MONGODB_URL as given (its database is replaced per test file). */
   baseUrl: string;
-  /** "mongodb" for MONGODB_URL, "ferretdb" for the server started here. */
+  /** "mongodb" for MEL_TEST_MONGODB_URL, "ferretdb" for the server started here. */
   kind: "mongodb" | "ferretdb";
-  /** Stops the FerretDB started here and removes its data; a no-op for MONGODB_URL. */
+  /** Stops the FerretDB started here and removes its data; a no-op for MEL_TEST_MONGODB_URL. */
   stop(): Promise<void>;
 }
 
@@ -55,7 +55,7 @@ export function ferretDbBinary(): string {
     goPath = execFileSync("go", ["env", "GOPATH"], { encoding: "utf8" }).trim();
   } catch (error) {
     throw new Error(
-      `cannot find FerretDB: MEL_FERRETDB_BIN is unset and Go is not available to build tools/ferretdb (${messageOf(error)}); install Go or set MONGODB_URL`,
+      `cannot find FerretDB: MEL_FERRETDB_BIN is unset and Go is not available to build tools/ferretdb (${messageOf(error)}); install Go or set MEL_TEST_MONGODB_URL`,
     );
   }
   const binary = join(goPath, "bin", "mel-ferretdb");
@@ -154,19 +154,19 @@ async function stopChild(child: ChildProcess, dataDir: string, killOnExit: () =>
 let server: Promise<MongoServer> | undefined;
 
 /**
- * The MongoDB-protocol server for this test process: MONGODB_URL when set,
+ * The MongoDB-protocol server for this test process: MEL_TEST_MONGODB_URL when set,
  * otherwise FerretDB started on first call. Rejects with the reason when it
  * cannot start: tests that need it fail loudly rather than skip.
  */
 export function ensureMongoServer(): Promise<MongoServer> {
   server ??= (async () => {
-    const configured = process.env.MONGODB_URL;
+    const configured = process.env.MEL_TEST_MONGODB_URL;
     if (configured) return { baseUrl: configured, kind: "mongodb" as const, stop: async () => undefined };
     return startFerretDb();
   })().catch((error: unknown) => {
     server = undefined;
     throw new Error(
-      `no MongoDB-protocol server for tests: ${error instanceof Error ? error.message : String(error)} (set MONGODB_URL to use a running MongoDB)`,
+      `no MongoDB-protocol server for tests: ${error instanceof Error ? error.message : String(error)} (set MEL_TEST_MONGODB_URL to use a running MongoDB)`,
     );
   });
   return server;

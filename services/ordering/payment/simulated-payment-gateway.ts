@@ -5,7 +5,7 @@
 // The declined test card is 4000 0000 0000 0002. The simulator never sees a
 // card number (basket keeps only the masked PaymentMethod: brand, last 4,
 // expiry, holder, and payment_token = HMAC-SHA256 of the number under
-// MEL_PAYMENT_TOKEN_KEY), so it recognises the card by its last four digits,
+// MEL_BASKET_PAYMENT_TOKEN_KEY), so it recognises the card by its last four digits,
 // "0002": any card ending in 0002 is declined. Every other card is approved.
 import { createHash } from "node:crypto";
 import type { PaymentAuthorization, PaymentAuthorizationRequest, PaymentGateway } from "./payment-gateway.js";
