@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { credentials } from "@grpc/grpc-js";
-import { readGatewayConfig } from "../gateway/config.js";
+import { loadGatewayConfig } from "../gateway/config.js";
 import { startGatewayFromDescriptors } from "../gateway/main.js";
 import { CatalogServiceClient, GetItemRequest, GetItemResponse, ItemSort } from "../gen/mel/catalog/v1/catalog.js";
 import { callUnary } from "../platform/grpc/index.js";
@@ -41,7 +41,7 @@ try {
   const client = new CatalogServiceClient(catalogAddress, credentials.createInsecure());
   cleanups.push(async () => client.close());
   const gateway = await startGatewayFromDescriptors(
-    { ...readGatewayConfig({}), logLevel: "silent", host: "127.0.0.1", port: 0, upstreams: { "mel.catalog.v1.CatalogService": catalogAddress } },
+    { ...loadGatewayConfig({}), logLevel: "silent", host: "127.0.0.1", port: 0, upstreams: { "mel.catalog.v1.CatalogService": catalogAddress } },
     quiet,
   );
   cleanups.push(() => gateway.close());

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConfigError } from "../platform/config/index.js";
-import { readGatewayConfig } from "./config.js";
+import { loadGatewayConfig } from "./config.js";
 
 describe("gateway configuration", () => {
   it("has working defaults for the whole mesh on one machine", () => {
-    const config = readGatewayConfig({});
+    const config = loadGatewayConfig({});
     assert.equal(config.port, 8080);
     assert.deepEqual(config.upstreams, {
       "mel.identity.v1.IdentityService": "127.0.0.1:50051",
@@ -18,7 +18,7 @@ describe("gateway configuration", () => {
   });
 
   it("reads every variable", () => {
-    const config = readGatewayConfig({
+    const config = loadGatewayConfig({
       MEL_GATEWAY_PORT: "9090",
       MEL_CATALOG_ADDRESS: "catalog.mel.svc:50052",
       MEL_GATEWAY_CORS_ORIGINS: "https://lojasmel.com.br, http://localhost:5173",
@@ -36,11 +36,11 @@ describe("gateway configuration", () => {
 
   it("names the variable that is wrong", () => {
     assert.throws(
-      () => readGatewayConfig({ MEL_GATEWAY_PORT: "eighty" }),
+      () => loadGatewayConfig({ MEL_GATEWAY_PORT: "eighty" }),
       (error: unknown) => error instanceof ConfigError && /MEL_GATEWAY_PORT/.test(error.message),
     );
-    assert.throws(() => readGatewayConfig({ MEL_ORDERING_ADDRESS: "no port here" }), /MEL_ORDERING_ADDRESS: expected "host:port"/);
-    assert.throws(() => readGatewayConfig({ MEL_GATEWAY_BODY_LIMIT_BYTES: "-1" }), /MEL_GATEWAY_BODY_LIMIT_BYTES/);
-    assert.throws(() => readGatewayConfig({ MEL_GATEWAY_STREAM_TIMEOUT: "forever" }), /MEL_GATEWAY_STREAM_TIMEOUT/);
+    assert.throws(() => loadGatewayConfig({ MEL_ORDERING_ADDRESS: "no port here" }), /MEL_ORDERING_ADDRESS: expected "host:port"/);
+    assert.throws(() => loadGatewayConfig({ MEL_GATEWAY_BODY_LIMIT_BYTES: "-1" }), /MEL_GATEWAY_BODY_LIMIT_BYTES/);
+    assert.throws(() => loadGatewayConfig({ MEL_GATEWAY_STREAM_TIMEOUT: "forever" }), /MEL_GATEWAY_STREAM_TIMEOUT/);
   });
 });

@@ -69,7 +69,7 @@ export interface GatewayConfig {
 }
 
 /** Parses and validates the gateway's variables from `env`; throws ConfigError naming each bad one. */
-export function readGatewayConfig(env: Env = process.env): GatewayConfig {
+export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
   const e = parseConfig(gatewayEnv, env);
   return {
     logLevel: e.MEL_LOG_LEVEL,

@@ -3,16 +3,15 @@
 // SIGTERM/SIGINT; tests and the mesh launcher call startGateway instead.
 import { defaultDescriptorSetPath } from "../platform/grpc/index.js";
 import type { Logger } from "../platform/log/index.js";
-import { createLogger } from "../platform/log/index.js";
 import { isEntryPoint, runAsMain } from "../platform/process/index.js";
 import type { GatewayConfig } from "./config.js";
-import { readGatewayConfig } from "./config.js";
+import { loadGatewayConfig } from "./config.js";
 import { readDescriptorSet } from "./descriptors.js";
 import type { RunningGateway } from "./gateway.js";
 import { startGateway } from "./gateway.js";
 
 export type { GatewayConfig } from "./config.js";
-export { readGatewayConfig } from "./config.js";
+export { loadGatewayConfig } from "./config.js";
 export type { GatewayDeps, RunningGateway } from "./gateway.js";
 export { startGateway } from "./gateway.js";
 
@@ -24,9 +23,8 @@ export function startGatewayFromDescriptors(config: GatewayConfig, logger: Logge
 if (isEntryPoint(import.meta.url)) {
   runAsMain({
     name: "gateway",
-    loadConfig: () => readGatewayConfig(),
-    start: async (config) => {
-      const logger = createLogger({ service: "gateway", level: config.logLevel });
+    loadConfig: () => loadGatewayConfig(),
+    start: async (config, logger) => {
       const gateway = await startGatewayFromDescriptors(config, logger);
       logger.info({ url: gateway.url, upstreams: config.upstreams }, "gateway listening");
       return { stop: () => gateway.close() };

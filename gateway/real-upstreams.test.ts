@@ -19,7 +19,7 @@ import { demoCatalogSize } from "../services/catalog/demo-catalog.js";
 import { type RunningCatalog, startCatalog } from "../services/catalog/main.js";
 import { signInAdmin, startTestIdentity, type TestIdentity, testPassword, uniqueEmail } from "../services/identity/identity.test-support.js";
 import { BrokerProbe, ensureRabbitMq } from "../test/support/rabbitmq.js";
-import { readGatewayConfig } from "./config.js";
+import { loadGatewayConfig } from "./config.js";
 import { readDescriptorSet } from "./descriptors.js";
 import { type RunningGateway, startGateway } from "./gateway.js";
 import { descriptorPath } from "./testing/test-stack.js";
@@ -42,7 +42,7 @@ before(async () => {
   catalogConfig = { ...defaults, trust: { ...defaults.trust, MEL_IDENTITY_ADDRESS: identity.address, MEL_TOKEN_CLOCK_SKEW: 2000 } };
   catalog = await startCatalog({ config: catalogConfig, logger: quiet });
   const config = {
-    ...readGatewayConfig({}),
+    ...loadGatewayConfig({}),
     host: "127.0.0.1",
     port: 0,
     upstreams: { "mel.identity.v1.IdentityService": identity.address, "mel.catalog.v1.CatalogService": `127.0.0.1:${catalog.port}` },

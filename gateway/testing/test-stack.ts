@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import type { FileDescriptorSet } from "@bufbuild/protobuf/wkt";
 import { createLogger } from "../../platform/log/index.js";
 import type { GatewayConfig } from "../config.js";
-import { readGatewayConfig } from "../config.js";
+import { loadGatewayConfig } from "../config.js";
 import { readDescriptorSet } from "../descriptors.js";
 import type { RunningGateway } from "../gateway.js";
 import { startGateway } from "../gateway.js";
@@ -27,7 +27,7 @@ export interface TestStack {
 export async function startTestStack(overrides: Partial<GatewayConfig> = {}): Promise<TestStack> {
   const descriptorSet = withProbeService(readDescriptorSet(descriptorPath));
   const upstreams = await startFixtureUpstreams(descriptorSet);
-  const defaults = readGatewayConfig({});
+  const defaults = loadGatewayConfig({});
   const upstreamMap = Object.fromEntries([...Object.keys(defaults.upstreams), probeServiceName].map((name) => [name, upstreams.address]));
   const config: GatewayConfig = { ...defaults, host: "127.0.0.1", port: 0, upstreams: upstreamMap, corsOrigins: [testOrigin], minTimeoutMs: 50, ...overrides };
   const logger = createLogger({ service: "gateway", level: process.env.MEL_TEST_LOG_LEVEL === "debug" ? "debug" : "silent" });

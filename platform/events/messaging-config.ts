@@ -2,7 +2,7 @@
 // reads, named for the service (MEL_CATALOG_QUEUE, MEL_BASKET_QUEUE, …) so
 // each can be tuned alone, declared once here instead of once per service.
 import type { z } from "zod";
-import { boolean, durationMs, integer, durationList, text, url } from "../config/index.js";
+import { boolean, durationList, durationMs, integer, text, url } from "../config/index.js";
 import { defaultRetryDelaysMs } from "./topology.js";
 
 const brokerUrl = () => url({ protocols: ["amqp", "amqps"], default: "amqp://guest:guest@127.0.0.1:5672" });

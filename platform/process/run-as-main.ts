@@ -1,17 +1,18 @@
 import { pathToFileURL } from "node:url";
-import { createLogger } from "../log/index.js";
+import { createLogger, type Logger, type LogLevel } from "../log/index.js";
 
 /** What a start function hands back: something that drains and releases everything it holds. */
 export interface StoppableService {
   stop(): Promise<void>;
 }
 
-export interface RunAsMainOptions<Config, Running extends StoppableService> {
+export interface RunAsMainOptions<Config extends { logLevel: LogLevel }, Running extends StoppableService> {
   /** Service name for log lines ("catalog"). */
   name: string;
   /** Reads the environment; throws with a message naming each bad variable. */
   loadConfig(): Config;
-  start(config: Config): Promise<Running>;
+  /** Starts the service with the process's one logger, which runAsMain also uses for start-up and shutdown lines. */
+  start(config: Config, logger: Logger): Promise<Running>;
   /** Called once the service is up (e.g. to log its address). */
   started?(running: Running, config: Config): void;
 }
@@ -30,7 +31,7 @@ export function isEntryPoint(moduleUrl: string): boolean {
  * impatient Ctrl-C expects. Exit is explicit because a stopped service may
  * still hold timers of libraries it used, and a container must not hang.
  */
-export function runAsMain<Config, Running extends StoppableService>(options: RunAsMainOptions<Config, Running>): void {
+export function runAsMain<Config extends { logLevel: LogLevel }, Running extends StoppableService>(options: RunAsMainOptions<Config, Running>): void {
   const { name } = options;
   let config: Config;
   try {
@@ -39,8 +40,8 @@ export function runAsMain<Config, Running extends StoppableService>(options: Run
     process.stderr.write(`${name}: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(2);
   }
-  const logger = createLogger({ service: name });
-  options.start(config).then(
+  const logger = createLogger({ service: name, level: config.logLevel });
+  options.start(config, logger).then(
     (running) => {
       options.started?.(running, config);
       let stopping = false;

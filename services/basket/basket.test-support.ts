@@ -130,8 +130,8 @@ export async function startBasketTestMesh(label: string, options: Omit<StartBask
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   };
   try {
-    const identity = await startIdentity(
-      loadIdentityConfig({
+    const identity = await startIdentity({
+      config: loadIdentityConfig({
         MEL_LOG_LEVEL: "silent",
         MEL_IDENTITY_HOST: "127.0.0.1",
         MEL_IDENTITY_PORT: "0",
@@ -142,7 +142,7 @@ export async function startBasketTestMesh(label: string, options: Omit<StartBask
         MEL_IDENTITY_ADMIN_PASSWORD: adminPassword,
         MEL_IDENTITY_DRAIN_TIMEOUT: "500",
       }),
-    );
+    });
     stops.push(() => identity.stop());
     const identityAddress = `127.0.0.1:${identity.port}`;
 

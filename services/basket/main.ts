@@ -137,5 +137,5 @@ function paymentTokenKeyFrom(config: BasketConfig, logger: Logger): Uint8Array {
 }
 
 if (isEntryPoint(import.meta.url)) {
-  runAsMain({ name: "basket", loadConfig: () => loadBasketConfig(), start: (config) => startBasket({ config }) });
+  runAsMain({ name: "basket", loadConfig: () => loadBasketConfig(), start: (config, logger) => startBasket({ config, logger }) });
 }

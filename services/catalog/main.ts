@@ -96,5 +96,5 @@ async function seedOnFirstStart(db: Kysely<CatalogDatabase>, logger: Logger): Pr
 }
 
 if (isEntryPoint(import.meta.url)) {
-  runAsMain({ name: "catalog", loadConfig: () => loadCatalogConfig(), start: (config) => startCatalog({ config }) });
+  runAsMain({ name: "catalog", loadConfig: () => loadCatalogConfig(), start: (config, logger) => startCatalog({ config, logger }) });
 }

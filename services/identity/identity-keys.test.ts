@@ -167,7 +167,7 @@ describe("signing keys at rest and on schedule", () => {
     const buyer = await signUp(identity);
     const oldKid = decodeProtectedHeader(buyer.accessToken).kid;
     const config = { ...testIdentityConfig(identity.config.databaseUrl), keyEncryptionKey: Buffer.alloc(32, 9).toString("base64") };
-    const second = await startIdentity(config, { logger: quiet });
+    const second = await startIdentity({ config, logger: quiet });
     try {
       const current = await second.keyRing.currentKey();
       assert.notEqual(current.kid, oldKid);

@@ -84,7 +84,7 @@ export async function startTestIdentity(
   const lines: string[] = [];
   const logger: Logger = createLogger({ service: "identity", level: "debug", destination: { write: (line: string) => void lines.push(line) } });
   let offsetMs = 0;
-  const running = await startIdentity(config, { logger, now: () => new Date(Date.now() + offsetMs), ...options }).catch(async (error: unknown) => {
+  const running = await startIdentity({ config, logger, now: () => new Date(Date.now() + offsetMs), ...options }).catch(async (error: unknown) => {
     await database.remove();
     throw error;
   });

@@ -23,6 +23,7 @@ import { createSessionFlow } from "./session-flow.js";
 import { createSigningKeyRing, type SigningKeyRing } from "./signing-key-ring.js";
 
 export interface StartIdentityOptions {
+  config: IdentityConfig;
   logger?: Logger;
   /** Clock for tests. */
   now?: () => Date;
@@ -39,7 +40,8 @@ export interface RunningIdentity {
   stop(): Promise<void>;
 }
 
-export async function startIdentity(config: IdentityConfig, options: StartIdentityOptions = {}): Promise<RunningIdentity> {
+export async function startIdentity(options: StartIdentityOptions): Promise<RunningIdentity> {
+  const { config } = options;
   const logger = options.logger ?? createLogger({ service: "identity", level: config.logLevel });
   const now = options.now ?? (() => new Date());
 
@@ -109,6 +111,6 @@ if (isEntryPoint(import.meta.url)) {
   runAsMain({
     name: "identity",
     loadConfig: () => loadIdentityConfig(),
-    start: (config) => startIdentity(config, { logger: createLogger({ service: "identity", level: config.logLevel }) }),
+    start: (config, logger) => startIdentity({ config, logger }),
   });
 }

@@ -124,5 +124,5 @@ export async function startOrdering({ config, ...options }: StartOrderingOptions
 }
 
 if (isEntryPoint(import.meta.url)) {
-  runAsMain({ name: "ordering", loadConfig: () => loadOrderingConfig(), start: (config) => startOrdering({ config }) });
+  runAsMain({ name: "ordering", loadConfig: () => loadOrderingConfig(), start: (config, logger) => startOrdering({ config, logger }) });
 }

@@ -145,8 +145,8 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
     const fastRetries = "50,250,1000";
     const common: Env = { MEL_LOG_LEVEL: logLevel, MEL_RABBITMQ_URL: rabbitMqUrl, MEL_EVENTS_EXCHANGE: exchange };
 
-    const identity: RunningIdentity = await startIdentity(
-      loadIdentityConfig({
+    const identity: RunningIdentity = await startIdentity({
+      config: loadIdentityConfig({
         ...common,
         MEL_IDENTITY_HOST: "127.0.0.1",
         MEL_IDENTITY_PORT: "0",
@@ -158,8 +158,8 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
         MEL_IDENTITY_DEV_KEY_FILE: join(workDir, "identity-kek"),
         MEL_IDENTITY_DRAIN_TIMEOUT: "500",
       }),
-      { logger: testLogger("identity", options.logLines) },
-    );
+      logger: testLogger("identity", options.logLines),
+    });
     cleanups.push(() => identity.stop());
     const trust: Env = { MEL_IDENTITY_ADDRESS: `127.0.0.1:${identity.port}` };
 
