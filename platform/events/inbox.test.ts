@@ -7,7 +7,8 @@ import { OrderStarted } from "../../gen/mel/events/v1/ordering_events.js";
 import { createTestPostgresDatabase, type TestPostgresDatabase } from "../../test/support/postgres.js";
 import { BrokerProbe, ensureRabbitMq, findQueue, rabbitMqUrl, uniqueName } from "../../test/support/rabbitmq.js";
 import { waitUntil } from "../../test/support/wait.js";
-import { captureMssqlStatements, createDatabase, migrateToLatest } from "../sql/index.js";
+import { createDatabase, migrateToLatest } from "../sql/index.js";
+import { captureMssqlStatements } from "../sql/mssql-compiler.test-support.js";
 import { createEventBus, handleOnce, type MessagingTables, messagingTablesMigration, pruneInbox, runOnce } from "./index.js";
 
 const logger = pino({ level: "silent" });

@@ -10,7 +10,8 @@ import { OrderStarted } from "../../gen/mel/events/v1/ordering_events.js";
 import { createTestPostgresDatabase, type TestPostgresDatabase } from "../../test/support/postgres.js";
 import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, uniqueName } from "../../test/support/rabbitmq.js";
 import { waitUntil } from "../../test/support/wait.js";
-import { captureMssqlStatements, createDatabase, migrateToLatest } from "../sql/index.js";
+import { createDatabase, migrateToLatest } from "../sql/index.js";
+import { captureMssqlStatements } from "../sql/mssql-compiler.test-support.js";
 import {
   addToOutbox,
   claimOutboxBatch,

@@ -10,9 +10,7 @@ import { tediousConnectionConfig } from "./database.js";
 import {
   booleanColumn,
   bytesColumn,
-  captureMssqlStatements,
   createDatabase,
-  createMssqlCompiler,
   DatabaseUrlError,
   dialectOf,
   isMssql,
@@ -23,6 +21,7 @@ import {
   unicodeText,
   withAutoIncrementPrimaryKey,
 } from "./index.js";
+import { captureMssqlStatements, createMssqlCompiler } from "./mssql-compiler.test-support.js";
 
 const variable = "MEL_TEST_DATABASE_URL";
 

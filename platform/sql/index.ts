@@ -22,4 +22,3 @@ export {
   parseDatabaseUrl,
 } from "./database.js";
 export { createMigrator, type MigrateOptions, MigrationError, type MigrationSet, migrateToLatest } from "./migrator.js";
-export { captureMssqlStatements, compileForMssql, createMssqlCompiler } from "./mssql-compiler.js";

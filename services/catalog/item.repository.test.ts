@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { captureMssqlStatements, createMssqlCompiler } from "../../platform/sql/index.js";
+import { captureMssqlStatements, createMssqlCompiler } from "../../platform/sql/mssql-compiler.test-support.js";
 import { insertTestBrandAndType, insertTestItem, openTestCatalogDatabase, type TestCatalogDatabase, testDialects, testDraft } from "./catalog.test-support.js";
 import { demoCatalogSize, seedDemoCatalog } from "./demo-catalog.js";
 import type { Item } from "./item.js";

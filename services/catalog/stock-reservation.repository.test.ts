@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { createMssqlCompiler } from "../../platform/sql/index.js";
+import { createMssqlCompiler } from "../../platform/sql/mssql-compiler.test-support.js";
 import { insertTestBrandAndType, insertTestItem, openTestCatalogDatabase, type TestCatalogDatabase, testDialects } from "./catalog.test-support.js";
 import { reserveOrderStock } from "./events/reserve-order-stock.js";
 import { findItem } from "./item.repository.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { captureMssqlStatements, createMssqlCompiler } from "../../platform/sql/index.js";
+import { captureMssqlStatements, createMssqlCompiler } from "../../platform/sql/mssql-compiler.test-support.js";
 import { openTestIdentityDatabase, type TestIdentityDatabase, testDialects } from "./identity.test-support.js";
 import { accountThrottleKey, emailThrottleKey, type LoginThrottlePolicy } from "./login-throttle.js";
 import { clearLoginThrottles, deleteLoginThrottlesIdleSince, findLoginThrottles, recordLoginFailure } from "./login-throttle.repository.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Kysely } from "kysely";
-import { captureMssqlStatements, createMssqlCompiler } from "../../platform/sql/index.js";
+import { captureMssqlStatements, createMssqlCompiler } from "../../platform/sql/mssql-compiler.test-support.js";
 import { orderingMigrations } from "./migrations/index.js";
 import { IllegalTransitionError, type Order, orderFromCheckout, transition } from "./order.js";
 import { checkoutToDraft } from "./order.mapper.js";

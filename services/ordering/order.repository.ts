@@ -5,7 +5,7 @@
 // (order.repository.test.ts checks all three).
 import type { Kysely, SelectQueryBuilder } from "kysely";
 import { isMssql } from "../../platform/sql/index.js";
-import type { Order, OrderLine, OrderStatus, StatusChange, Transition } from "./order.js";
+import type { Order, OrderLine, StatusChange, Transition } from "./order.js";
 import type { OrderingDatabase, OrderLineRow, OrderRow, OrderStatusChangeRow } from "./order.table.js";
 import type { OrderStep, ScheduledStep } from "./order-step.js";
 
@@ -319,14 +319,4 @@ export async function clearStep(db: Db, orderId: string, step: OrderStep): Promi
     .where("id", "=", orderId)
     .where("pending_step", "=", step)
     .execute();
-}
-
-/** How many orders are in each status (operators, tests). */
-export async function countOrdersByStatus(db: Db): Promise<Partial<Record<OrderStatus, number>>> {
-  const rows = await db
-    .selectFrom("orders")
-    .select((eb) => ["status", eb.fn.countAll().as("count")])
-    .groupBy("status")
-    .execute();
-  return Object.fromEntries(rows.map((row) => [row.status, Number(row.count)]));
 }

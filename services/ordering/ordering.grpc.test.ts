@@ -16,8 +16,7 @@ import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, uniqueName } from "../../test
 import { waitUntil } from "../../test/support/wait.js";
 import { loadOrderingConfig } from "./config.js";
 import { type RunningOrdering, startOrdering } from "./main.js";
-import { quietLogger, testCheckout } from "./ordering.test-support.js";
-import { createTestTokens, type TestTokens } from "./ordering.test-tokens.js";
+import { createTestTokens, quietLogger, type TestTokens, testCheckout } from "./ordering.test-support.js";
 
 interface SeenEvent {
   type: EventName;

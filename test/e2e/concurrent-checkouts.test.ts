@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { countOrdersByStatus } from "../../services/ordering/order.repository.js";
+import { countOrdersByStatus } from "../../services/ordering/ordering.test-support.js";
 import { waitUntil } from "../support/wait.js";
 import { approvedCard, createItem, deliveryAddress, type Mesh, mapWithLimit, registerBuyer, startMesh, stockOf } from "./mesh.js";
 

@@ -6,11 +6,19 @@ import { after, before, describe, it } from "node:test";
 import type { Kysely } from "kysely";
 import { OrderStatusChangedToAwaitingValidation, OrderStatusChangedToCancelled, OrderStatusChangedToPaid } from "../../../gen/mel/events/v1/ordering_events.js";
 import { createAwaitValidationStep } from "../await-validation.step.js";
-import { countOrdersByStatus, findOrder, findOrderRecord } from "../order.repository.js";
+import { findOrder, findOrderRecord } from "../order.repository.js";
 import type { OrderingDatabase } from "../order.table.js";
 import { changeOrderStatus, type OrderFlowDeps } from "../order-flow.js";
 import { createOrderStepRunner, type OrderStepRunner } from "../order-step-runner.js";
-import { openTestOrderingDatabase, quietLogger, type TestOrderingDatabase, testCheckout, testDialects, testMeta } from "../ordering.test-support.js";
+import {
+  countOrdersByStatus,
+  openTestOrderingDatabase,
+  quietLogger,
+  type TestOrderingDatabase,
+  testCheckout,
+  testDialects,
+  testMeta,
+} from "../ordering.test-support.js";
 import { createAuthorizePaymentStep } from "../payment/authorize-payment.step.js";
 import { createSimulatedPaymentGateway, declinedTestCard, type SimulatedPaymentGateway } from "../payment/simulated-payment-gateway.js";
 import { createOrderStockConfirmedHandler } from "./order-stock-confirmed.handler.js";

@@ -1,7 +1,7 @@
 // SQL Server without a SQL Server: a Kysely on the MSSQL adapter and compiler
 // with a driver that never connects. No SQL Server runs on our machines, so
 // tests prove the T-SQL path by compiling every query and migration with it.
-import { type Compilable, type CompiledQuery, DummyDriver, Kysely, MssqlAdapter, MssqlIntrospector, MssqlQueryCompiler } from "kysely";
+import { type CompiledQuery, DummyDriver, Kysely, MssqlAdapter, MssqlIntrospector, MssqlQueryCompiler } from "kysely";
 
 /**
  * A Kysely whose dialect is SQL Server and whose driver returns no rows. Every
@@ -22,11 +22,6 @@ export function createMssqlCompiler<DB = any>(): { db: Kysely<DB>; statements: C
     },
   });
   return { db, statements };
-}
-
-/** The T-SQL and parameters of one query built on a createMssqlCompiler() instance. */
-export function compileForMssql(query: Compilable): CompiledQuery {
-  return query.compile();
 }
 
 /**
