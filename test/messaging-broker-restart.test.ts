@@ -18,7 +18,7 @@ import {
   messagingTablesMigration,
   PublishError,
 } from "../platform/events/index.js";
-import { createDatabase, migrateToLatest } from "../platform/sql/index.js";
+import { type AnyKysely, createDatabase, migrateToLatest } from "../platform/sql/index.js";
 import { createTestPostgresDatabase, type TestPostgresDatabase } from "./support/postgres.js";
 import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, restartBroker, uniqueName } from "./support/rabbitmq.js";
 import { waitUntil } from "./support/wait.js";
@@ -45,7 +45,7 @@ before(async () => {
     {
       "0000_messaging_tables": messagingTablesMigration,
       "0001_applied": {
-        up: async (schemaDb: Kysely<any>) => {
+        up: async (schemaDb: AnyKysely) => {
           await schemaDb.schema
             .createTable("applied")
             .addColumn("order_id", "varchar(100)", (col) => col.primaryKey())

@@ -7,7 +7,7 @@ import { OrderStarted } from "../../gen/mel/events/v1/ordering_events.js";
 import { createTestPostgresDatabase, type TestPostgresDatabase } from "../../test/support/postgres.js";
 import { BrokerProbe, ensureRabbitMq, findQueue, rabbitMqUrl, uniqueName } from "../../test/support/rabbitmq.js";
 import { waitUntil } from "../../test/support/wait.js";
-import { createDatabase, migrateToLatest } from "../sql/index.js";
+import { type AnyKysely, createDatabase, migrateToLatest } from "../sql/index.js";
 import { captureMssqlStatements } from "../sql/mssql-compiler.test-support.js";
 import { createEventBus, handleOnce, type MessagingTables, messagingTablesMigration, pruneInbox, runOnce } from "./index.js";
 
@@ -22,7 +22,7 @@ type Tables = MessagingTables & { applied: AppliedTable };
 const migrations = {
   "0000_messaging_tables": messagingTablesMigration,
   "0001_applied": {
-    up: async (db: Kysely<any>) => {
+    up: async (db: AnyKysely) => {
       await db.schema
         .createTable("applied")
         .addColumn("order_id", "varchar(100)", (col) => col.primaryKey())

@@ -4,7 +4,7 @@
 // delivery finds the row, changes nothing, and is acknowledged.
 import { type Kysely, sql, type Transaction } from "kysely";
 import type { Logger } from "pino";
-import { dialectOf } from "../sql/index.js";
+import { type AnyKysely, dialectOf } from "../sql/index.js";
 import type { EventHandler, EventMeta } from "./consumer.js";
 import type { MessagingTables } from "./messaging.table.js";
 
@@ -17,7 +17,7 @@ import type { MessagingTables } from "./messaging.table.js";
  * guarded by NOT EXISTS under UPDLOCK + HOLDLOCK, so two concurrent
  * deliveries cannot both insert.
  */
-export async function runOnce(trx: Kysely<any>, eventId: string, consumer: string, now: Date = new Date()): Promise<boolean> {
+export async function runOnce(trx: AnyKysely, eventId: string, consumer: string, now: Date = new Date()): Promise<boolean> {
   const processedAt = now.toISOString();
   if (dialectOf(trx) === "mssql") {
     const result = await sql`
@@ -51,11 +51,11 @@ export type AfterCommit = () => void;
 export function handleOnce<DB, E>(
   db: Kysely<DB>,
   consumer: string,
-  handler: (trx: Transaction<DB>, event: E, meta: EventMeta) => Promise<AfterCommit | void>,
+  handler: (trx: Transaction<DB>, event: E, meta: EventMeta) => Promise<AfterCommit | undefined>,
   logger?: Logger,
 ): EventHandler<E> {
   return async (event, meta) => {
-    const afterCommit = await db.transaction().execute(async (trx): Promise<AfterCommit | void> => {
+    const afterCommit = await db.transaction().execute(async (trx): Promise<AfterCommit | undefined> => {
       if (!(await runOnce(trx, meta.eventId, consumer))) {
         return () =>
           logger?.info({ consumer, eventId: meta.eventId, type: meta.type, redelivered: meta.redelivered }, "duplicate event ignored (already processed)");
@@ -67,7 +67,7 @@ export function handleOnce<DB, E>(
 }
 
 /** Forgets inbox rows processed before `cutoff` (duplicates older than that are no longer expected). */
-export async function pruneInbox(db: Kysely<any>, cutoff: Date): Promise<number> {
+export async function pruneInbox(db: AnyKysely, cutoff: Date): Promise<number> {
   const result = await (db as Kysely<MessagingTables>).deleteFrom("inbox").where("processed_at", "<", cutoff.toISOString()).executeTakeFirst();
   return Number(result.numDeletedRows);
 }

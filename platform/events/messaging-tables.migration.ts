@@ -2,11 +2,11 @@
 //   migrations: { "0000_messaging_tables": messagingTablesMigration, "0001_…": … }
 // Written with the schema builder and the portable column types so it runs on
 // SQLite, PostgreSQL and SQL Server alike.
-import type { Kysely, Migration } from "kysely";
-import { bytesColumn, isoTimeColumn, unicodeText, withAutoIncrementPrimaryKey } from "../sql/index.js";
+import type { Migration } from "kysely";
+import { type AnyKysely, bytesColumn, isoTimeColumn, unicodeText, withAutoIncrementPrimaryKey } from "../sql/index.js";
 
 export const messagingTablesMigration: Migration = {
-  async up(db: Kysely<any>): Promise<void> {
+  async up(db: AnyKysely): Promise<void> {
     await withAutoIncrementPrimaryKey(db, db.schema.createTable("outbox"), "seq")
       .addColumn("id", "varchar(36)", (col) => col.notNull().unique())
       .addColumn("event_type", "varchar(200)", (col) => col.notNull())
@@ -34,7 +34,7 @@ export const messagingTablesMigration: Migration = {
     await db.schema.createIndex("inbox_processed_at").on("inbox").column("processed_at").execute();
   },
 
-  async down(db: Kysely<any>): Promise<void> {
+  async down(db: AnyKysely): Promise<void> {
     await db.schema.dropTable("inbox").execute();
     await db.schema.dropTable("outbox").execute();
   },

@@ -5,17 +5,16 @@
 // after the broker confirmed but before marking the row lets another publish
 // it again once the claim expires; consumers' inboxes absorb that duplicate.
 import { randomUUID } from "node:crypto";
-import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import { createWakeableLoop } from "../process/index.js";
-import { type DialectKind, dialectOf } from "../sql/index.js";
+import { type AnyKysely, type DialectKind, dialectOf } from "../sql/index.js";
 import { errorMessage } from "./connection.js";
 import type { EventBus } from "./event-bus.js";
 import { pruneInbox } from "./inbox.js";
 import { claimOutboxBatch, deletePublishedOutboxRows, markOutboxFailed, markOutboxPublished, type OutboxRow } from "./outbox.js";
 
 export interface OutboxRelayOptions {
-  db: Kysely<any>;
+  db: AnyKysely;
   bus: Pick<EventBus, "publishEncoded">;
   logger: Logger;
   /** Default: read from `db`. */

@@ -5,7 +5,7 @@
 // PostgreSQL and compile them for SQL Server.
 import { randomUUID } from "node:crypto";
 import { type Kysely, type Selectable, sql } from "kysely";
-import { type DialectKind, dialectOf } from "../sql/index.js";
+import { type AnyKysely, type DialectKind, dialectOf } from "../sql/index.js";
 import { eventNameOf, type MessageCodec } from "./event-types.js";
 import type { MessagingTables, OutboxTable } from "./messaging.table.js";
 
@@ -25,7 +25,7 @@ export interface OutboxEventOptions {
  * and the relay picks the row up; call the relay's notify() after commit to
  * publish at once instead of at the next poll.
  */
-export async function addToOutbox<T>(trx: Kysely<any>, codec: MessageCodec<T>, event: T, options: OutboxEventOptions = {}): Promise<string> {
+export async function addToOutbox<T>(trx: AnyKysely, codec: MessageCodec<T>, event: T, options: OutboxEventOptions = {}): Promise<string> {
   const id = options.eventId ?? randomUUID();
   const now = (options.now ?? new Date()).toISOString();
   await (trx as Kysely<MessagingTables>)
@@ -63,12 +63,12 @@ export interface ClaimRequest {
  * PostgreSQL, UPDLOCK + READPAST on SQL Server; SQLite has a single writer,
  * so its UPDATE is already exclusive.
  */
-export async function claimOutboxBatch(db: Kysely<any>, request: ClaimRequest, dialect: DialectKind = dialectOf(db)): Promise<OutboxRow[]> {
+export async function claimOutboxBatch(db: AnyKysely, request: ClaimRequest, dialect: DialectKind = dialectOf(db)): Promise<OutboxRow[]> {
   const rows = await claimOutboxBatchQuery(db, request, dialect);
   return rows.sort((a, b) => Number(a.seq) - Number(b.seq));
 }
 
-async function claimOutboxBatchQuery(db: Kysely<any>, request: ClaimRequest, dialect: DialectKind): Promise<OutboxRow[]> {
+async function claimOutboxBatchQuery(db: AnyKysely, request: ClaimRequest, dialect: DialectKind): Promise<OutboxRow[]> {
   const outboxDb = db as Kysely<MessagingTables>;
   const now = request.now.toISOString();
   const claimedUntil = request.claimedUntil.toISOString();
@@ -99,7 +99,7 @@ async function claimOutboxBatchQuery(db: Kysely<any>, request: ClaimRequest, dia
 }
 
 /** Marks rows published (the broker confirmed them) and releases their claim. */
-export async function markOutboxPublished(db: Kysely<any>, ids: readonly string[], now: Date): Promise<void> {
+export async function markOutboxPublished(db: AnyKysely, ids: readonly string[], now: Date): Promise<void> {
   if (ids.length === 0) return;
   await (db as Kysely<MessagingTables>)
     .updateTable("outbox")
@@ -112,7 +112,7 @@ export async function markOutboxPublished(db: Kysely<any>, ids: readonly string[
  * Records a failed publish of rows that had `attempts` attempts before this
  * one: count it, keep the error, and release them until `nextAttemptAt`.
  */
-export async function markOutboxFailed(db: Kysely<any>, ids: readonly string[], attempts: number, error: string, nextAttemptAt: Date): Promise<void> {
+export async function markOutboxFailed(db: AnyKysely, ids: readonly string[], attempts: number, error: string, nextAttemptAt: Date): Promise<void> {
   if (ids.length === 0) return;
   await (db as Kysely<MessagingTables>)
     .updateTable("outbox")
@@ -122,7 +122,7 @@ export async function markOutboxFailed(db: Kysely<any>, ids: readonly string[], 
 }
 
 /** Deletes rows published before `cutoff`; returns how many went. */
-export async function deletePublishedOutboxRows(db: Kysely<any>, cutoff: Date): Promise<number> {
+export async function deletePublishedOutboxRows(db: AnyKysely, cutoff: Date): Promise<number> {
   const result = await (db as Kysely<MessagingTables>)
     .deleteFrom("outbox")
     .where("published_at", "is not", null)

@@ -1,8 +1,8 @@
 // Portable column types for schema-builder migrations. The same migration runs
 // on SQLite, PostgreSQL and SQL Server; these pick the type each one needs
 // where a single literal would be wrong on one of them.
-import { type ColumnDataType, type CreateTableBuilder, type Expression, type Kysely, sql } from "kysely";
-import { dialectOf } from "./database.js";
+import { type ColumnDataType, type CreateTableBuilder, type Expression, sql } from "kysely";
+import { type AnyKysely, dialectOf } from "./database.js";
 
 type ColumnType = ColumnDataType | Expression<unknown>;
 
@@ -11,7 +11,7 @@ type ColumnType = ColumnDataType | Expression<unknown>;
  * single-byte code page, so it gets nvarchar; an indexed or unique column
  * must have a length there (nvarchar(max) cannot be indexed).
  */
-export function unicodeText(db: Kysely<any>, maxLength?: number): ColumnType {
+export function unicodeText(db: AnyKysely, maxLength?: number): ColumnType {
   switch (dialectOf(db)) {
     case "mssql":
       return sql.raw(`nvarchar(${maxLength ?? "max"})`);
@@ -23,7 +23,7 @@ export function unicodeText(db: Kysely<any>, maxLength?: number): ColumnType {
 }
 
 /** Raw bytes (protobuf payloads): blob, bytea or varbinary(max). */
-export function bytesColumn(db: Kysely<any>): ColumnType {
+export function bytesColumn(db: AnyKysely): ColumnType {
   switch (dialectOf(db)) {
     case "mssql":
       return sql.raw("varbinary(max)");
@@ -39,7 +39,7 @@ export function bytesColumn(db: Kysely<any>): ColumnType {
  * `false` everywhere (createDatabase makes SQLite bind them as 1/0); read it
  * back with Boolean(), since SQLite returns 0 or 1.
  */
-export function booleanColumn(db: Kysely<any>): ColumnType {
+export function booleanColumn(db: AnyKysely): ColumnType {
   switch (dialectOf(db)) {
     case "mssql":
       return sql.raw("bit");
@@ -63,7 +63,7 @@ export const isoTimeColumn: ColumnDataType = "varchar(32)";
  * IDENTITY. Pass the builder of a createTable.
  */
 export function withAutoIncrementPrimaryKey<TB extends string, C extends string, CN extends string>(
-  db: Kysely<any>,
+  db: AnyKysely,
   table: CreateTableBuilder<TB, C>,
   name: CN,
 ): CreateTableBuilder<TB, C | CN> {

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type Kysely, type Migration, sql } from "kysely";
 import { createTestPostgresDatabase, type TestPostgresDatabase } from "../../test/support/postgres.js";
-import { tediousConnectionConfig } from "./database.js";
+import { type AnyKysely, tediousConnectionConfig } from "./database.js";
 import {
   booleanColumn,
   bytesColumn,
@@ -88,7 +88,7 @@ interface NoteTable {
 }
 
 const notesMigration: Migration = {
-  async up(db: Kysely<any>) {
+  async up(db: AnyKysely) {
     await withAutoIncrementPrimaryKey(db, db.schema.createTable("note"), "id")
       .addColumn("body", unicodeText(db, 200), (col) => col.notNull().unique())
       .addColumn("payload", bytesColumn(db), (col) => col.notNull())
@@ -96,7 +96,7 @@ const notesMigration: Migration = {
       .addColumn("created_at", isoTimeColumn, (col) => col.notNull())
       .execute();
   },
-  async down(db: Kysely<any>) {
+  async down(db: AnyKysely) {
     await db.schema.dropTable("note").execute();
   },
 };

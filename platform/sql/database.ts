@@ -176,11 +176,19 @@ export function createDatabase<DB>(url: string | undefined, options: CreateDatab
 }
 
 /**
+ * A Kysely (or transaction) over any schema: the parameter type of code that
+ * works whatever tables a service's database has (migrations, dialect checks,
+ * the messaging tables every service's database includes). Callers pass their
+ * own typed instance.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: Kysely's documented type for schema-independent code; Kysely<unknown> makes every table reference a type error.
+export type AnyKysely = Kysely<any>;
+
+/**
  * The dialect behind a Kysely instance or transaction, for the few queries
  * that must differ (row locking hints, paging, upserts).
  */
-// Kysely<any>: repositories pass their own typed instance; only the adapter is read.
-export function dialectOf(db: Kysely<any>): DialectKind {
+export function dialectOf(db: AnyKysely): DialectKind {
   // getExecutor() is marked internal in Kysely's typings but is the one place
   // the adapter is reachable from a transaction as well as from the root instance.
   const adapter = db.getExecutor().adapter;
@@ -190,14 +198,14 @@ export function dialectOf(db: Kysely<any>): DialectKind {
   throw new Error(`unsupported Kysely dialect adapter ${adapter.constructor.name}; expected SQLite, PostgreSQL or SQL Server`);
 }
 
-export function isMssql(db: Kysely<any>): boolean {
+export function isMssql(db: AnyKysely): boolean {
   return dialectOf(db) === "mssql";
 }
 
-export function isPostgres(db: Kysely<any>): boolean {
+export function isPostgres(db: AnyKysely): boolean {
   return dialectOf(db) === "postgres";
 }
 
-export function isSqlite(db: Kysely<any>): boolean {
+export function isSqlite(db: AnyKysely): boolean {
   return dialectOf(db) === "sqlite";
 }

@@ -10,6 +10,7 @@
 
 export { booleanColumn, bytesColumn, isoTimeColumn, unicodeText, withAutoIncrementPrimaryKey } from "./columns.js";
 export {
+  type AnyKysely,
   type CreateDatabaseOptions,
   createDatabase,
   type DatabaseTarget,

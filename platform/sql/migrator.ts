@@ -1,8 +1,10 @@
 // Runs a service's migrations at start-up. Migrations are TypeScript modules the
 // service imports explicitly (no folder scanning: the list is what gets bundled
 // into dist/ and what the MSSQL compile tests walk).
-import { type Kysely, type Migration, Migrator } from "kysely";
+
+import { type Migration, Migrator } from "kysely";
 import type { Logger } from "pino";
+import type { AnyKysely } from "./database.js";
 
 /** A service's migrations by name; Kysely applies them in name order. */
 export type MigrationSet = Readonly<Record<string, Migration>>;
@@ -21,7 +23,7 @@ export class MigrationError extends Error {
   override readonly name = "MigrationError";
 }
 
-export function createMigrator(db: Kysely<any>, migrations: MigrationSet, options: Pick<MigrateOptions, "tablePrefix">): Migrator {
+export function createMigrator(db: AnyKysely, migrations: MigrationSet, options: Pick<MigrateOptions, "tablePrefix">): Migrator {
   return new Migrator({
     db,
     provider: { getMigrations: async () => ({ ...migrations }) },
@@ -36,7 +38,7 @@ export function createMigrator(db: Kysely<any>, migrations: MigrationSet, option
  * MigrationError naming the failed migration; earlier ones stay applied.
  * Returns the names applied by this call.
  */
-export async function migrateToLatest(db: Kysely<any>, migrations: MigrationSet, options: MigrateOptions): Promise<string[]> {
+export async function migrateToLatest(db: AnyKysely, migrations: MigrationSet, options: MigrateOptions): Promise<string[]> {
   const { error, results } = await createMigrator(db, migrations, options).migrateToLatest();
   const applied = (results ?? []).filter((result) => result.status === "Success").map((result) => result.migrationName);
   for (const name of applied) options.logger?.info({ migration: name }, "migration applied");

@@ -102,11 +102,14 @@ export function createCatalogService({ db, authenticate, relay, logger, now = ()
         if (request.ids.length > maxBatchIds) {
           throw new InvalidArgumentError("ids", `at most ${maxBatchIds} ids per call (got ${request.ids.length})`);
         }
-        request.ids.forEach((id, index) => requireId(id, `ids[${index}]`));
+        for (const [index, id] of request.ids.entries()) requireId(id, `ids[${index}]`);
         const ids = [...new Set(request.ids)];
         const found = new Map((await findItemsByIds(db, ids)).map((item) => [item.id, item]));
         return {
-          items: ids.flatMap((id) => (found.has(id) ? [itemToProto(found.get(id)!)] : [])),
+          items: ids.flatMap((id) => {
+            const item = found.get(id);
+            return item === undefined ? [] : [itemToProto(item)];
+          }),
           missingIds: ids.filter((id) => !found.has(id)),
         };
       },

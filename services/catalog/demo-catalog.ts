@@ -107,7 +107,7 @@ const items: DemoItem[] = [
 /** A UUID-shaped id derived from a name (RFC 4122 version/variant bits set). */
 function demoId(kind: string, name: string): string {
   const hex = createHash("sha256").update(`lojas-mel-demo:${kind}:${name}`).digest("hex");
-  const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
+  const variant = ((parseInt(hex.charAt(16), 16) & 0x3) | 0x8).toString(16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 

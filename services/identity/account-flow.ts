@@ -27,7 +27,7 @@ export async function registerAccount(db: Db, hasher: PasswordHasher, account: N
   return db.transaction().execute(async (trx) => {
     const inserted = await insertUser(trx, { id, email: account.email, displayName: account.displayName, passwordHash, roles }, now);
     if (inserted === "email-taken") throw new AlreadyExistsError("an account with this email already exists; sign in, or register with another email");
-    return (await findUserById(trx, id))!;
+    return requireUser(await findUserById(trx, id), id);
   });
 }
 
@@ -51,8 +51,14 @@ export async function revokeRole(db: Db, userId: string, role: string): Promise<
       throw new FailedPreconditionError(`user ${userId} is the last admin; grant "${adminRole}" to someone else before revoking it here`);
     }
     await removeRole(trx, userId, role);
-    return (await findUserById(trx, userId))!;
+    return requireUser(await findUserById(trx, userId), userId);
   });
+}
+
+/** A user read back inside the transaction that wrote it; absent only if the database lost the write. */
+function requireUser(user: User | undefined, id: string): User {
+  if (user === undefined) throw new Error(`user ${id} is not readable in the transaction that just wrote it`);
+  return user;
 }
 
 export interface AdminSeed {

@@ -61,11 +61,12 @@ interface ParsedHash {
 export function parsePasswordHash(stored: string): ParsedHash | undefined {
   const match = /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9_-]+)\$([A-Za-z0-9_-]+)$/.exec(stored);
   if (!match) return undefined;
-  const params = { logN: Number(match[1]), r: Number(match[2]), p: Number(match[3]) };
+  const [, logN, r, p, salt = "", hash = ""] = match;
+  const params = { logN: Number(logN), r: Number(r), p: Number(p) };
   if (params.logN < minimumScryptLogN || params.logN > maximumScryptLogN || params.r < 1 || params.p < 1 || params.r * params.p > 32) return undefined;
-  const key = Buffer.from(match[5]!, "base64url");
+  const key = Buffer.from(hash, "base64url");
   if (key.length !== keyBytes) return undefined;
-  return { params, salt: Buffer.from(match[4]!, "base64url"), key };
+  return { params, salt: Buffer.from(salt, "base64url"), key };
 }
 
 export function checkScryptParams(params: ScryptParams): void {
