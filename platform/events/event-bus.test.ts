@@ -147,7 +147,7 @@ describe("consuming", () => {
     }
   });
 
-  test("without retryDelaysMs the retry ladder is the notes' 1 s, 5 s and 10 s", async () => {
+  test("without retryDelaysMs the retry ladder is 1 s, 5 s and 10 s", async () => {
     const queue = `${prefix}.ladder.events`;
     const subscription = await bus.subscribe({ queue, handlers: { OrderStarted: async () => undefined } });
     try {

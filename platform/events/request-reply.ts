@@ -1,4 +1,4 @@
-// Request/reply over RabbitMQ (the notes' RPC): the request carries reply_to
+// Request/reply (RPC) over RabbitMQ: the request carries reply_to
 // and correlation_id; the server answers to reply_to with the same
 // correlation_id. Replies use direct reply-to (amq.rabbitmq.reply-to), so no
 // reply queue is declared: the client consumes the pseudo-queue (no-ack) on

@@ -78,7 +78,7 @@ export async function declareTopology(channel: Channel, topology: Topology): Pro
   }
 }
 
-/** The notes' ladder (Polly's 1 s, 5 s, 10 s): three retries, then the DLQ. */
+/** Three retries at growing delays (1 s, 5 s, 10 s, as Polly's common ladder), then the DLQ. */
 export const defaultRetryDelaysMs: readonly number[] = [1000, 5000, 10_000];
 
 export const deadLetterQueueName = (queue: string): string => `${queue}.dlq`;
