@@ -202,10 +202,3 @@ export function isMssql(db: AnyKysely): boolean {
   return dialectOf(db) === "mssql";
 }
 
-export function isPostgres(db: AnyKysely): boolean {
-  return dialectOf(db) === "postgres";
-}
-
-export function isSqlite(db: AnyKysely): boolean {
-  return dialectOf(db) === "sqlite";
-}

@@ -18,8 +18,6 @@ export {
   type DialectKind,
   dialectOf,
   isMssql,
-  isPostgres,
-  isSqlite,
   parseDatabaseUrl,
 } from "./database.js";
 export { createMigrator, type MigrateOptions, MigrationError, type MigrationSet, migrateToLatest } from "./migrator.js";

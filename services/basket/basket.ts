@@ -196,21 +196,3 @@ export function basketTotal(lines: readonly BasketLine[]): Money | undefined {
   return { currencyCode: first.unitPrice.currencyCode, amountMinor };
 }
 
-export function sameLines(a: readonly BasketLine[], b: readonly BasketLine[]): boolean {
-  return (
-    a.length === b.length &&
-    a.every((line, index) => {
-      const other = b[index] as BasketLine;
-      return (
-        line.productId === other.productId &&
-        line.productName === other.productName &&
-        line.pictureUrl === other.pictureUrl &&
-        line.quantity === other.quantity &&
-        samePrice(line.unitPrice, other.unitPrice) &&
-        (line.oldUnitPrice === undefined
-          ? other.oldUnitPrice === undefined
-          : other.oldUnitPrice !== undefined && samePrice(line.oldUnitPrice, other.oldUnitPrice))
-      );
-    })
-  );
-}

@@ -9,8 +9,6 @@ export interface LoginThrottlePolicy {
   lockoutSeconds: number;
 }
 
-export const defaultLoginThrottlePolicy: LoginThrottlePolicy = { maxFailures: 5, windowSeconds: 15 * 60, lockoutSeconds: 15 * 60 };
-
 export interface LoginThrottleState {
   key: string;
   failureCount: number;
@@ -31,11 +29,6 @@ export function lockedForSeconds(state: LoginThrottleState | undefined, now: Dat
   if (state?.lockedUntil === undefined) return 0;
   const remainingMs = state.lockedUntil.getTime() - now.getTime();
   return remainingMs > 0 ? Math.ceil(remainingMs / 1000) : 0;
-}
-
-/** True when the failures counted in `state` are too old to count any more. */
-export function failureWindowExpired(state: LoginThrottleState, now: Date, policy: LoginThrottlePolicy): boolean {
-  return now.getTime() - state.windowStart.getTime() >= policy.windowSeconds * 1000;
 }
 
 /** True when `failureCount` failures in the window must lock the key. */

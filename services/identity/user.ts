@@ -33,8 +33,6 @@ export interface PasswordPolicy {
   minLength: number;
 }
 
-export const defaultPasswordPolicy: PasswordPolicy = { minLength: 8 };
-
 /**
  * Trimmed, Unicode NFC, lower case. The whole address is lower-cased: no
  * mail provider we serve treats the local part case-sensitively, and two

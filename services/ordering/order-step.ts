@@ -37,6 +37,3 @@ export function stepRetryDelayMs(attempts: number, initialMs: number, maxMs: num
   return Math.min(maxMs, initialMs * 2 ** Math.max(0, attempts - 1));
 }
 
-export function isOrderStep(value: string): value is OrderStep {
-  return (orderSteps as readonly string[]).includes(value);
-}
