@@ -24,6 +24,8 @@ import { findRoute, handleJsonRequest } from "./json-routes.js";
 import { createOpenApiDocument } from "./openapi.js";
 import type { Upstream, UpstreamOptions } from "./upstream.js";
 import { createUpstream } from "./upstream.js";
+import { registerStaticSite } from "./static-site.js";
+import { registerTokenCookies } from "./token-cookie.js";
 import { registerWellKnownRoutes } from "./well-known.js";
 
 export interface GatewayDeps {
@@ -130,6 +132,8 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   app.addContentTypeParser(/^application\/[\w.+-]+\+json$/i, { parseAs: "string" }, parseJsonBody);
 
   registerWellKnownRoutes(app, context);
+  registerTokenCookies(app, catalog, { maxMessageBytes: config.grpcWebMaxMessageBytes });
+  await registerStaticSite(app, config.webRoot, deps.logger);
   const openApi = JSON.stringify(
     createOpenApiDocument(catalog, {
       title: "Mel API",
