@@ -1,5 +1,3 @@
-/// <reference lib="dom" />
-// (page.evaluate callbacks run in the browser.)
 // The storefront in Chromium against the whole mesh as `npm start` runs it:
 // a shopper's purchase from an anonymous basket to a paid order watched live,
 // a declined card, an admin's price change seen in a shopper's basket, the
@@ -141,7 +139,7 @@ describe("storefront", () => {
       assert.equal(await page.getByTestId("signed-in-as").textContent(), shopper.name);
       assert.equal(await page.getByTestId("session-notice").count(), 0);
 
-      assert.equal(await page.evaluate(() => document.cookie), "", "the refresh token is not visible to page script");
+      assert.equal(await page.evaluate<string>("document.cookie"), "", "the refresh token is not visible to page script");
       const [cookie] = await context.cookies();
       assert.equal(cookie?.name, "mel_refresh");
       assert.equal(cookie?.httpOnly, true);
@@ -176,7 +174,7 @@ describe("storefront", () => {
       await page.getByLabel("Senha").fill("curta");
       await page.getByRole("button", { name: "Criar conta" }).click();
       assert.equal(await fieldError("password").textContent(), "must be at least 8 characters (got 5)");
-      assert.equal(await page.evaluate(() => document.activeElement?.id), "field-password", "focus moves to the refused field");
+      assert.equal(await page.evaluate<string>("document.activeElement?.id"), "field-password", "focus moves to the refused field");
       await assertAccessible(page);
 
       await page.goto("/signin");
@@ -220,7 +218,7 @@ describe("storefront", () => {
       await page.getByRole("link", { name: "Favo de Mel 400 g" }).click();
       await page.getByRole("heading", { level: 1, name: "Favo de Mel 400 g" }).waitFor();
       await assertAccessible(page);
-      assert.equal(await page.evaluate(() => document.activeElement?.tagName), "H1", "focus is on the new page's heading after navigation");
+      assert.equal(await page.evaluate<string>("document.activeElement?.tagName"), "H1", "focus is on the new page's heading after navigation");
 
       await register(page, newShopper("axe"), "/orders");
       await page.getByText("Nenhum pedido ainda.").waitFor();
