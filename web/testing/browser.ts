@@ -60,7 +60,11 @@ let shopperCount = 0;
 
 export function newShopper(label: string): { email: string; password: string; name: string } {
   shopperCount += 1;
-  return { email: `${label}-${shopperCount}-${randomBytes(4).toString("hex")}@storefront.lojasmel.test`, password: "senha-da-loja-1", name: `Cliente ${shopperCount}` };
+  return {
+    email: `${label}-${shopperCount}-${randomBytes(4).toString("hex")}@storefront.lojasmel.test`,
+    password: "senha-da-loja-1",
+    name: `Cliente ${shopperCount}`,
+  };
 }
 
 export async function register(page: Page, shopper: { email: string; password: string; name: string }, next = "/"): Promise<void> {
