@@ -22,10 +22,10 @@ import { parseGrpcWebContentType } from "./grpc-web-framing.js";
 import { GatewayError, statusJson } from "./http-status.js";
 import { findRoute, handleJsonRequest } from "./json-routes.js";
 import { createOpenApiDocument } from "./openapi.js";
-import type { Upstream, UpstreamOptions } from "./upstream.js";
-import { createUpstream } from "./upstream.js";
 import { registerStaticSite } from "./static-site.js";
 import { registerTokenCookies } from "./token-cookie.js";
+import type { Upstream, UpstreamOptions } from "./upstream.js";
+import { createUpstream } from "./upstream.js";
 import { registerWellKnownRoutes } from "./well-known.js";
 
 export interface GatewayDeps {

@@ -1,7 +1,8 @@
 // The storefront's frame: skip link, header with the basket count and the
 // session, the notice when a session ended by itself, and the routes.
-import { LocationProvider, Route, Router, useLocation } from "preact-iso";
+
 import { useState } from "preact/hooks";
+import { LocationProvider, Route, Router, useLocation } from "preact-iso";
 import { account, isAdmin, sessionNotice, sessionReady, signOut } from "./api/session.js";
 import { basketUnits } from "./basket/basket-store.js";
 import { Page } from "./components.js";

@@ -1,7 +1,8 @@
 // The catalogue: brand and type filters, name search, sort and pages, all in
 // the URL's query so the back button and shared links keep them.
-import { useLocation } from "preact-iso";
+
 import { useEffect, useState } from "preact/hooks";
+import { useLocation } from "preact-iso";
 import type { CatalogBrand, CatalogItem, CatalogType } from "../../../gen/web/mel/catalog/v1/catalog_pb.js";
 import { ItemSort } from "../../../gen/web/mel/catalog/v1/catalog_pb.js";
 import { messageOf } from "../api/errors.js";

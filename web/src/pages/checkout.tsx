@@ -1,8 +1,9 @@
 // Checkout: delivery address and card. The request id is chosen once per
 // visit and sent again on every retry, so a double click or a retry after a
 // lost answer places one order. Field errors come from the server.
-import { useLocation } from "preact-iso";
+
 import { useEffect, useRef, useState } from "preact/hooks";
+import { useLocation } from "preact-iso";
 import { type FieldErrors, fieldErrorsOf, messageOf } from "../api/errors.js";
 import { account, sessionReady } from "../api/session.js";
 import { useServices } from "../app-context.js";

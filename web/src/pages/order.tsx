@@ -3,8 +3,8 @@
 // stock validation and payment, cancellations with their reason included.
 // The shopper may cancel until the order is paid.
 import { Code, ConnectError } from "@connectrpc/connect";
-import { useRoute } from "preact-iso";
 import { useEffect, useState } from "preact/hooks";
+import { useRoute } from "preact-iso";
 import { type Order, OrderStatus } from "../../../gen/web/mel/ordering/v1/ordering_pb.js";
 import { watchTimeoutMs } from "../api/clients.js";
 import { messageOf } from "../api/errors.js";

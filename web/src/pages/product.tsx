@@ -1,6 +1,7 @@
 // One product: picture, price, an honest stock state, and "add to basket".
-import { useRoute } from "preact-iso";
+
 import { useEffect, useState } from "preact/hooks";
+import { useRoute } from "preact-iso";
 import type { CatalogItem } from "../../../gen/web/mel/catalog/v1/catalog_pb.js";
 import { messageOf } from "../api/errors.js";
 import { useServices } from "../app-context.js";

@@ -1,7 +1,8 @@
 // Sign-in and registration. Either one then moves the anonymous basket into
 // the saved one and goes on to where the shopper was headed (?next=).
-import { useLocation } from "preact-iso";
+
 import { useEffect, useRef, useState } from "preact/hooks";
+import { useLocation } from "preact-iso";
 import { type FieldErrors, fieldErrorsOf, messageOf } from "../api/errors.js";
 import { register, signIn } from "../api/session.js";
 import { useServices } from "../app-context.js";
