@@ -33,6 +33,8 @@ export const gatewayEnv = z.object({
   MEL_GATEWAY_AUTH_RATE_LIMITED_METHODS: list(["mel.identity.v1.IdentityService/Login", "mel.identity.v1.IdentityService/Register"]),
   /** Behind a load balancer: take the client address from X-Forwarded-For. */
   MEL_GATEWAY_TRUST_PROXY: boolean(false),
+  /** The storefront's built files (vite build output), served at /; a folder without index.html serves none. */
+  MEL_GATEWAY_WEB_ROOT: text("web/dist"),
 });
 
 export type GatewayEnv = z.output<typeof gatewayEnv>;
@@ -66,6 +68,8 @@ export interface GatewayConfig {
   authRateLimit: { max: number; windowMs: number; methods: string[] };
   /** Trust X-Forwarded-For (behind a load balancer) for the client address. */
   trustProxy: boolean;
+  /** Folder of the built storefront served at / (index.html, assets/, pictures/); without index.html, no site. */
+  webRoot: string;
 }
 
 /** Parses and validates the gateway's variables from `env`; throws ConfigError naming each bad one. */
@@ -95,5 +99,6 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
       methods: e.MEL_GATEWAY_AUTH_RATE_LIMITED_METHODS,
     },
     trustProxy: e.MEL_GATEWAY_TRUST_PROXY,
+    webRoot: e.MEL_GATEWAY_WEB_ROOT,
   };
 }

@@ -22,6 +22,8 @@ import { parseGrpcWebContentType } from "./grpc-web-framing.js";
 import { GatewayError, statusJson } from "./http-status.js";
 import { findRoute, handleJsonRequest } from "./json-routes.js";
 import { createOpenApiDocument } from "./openapi.js";
+import { registerStaticSite } from "./static-site.js";
+import { registerTokenCookies } from "./token-cookie.js";
 import type { Upstream, UpstreamOptions } from "./upstream.js";
 import { createUpstream } from "./upstream.js";
 import { registerWellKnownRoutes } from "./well-known.js";
@@ -130,6 +132,8 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   app.addContentTypeParser(/^application\/[\w.+-]+\+json$/i, { parseAs: "string" }, parseJsonBody);
 
   registerWellKnownRoutes(app, context);
+  registerTokenCookies(app, catalog, { maxMessageBytes: config.grpcWebMaxMessageBytes });
+  await registerStaticSite(app, config.webRoot, deps.logger);
   const openApi = JSON.stringify(
     createOpenApiDocument(catalog, {
       title: "Mel API",

@@ -2,6 +2,9 @@
 // process (exactly as it would in a container, `node dist/services/<name>/main.js`),
 // started in dependency order; Ctrl-C or SIGTERM drains them all and exits.
 //
+// Run from source (node --import tsx scripts/start.ts, as the storefront's
+// browser tests do) it starts each part from its main.ts the same way.
+//
 // When no MongoDB answers at the basket's default URL, the FerretDB launcher
 // from tools/ferretdb is started too (built first if Go is installed and it is
 // missing), so the demo needs no MongoDB install. A MEL_BASKET_MONGODB_URL
@@ -9,11 +12,12 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { connect } from "node:net";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const distRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const projectRoot = resolve(distRoot, "..");
+// Built, this file is dist/scripts/start.js; from source, scripts/start.ts.
+const projectRoot = basename(distRoot) === "dist" ? resolve(distRoot, "..") : distRoot;
 const parts = ["services/identity", "services/catalog", "services/basket", "services/ordering", "gateway"];
 const children = new Map<string, ChildProcess>();
 let stopping = false;
@@ -114,9 +118,11 @@ process.on("SIGTERM", () => void stopAll(0));
 
 await startFerretDbIfNeeded();
 for (const part of parts) {
-  const entry = join(distRoot, part, "main.js");
-  if (!existsSync(entry)) continue;
-  const child = spawn(process.execPath, ["--enable-source-maps", entry], { stdio: ["ignore", "inherit", "inherit"], cwd: projectRoot });
+  const built = join(distRoot, part, "main.js");
+  const source = join(distRoot, part, "main.ts");
+  const args = existsSync(built) ? ["--enable-source-maps", built] : existsSync(source) ? ["--import", "tsx", source] : undefined;
+  if (!args) continue;
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"], cwd: projectRoot });
   watch(part.replace("services/", ""), child);
 }
 log(`started ${[...children.keys()].join(", ")}`);

@@ -104,6 +104,24 @@ const items: DemoItem[] = [
   { name: "Cesta Presente Café da Manhã", description: "Mel, melado, caneca e pano de cera.", price: 19990, brand: "Mel Original", type: "Casa", stock: 15 },
 ];
 
+/** "Mel Silvestre 500 g" → "mel-silvestre-500-g": file names of the demo pictures. */
+export function demoPictureSlug(name: string): string {
+  return name
+    .normalize("NFD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "");
+}
+
+/** Where the gateway serves a demo item's picture (web/public/pictures, written by scripts/demo-pictures.ts). */
+export function demoPictureUrl(name: string): string {
+  return `/pictures/${demoPictureSlug(name)}.svg`;
+}
+
+/** Name and type of every demo item, for the picture generator. */
+export const demoItems: ReadonlyArray<{ name: string; type: Type }> = items.map(({ name, type }) => ({ name, type }));
+
 /** A UUID-shaped id derived from a name (RFC 4122 version/variant bits set). */
 function demoId(kind: string, name: string): string {
   const hex = createHash("sha256").update(`lojas-mel-demo:${kind}:${name}`).digest("hex");
@@ -134,7 +152,7 @@ export async function seedDemoCatalog(db: Kysely<CatalogDatabase>, now: Date): P
         price: { currencyCode: "BRL", amountMinor: item.price },
         brandId: demoId("brand", item.brand),
         typeId: demoId("type", item.type),
-        pictureUrl: `/pics/${demoId("item", item.name)}.webp`,
+        pictureUrl: demoPictureUrl(item.name),
         restockThreshold: Math.ceil(item.stock / 5),
         maxStock: item.stock * 2,
       };

@@ -1,0 +1,110 @@
+// One view of the basket for the pages, whoever holds it: the basket service
+// for a signed-in shopper, this browser's storage (priced by the catalogue)
+// before sign-in.
+import { create } from "@bufbuild/protobuf";
+import { signal } from "@preact/signals";
+import { type Money, MoneySchema } from "../../../gen/web/mel/common/v1/money_pb.js";
+import type { Clients } from "../api/clients.js";
+import { messageOf } from "../api/errors.js";
+import { account } from "../api/session.js";
+import { addLocalLine, readLocalBasket, setLocalQuantity, writeLocalBasket } from "./local-basket.js";
+
+export interface ShownLine {
+  productId: string;
+  productName: string;
+  pictureUrl: string;
+  unitPrice?: Money | undefined;
+  /** The price when the line was added, when the catalogue changed it since. */
+  oldUnitPrice?: Money | undefined;
+  quantity: number;
+}
+
+export interface ShownBasket {
+  lines: ShownLine[];
+  total: Money | undefined;
+  /** Products of the local basket that the catalogue no longer has. */
+  missing: string[];
+}
+
+/** Why lines of the anonymous basket could not join the saved one at the last sign-in. */
+export const mergeProblems = signal<string[]>([]);
+
+/** Units in the basket, for the header. */
+export const basketUnits = signal(0);
+
+function countUnits(lines: readonly { quantity: number }[]): number {
+  return lines.reduce((sum, line) => sum + line.quantity, 0);
+}
+
+export function createBasketStore(clients: Clients) {
+  async function load(): Promise<ShownBasket> {
+    if (account.value) {
+      const { basket } = await clients.basket.getBasket({});
+      const lines: ShownLine[] = basket?.lines ?? [];
+      basketUnits.value = countUnits(lines);
+      return { lines, total: basket?.total, missing: [] };
+    }
+    const local = readLocalBasket();
+    basketUnits.value = countUnits(local);
+    if (local.length === 0) return { lines: [], total: undefined, missing: [] };
+    const { items, missingIds } = await clients.catalog.getItemsByIds({ ids: local.map((line) => line.productId) });
+    const lines: ShownLine[] = [];
+    for (const line of local) {
+      const item = items.find((candidate) => candidate.id === line.productId);
+      if (!item) continue;
+      lines.push({
+        productId: item.id,
+        productName: item.name,
+        pictureUrl: item.pictureUrl,
+        unitPrice: item.price,
+        oldUnitPrice: undefined,
+        quantity: line.quantity,
+      });
+    }
+    const currencyCode = lines[0]?.unitPrice?.currencyCode ?? "BRL";
+    const amountMinor = lines.reduce((sum, line) => sum + (line.unitPrice?.amountMinor ?? 0n) * BigInt(line.quantity), 0n);
+    return { lines, total: create(MoneySchema, { currencyCode, amountMinor }), missing: missingIds };
+  }
+
+  async function add(productId: string, quantity: number): Promise<void> {
+    if (account.value) {
+      const { basket } = await clients.basket.addItem({ productId, quantity });
+      basketUnits.value = countUnits(basket?.lines ?? []);
+      return;
+    }
+    basketUnits.value = countUnits(addLocalLine(productId, quantity));
+  }
+
+  async function setQuantity(productId: string, quantity: number): Promise<void> {
+    if (account.value) {
+      const { basket } = quantity > 0 ? await clients.basket.updateItemQuantity({ productId, quantity }) : await clients.basket.removeItem({ productId });
+      basketUnits.value = countUnits(basket?.lines ?? []);
+      return;
+    }
+    basketUnits.value = countUnits(setLocalQuantity(productId, quantity));
+  }
+
+  /**
+   * Moves the anonymous basket into the saved one after sign-in: AddItem per
+   * line, so the basket service adds to what was saved, applies its limits and
+   * prices each line. A line it refuses stays out; the reasons are returned.
+   */
+  async function mergeLocal(): Promise<string[]> {
+    const problems: string[] = [];
+    for (const line of readLocalBasket()) {
+      try {
+        await clients.basket.addItem({ productId: line.productId, quantity: line.quantity });
+      } catch (error: unknown) {
+        problems.push(messageOf(error));
+      }
+    }
+    writeLocalBasket([]);
+    mergeProblems.value = problems;
+    await load();
+    return problems;
+  }
+
+  return { load, add, setQuantity, mergeLocal };
+}
+
+export type BasketStore = ReturnType<typeof createBasketStore>;
