@@ -6,7 +6,13 @@ import { createSessionRevocations } from "./session-revocations.js";
 function harness(sweepIntervalMs = 60_000) {
   let time = Date.parse("2030-01-01T00:00:00Z");
   const revocations = createSessionRevocations({ graceMs: 2000, sweepIntervalMs, clock: () => time });
-  return { revocations, at: (offsetMs: number) => new Date(time + offsetMs), advance: (ms: number) => void (time += ms) };
+  return {
+    revocations,
+    at: (offsetMs: number) => new Date(time + offsetMs),
+    advance: (ms: number) => {
+      time += ms;
+    },
+  };
 }
 
 describe("session revocations", () => {
