@@ -26,7 +26,7 @@ export {
 } from "./event-types.js";
 export { type AfterCommit, handleOnce, pruneInbox, runOnce } from "./inbox.js";
 export type { InboxTable, MessagingTables, OutboxTable } from "./messaging.table.js";
-export { type MessagingConfig, messagingConfigFrom, messagingEnv } from "./messaging-config.js";
+export { type MessagingConfig, messagingConfigFrom, messagingEnv, type PublisherConfig, publisherConfigFrom, publisherEnv } from "./messaging-config.js";
 export { messagingTablesMigration } from "./messaging-tables.migration.js";
 export {
   addToOutbox,
