@@ -4,7 +4,10 @@
 // revocations identity still holds, so sign-outs made while this instance was
 // down are refused too. The queue is subscribed before the list is read, so a
 // sign-out made in between is in one or the other (or both: adding is
-// idempotent).
+// idempotent). When identity does not answer at start, the instance serves
+// anyway (public calls work) while the list is asked for again with back-off,
+// and its revocations refuse every token as UNAVAILABLE until it is in.
+import { ExponentialBackoff, handleAll, retry } from "cockatiel";
 import type { SessionRevoked } from "../../gen/mel/events/v1/identity_events.js";
 import { SessionRevocationServiceClient } from "../../gen/mel/identity/v1/session_revocations.js";
 import type { EventBus, EventHandler, Subscription } from "../events/index.js";
@@ -50,9 +53,9 @@ export interface SessionRevocationFeed {
 
 /**
  * Subscribes this instance to SessionRevoked, then loads every revocation
- * identity still holds; resolves once both are done. Rejects when identity
- * cannot be asked: an instance that serves without the list would accept the
- * tokens of sessions signed out while it was down.
+ * identity still holds and marks `revocations` loaded. Resolves after the
+ * first attempt: when it failed, later ones go on in the background (see the
+ * file comment). Rejects only when the subscription cannot be made.
  */
 export async function startSessionRevocationFeed(options: SessionRevocationFeedOptions): Promise<SessionRevocationFeed> {
   const { revocations, logger } = options;
@@ -68,11 +71,11 @@ export async function startSessionRevocationFeed(options: SessionRevocationFeedO
     defaultDeadlineMs: options.deadlineMs ?? 5000,
     logger,
   });
-  try {
+  async function load(signal?: AbortSignal): Promise<void> {
     let pageToken = "";
     let loaded = 0;
     do {
-      const page = await callUnary(client, "listSessionRevocations", { pageSize: options.pageSize ?? 1000, pageToken });
+      const page = await callUnary(client, "listSessionRevocations", { pageSize: options.pageSize ?? 1000, pageToken }, signal ? { signal } : {});
       for (const revocation of page.revocations) {
         if (revocation.accessExpireTime === undefined) continue;
         revocations.add(revocation.sessionId, revocation.accessExpireTime);
@@ -80,19 +83,32 @@ export async function startSessionRevocationFeed(options: SessionRevocationFeedO
       }
       pageToken = page.nextPageToken;
     } while (pageToken !== "");
+    revocations.markLoaded();
     logger.info({ queue: subscription.queue, loaded }, "signed-out sessions loaded from identity; later sign-outs arrive as events");
+  }
+
+  const stopRetrying = new AbortController();
+  let retrying: Promise<void> | undefined;
+  try {
+    await load();
   } catch (error) {
-    client.close();
-    await subscription.close();
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(
-      `cannot load the signed-out sessions from identity at ${options.identityTarget} (${reason}); not serving, or their access tokens would be accepted`,
-      { cause: error },
+    logger.warn(
+      { identity: options.identityTarget, err: error instanceof Error ? error.message : String(error) },
+      "cannot load the signed-out sessions from identity; access tokens are refused as UNAVAILABLE until they are loaded",
     );
+    const policy = retry(handleAll, { maxAttempts: Number.POSITIVE_INFINITY, backoff: new ExponentialBackoff({ initialDelay: 500, maxDelay: 10_000 }) });
+    policy.onFailure(({ reason }) => logger.warn({ err: "error" in reason ? String(reason.error) : "" }, "signed-out sessions still not loaded; retrying"));
+    retrying = policy
+      .execute(({ signal }) => load(signal), stopRetrying.signal)
+      .catch(() => {
+        // Only an abort (close) ends the retries.
+      });
   }
   return {
     queue: subscription.queue,
     async close() {
+      stopRetrying.abort();
+      await retrying;
       client.close();
       await subscription.close();
     },

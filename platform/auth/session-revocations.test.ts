@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { UnavailableError } from "../errors/index.js";
 import { createSessionRevocations } from "./session-revocations.js";
 
 /** A set on a clock the test moves, with a 2 s grace (the verifier's clock skew). */
@@ -54,5 +55,17 @@ describe("session revocations", () => {
     h.revocations.add("s", h.at(30_000));
     h.advance(60_000);
     assert.equal(h.revocations.has("s"), true);
+  });
+
+  it("refuses to answer as UNAVAILABLE until the earlier revocations are loaded", () => {
+    const revocations = createSessionRevocations({ graceMs: 0, loaded: false });
+    revocations.add("s", new Date(Date.now() + 60_000));
+    assert.throws(
+      () => revocations.has("other"),
+      (error: unknown) => error instanceof UnavailableError && /not loaded from identity yet/.test(error.message),
+    );
+    revocations.markLoaded();
+    assert.equal(revocations.has("other"), false);
+    assert.equal(revocations.has("s"), true);
   });
 });

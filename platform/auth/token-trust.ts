@@ -97,10 +97,13 @@ export type ServiceAuthenticate = Authenticate & {
  * MEL_IDENTITY_ADDRESS, refusing the sessions in its `revocations`. Services
  * use startServiceAuthenticate, which also keeps those current.
  */
-export function createServiceAuthenticate(trust: TokenTrustEnv, logger: Logger): ServiceAuthenticate {
-  const jwks = identityJwksSource({ target: trust.MEL_IDENTITY_ADDRESS, logger });
+export function createServiceAuthenticate(
+  trust: TokenTrustEnv,
+  logger: Logger,
   // A token is accepted up to the clock skew past its exp, so its revocation is kept that much longer.
-  const revocations = createSessionRevocations({ graceMs: trust.MEL_TOKEN_CLOCK_SKEW });
+  revocations: SessionRevocations = createSessionRevocations({ graceMs: trust.MEL_TOKEN_CLOCK_SKEW }),
+): ServiceAuthenticate {
+  const jwks = identityJwksSource({ target: trust.MEL_IDENTITY_ADDRESS, logger });
   const { authenticate } = createTokenTrust({
     jwks: jwks.source,
     issuer: trust.MEL_TOKEN_ISSUER,
@@ -121,14 +124,15 @@ export type RunningServiceAuthenticate = Authenticate & { revocations: SessionRe
  * What a service other than identity passes to implementService, ready to
  * serve: createServiceAuthenticate, with its revocations loaded from identity
  * and kept current by SessionRevoked events on an instance queue under
- * `queue` (see startSessionRevocationFeed). Rejects when identity cannot be
- * asked for the revocations.
+ * `queue` (see startSessionRevocationFeed): until identity has answered, it
+ * refuses every token as UNAVAILABLE rather than accept a signed-out one.
  */
 export async function startServiceAuthenticate(
   trust: TokenTrustEnv,
   options: { bus: Pick<EventBus, "subscribe">; queue: string; logger: Logger },
 ): Promise<RunningServiceAuthenticate> {
-  const authenticate = createServiceAuthenticate(trust, options.logger);
+  const revocations = createSessionRevocations({ graceMs: trust.MEL_TOKEN_CLOCK_SKEW, loaded: false });
+  const authenticate = createServiceAuthenticate(trust, options.logger, revocations);
   const closeJwks = authenticate.close;
   try {
     const feed = await startSessionRevocationFeed({

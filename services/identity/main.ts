@@ -1,6 +1,7 @@
 // Identity's wiring, top to bottom: config → logger → database (migrated) →
 // key-encryption key → signing keys → admin seed → maintenance timer → event
-// bus and outbox relay (SessionRevoked) → gRPC server. Nothing else happens here. Run directly (node
+// bus, outbox relay (SessionRevoked) and this instance's signed-out sessions →
+// gRPC server. Nothing else happens here. Run directly (node
 // services/identity/main.ts, or dist/services/identity/main.js) it reads the
 // environment and drains on SIGTERM/SIGINT; tests and the mesh launcher call
 // startIdentity instead.
