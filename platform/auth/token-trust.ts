@@ -1,11 +1,14 @@
 // Token trust in one piece for a service's main.ts: where the keys come from,
 // their cache, the verifier and the authenticate function implementService takes.
 import { IdentityServiceClient } from "../../gen/mel/identity/v1/identity.js";
+import type { EventBus } from "../events/index.js";
 import { type Authenticate, callUnary, createClient } from "../grpc/index.js";
 import type { Logger } from "../log/index.js";
 import { createAuthenticate } from "./authenticate.js";
 import { jwksSourceFromGetJwks } from "./identity-jwks.js";
 import { type CachedKeySet, createCachedKeySet, type JwksSource } from "./key-set.js";
+import { startSessionRevocationFeed } from "./session-revocation-feed.js";
+import { createSessionRevocations, type SessionRevocations } from "./session-revocations.js";
 import { createTokenVerifier, type TokenVerifier } from "./token-verifier.js";
 
 export interface TokenTrustOptions {
@@ -16,6 +19,8 @@ export interface TokenTrustOptions {
   clockSkewSeconds?: number;
   jwksMaxAgeMs?: number;
   unknownKidCooldownMs?: number;
+  /** Signed-out sessions whose tokens are refused; none when absent. */
+  revokedSessions?: Pick<SessionRevocations, "has">;
   logger?: Logger;
 }
 
@@ -36,6 +41,7 @@ export function createTokenTrust(options: TokenTrustOptions): TokenTrust {
     issuer: options.issuer,
     audience: options.audience,
     ...(options.clockSkewSeconds === undefined ? {} : { clockSkewSeconds: options.clockSkewSeconds }),
+    ...(options.revokedSessions === undefined ? {} : { revokedSessions: options.revokedSessions }),
   });
   return { authenticate: createAuthenticate(verifier), verifier, keys };
 }
@@ -80,14 +86,23 @@ export interface TokenTrustEnv {
 }
 
 /** An Authenticate that also owns a channel to identity; close() it on shutdown. */
-export type ServiceAuthenticate = Authenticate & { close(): void };
+export type ServiceAuthenticate = Authenticate & {
+  /** The signed-out sessions it refuses: empty until something (startSessionRevocationFeed) fills it. */
+  revocations: SessionRevocations;
+  close(): void;
+};
 
 /**
- * What a service other than identity passes to implementService: tokens
- * verified against the JWKS fetched from IdentityService.GetJwks at
- * MEL_IDENTITY_ADDRESS.
+ * Tokens verified against the JWKS fetched from IdentityService.GetJwks at
+ * MEL_IDENTITY_ADDRESS, refusing the sessions in its `revocations`. Services
+ * use startServiceAuthenticate, which also keeps those current.
  */
-export function createServiceAuthenticate(trust: TokenTrustEnv, logger: Logger): ServiceAuthenticate {
+export function createServiceAuthenticate(
+  trust: TokenTrustEnv,
+  logger: Logger,
+  // A token is accepted up to the clock skew past its exp, so its revocation is kept that much longer.
+  revocations: SessionRevocations = createSessionRevocations({ graceMs: trust.MEL_TOKEN_CLOCK_SKEW }),
+): ServiceAuthenticate {
   const jwks = identityJwksSource({ target: trust.MEL_IDENTITY_ADDRESS, logger });
   const { authenticate } = createTokenTrust({
     jwks: jwks.source,
@@ -96,7 +111,45 @@ export function createServiceAuthenticate(trust: TokenTrustEnv, logger: Logger):
     clockSkewSeconds: Math.round(trust.MEL_TOKEN_CLOCK_SKEW / 1000),
     jwksMaxAgeMs: trust.MEL_JWKS_MAX_AGE,
     unknownKidCooldownMs: trust.MEL_JWKS_UNKNOWN_KID_COOLDOWN,
+    revokedSessions: revocations,
     logger,
   });
-  return Object.assign(authenticate, { close: jwks.close });
+  return Object.assign(authenticate, { revocations, close: jwks.close });
+}
+
+/** The Authenticate of a running service, with the feed of signed-out sessions it owns; close() it on shutdown. */
+export type RunningServiceAuthenticate = Authenticate & { revocations: SessionRevocations; close(): Promise<void> };
+
+/**
+ * What a service other than identity passes to implementService, ready to
+ * serve: createServiceAuthenticate, with its revocations loaded from identity
+ * and kept current by SessionRevoked events on an instance queue under
+ * `queue` (see startSessionRevocationFeed): until identity has answered, it
+ * refuses every token as UNAVAILABLE rather than accept a signed-out one.
+ */
+export async function startServiceAuthenticate(
+  trust: TokenTrustEnv,
+  options: { bus: Pick<EventBus, "subscribe">; queue: string; logger: Logger },
+): Promise<RunningServiceAuthenticate> {
+  const revocations = createSessionRevocations({ graceMs: trust.MEL_TOKEN_CLOCK_SKEW, loaded: false });
+  const authenticate = createServiceAuthenticate(trust, options.logger, revocations);
+  const closeJwks = authenticate.close;
+  try {
+    const feed = await startSessionRevocationFeed({
+      bus: options.bus,
+      queue: options.queue,
+      identityTarget: trust.MEL_IDENTITY_ADDRESS,
+      revocations: authenticate.revocations,
+      logger: options.logger,
+    });
+    return Object.assign(authenticate, {
+      close: async () => {
+        await feed.close();
+        closeJwks();
+      },
+    });
+  } catch (error) {
+    closeJwks();
+    throw error;
+  }
 }

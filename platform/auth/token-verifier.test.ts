@@ -14,6 +14,7 @@ import {
   withPayload,
 } from "./auth.test-support.js";
 import { createCachedKeySet } from "./key-set.js";
+import { createSessionRevocations } from "./session-revocations.js";
 import { createTokenVerifier, type TokenVerifier } from "./token-verifier.js";
 
 const trusted = await createTestSigningKey("ES256");
@@ -132,5 +133,34 @@ describe("token verifier", () => {
   it("rejects garbage", async () => {
     await rejected("not.a.token", /malformed/);
     await rejected("", /malformed/);
+  });
+
+  describe("signed-out sessions", () => {
+    const revocations = createSessionRevocations({ graceMs: 5000 });
+    revocations.add("signed-out-session", new Date(Date.now() + 600_000));
+    const guarded = createTokenVerifier({
+      keys: createCachedKeySet(async () => jwksOf(trusted)),
+      issuer: testIssuer,
+      audience: testAudience,
+      revokedSessions: revocations,
+    });
+
+    it("refuses a valid token whose session was signed out", async () => {
+      const token = await signTestToken(trusted, { claims: { sid: "signed-out-session" } });
+      await assert.rejects(guarded.verify(token), (error: unknown) => {
+        assert.ok(error instanceof UnauthenticatedError, String(error));
+        assert.equal(error.message, "the access token's session was signed out; sign in again");
+        return true;
+      });
+    });
+
+    it("accepts a token of another session, and one without a session id", async () => {
+      await guarded.verify(await signTestToken(trusted, { claims: { sid: "another-session" } }));
+      await guarded.verify(await signTestToken(trusted));
+    });
+
+    it("rejects a session id that is not a string", async () => {
+      await assert.rejects(guarded.verify(await signTestToken(trusted, { claims: { sid: 42 } })), /session id \(sid\)/);
+    });
   });
 });

@@ -1,10 +1,12 @@
 // Access-token verification with jose: signature against the trusted key set,
 // an algorithm allow-list, the token type, issuer, audience and time claims
-// with a small clock skew. Turns a valid token into the Principal handlers see.
+// with a small clock skew, and the session it belongs to against the sessions
+// signed out since. Turns a valid token into the Principal handlers see.
 import { errors, type JWTPayload, jwtVerify } from "jose";
 import { UnauthenticatedError, UnavailableError } from "../errors/index.js";
 import type { Principal } from "../grpc/call-context.js";
 import type { CachedKeySet } from "./key-set.js";
+import type { SessionRevocations } from "./session-revocations.js";
 
 /** The only algorithms a token may be signed with: asymmetric, as identity signs. Never "none" or HS*. */
 export const allowedAlgorithms = ["ES256", "RS256"] as const;
@@ -26,6 +28,8 @@ export interface TokenVerifierOptions {
    * dies. Also makes an `iat` in the future an error. Default one day.
    */
   maxTokenAgeSeconds?: number;
+  /** Signed-out sessions: a token whose `sid` is among them is refused although it has not expired. */
+  revokedSessions?: Pick<SessionRevocations, "has">;
   /** Clock for tests. */
   now?: () => Date;
 }
@@ -53,9 +57,16 @@ function stringArray(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((item) => typeof item === "string");
 }
 
-function toPrincipal(payload: JWTPayload, token: string): Principal {
-  const { sub, exp, email, roles } = payload;
+/** The message of a token whose session was signed out (logout, or refresh-token reuse ending it everywhere). */
+export const signedOutSessionMessage = "the access token's session was signed out; sign in again";
+
+function toPrincipal(payload: JWTPayload, token: string, revokedSessions: Pick<SessionRevocations, "has"> | undefined): Principal {
+  const { sub, exp, email, roles, sid } = payload;
   if (typeof sub !== "string" || sub.length === 0) throw new UnauthenticatedError("the access token has no subject (sub)");
+  // Tokens issued before sessions were named carry no sid; they expire on their own within one lifetime.
+  if (sid !== undefined && (typeof sid !== "string" || sid.length === 0))
+    throw new UnauthenticatedError("the access token's session id (sid) must be a non-empty string");
+  if (sid !== undefined && revokedSessions?.has(sid)) throw new UnauthenticatedError(signedOutSessionMessage);
   if (typeof exp !== "number") throw new UnauthenticatedError("the access token has no expiry (exp)");
   if (roles !== undefined && !stringArray(roles)) throw new UnauthenticatedError("the access token's roles claim must be a list of strings");
   if (email !== undefined && typeof email !== "string") throw new UnauthenticatedError("the access token's email claim must be a string");
@@ -85,7 +96,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
             ...(options.now ? { currentDate: options.now() } : {}),
           },
         );
-        return toPrincipal(payload, token);
+        return toPrincipal(payload, token, options.revokedSessions);
       } catch (error) {
         if (error instanceof UnauthenticatedError || error instanceof UnavailableError) throw error;
         throw new UnauthenticatedError(describeFailure(error), { cause: error });

@@ -13,6 +13,8 @@ export interface OutgoingMessage {
   body: Uint8Array;
   /** Must carry a messageId: returns are matched to publishes by it. */
   properties: Options.Publish & { messageId: string };
+  /** Default true: a message no queue is bound for fails as unroutable instead of vanishing. */
+  mandatory?: boolean;
 }
 
 export interface ConfirmPublisherOptions {
@@ -72,26 +74,32 @@ export class ConfirmPublisher {
         remaining,
       );
       try {
-        channel.publish(message.exchange, message.routingKey, Buffer.from(message.body), { ...message.properties, mandatory: true }, (error: unknown) => {
-          const id = message.properties.messageId;
-          const returnCount = returned?.get(id) ?? 0;
-          if (returnCount > 0) {
-            if (returnCount === 1) returned?.delete(id);
-            else returned?.set(id, returnCount - 1);
-            settle(new PublishError("unroutable", `${what} was returned: no queue is bound for routing key "${message.routingKey}"`));
-          } else if (error) {
-            const closed = /closed/i.test(errorMessage(error));
-            settle(
-              new PublishError(
-                closed ? "channel-closed" : "nacked",
-                closed ? `the channel closed before ${what} was confirmed; it may or may not have been delivered` : `the broker refused (nacked) ${what}`,
-                { cause: error },
-              ),
-            );
-          } else {
-            settle();
-          }
-        });
+        channel.publish(
+          message.exchange,
+          message.routingKey,
+          Buffer.from(message.body),
+          { ...message.properties, mandatory: message.mandatory ?? true },
+          (error: unknown) => {
+            const id = message.properties.messageId;
+            const returnCount = returned?.get(id) ?? 0;
+            if (returnCount > 0) {
+              if (returnCount === 1) returned?.delete(id);
+              else returned?.set(id, returnCount - 1);
+              settle(new PublishError("unroutable", `${what} was returned: no queue is bound for routing key "${message.routingKey}"`));
+            } else if (error) {
+              const closed = /closed/i.test(errorMessage(error));
+              settle(
+                new PublishError(
+                  closed ? "channel-closed" : "nacked",
+                  closed ? `the channel closed before ${what} was confirmed; it may or may not have been delivered` : `the broker refused (nacked) ${what}`,
+                  { cause: error },
+                ),
+              );
+            } else {
+              settle();
+            }
+          },
+        );
       } catch (error) {
         settle(new PublishError("channel-closed", `cannot publish ${what}: ${errorMessage(error)}`, { cause: error }));
       }

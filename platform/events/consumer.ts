@@ -6,12 +6,14 @@
 // once when it cannot be decoded or nobody handles its type, it is copied to
 // `<queue>.dlq` with the reason. A copy that is not confirmed leaves the
 // original unacknowledged, so the broker delivers it again: nothing is lost.
+// An instance queue (broadcast events every instance must see) has no retry
+// or dead-letter queues: a message its handler fails on is logged and dropped.
 import type { Channel, ConsumeMessage, Message, Options } from "amqplib";
 import type { Logger } from "pino";
 import type { ConfirmPublisher } from "./confirm-publisher.js";
 import { type BrokerLink, errorMessage, ManagedChannel } from "./connection.js";
 import { decodeEvent, type EventName, type EventOf, isEventName } from "./event-types.js";
-import { deadLetterExchangeName, declareTopology, defaultRetryDelaysMs, retryQueueName, serviceQueueTopology } from "./topology.js";
+import { deadLetterExchangeName, declareTopology, defaultRetryDelaysMs, instanceQueueTopology, retryQueueName, serviceQueueTopology } from "./topology.js";
 
 /** What a handler knows about the delivery besides the event itself. */
 export interface EventMeta {
@@ -41,6 +43,15 @@ export interface SubscribeOptions {
   retryDelaysMs?: readonly number[];
   /** Declare the queues as quorum queues. */
   quorum?: boolean;
+  /**
+   * Consume this instance's own queue (`queue` from instanceQueueName) instead
+   * of the service's work queue, so every instance gets every event: for
+   * broadcasts such as SessionRevoked, whose handlers update memory. The
+   * broker deletes the queue `expiresMs` after its last consumer went
+   * (default 5 minutes). There are no retries: a message a handler fails on is
+   * logged and dropped, so such handlers must not do I/O that can fail.
+   */
+  instance?: { expiresMs?: number };
 }
 
 export interface Subscription {
@@ -98,7 +109,10 @@ export async function startConsumer(context: ConsumerContext, options: Subscribe
   const unknown = eventTypes.filter((name) => !isEventName(name));
   if (unknown.length > 0) throw new Error(`queue ${queue}: no integration event named ${unknown.join(", ")}`);
   if (eventTypes.length === 0) throw new Error(`queue ${queue}: subscribe needs at least one handler`);
-  const topology = serviceQueueTopology({ exchange, queue, eventTypes, retryDelaysMs, quorum: options.quorum ?? false });
+  const instance = options.instance;
+  const topology = instance
+    ? instanceQueueTopology({ exchange, queue, eventTypes, ...(instance.expiresMs === undefined ? {} : { expiresMs: instance.expiresMs }) })
+    : serviceQueueTopology({ exchange, queue, eventTypes, retryDelaysMs, quorum: options.quorum ?? false });
   const inFlight = new Set<Promise<void>>();
   let consumerTag: string | undefined;
   let closing = false;
@@ -108,7 +122,13 @@ export async function startConsumer(context: ConsumerContext, options: Subscribe
     channel.ack(message);
   }
 
-  function park(channel: Channel, message: ConsumeMessage, attempt: number, reason: string): Promise<void> {
+  async function park(channel: Channel, message: ConsumeMessage, attempt: number, reason: string): Promise<void> {
+    if (instance) {
+      // Nowhere to park it: the instance queue has no dead-letter exchange, so a reject drops it.
+      logger.error({ queue, eventId: message.properties.messageId, type: message.properties.type, err: reason }, "event dropped from the instance queue");
+      channel.nack(message, false, false);
+      return;
+    }
     logger.error(
       { queue, eventId: message.properties.messageId, type: message.properties.type, attempts: attempt, err: reason },
       "event parked in the dead-letter queue",
@@ -157,7 +177,7 @@ export async function startConsumer(context: ConsumerContext, options: Subscribe
         await handler(event, meta);
       } catch (error) {
         const reason = errorMessage(error);
-        if (attempt > retryDelaysMs.length) return await park(channel, message, attempt, reason);
+        if (instance || attempt > retryDelaysMs.length) return await park(channel, message, attempt, reason);
         const delayMs = retryDelaysMs[attempt - 1] as number;
         logger.warn({ queue, eventId, type, attempt, retryInMs: delayMs, err: reason }, "event handler failed; retrying later");
         return await settleCopy(
@@ -210,7 +230,7 @@ export async function startConsumer(context: ConsumerContext, options: Subscribe
     await channel.close();
     throw new Error(`could not start consuming ${queue} within ${context.startTimeoutMs} ms: ${channel.lastError ?? "no connection to RabbitMQ"}`);
   }
-  logger.info({ queue, eventTypes, prefetch: options.prefetch ?? 16, retryDelaysMs }, "consuming events");
+  logger.info({ queue, eventTypes, prefetch: options.prefetch ?? 16, ...(instance ? { instance: true } : { retryDelaysMs }) }, "consuming events");
 
   return {
     queue,

@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import { ConfirmPublisher } from "./confirm-publisher.js";
 import { BrokerLink, ManagedChannel, type ReconnectOptions } from "./connection.js";
 import { type SubscribeOptions, type Subscription, startConsumer } from "./consumer.js";
-import { eventNameOf, type MessageCodec } from "./event-types.js";
+import { eventNameOf, isBroadcastEvent, type MessageCodec } from "./event-types.js";
 import { RequestClient, type RequestOptions, type ServeOptions, serveRequests } from "./request-reply.js";
 import { declareTopology, type Topology } from "./topology.js";
 
@@ -100,6 +100,7 @@ export async function createEventBus(options: EventBusOptions): Promise<EventBus
       exchange: overrides.exchange ?? exchange,
       routingKey: overrides.routingKey ?? event.type,
       body: event.body,
+      mandatory: !isBroadcastEvent(event.type),
       properties: {
         messageId: event.eventId,
         type: event.type,

@@ -4,6 +4,7 @@
 // written by hand).
 import { UserCheckoutAccepted } from "../../gen/mel/events/v1/basket_events.js";
 import { OrderStockConfirmed, OrderStockRejected, ProductPriceChanged } from "../../gen/mel/events/v1/catalog_events.js";
+import { SessionRevoked } from "../../gen/mel/events/v1/identity_events.js";
 import {
   OrderPaymentFailed,
   OrderPaymentSucceeded,
@@ -34,6 +35,7 @@ export const integrationEvents = {
   OrderStatusChangedToPaid,
   OrderStatusChangedToShipped,
   OrderStatusChangedToCancelled,
+  SessionRevoked,
 } as const;
 
 export type EventName = keyof typeof integrationEvents;
@@ -45,6 +47,19 @@ const namesByCodec = new Map<unknown, EventName>((Object.entries(integrationEven
 
 export function isEventName(name: string): name is EventName {
   return Object.hasOwn(integrationEvents, name);
+}
+
+/**
+ * Events every running instance hears on a queue of its own (subscribe with
+ * `instance`), rather than one instance of each service through its work
+ * queue. With no instance running nobody needs telling, so publishing one that
+ * no queue is bound for is not a failure (for the others it is: an event would
+ * be lost).
+ */
+const broadcastEvents: ReadonlySet<string> = new Set<EventName>(["SessionRevoked"]);
+
+export function isBroadcastEvent(name: string): boolean {
+  return broadcastEvents.has(name);
 }
 
 /** The event name of a generated codec; throws for a message that is not an integration event. */

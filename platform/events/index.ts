@@ -13,10 +13,20 @@ export type { EventHandler, EventHandlers, EventMeta, SubscribeOptions, Subscrip
 export { listParkedMessages, type ParkedMessage, replayParkedMessages, workQueueOf } from "./dead-letters.js";
 export { PublishError, type PublishFailure, RemoteRequestError, RequestTimeoutError } from "./errors.js";
 export { createEventBus, type EventBus, type EventBusOptions, eventContentType, type OutgoingEvent, type PublishOptions } from "./event-bus.js";
-export { decodeEvent, type EventName, type EventOf, encodeEvent, eventNameOf, integrationEvents, isEventName, type MessageCodec } from "./event-types.js";
+export {
+  decodeEvent,
+  type EventName,
+  type EventOf,
+  encodeEvent,
+  eventNameOf,
+  integrationEvents,
+  isBroadcastEvent,
+  isEventName,
+  type MessageCodec,
+} from "./event-types.js";
 export { type AfterCommit, handleOnce, pruneInbox, runOnce } from "./inbox.js";
 export type { InboxTable, MessagingTables, OutboxTable } from "./messaging.table.js";
-export { type MessagingConfig, messagingConfigFrom, messagingEnv } from "./messaging-config.js";
+export { type MessagingConfig, messagingConfigFrom, messagingEnv, type PublisherConfig, publisherConfigFrom, publisherEnv } from "./messaging-config.js";
 export { messagingTablesMigration } from "./messaging-tables.migration.js";
 export {
   addToOutbox,
@@ -36,9 +46,13 @@ export {
   deadLetterExchangeName,
   deadLetterQueueName,
   declareTopology,
+  defaultInstanceQueueExpiresMs,
   defaultRetryDelaysMs,
   type ExchangeSpec,
   type ExchangeType,
+  type InstanceQueueOptions,
+  instanceQueueName,
+  instanceQueueTopology,
   type QueueSpec,
   retryQueueName,
   serviceQueueTopology,

@@ -62,3 +62,35 @@ export function messagingConfigFrom<Service extends string>(parsed: z.output<z.Z
     outboxPollMs: values[`MEL_${service}_OUTBOX_POLL_INTERVAL`] as number,
   };
 }
+
+type PublisherEnvShape<Service extends string> = {
+  MEL_RABBITMQ_URL: ReturnType<typeof brokerUrl>;
+  MEL_EVENTS_EXCHANGE: ReturnType<typeof text>;
+} & Record<`MEL_${Service}_OUTBOX_POLL_INTERVAL`, ReturnType<typeof durationMs>>;
+
+/**
+ * The messaging variables of a service that publishes events but consumes
+ * none (identity): MEL_RABBITMQ_URL, MEL_EVENTS_EXCHANGE and
+ * MEL_<SERVICE>_OUTBOX_POLL_INTERVAL, as messagingEnv declares them.
+ */
+export function publisherEnv<Service extends string>(service: Service): PublisherEnvShape<Service> {
+  const all = messagingEnv(service) as Record<string, unknown>;
+  return {
+    MEL_RABBITMQ_URL: all.MEL_RABBITMQ_URL,
+    MEL_EVENTS_EXCHANGE: all.MEL_EVENTS_EXCHANGE,
+    [`MEL_${service}_OUTBOX_POLL_INTERVAL`]: all[`MEL_${service}_OUTBOX_POLL_INTERVAL`],
+  } as PublisherEnvShape<Service>;
+}
+
+/** A publishing-only service's messaging settings. */
+export type PublisherConfig = Pick<MessagingConfig, "rabbitMqUrl" | "exchange" | "outboxPollMs">;
+
+/** Picks the settings publisherEnv(service) declared out of the parsed environment. */
+export function publisherConfigFrom<Service extends string>(parsed: z.output<z.ZodObject<PublisherEnvShape<Service>>>, service: Service): PublisherConfig {
+  const values = parsed as Record<string, unknown>;
+  return {
+    rabbitMqUrl: values.MEL_RABBITMQ_URL as string,
+    exchange: values.MEL_EVENTS_EXCHANGE as string,
+    outboxPollMs: values[`MEL_${service}_OUTBOX_POLL_INTERVAL`] as number,
+  };
+}

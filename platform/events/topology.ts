@@ -2,6 +2,8 @@
 // (re)connect. Declaring the same thing twice is a no-op for RabbitMQ; declaring
 // it with different arguments fails (406), which is why names that depend on an
 // argument (the retry delay) carry it.
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import type { Channel } from "amqplib";
 
 export type ExchangeType = "topic" | "direct" | "fanout" | "headers";
@@ -128,5 +130,45 @@ export function serviceQueueTopology(options: ServiceQueueOptions): Topology {
       ...options.eventTypes.map((eventType) => ({ source: exchange, destination: queue, routingKey: eventType })),
       { source: deadLetterExchange, destination: deadLetterQueueName(queue), routingKey: queue },
     ],
+  };
+}
+
+/**
+ * A name for one running instance's own queue, `<queue>.instance.<host>.<random>`:
+ * under the service's queue name (so tools and test clean-ups that go by prefix
+ * find it) and new for every start.
+ */
+export function instanceQueueName(queue: string): string {
+  const host =
+    hostname()
+      .replace(/[^A-Za-z0-9-]/g, "-")
+      .slice(0, 40) || "host";
+  return `${queue}.instance.${host}.${randomBytes(4).toString("hex")}`;
+}
+
+/** How long an instance queue outlives its last consumer by default: a broker or network outage shorter than this loses none of its events. */
+export const defaultInstanceQueueExpiresMs = 5 * 60_000;
+
+export interface InstanceQueueOptions {
+  exchange: string;
+  /** From instanceQueueName. */
+  queue: string;
+  eventTypes: readonly string[];
+  expiresMs?: number;
+}
+
+/**
+ * One instance's queue for events every instance must see (broadcasts): bound
+ * to their types on the events exchange, durable so a broker restart keeps what
+ * it holds, and deleted by the broker (x-expires) once no consumer has used it
+ * for `expiresMs`, so the queues of instances that are gone do not pile up. No
+ * retry or dead-letter queues: those would outlive it to no purpose.
+ */
+export function instanceQueueTopology(options: InstanceQueueOptions): Topology {
+  const { exchange, queue } = options;
+  return {
+    exchanges: [{ name: exchange, type: "topic" }],
+    queues: [{ name: queue, arguments: { "x-expires": options.expiresMs ?? defaultInstanceQueueExpiresMs } }],
+    bindings: options.eventTypes.map((eventType) => ({ source: exchange, destination: queue, routingKey: eventType })),
   };
 }

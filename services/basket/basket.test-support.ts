@@ -15,7 +15,7 @@ import { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
 import { IdentityServiceClient } from "../../gen/mel/identity/v1/identity.js";
 import { callUnary } from "../../platform/grpc/index.js";
 import { createTestMongoDatabase, type TestMongoDatabase } from "../../test/support/ferretdb.js";
-import { BrokerProbe, ensureRabbitMq, uniqueName } from "../../test/support/rabbitmq.js";
+import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, uniqueName } from "../../test/support/rabbitmq.js";
 import { insertTestBrandAndType, insertTestItem, testCatalogConfig } from "../catalog/catalog.test-support.js";
 import type { CatalogConfig } from "../catalog/config.js";
 import { type RunningCatalog, startCatalog } from "../catalog/main.js";
@@ -133,6 +133,8 @@ export async function startBasketTestMesh(label: string, options: Omit<StartBask
     const identity = await startIdentity({
       config: loadIdentityConfig({
         MEL_LOG_LEVEL: "silent",
+        MEL_RABBITMQ_URL: rabbitMqUrl,
+        MEL_EVENTS_EXCHANGE: exchange,
         MEL_IDENTITY_HOST: "127.0.0.1",
         MEL_IDENTITY_PORT: "0",
         MEL_IDENTITY_DATABASE_URL: `sqlite:${join(dir, "identity.db")}`,

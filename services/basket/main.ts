@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import mongoose, { type Connection } from "mongoose";
 import { BasketServiceService } from "../../gen/mel/basket/v1/basket.js";
 import { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
-import { createServiceAuthenticate } from "../../platform/auth/index.js";
+import { startServiceAuthenticate } from "../../platform/auth/index.js";
 import { createEventBus, type EventBus } from "../../platform/events/index.js";
 import { type Authenticate, type BreakerOptions, createClient, createGrpcServer, type GrpcServer } from "../../platform/grpc/index.js";
 import { createLogger, type Logger } from "../../platform/log/index.js";
@@ -99,7 +99,8 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
     relay.start();
     shutdown.add(() => relay.stop());
 
-    const authenticate = options.authenticate ?? shutdown.closing(createServiceAuthenticate(config.trust, logger));
+    // Loaded with the sessions signed out so far, and told of later sign-outs, before this instance serves.
+    const authenticate = options.authenticate ?? shutdown.closing(await startServiceAuthenticate(config.trust, { bus, queue: config.queue, logger }));
     const server = createGrpcServer({ serviceName: "basket", logger });
     server.addService(
       BasketServiceService,

@@ -4,7 +4,7 @@
 // directly, this file reads the environment and drains on SIGTERM.
 import type { Kysely } from "kysely";
 import { CatalogServiceService } from "../../gen/mel/catalog/v1/catalog.js";
-import { createServiceAuthenticate } from "../../platform/auth/index.js";
+import { startServiceAuthenticate } from "../../platform/auth/index.js";
 import { createEventBus, createOutboxRelay, type EventBus, type OutboxRelay } from "../../platform/events/index.js";
 import { type Authenticate, createGrpcServer, type GrpcServer } from "../../platform/grpc/index.js";
 import { createLogger, type Logger } from "../../platform/log/index.js";
@@ -55,7 +55,8 @@ export async function startCatalog({ config, ...options }: StartCatalogOptions):
     relay.start();
     shutdown.add(() => relay.stop());
 
-    const authenticate = options.authenticate ?? shutdown.closing(createServiceAuthenticate(config.trust, logger));
+    // Loaded with the sessions signed out so far, and told of later sign-outs, before this instance serves.
+    const authenticate = options.authenticate ?? shutdown.closing(await startServiceAuthenticate(config.trust, { bus, queue: config.queue, logger }));
     const server = createGrpcServer({ serviceName: "catalog", logger });
     server.addService(CatalogServiceService, createCatalogService({ db, authenticate, relay, logger }));
 

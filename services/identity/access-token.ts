@@ -28,11 +28,21 @@ export interface IssuedAccessToken {
  */
 export const accessTokenType = "at+jwt";
 
-export async function issueAccessToken(key: SigningKey, subject: AccessTokenSubject, settings: AccessTokenSettings, now: Date): Promise<IssuedAccessToken> {
+/**
+ * Signs an access token of session `sessionId` (the refresh-token family, as
+ * the `sid` claim: verifiers refuse it once that session is signed out).
+ */
+export async function issueAccessToken(
+  key: SigningKey,
+  subject: AccessTokenSubject,
+  sessionId: string,
+  settings: AccessTokenSettings,
+  now: Date,
+): Promise<IssuedAccessToken> {
   const issuedAt = Math.floor(now.getTime() / 1000);
   const expiresAt = issuedAt + settings.ttlSeconds;
   const jti = randomUUID();
-  const token = await new SignJWT({ email: subject.email, roles: subject.roles })
+  const token = await new SignJWT({ email: subject.email, roles: subject.roles, sid: sessionId })
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: accessTokenType })
     .setIssuer(settings.issuer)
     .setAudience(settings.audience)

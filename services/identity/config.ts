@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { tokenClaimsEnv } from "../../platform/auth/index.js";
 import { ConfigError, defaultPorts, durationMs, type Env, integer, logLevel, oneOf, parseConfig, port, text } from "../../platform/config/index.js";
+import { type PublisherConfig, publisherConfigFrom, publisherEnv } from "../../platform/events/index.js";
 import type { LogLevel } from "../../platform/log/index.js";
 import type { AccessTokenSettings } from "./access-token.js";
 import type { LoginThrottlePolicy } from "./login-throttle.js";
@@ -21,6 +22,8 @@ export const identityEnvSchema = z.object({
   MEL_IDENTITY_DATABASE_URL: text("sqlite:data/identity.db"),
   /** How long in-flight calls may finish on SIGTERM. */
   MEL_IDENTITY_DRAIN_TIMEOUT: durationMs(10_000),
+  /** Where SessionRevoked events go (through identity's outbox). */
+  ...publisherEnv("IDENTITY"),
   ...tokenClaimsEnv,
   MEL_IDENTITY_ACCESS_TOKEN_TTL: durationMs(15 * 60_000),
   MEL_IDENTITY_REFRESH_TOKEN_TTL: durationMs(7 * day),
@@ -49,6 +52,8 @@ export interface IdentityConfig {
   port: number;
   databaseUrl: string;
   drainMs: number;
+  /** The broker, exchange and outbox poll for SessionRevoked events. */
+  messaging: PublisherConfig;
   tokens: AccessTokenSettings & { clockSkewSeconds: number; refreshTtlSeconds: number };
   signingAlgorithm: SigningAlgorithm;
   /** 0 = no scheduled rotation. */
@@ -89,6 +94,7 @@ export function loadIdentityConfig(env: Env = process.env): IdentityConfig {
     port: raw.MEL_IDENTITY_PORT,
     databaseUrl: raw.MEL_IDENTITY_DATABASE_URL,
     drainMs: raw.MEL_IDENTITY_DRAIN_TIMEOUT,
+    messaging: publisherConfigFrom(raw, "IDENTITY"),
     tokens: {
       issuer: raw.MEL_TOKEN_ISSUER,
       audience: raw.MEL_TOKEN_AUDIENCE,

@@ -166,7 +166,10 @@ describe("signing keys at rest and on schedule", () => {
   it("starts with a new key when the key-encryption key changed, and old tokens still verify", async () => {
     const buyer = await signUp(identity);
     const oldKid = decodeProtectedHeader(buyer.accessToken).kid;
-    const config = { ...testIdentityConfig(identity.config.databaseUrl), keyEncryptionKey: Buffer.alloc(32, 9).toString("base64") };
+    const config = {
+      ...testIdentityConfig(identity.config.databaseUrl, { MEL_EVENTS_EXCHANGE: identity.config.messaging.exchange }),
+      keyEncryptionKey: Buffer.alloc(32, 9).toString("base64"),
+    };
     const second = await startIdentity({ config, logger: quiet });
     try {
       const current = await second.keyRing.currentKey();

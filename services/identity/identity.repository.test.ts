@@ -14,6 +14,12 @@ import {
   spendRefreshToken,
 } from "./refresh-token.repository.js";
 import {
+  deleteSessionRevocationsExpiredBefore,
+  insertSessionRevocation,
+  listAllSessionRevocations,
+  listSessionRevocations,
+} from "./session-revocation.repository.js";
+import {
   deleteSigningKeysUnverifiableAt,
   insertSigningKey,
   listActiveSigningKeys,
@@ -52,6 +58,21 @@ for (const dialect of testDialects) {
       assert.equal(await findUserByEmail(store.db, "nobody@example.com"), undefined);
       await updatePasswordHash(store.db, user.id, "$scrypt$ln=11,r=8,p=1$x$z", at(1));
       assert.equal((await findUserByEmail(store.db, "ana@example.com"))?.passwordHash, "$scrypt$ln=11,r=8,p=1$x$z");
+    });
+
+    it("lists session revocations still valid after an instant, by session id from a cursor, and deletes the expired", async () => {
+      const sessions = [randomUUID(), randomUUID(), randomUUID()].sort();
+      const [first, second, third] = sessions;
+      for (const [index, sessionId] of sessions.entries()) {
+        await insertSessionRevocation(store.db, { sessionId, userId: randomUUID(), revokeTime: at(index), accessExpireTime: at(900 + index) });
+      }
+      const ids = (rows: Array<{ sessionId: string }>) => rows.map((row) => row.sessionId);
+      assert.deepEqual(ids(await listSessionRevocations(store.db, at(900), "", 10)), sessions.slice(1));
+      assert.deepEqual(ids(await listSessionRevocations(store.db, at(0), first ?? "", 1)), [second]);
+      assert.deepEqual(ids(await listAllSessionRevocations(store.db, at(0), 2)), sessions);
+      assert.equal((await listSessionRevocations(store.db, at(0), "", 10))[0]?.accessExpireTime.getTime(), at(900).getTime());
+      assert.equal(await deleteSessionRevocationsExpiredBefore(store.db, at(902)), 2);
+      assert.deepEqual(ids(await listAllSessionRevocations(store.db, at(0))), [third]);
     });
 
     it("refuses a second account with the same email, even inside a transaction", async () => {
@@ -185,6 +206,9 @@ describe("identity SQL on SQL Server (compiled)", () => {
     await findLoginThrottles(db, ["email:a@example.com"]);
     await clearLoginThrottles(db, ["email:a@example.com"]);
     await deleteLoginThrottlesIdleSince(db, t0, t0);
+    await insertSessionRevocation(db, { sessionId: "s", userId: user.id, revokeTime: t0, accessExpireTime: t0 });
+    await listSessionRevocations(db, t0, "", 10);
+    await deleteSessionRevocationsExpiredBefore(db, t0);
     // The compiler returns no rows, so recording stops at its read-back; its writes are captured first.
     await recordLoginFailure(db, "email:a@example.com", t0, policy).catch(() => undefined);
     const sql = statements.map((statement) => statement.sql);

@@ -1,5 +1,6 @@
 // Kysely row types of identity's tables (migrations/ creates them).
 import type { Selectable } from "kysely";
+import type { MessagingTables } from "../../platform/events/index.js";
 
 /** Times are ISO-8601 UTC strings: one representation every dialect stores and sorts alike. */
 type TimeColumn = string;
@@ -55,15 +56,26 @@ export interface IdentityLoginThrottleTable {
   locked_until: TimeColumn | null;
 }
 
-export interface IdentityDatabase {
+export interface IdentitySessionRevocationTable {
+  /** The refresh-token family id: the `sid` of the session's access tokens. */
+  session_id: string;
+  user_id: string;
+  revoke_time: TimeColumn;
+  /** No access token of the session is valid after this; the row can go then. */
+  access_expire_time: TimeColumn;
+}
+
+export interface IdentityDatabase extends MessagingTables {
   identity_user: IdentityUserTable;
   identity_user_role: IdentityUserRoleTable;
   identity_refresh_token: IdentityRefreshTokenTable;
   identity_signing_key: IdentitySigningKeyTable;
   identity_login_throttle: IdentityLoginThrottleTable;
+  identity_session_revocation: IdentitySessionRevocationTable;
 }
 
 export type IdentityUserRow = Selectable<IdentityUserTable>;
 export type IdentityRefreshTokenRow = Selectable<IdentityRefreshTokenTable>;
 export type IdentitySigningKeyRow = Selectable<IdentitySigningKeyTable>;
 export type IdentityLoginThrottleRow = Selectable<IdentityLoginThrottleTable>;
+export type IdentitySessionRevocationRow = Selectable<IdentitySessionRevocationTable>;

@@ -1,12 +1,13 @@
 // Shared setup for identity's tests: a migrated identity database on SQLite (a
 // temp file) or PostgreSQL (a fresh database per call), the service itself on
-// 127.0.0.1:0 with fast settings, a promise-style generated client, and
-// helpers to sign up and sign in.
+// 127.0.0.1:0 with fast settings and an events exchange of its own on the real
+// RabbitMQ, a promise-style generated client, and helpers to sign up and sign in.
 import { randomBytes } from "node:crypto";
 import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { IdentityServiceClient, type LoginResponse } from "../../gen/mel/identity/v1/identity.js";
 import { callUnary, type UnaryMethodName, type UnaryRequest, type UnaryResponse } from "../../platform/grpc/index.js";
 import { createLogger, type Logger } from "../../platform/log/index.js";
+import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, uniqueName } from "../../test/support/rabbitmq.js";
 import {
   createEmptyTestDatabase,
   type EmptyTestDatabase,
@@ -38,9 +39,16 @@ export function openTestIdentityDatabase(dialect: TestDialect): Promise<TestIden
 
 export const testAdmin = { email: "admin@lojasmel.test", password: `admin-${randomBytes(6).toString("hex")}` } as const;
 
-/** Identity's config for tests: loopback, port 0, a cheap hash, a random key-encryption key, the test admin. */
+/**
+ * Identity's config for tests: loopback, port 0, a cheap hash, a random
+ * key-encryption key, the test admin, and an exchange named for this call
+ * (unless `env` names one), which the caller deletes.
+ */
 export function testIdentityConfig(databaseUrl: string, env: Record<string, string> = {}): IdentityConfig {
   return loadIdentityConfig({
+    MEL_RABBITMQ_URL: rabbitMqUrl,
+    MEL_EVENTS_EXCHANGE: `${uniqueName("identity")}.events`,
+    MEL_IDENTITY_OUTBOX_POLL_INTERVAL: "100",
     MEL_IDENTITY_HOST: "127.0.0.1",
     MEL_IDENTITY_PORT: "0",
     MEL_IDENTITY_DATABASE_URL: databaseUrl,
@@ -79,13 +87,21 @@ export async function startTestIdentity(
   env: Record<string, string> = {},
   options: { keyCacheTtlMs?: number } = {},
 ): Promise<TestIdentity> {
+  await ensureRabbitMq();
   const database = await createTestDatabase(dialect);
   const config = testIdentityConfig(database.url, env);
+  // The exchange and identity's instance queue are both named under the exchange.
+  const deleteBrokerNames = async () => {
+    const probe = await BrokerProbe.open();
+    await probe.deleteByPrefix(config.messaging.exchange);
+    await probe.close();
+  };
   const lines: string[] = [];
   const logger: Logger = createLogger({ service: "identity", level: "debug", destination: { write: (line: string) => void lines.push(line) } });
   let offsetMs = 0;
   const running = await startIdentity({ config, logger, now: () => new Date(Date.now() + offsetMs), ...options }).catch(async (error: unknown) => {
     await database.remove();
+    await deleteBrokerNames();
     throw error;
   });
   const address = `127.0.0.1:${running.port}`;
@@ -107,6 +123,7 @@ export async function startTestIdentity(
       client.close();
       await running.stop();
       await database.remove();
+      await deleteBrokerNames();
     },
   };
 }

@@ -6,6 +6,7 @@ import type { Logger } from "../../platform/log/index.js";
 import type { IdentityDatabase } from "./identity.table.js";
 import { deleteLoginThrottlesIdleSince } from "./login-throttle.repository.js";
 import { deleteRefreshTokensExpiredBefore } from "./refresh-token.repository.js";
+import { deleteSessionRevocationsExpiredBefore } from "./session-revocation.repository.js";
 import type { SigningKeyRing } from "./signing-key-ring.js";
 
 export interface MaintenanceOptions {
@@ -30,6 +31,9 @@ export interface Maintenance {
 /** Spent and expired refresh tokens are kept this long after expiry, so late reuse is still recognised as reuse. */
 const refreshTokenRetentionMs = 24 * 3_600_000;
 
+/** Revocations are kept this long after their tokens expired: far beyond any verifier's clock tolerance, after which no verifier needs them. */
+const sessionRevocationRetentionMs = 3_600_000;
+
 export function startMaintenance(options: MaintenanceOptions): Maintenance {
   const { db, keyRing, logger } = options;
   const now = options.now ?? (() => new Date());
@@ -42,6 +46,7 @@ export function startMaintenance(options: MaintenanceOptions): Maintenance {
     await keyRing.prune();
     const at = now();
     await deleteRefreshTokensExpiredBefore(db, new Date(at.getTime() - refreshTokenRetentionMs));
+    await deleteSessionRevocationsExpiredBefore(db, new Date(at.getTime() - sessionRevocationRetentionMs));
     await deleteLoginThrottlesIdleSince(db, new Date(at.getTime() - options.throttleWindowMs), at);
   }
 

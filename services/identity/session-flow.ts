@@ -1,10 +1,16 @@
 // Sign-in sessions: Login, Refresh and Logout as the service runs them, each a
 // short sequence of repository calls around the rules in login-throttle.ts and
 // refresh-token.ts. A session is one refresh-token family: created at sign-in,
-// extended by each refresh, ended by logout or by reuse of a spent token.
+// extended by each refresh, ended by logout or by reuse of a spent token. Its
+// id is the `sid` of its access tokens; ending it records the revocation and a
+// SessionRevoked event in the same transaction, so every service refuses those
+// tokens from then on, not only once they expire.
 import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
+import { SessionRevocationReason, SessionRevoked } from "../../gen/mel/events/v1/identity_events.js";
+import type { SessionRevocations } from "../../platform/auth/index.js";
 import { ResourceExhaustedError, UnauthenticatedError } from "../../platform/errors/index.js";
+import { addToOutbox, type OutboxRelay } from "../../platform/events/index.js";
 import type { Logger } from "../../platform/log/index.js";
 import { type AccessTokenSettings, issueAccessToken } from "./access-token.js";
 import type { IdentityDatabase } from "./identity.table.js";
@@ -13,6 +19,7 @@ import { clearLoginThrottles, findLoginThrottles, recordLoginFailure } from "./l
 import type { PasswordHasher } from "./password-hash.js";
 import { hashRefreshToken, looksLikeRefreshToken, newRefreshTokenSecret, refreshTokenState } from "./refresh-token.js";
 import { findRefreshTokenByHash, insertRefreshToken, revokeRefreshTokenFamily, spendRefreshToken } from "./refresh-token.repository.js";
+import { insertSessionRevocation } from "./session-revocation.repository.js";
 import type { SigningKey } from "./signing-key.js";
 import type { SigningKeyRing } from "./signing-key-ring.js";
 import type { User } from "./user.js";
@@ -35,6 +42,10 @@ export interface SessionFlowDeps {
   keyRing: SigningKeyRing;
   tokens: AccessTokenSettings & { refreshTtlSeconds: number };
   loginThrottle: LoginThrottlePolicy;
+  /** Woken after a commit that added a SessionRevoked event to the outbox. */
+  relay: Pick<OutboxRelay, "notify">;
+  /** This instance's own refusals: told at once, without waiting for its event to come round. */
+  revokedSessions: Pick<SessionRevocations, "add">;
   logger: Logger;
   now?: () => Date;
 }
@@ -52,7 +63,7 @@ export const badCredentialsMessage = "the email or password is not correct";
 const invalidRefreshMessage = "the refresh token is not valid; sign in again";
 
 export function createSessionFlow(deps: SessionFlowDeps): SessionFlow {
-  const { db, hasher, keyRing, tokens, loginThrottle, logger } = deps;
+  const { db, hasher, keyRing, tokens, loginThrottle, relay, revokedSessions, logger } = deps;
   const now = deps.now ?? (() => new Date());
 
   /** Adds a refresh token to `familyId` and signs an access token for `user`. */
@@ -64,12 +75,34 @@ export function createSessionFlow(deps: SessionFlowDeps): SessionFlow {
       { id: randomUUID(), tokenHash: hashRefreshToken(refreshToken), familyId, userId: user.id, expireTime: refreshExpireTime },
       at,
     );
-    const access = await issueAccessToken(key, { userId: user.id, email: user.email, roles: user.roles }, tokens, at);
+    const access = await issueAccessToken(key, { userId: user.id, email: user.email, roles: user.roles }, familyId, tokens, at);
     return { accessToken: access.token, refreshToken, expiresIn: tokens.ttlSeconds, refreshExpiresIn: tokens.refreshTtlSeconds };
   }
 
+  /**
+   * Ends session `familyId`: revokes its refresh tokens and, when that ended
+   * it now (not at an earlier logout), records the revocation and its event.
+   * Returns how many refresh tokens were revoked.
+   */
+  async function endSession(familyId: string, userId: string, reason: SessionRevocationReason, at: Date): Promise<number> {
+    // Every access token of the session was issued by now with this lifetime, so none outlives this.
+    const accessExpireTime = new Date(at.getTime() + tokens.ttlSeconds * 1000);
+    const revoked = await db.transaction().execute(async (trx) => {
+      const count = await revokeRefreshTokenFamily(trx, familyId, at);
+      if (count === 0) return 0;
+      await insertSessionRevocation(trx, { sessionId: familyId, userId, revokeTime: at, accessExpireTime });
+      await addToOutbox(trx, SessionRevoked, { sessionId: familyId, userId, revokeTime: at, accessExpireTime, reason }, { now: at });
+      return count;
+    });
+    if (revoked > 0) {
+      revokedSessions.add(familyId, accessExpireTime);
+      relay.notify();
+    }
+    return revoked;
+  }
+
   async function revokeForReuse(familyId: string, userId: string, at: Date): Promise<never> {
-    const revoked = await revokeRefreshTokenFamily(db, familyId, at);
+    const revoked = await endSession(familyId, userId, SessionRevocationReason.SESSION_REVOCATION_REASON_REFRESH_TOKEN_REUSED, at);
     logger.warn({ userId, familyId, revoked }, "a spent refresh token was presented again: its session is revoked");
     throw new UnauthenticatedError("this refresh token was already used, so its session has been signed out everywhere; sign in again");
   }
@@ -129,7 +162,7 @@ export function createSessionFlow(deps: SessionFlowDeps): SessionFlow {
     async logout(refreshToken) {
       if (!looksLikeRefreshToken(refreshToken)) return;
       const record = await findRefreshTokenByHash(db, hashRefreshToken(refreshToken));
-      if (record) await revokeRefreshTokenFamily(db, record.familyId, now());
+      if (record) await endSession(record.familyId, record.userId, SessionRevocationReason.SESSION_REVOCATION_REASON_SIGNED_OUT, now());
     },
   };
 }

@@ -6,7 +6,7 @@
 // reads the environment and drains on SIGTERM/SIGINT.
 import type { Kysely } from "kysely";
 import { OrderingServiceService } from "../../gen/mel/ordering/v1/ordering.js";
-import { createServiceAuthenticate } from "../../platform/auth/index.js";
+import { startServiceAuthenticate } from "../../platform/auth/index.js";
 import { createEventBus, createOutboxRelay, type EventBus } from "../../platform/events/index.js";
 import { type Authenticate, createGrpcServer, type GrpcServer } from "../../platform/grpc/index.js";
 import { createLogger, type Logger } from "../../platform/log/index.js";
@@ -95,7 +95,8 @@ export async function startOrdering({ config, ...options }: StartOrderingOptions
     steps.start();
     shutdown.add(() => steps.stop());
 
-    const authenticate = options.authenticate ?? shutdown.closing(createServiceAuthenticate(config.trust, logger));
+    // Loaded with the sessions signed out so far, and told of later sign-outs, before this instance serves.
+    const authenticate = options.authenticate ?? shutdown.closing(await startServiceAuthenticate(config.trust, { bus, queue: config.queue, logger }));
     const server = createGrpcServer({ serviceName: "ordering", logger });
     server.addService(
       OrderingServiceService,
