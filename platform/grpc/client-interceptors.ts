@@ -143,32 +143,37 @@ export function createBreakerInterceptor(upstream: string, options: BreakerOptio
 
   const interceptor: Interceptor = (options, nextCall) => {
     const inner = nextCall(options);
-    // The call reaches `next` only once the breaker lets it through. A cancel
-    // before that would be lost on the unstarted inner call, so the status is
-    // reported from here.
+    // The call reaches `next` only once the breaker lets it through. Until then
+    // the inner call has no listener: a cancel, a refusal or the deadline would
+    // end it unheard, so this interceptor reports those statuses itself.
     let outer: InterceptingListener | undefined;
     let started = false;
     let reported = false;
+    let deadlineGuard: NodeJS.Timeout | undefined;
     const report = (code: GrpcStatus, details: string) => {
       if (reported) return;
       reported = true;
-      outer?.onReceiveStatus({ code, details, metadata: new Metadata() });
+      clearTimeout(deadlineGuard);
+      // Releases the unstarted call's deadline timer; it has no listener, so nothing is reported twice.
+      if (!started) inner.cancelWithStatus(code, details);
+      // Never from inside start(): makeUnaryRequest attaches the 'status'
+      // listener of the call it returns only after start() has run, and a
+      // status emitted before that is lost: the caller would wait forever.
+      process.nextTick(() => outer?.onReceiveStatus({ code, details, metadata: new Metadata() }));
     };
     return new InterceptingCall(inner, {
       start(metadata, listener, next) {
         outer = listener;
         // While the probe is out, cockatiel would park other calls until it
         // ends (past their own deadlines); they fail fast like an open circuit instead.
-        if (probeOutstanding) {
-          inner.cancelWithStatus(GrpcStatus.UNAVAILABLE, openDetails);
-          return report(GrpcStatus.UNAVAILABLE, openDetails);
-        }
+        if (probeOutstanding) return report(GrpcStatus.UNAVAILABLE, openDetails);
         policy
           .execute(
             () =>
               new Promise<void>((resolve, reject) => {
                 if (reported) return reject(new CancelledBeforeStart()); // neither a success nor a failure of the upstream
                 started = true;
+                clearTimeout(deadlineGuard);
                 // cockatiel runs the probe before it marks the circuit half-open, so a call let through while not closed is the probe.
                 const probe = policy.state !== CircuitState.Closed;
                 if (probe) probeOutstanding = true;
@@ -185,12 +190,20 @@ export function createBreakerInterceptor(upstream: string, options: BreakerOptio
           )
           .catch((error: unknown) => {
             if (error instanceof UpstreamFailure || error instanceof CancelledBeforeStart) return; // the caller already has its status
-            // Releases the unstarted call's deadline timer; it has no listener yet, so nothing is reported twice.
-            inner.cancelWithStatus(GrpcStatus.UNAVAILABLE, openDetails);
             if (error instanceof BrokenCircuitError) return report(GrpcStatus.UNAVAILABLE, openDetails);
             logger.error({ err: error, upstream }, "circuit breaker failed unexpectedly");
             report(GrpcStatus.INTERNAL, "internal error");
           });
+        // A call cockatiel holds back (it waits for a half-open probe to end)
+        // still ends at its deadline.
+        const waitMs = options.deadline === undefined ? Number.POSITIVE_INFINITY : deadlineTime(options.deadline) - Date.now();
+        if (!started && !reported && Number.isFinite(waitMs)) {
+          deadlineGuard = setTimeout(
+            () => report(GrpcStatus.DEADLINE_EXCEEDED, `the deadline passed while the call to ${upstream} waited for the circuit breaker`),
+            Math.max(0, waitMs),
+          );
+          deadlineGuard.unref();
+        }
       },
       cancel(next) {
         next();
