@@ -47,7 +47,9 @@ export function createCallPolicyInterceptor({ deadlineMsFor }: CallPolicyOptions
     const own = Number.isFinite(explicit) ? explicit : Date.now() + deadlineMsFor(path);
     const budget = incoming?.deadline === undefined ? undefined : incoming.deadline.getTime() - propagationMarginMs;
     const deadline = new Date(budget === undefined ? own : Math.min(own, budget));
-    const call: InterceptingCall = new InterceptingCall(nextCall({ ...options, deadline }), {
+    const nextOptions = { ...options, deadline };
+    if (budget !== undefined && budget < own) cappedByIncomingDeadline.add(nextOptions);
+    const call: InterceptingCall = new InterceptingCall(nextCall(nextOptions), {
       start(metadata, listener, next) {
         if (incoming) carryMetadata(incoming, metadata);
         const signal = incoming?.signal;
@@ -95,17 +97,40 @@ export interface BreakerOptions {
 export const defaultBreaker: BreakerOptions = { consecutiveFailures: 5, halfOpenAfterMs: 10_000 };
 
 /**
- * Statuses that say the upstream itself is in trouble. NOT_FOUND,
- * INVALID_ARGUMENT and the like are answers from a healthy upstream and
- * never open the circuit.
+ * Statuses that say the upstream itself is unwell: it cannot be reached or is
+ * overloaded (UNAVAILABLE), it did not answer in time (DEADLINE_EXCEEDED), or it
+ * failed while serving (INTERNAL, UNKNOWN, DATA_LOSS). Platform servers decode
+ * requests themselves and answer an undecodable body INVALID_ARGUMENT (see
+ * request-decoding.ts), so their INTERNAL is never a verdict on the caller's
+ * input; an INTERNAL that grpc-js makes up on this side for a response it cannot
+ * parse counts too: the upstream sent what its contract does not allow.
+ *
+ * Never counted: answers about the caller's request (INVALID_ARGUMENT,
+ * OUT_OF_RANGE, NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION, ABORTED,
+ * UNAUTHENTICATED, PERMISSION_DENIED, UNIMPLEMENTED), CANCELLED (the caller
+ * gave up), and RESOURCE_EXHAUSTED, which is rate limiting or a quota: the
+ * upstream is well and protecting itself, and opening the circuit would turn
+ * one caller's excess into an outage for all.
  */
 export const breakerFailureCodes: ReadonlySet<GrpcStatus> = new Set([
   GrpcStatus.UNAVAILABLE,
   GrpcStatus.DEADLINE_EXCEEDED,
   GrpcStatus.INTERNAL,
   GrpcStatus.UNKNOWN,
-  GrpcStatus.RESOURCE_EXHAUSTED,
+  GrpcStatus.DATA_LOSS,
 ]);
+
+// Calls whose deadline the call policy cut short to fit the incoming call's
+// remaining time. Their DEADLINE_EXCEEDED says the caller had little time
+// left, not that the upstream is slow, so the breaker does not count it. Keyed
+// by the options object the call policy hands to the next interceptor.
+const cappedByIncomingDeadline = new WeakSet<InterceptorOptions>();
+
+/** Whether `status` of a call made with `options` says the upstream is unwell. */
+function countsAsUpstreamFailure(status: StatusObject, options: InterceptorOptions): boolean {
+  if (status.code === GrpcStatus.DEADLINE_EXCEEDED && cappedByIncomingDeadline.has(options)) return false;
+  return breakerFailureCodes.has(status.code);
+}
 
 class UpstreamFailure extends Error {
   constructor(readonly status: StatusObject) {
@@ -180,7 +205,7 @@ export function createBreakerInterceptor(upstream: string, options: BreakerOptio
                 next(metadata, {
                   onReceiveStatus(status, nextStatus) {
                     if (probe) probeOutstanding = false;
-                    if (breakerFailureCodes.has(status.code)) reject(new UpstreamFailure(status));
+                    if (countsAsUpstreamFailure(status, options)) reject(new UpstreamFailure(status));
                     else resolve();
                     reported = true;
                     nextStatus(status);
