@@ -50,6 +50,30 @@ describe("bad HTTP/JSON requests", () => {
     assert.match(body.message, /price\.amountMinor/);
   });
 
+  it("integers not written in decimal → 400 naming the field", async () => {
+    for (const written of ["0x10", "0b11", "1e3", "1.0", " 12", "+5"]) {
+      const body = await jsonError("/api/v1/catalog/items", postJson(JSON.stringify({ price: { amountMinor: written } })));
+      assert.equal(body.status, 400, `amountMinor ${JSON.stringify(written)}`);
+      assert.equal(
+        body.body.message,
+        `invalid value for field "item.price.amountMinor": ${JSON.stringify(written)} is not a decimal integer (write it like 42 or "42")`,
+      );
+      const query = await jsonError(`/api/v1/catalog/items?pageSize=${encodeURIComponent(written)}`, {});
+      assert.equal(query.status, 400, `pageSize ${JSON.stringify(written)}`);
+      assert.match(query.body.message, /^invalid value for field "pageSize": .* is not a decimal integer/);
+    }
+  });
+
+  it("an int64 past 2^53 as a JSON number → 400 naming the field", async () => {
+    const { status, body } = await jsonError("/api/v1/catalog/items", postJson('{"price": {"amountMinor": 9007199254740993}}'));
+    assert.equal(status, 400);
+    assert.equal(body.code, GrpcStatus.INVALID_ARGUMENT);
+    assert.match(
+      body.message,
+      /^invalid value for field "item\.price\.amountMinor": this JSON number is outside the integers this API can hold \(-9007199254740991 to 9007199254740991\)$/,
+    );
+  });
+
   it("an unknown enum name → 400 listing the valid names", async () => {
     const { body } = await jsonError("/v1/probe/p1", postJson('{"color": "PURPLE"}'));
     assert.match(body.message, /"color".*COLOR_UNSPECIFIED, COLOR_RED, COLOR_GREEN/);

@@ -19,7 +19,7 @@ import type { GatewayContext } from "./gateway-context.js";
 import { grpcStatusOfGatewayError, handleGrpcWebRequest, sendTrailersOnly } from "./grpc-web.js";
 import type { GrpcWebContentType } from "./grpc-web-framing.js";
 import { parseGrpcWebContentType } from "./grpc-web-framing.js";
-import { GatewayError, statusJson } from "./http-status.js";
+import { answerClientError, ClientAbortError, GatewayError, statusJson } from "./http-status.js";
 import { findRoute, handleJsonRequest } from "./json-routes.js";
 import { createOpenApiDocument } from "./openapi.js";
 import { registerStaticSite } from "./static-site.js";
@@ -71,6 +71,9 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     trustProxy: config.trustProxy,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 4096 },
+    // Requests rejected before routing answer in the gateway's format too.
+    clientErrorHandler: answerClientError,
+    frameworkErrors: (error, request, reply) => sendError(error, request, reply),
     serverFactory: (handler) => new DualProtocolServer(handler, { keepAliveTimeoutMs: 72_000, http2SessionTimeoutMs: 72_000, firstBytesTimeoutMs: 10_000 }),
   });
   app.addHook("onClose", async () => {
@@ -166,7 +169,10 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   app.setErrorHandler((error: FastifyError, request, reply) => sendError(error, request, reply));
 
   function sendError(error: FastifyError | GatewayError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-    const known = classify(error);
+    const aborted = isClientAbort(error);
+    // Nobody reads the answer to a client that went away; it is sent only so the request ends in order.
+    if (aborted) request.log.info({ reason: error.message }, "client aborted the request before it was read");
+    const known = aborted ? { code: GrpcStatus.CANCELLED, message: "the client went away", httpStatus: 499, headers: {} } : classify(error);
     if (!known) request.log.error({ err: error }, "unhandled gateway error");
     const { code, message, httpStatus, headers } = known ?? { code: GrpcStatus.INTERNAL, message: "internal gateway error", httpStatus: 500, headers: {} };
     reply.headers(headers);
@@ -237,6 +243,12 @@ function classify(error: FastifyError | GatewayError): ClassifiedError | undefin
     default:
       return { code: GrpcStatus.INVALID_ARGUMENT, message: error.message, httpStatus: statusCode, headers: {} };
   }
+}
+
+// The gRPC-Web reader reports a body cut off as ClientAbortError; fastify's
+// JSON body reader passes on the socket's ECONNRESET ("aborted").
+function isClientAbort(error: Error): boolean {
+  return error instanceof ClientAbortError || (error as NodeJS.ErrnoException).code === "ECONNRESET";
 }
 
 function parseJsonBody(_request: FastifyRequest, body: string | Buffer, done: (error: Error | null, body?: unknown) => void): void {

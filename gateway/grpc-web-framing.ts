@@ -53,60 +53,131 @@ export function parseGrpcWebContentType(contentType: string | undefined): GrpcWe
 const base64Quantum = /^[A-Za-z0-9+/]{2}(?:==|[A-Za-z0-9+/]=|[A-Za-z0-9+/]{2})$/;
 
 /**
- * Decodes a grpc-web-text body. Senders may base64-encode each chunk on its own,
- * so padding can appear inside the body: it is decoded quantum by quantum.
- * Node's Buffer.from(…, "base64") skips invalid characters silently, hence the
- * strict check first.
+ * Decodes a grpc-web-text body piece by piece as it arrives. Senders may
+ * base64-encode each chunk on its own, so padding can appear inside the body:
+ * it is decoded quantum by quantum. Node's Buffer.from(…, "base64") skips
+ * invalid characters silently, hence the strict check first.
  */
-export function decodeBase64Body(text: string): Buffer {
-  const compact = text.replace(/[\r\n\t ]/g, "");
-  if (compact.length % 4 !== 0)
-    throw new FramingError(GrpcStatus.INVALID_ARGUMENT, "grpc-web-text body is not valid base64: its length is not a multiple of 4");
-  const pieces: Buffer[] = [];
-  let runStart = 0;
-  for (let index = 0; index < compact.length; index += 4) {
-    const quantum = compact.slice(index, index + 4);
-    if (!base64Quantum.test(quantum)) throw new FramingError(GrpcStatus.INVALID_ARGUMENT, `grpc-web-text body is not valid base64 at character ${index}`);
-    if (quantum.endsWith("=")) {
-      pieces.push(Buffer.from(compact.slice(runStart, index + 4), "base64"));
-      runStart = index + 4;
+export class Base64BodyDecoder {
+  // Characters of an incomplete quantum, waiting for the rest.
+  #carry = "";
+  #position = 0;
+
+  /** The bytes of every complete quantum so far; throws FramingError at the first invalid one. */
+  push(text: string): Buffer {
+    const compact = this.#carry + text.replace(/[\r\n\t ]/g, "");
+    const complete = compact.length - (compact.length % 4);
+    this.#carry = compact.slice(complete);
+    const pieces: Buffer[] = [];
+    let runStart = 0;
+    for (let index = 0; index < complete; index += 4) {
+      const quantum = compact.slice(index, index + 4);
+      if (!base64Quantum.test(quantum)) {
+        throw new FramingError(GrpcStatus.INVALID_ARGUMENT, `grpc-web-text body is not valid base64 at character ${this.#position + index}`);
+      }
+      if (quantum.endsWith("=")) {
+        pieces.push(Buffer.from(compact.slice(runStart, index + 4), "base64"));
+        runStart = index + 4;
+      }
     }
+    if (runStart < complete) pieces.push(Buffer.from(compact.slice(runStart, complete), "base64"));
+    this.#position += complete;
+    return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
   }
-  if (runStart < compact.length) pieces.push(Buffer.from(compact.slice(runStart), "base64"));
-  return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+
+  /** Throws FramingError when the body ended inside a quantum. */
+  end(): void {
+    if (this.#carry !== "") throw new FramingError(GrpcStatus.INVALID_ARGUMENT, "grpc-web-text body is not valid base64: its length is not a multiple of 4");
+  }
+}
+
+/** Decodes a whole grpc-web-text body (see Base64BodyDecoder). */
+export function decodeBase64Body(text: string): Buffer {
+  const decoder = new Base64BodyDecoder();
+  const bytes = decoder.push(text);
+  decoder.end();
+  return bytes;
 }
 
 /**
- * Splits a request body into its message payloads. Unary and server-streaming
- * calls carry exactly one message; anything else, a truncated frame, a
- * compressed message (browsers never compress) or one above the size limit is
- * a FramingError with the gRPC status to answer with.
+ * Reads the one message frame of a unary or server-streaming request as the
+ * body arrives, so a bad body fails at its first bad frame rather than once it
+ * has all been read: a frame header announcing more than the limit, a trailer
+ * or compressed frame (browsers never compress), or any second frame. Each
+ * failure is a FramingError with the gRPC status to answer with.
  */
-export function readSingleMessage(body: Buffer, maxMessageBytes: number): Buffer {
-  let offset = 0;
-  const messages: Buffer[] = [];
-  while (offset < body.length) {
-    if (body.length - offset < frameHeaderBytes) {
-      throw new FramingError(GrpcStatus.INVALID_ARGUMENT, `truncated gRPC-Web frame: ${body.length - offset} bytes where a 5-byte frame header was expected`);
+export class SingleMessageReader {
+  readonly #maxMessageBytes: number;
+  #header = Buffer.alloc(0);
+  #length = -1;
+  #payload: Buffer[] = [];
+  #payloadBytes = 0;
+  // Bytes after the first frame: the start of a second frame, or a truncated one.
+  #extra = 0;
+
+  constructor(maxMessageBytes: number) {
+    this.#maxMessageBytes = maxMessageBytes;
+  }
+
+  push(chunk: Buffer): void {
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (this.#length < 0) {
+        const needed = frameHeaderBytes - this.#header.length;
+        this.#header = Buffer.concat([this.#header, chunk.subarray(offset, offset + needed)]);
+        offset += Math.min(needed, chunk.length - offset);
+        if (this.#header.length === frameHeaderBytes) this.#readHeader();
+      } else if (this.#payloadBytes < this.#length) {
+        const piece = chunk.subarray(offset, offset + this.#length - this.#payloadBytes);
+        this.#payload.push(piece);
+        this.#payloadBytes += piece.length;
+        offset += piece.length;
+      } else {
+        this.#extra += chunk.length - offset;
+        if (this.#extra >= frameHeaderBytes) throw secondMessage();
+        return;
+      }
     }
-    const flags = body[offset]!;
-    const length = body.readUInt32BE(offset + 1);
-    if (length > maxMessageBytes) {
-      throw new FramingError(GrpcStatus.RESOURCE_EXHAUSTED, `gRPC-Web message of ${length} bytes is larger than the limit of ${maxMessageBytes} bytes`);
+  }
+
+  /** The message, once the body has ended; throws FramingError for a body without exactly one whole frame. */
+  end(): Buffer {
+    if (this.#length < 0) {
+      if (this.#header.length === 0) throw new FramingError(GrpcStatus.INVALID_ARGUMENT, `${exactlyOne}, got none`);
+      throw truncatedHeader(this.#header.length);
     }
-    const start = offset + frameHeaderBytes;
-    if (body.length - start < length) {
-      throw new FramingError(GrpcStatus.INVALID_ARGUMENT, `truncated gRPC-Web frame: header announces ${length} bytes, only ${body.length - start} present`);
+    if (this.#payloadBytes < this.#length) {
+      throw new FramingError(
+        GrpcStatus.INVALID_ARGUMENT,
+        `truncated gRPC-Web frame: header announces ${this.#length} bytes, only ${this.#payloadBytes} present`,
+      );
+    }
+    if (this.#extra > 0) throw truncatedHeader(this.#extra);
+    return this.#payload.length === 1 ? this.#payload[0]! : Buffer.concat(this.#payload);
+  }
+
+  #readHeader(): void {
+    const flags = this.#header[0]!;
+    const length = this.#header.readUInt32BE(1);
+    if (length > this.#maxMessageBytes) {
+      throw new FramingError(GrpcStatus.RESOURCE_EXHAUSTED, `gRPC-Web message of ${length} bytes is larger than the limit of ${this.#maxMessageBytes} bytes`);
     }
     if (flags & trailerFlag) throw new FramingError(GrpcStatus.INVALID_ARGUMENT, "a gRPC-Web request cannot contain a trailer frame");
     if (flags & compressedFlag) throw new FramingError(GrpcStatus.UNIMPLEMENTED, "compressed gRPC-Web messages are not supported; send them uncompressed");
-    messages.push(body.subarray(start, start + length));
-    offset = start + length;
+    this.#length = length;
   }
-  if (messages.length !== 1) {
-    throw new FramingError(GrpcStatus.INVALID_ARGUMENT, `a unary or server-streaming gRPC-Web request carries exactly one message, got ${messages.length}`);
-  }
-  return messages[0]!;
+}
+
+const exactlyOne = "a unary or server-streaming gRPC-Web request carries exactly one message";
+const secondMessage = () => new FramingError(GrpcStatus.INVALID_ARGUMENT, `${exactlyOne}, got a second one`);
+const truncatedHeader = (bytes: number) =>
+  new FramingError(GrpcStatus.INVALID_ARGUMENT, `truncated gRPC-Web frame: ${bytes} bytes where a 5-byte frame header was expected`);
+
+/** The one message of a whole request body (see SingleMessageReader). */
+export function readSingleMessage(body: Buffer, maxMessageBytes: number): Buffer {
+  const reader = new SingleMessageReader(maxMessageBytes);
+  reader.push(body);
+  return reader.end();
 }
 
 export function encodeMessageFrame(message: Uint8Array): Buffer {

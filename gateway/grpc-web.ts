@@ -14,16 +14,16 @@ import type { GatewayContext } from "./gateway-context.js";
 import { openUpstreamCall, publicFailure } from "./gateway-context.js";
 import type { GrpcWebContentType } from "./grpc-web-framing.js";
 import {
-  decodeBase64Body,
+  Base64BodyDecoder,
   encodeGrpcMessage,
   encodeMessageFrame,
   encodeTrailerFrame,
   FramingError,
   frameHeaderBytes,
   metadataEntries,
-  readSingleMessage,
+  SingleMessageReader,
 } from "./grpc-web-framing.js";
-import { GatewayError, isUpstreamFailure } from "./http-status.js";
+import { ClientAbortError, GatewayError, isUpstreamFailure } from "./http-status.js";
 import { drainedOrClosed } from "./json-routes.js";
 
 export async function handleGrpcWebRequest(
@@ -41,8 +41,7 @@ export async function handleGrpcWebRequest(
   }
   await context.enforceRateLimit(request, target);
   const { config } = context;
-  const body = await readBody(request.body as Readable, bodyLimit(config.grpcWebMaxMessageBytes, contentType.text));
-  const message = readSingleMessage(contentType.text ? decodeBase64Body(body.toString("latin1")) : body, config.grpcWebMaxMessageBytes);
+  const message = await readMessage(request.body as Readable | undefined, contentType.text, config.grpcWebMaxMessageBytes);
   const { upstream, options, streaming, cancelled } = openUpstreamCall(context, target, request, reply);
   const encode = (frame: Buffer): Buffer | string => (contentType.text ? frame.toString("base64") : frame);
 
@@ -99,40 +98,59 @@ function bodyLimit(maxMessageBytes: number, text: boolean): number {
 }
 
 /**
- * Reads a request body, failing with RESOURCE_EXHAUSTED as soon as it passes
- * the limit. The stream is left alone rather than destroyed so the error can
- * still be sent; Node discards the unread rest of the body.
+ * Reads the request's one message frame as the body arrives, failing at the
+ * first bad frame (see SingleMessageReader) or as soon as the body passes the
+ * size limit (RESOURCE_EXHAUSTED), without reading the rest. The stream is left
+ * alone rather than destroyed so the error can still be sent; Node discards the
+ * unread rest of the body. A client that goes away mid-body is a ClientAbortError.
  */
-function readBody(stream: Readable | undefined, limit: number): Promise<Buffer> {
-  if (!stream) return Promise.resolve(Buffer.alloc(0));
+function readMessage(stream: Readable | undefined, text: boolean, maxMessageBytes: number): Promise<Buffer> {
+  const reader = new SingleMessageReader(maxMessageBytes);
+  if (!stream) return Promise.resolve().then(() => reader.end());
+  const base64 = text ? new Base64BodyDecoder() : undefined;
+  const limit = bodyLimit(maxMessageBytes, text);
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
     let size = 0;
     const cleanUp = () => {
       stream.off("data", onData);
       stream.off("end", onEnd);
-      stream.off("error", onError);
+      stream.off("error", onAbort);
+      stream.off("close", onAbort);
+    };
+    const settle = (outcome: () => Buffer) => {
+      cleanUp();
+      try {
+        resolve(outcome());
+      } catch (error: unknown) {
+        reject(error);
+      }
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
+      try {
+        if (size > limit) throw new FramingError(GrpcStatus.RESOURCE_EXHAUSTED, `gRPC-Web request body is larger than the limit of ${limit} bytes`);
+        reader.push(base64 ? base64.push(chunk.toString("latin1")) : chunk);
+      } catch (error: unknown) {
         cleanUp();
-        reject(new FramingError(GrpcStatus.RESOURCE_EXHAUSTED, `gRPC-Web request body is larger than the limit of ${limit} bytes`));
-        return;
+        reject(error);
       }
-      chunks.push(chunk);
     };
-    const onEnd = () => {
+    const onEnd = () =>
+      settle(() => {
+        base64?.end();
+        return reader.end();
+      });
+    // 'error' (HTTP/1.1 "aborted") or 'close' before 'end' (HTTP/2 stream reset): the client went away.
+    const onAbort = () => {
       cleanUp();
-      resolve(Buffer.concat(chunks));
+      reject(new ClientAbortError("the client went away before it had sent its gRPC-Web request"));
     };
-    const onError = (error: Error) => {
-      cleanUp();
-      reject(error);
-    };
+    // The client may have gone before this handler ran: its events are past.
+    if (stream.destroyed) return onAbort();
     stream.on("data", onData);
     stream.once("end", onEnd);
-    stream.once("error", onError);
+    stream.once("error", onAbort);
+    stream.once("close", onAbort);
   });
 }
 

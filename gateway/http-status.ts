@@ -7,6 +7,8 @@ import { fromBinary, toJson } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
 import type { Metadata } from "@grpc/grpc-js";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 
@@ -49,6 +51,14 @@ export class GatewayError extends Error {
     super(message);
     this.name = "GatewayError";
   }
+}
+
+/**
+ * The HTTP client went away before its request was read: a client event, not
+ * a gateway failure, so it is logged without a stack and nobody is answered.
+ */
+export class ClientAbortError extends Error {
+  override name = "ClientAbortError";
 }
 
 /** What an upstream call failed with (a grpc-js ServiceError has this shape). */
@@ -128,4 +138,28 @@ function decodeStatusDetails(bytes: Uint8Array): Any[] {
     return [];
   }
   return details;
+}
+
+/**
+ * Answers a request Node's HTTP parser rejected before any handler saw it
+ * (headers past the size limit, a malformed request line or header, a request
+ * not received in time) with the gateway's status JSON, then closes the
+ * connection, as Node does: the rest of its bytes cannot be trusted.
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  // The connection is already gone: nothing to answer.
+  if (error.code === "ECONNRESET" || socket.destroyed) return;
+  const [httpStatus, code, message] =
+    error.code === "HPE_HEADER_OVERFLOW"
+      ? [431, GrpcStatus.RESOURCE_EXHAUSTED, "the request headers are larger than the limit"]
+      : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? [408, GrpcStatus.DEADLINE_EXCEEDED, "the request was not received in time"]
+        : [400, GrpcStatus.INVALID_ARGUMENT, `malformed HTTP request (${error.code ?? "parse error"})`];
+  const body = JSON.stringify(statusJson(code, message));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${httpStatus} ${STATUS_CODES[httpStatus]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }

@@ -10,6 +10,7 @@ import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { HttpBinding } from "./descriptors.js";
 import { resolveFieldPath } from "./descriptors.js";
 import { GatewayError } from "./http-status.js";
+import { findBadInteger } from "./json-integers.js";
 import type { PathBindings } from "./path-template.js";
 
 export interface HttpRequestParts {
@@ -27,6 +28,8 @@ function invalid(message: string): GatewayError {
 export function encodeHttpRequest(binding: HttpBinding, parts: HttpRequestParts, registry: Registry): Uint8Array {
   const input = binding.target.method.input;
   const json = requestJson(binding, parts);
+  const badInteger = findBadInteger(input, json);
+  if (badInteger) throw invalid(badInteger);
   try {
     return toBinary(input, fromJson(input, json, { registry }));
   } catch (error: unknown) {

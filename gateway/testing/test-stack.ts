@@ -2,7 +2,7 @@
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FileDescriptorSet } from "@bufbuild/protobuf/wkt";
-import { createLogger } from "../../platform/log/index.js";
+import { createLogger, type Logger } from "../../platform/log/index.js";
 import type { GatewayConfig } from "../config.js";
 import { loadGatewayConfig } from "../config.js";
 import { readDescriptorSet } from "../descriptors.js";
@@ -24,13 +24,14 @@ export interface TestStack {
   close(): Promise<void>;
 }
 
-export async function startTestStack(overrides: Partial<GatewayConfig> = {}): Promise<TestStack> {
+/** `logger` receives the gateway's log lines (silent by default, debug with MEL_TEST_LOG_LEVEL=debug). */
+export async function startTestStack(overrides: Partial<GatewayConfig> = {}, options: { logger?: Logger } = {}): Promise<TestStack> {
   const descriptorSet = withProbeService(readDescriptorSet(descriptorPath));
   const upstreams = await startFixtureUpstreams(descriptorSet);
   const defaults = loadGatewayConfig({});
   const upstreamMap = Object.fromEntries([...Object.keys(defaults.upstreams), probeServiceName].map((name) => [name, upstreams.address]));
   const config: GatewayConfig = { ...defaults, host: "127.0.0.1", port: 0, upstreams: upstreamMap, corsOrigins: [testOrigin], minTimeoutMs: 50, ...overrides };
-  const logger = createLogger({ service: "gateway", level: process.env.MEL_TEST_LOG_LEVEL === "debug" ? "debug" : "silent" });
+  const logger = options.logger ?? createLogger({ service: "gateway", level: process.env.MEL_TEST_LOG_LEVEL === "debug" ? "debug" : "silent" });
   const gateway = await startGateway(config, { descriptorSet, logger });
   return {
     gateway,

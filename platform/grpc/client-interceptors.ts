@@ -47,7 +47,9 @@ export function createCallPolicyInterceptor({ deadlineMsFor }: CallPolicyOptions
     const own = Number.isFinite(explicit) ? explicit : Date.now() + deadlineMsFor(path);
     const budget = incoming?.deadline === undefined ? undefined : incoming.deadline.getTime() - propagationMarginMs;
     const deadline = new Date(budget === undefined ? own : Math.min(own, budget));
-    const call: InterceptingCall = new InterceptingCall(nextCall({ ...options, deadline }), {
+    const nextOptions = { ...options, deadline };
+    if (budget !== undefined && budget < own) cappedByIncomingDeadline.add(nextOptions);
+    const call: InterceptingCall = new InterceptingCall(nextCall(nextOptions), {
       start(metadata, listener, next) {
         if (incoming) carryMetadata(incoming, metadata);
         const signal = incoming?.signal;
@@ -95,17 +97,40 @@ export interface BreakerOptions {
 export const defaultBreaker: BreakerOptions = { consecutiveFailures: 5, halfOpenAfterMs: 10_000 };
 
 /**
- * Statuses that say the upstream itself is in trouble. NOT_FOUND,
- * INVALID_ARGUMENT and the like are answers from a healthy upstream and
- * never open the circuit.
+ * Statuses that say the upstream itself is unwell: it cannot be reached or is
+ * overloaded (UNAVAILABLE), it did not answer in time (DEADLINE_EXCEEDED), or it
+ * failed while serving (INTERNAL, UNKNOWN, DATA_LOSS). Platform servers decode
+ * requests themselves and answer an undecodable body INVALID_ARGUMENT (see
+ * request-decoding.ts), so their INTERNAL is never a verdict on the caller's
+ * input; an INTERNAL that grpc-js makes up on this side for a response it cannot
+ * parse counts too: the upstream sent what its contract does not allow.
+ *
+ * Never counted: answers about the caller's request (INVALID_ARGUMENT,
+ * OUT_OF_RANGE, NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION, ABORTED,
+ * UNAUTHENTICATED, PERMISSION_DENIED, UNIMPLEMENTED), CANCELLED (the caller
+ * gave up), and RESOURCE_EXHAUSTED, which is rate limiting or a quota: the
+ * upstream is well and protecting itself, and opening the circuit would turn
+ * one caller's excess into an outage for all.
  */
 export const breakerFailureCodes: ReadonlySet<GrpcStatus> = new Set([
   GrpcStatus.UNAVAILABLE,
   GrpcStatus.DEADLINE_EXCEEDED,
   GrpcStatus.INTERNAL,
   GrpcStatus.UNKNOWN,
-  GrpcStatus.RESOURCE_EXHAUSTED,
+  GrpcStatus.DATA_LOSS,
 ]);
+
+// Calls whose deadline the call policy cut short to fit the incoming call's
+// remaining time. Their DEADLINE_EXCEEDED says the caller had little time
+// left, not that the upstream is slow, so the breaker does not count it. Keyed
+// by the options object the call policy hands to the next interceptor.
+const cappedByIncomingDeadline = new WeakSet<InterceptorOptions>();
+
+/** Whether `status` of a call made with `options` says the upstream is unwell. */
+function countsAsUpstreamFailure(status: StatusObject, options: InterceptorOptions): boolean {
+  if (status.code === GrpcStatus.DEADLINE_EXCEEDED && cappedByIncomingDeadline.has(options)) return false;
+  return breakerFailureCodes.has(status.code);
+}
 
 class UpstreamFailure extends Error {
   constructor(readonly status: StatusObject) {
@@ -143,39 +168,44 @@ export function createBreakerInterceptor(upstream: string, options: BreakerOptio
 
   const interceptor: Interceptor = (options, nextCall) => {
     const inner = nextCall(options);
-    // The call reaches `next` only once the breaker lets it through. A cancel
-    // before that would be lost on the unstarted inner call, so the status is
-    // reported from here.
+    // The call reaches `next` only once the breaker lets it through. Until then
+    // the inner call has no listener: a cancel, a refusal or the deadline would
+    // end it unheard, so this interceptor reports those statuses itself.
     let outer: InterceptingListener | undefined;
     let started = false;
     let reported = false;
+    let deadlineGuard: NodeJS.Timeout | undefined;
     const report = (code: GrpcStatus, details: string) => {
       if (reported) return;
       reported = true;
-      outer?.onReceiveStatus({ code, details, metadata: new Metadata() });
+      clearTimeout(deadlineGuard);
+      // Releases the unstarted call's deadline timer; it has no listener, so nothing is reported twice.
+      if (!started) inner.cancelWithStatus(code, details);
+      // Never from inside start(): makeUnaryRequest attaches the 'status'
+      // listener of the call it returns only after start() has run, and a
+      // status emitted before that is lost: the caller would wait forever.
+      process.nextTick(() => outer?.onReceiveStatus({ code, details, metadata: new Metadata() }));
     };
     return new InterceptingCall(inner, {
       start(metadata, listener, next) {
         outer = listener;
         // While the probe is out, cockatiel would park other calls until it
         // ends (past their own deadlines); they fail fast like an open circuit instead.
-        if (probeOutstanding) {
-          inner.cancelWithStatus(GrpcStatus.UNAVAILABLE, openDetails);
-          return report(GrpcStatus.UNAVAILABLE, openDetails);
-        }
+        if (probeOutstanding) return report(GrpcStatus.UNAVAILABLE, openDetails);
         policy
           .execute(
             () =>
               new Promise<void>((resolve, reject) => {
                 if (reported) return reject(new CancelledBeforeStart()); // neither a success nor a failure of the upstream
                 started = true;
+                clearTimeout(deadlineGuard);
                 // cockatiel runs the probe before it marks the circuit half-open, so a call let through while not closed is the probe.
                 const probe = policy.state !== CircuitState.Closed;
                 if (probe) probeOutstanding = true;
                 next(metadata, {
                   onReceiveStatus(status, nextStatus) {
                     if (probe) probeOutstanding = false;
-                    if (breakerFailureCodes.has(status.code)) reject(new UpstreamFailure(status));
+                    if (countsAsUpstreamFailure(status, options)) reject(new UpstreamFailure(status));
                     else resolve();
                     reported = true;
                     nextStatus(status);
@@ -185,12 +215,20 @@ export function createBreakerInterceptor(upstream: string, options: BreakerOptio
           )
           .catch((error: unknown) => {
             if (error instanceof UpstreamFailure || error instanceof CancelledBeforeStart) return; // the caller already has its status
-            // Releases the unstarted call's deadline timer; it has no listener yet, so nothing is reported twice.
-            inner.cancelWithStatus(GrpcStatus.UNAVAILABLE, openDetails);
             if (error instanceof BrokenCircuitError) return report(GrpcStatus.UNAVAILABLE, openDetails);
             logger.error({ err: error, upstream }, "circuit breaker failed unexpectedly");
             report(GrpcStatus.INTERNAL, "internal error");
           });
+        // A call cockatiel holds back (it waits for a half-open probe to end)
+        // still ends at its deadline.
+        const waitMs = options.deadline === undefined ? Number.POSITIVE_INFINITY : deadlineTime(options.deadline) - Date.now();
+        if (!started && !reported && Number.isFinite(waitMs)) {
+          deadlineGuard = setTimeout(
+            () => report(GrpcStatus.DEADLINE_EXCEEDED, `the deadline passed while the call to ${upstream} waited for the circuit breaker`),
+            Math.max(0, waitMs),
+          );
+          deadlineGuard.unref();
+        }
       },
       cancel(next) {
         next();

@@ -369,6 +369,69 @@ describe("circuit breaker", () => {
   });
 });
 
+describe("what counts for the circuit breaker", () => {
+  test("rate limiting and other answers about the caller's request never open the circuit", async () => {
+    const answers = [
+      GrpcStatus.RESOURCE_EXHAUSTED,
+      GrpcStatus.OUT_OF_RANGE,
+      GrpcStatus.ALREADY_EXISTS,
+      GrpcStatus.FAILED_PRECONDITION,
+      GrpcStatus.ABORTED,
+      GrpcStatus.UNAUTHENTICATED,
+      GrpcStatus.PERMISSION_DENIED,
+    ];
+    let calls = 0;
+    const server = await serve({
+      async getItem(request) {
+        calls += 1;
+        throw { code: Number(request.id), details: "refused" };
+      },
+    });
+    const { client, breaker } = catalogClient(server.address, { idempotentMethods: [], breaker: { consecutiveFailures: 2, halfOpenAfterMs: 60_000 } });
+    for (const code of answers) {
+      for (let i = 0; i < 3; i++) assert.equal((await rejectionOf(callUnary(client, "getItem", { id: String(code) }))).code, code);
+    }
+    assert.equal(calls, answers.length * 3, "every call reached the server");
+    assert.equal(breaker.state, 0 /* CircuitState.Closed */);
+  });
+
+  async function serveForever() {
+    return serve({
+      async getItem(_request, ctx) {
+        await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+        return {};
+      },
+    });
+  }
+
+  test("DEADLINE_EXCEEDED of a call cut short by the incoming call's deadline never opens the circuit", async () => {
+    const slow = await serveForever();
+    const toSlow = catalogClient(slow.address, {
+      idempotentMethods: [],
+      defaultDeadlineMs: 60_000,
+      breaker: { consecutiveFailures: 2, halfOpenAfterMs: 60_000 },
+    });
+    const front = await serve({ getItem: (request) => callUnary(toSlow.client, "getItem", request) });
+    const { client } = catalogClient(front.address, { idempotentMethods: [], defaultDeadlineMs: 60_000 });
+    for (let i = 0; i < 3; i++) {
+      const error = await rejectionOf(callUnary(client, "getItem", { id: "hurry" }, { deadline: new Date(Date.now() + 150) }));
+      assert.equal(error.code, GrpcStatus.DEADLINE_EXCEEDED);
+    }
+    assert.equal(toSlow.breaker.state, 0 /* CircuitState.Closed */);
+  });
+
+  test("DEADLINE_EXCEEDED of a call that used its own deadline counts as a failure", async () => {
+    const slow = await serveForever();
+    const { client, breaker } = catalogClient(slow.address, {
+      idempotentMethods: [],
+      defaultDeadlineMs: 100,
+      breaker: { consecutiveFailures: 2, halfOpenAfterMs: 60_000 },
+    });
+    for (let i = 0; i < 2; i++) assert.equal((await rejectionOf(callUnary(client, "getItem", { id: "slow" }))).code, GrpcStatus.DEADLINE_EXCEEDED);
+    assert.equal(breaker.state, 1 /* CircuitState.Open */);
+  });
+});
+
 describe("cancellation", () => {
   test("a call whose signal is already aborted ends CANCELLED without reaching the server", async () => {
     let calls = 0;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
-import { type ClientReadableStream, status as GrpcStatus, Metadata, type ServiceError } from "@grpc/grpc-js";
-import { CatalogServiceClient, CatalogServiceService } from "../../gen/mel/catalog/v1/catalog.js";
+import { Client, type ClientReadableStream, credentials, status as GrpcStatus, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { CatalogItem, CatalogServiceClient, CatalogServiceService, CreateItemRequest } from "../../gen/mel/catalog/v1/catalog.js";
 import { Order, OrderingServiceClient, OrderingServiceService, type WatchOrderResponse } from "../../gen/mel/ordering/v1/ordering.js";
 import {
   AbortedError,
@@ -19,6 +19,7 @@ import type { CallContext, Principal } from "./call-context.js";
 import { callUnary, createClient } from "./client.js";
 import { captureLog, item, rejectionOf, startCatalogServer, startTestServer, type TestServer, waitFor } from "./grpc.test-support.js";
 import { type Authenticate, implementService } from "./implement-service.js";
+import { createGrpcServer } from "./server.js";
 
 const servers: TestServer[] = [];
 const closers: (() => void)[] = [];
@@ -96,6 +97,78 @@ describe("errors become statuses", () => {
     const received = await rejectionOf(callUnary(clientFor(server.address), "getItem", { id: "1" }));
     assert.equal(received.code, GrpcStatus.RESOURCE_EXHAUSTED);
     assert.equal(received.details, "upstream quota");
+  });
+});
+
+describe("request bodies", () => {
+  const passThrough = (bytes: Buffer): Buffer => bytes;
+
+  /** Sends `body` as the request of `path` byte for byte, as the gateway's gRPC-Web proxy does. */
+  function sendRaw(address: string, path: string, body: Uint8Array): Promise<ServiceError | undefined> {
+    const client = new Client(address, credentials.createInsecure());
+    closers.push(() => client.close());
+    return new Promise((resolve) => {
+      client.makeUnaryRequest(path, passThrough, passThrough, Buffer.from(body), new Metadata(), { deadline: Date.now() + 5000 }, (error) =>
+        resolve(error ?? undefined),
+      );
+    });
+  }
+
+  test("a body that is not the request message answers INVALID_ARGUMENT naming the request type, and the handler never runs", async () => {
+    let handled = 0;
+    const server = await startCatalogServer({ getItem: async () => ((handled += 1), {}) });
+    servers.push(server);
+    const error = await sendRaw(server.address, "/mel.catalog.v1.CatalogService/GetItem", Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff]));
+    assert.equal(error?.code, GrpcStatus.INVALID_ARGUMENT);
+    assert.equal(error?.details, "request body is not a valid mel.catalog.v1.GetItemRequest (premature EOF)");
+    assert.equal(handled, 0);
+  });
+
+  test("an int64 past 2^53, which the generated code cannot hold as a number, answers INVALID_ARGUMENT", async () => {
+    const server = await startCatalogServer({ createItem: async () => ({}) });
+    servers.push(server);
+    const body = CreateItemRequest.encode({ item: CatalogItem.fromPartial({ id: "x", price: { amountMinor: 2 ** 53, currencyCode: "BRL" } }) }).finish();
+    const error = await sendRaw(server.address, "/mel.catalog.v1.CatalogService/CreateItem", body);
+    assert.equal(error?.code, GrpcStatus.INVALID_ARGUMENT);
+    assert.equal(error?.details, "request body is not a valid mel.catalog.v1.CreateItemRequest (Value is larger than Number.MAX_SAFE_INTEGER)");
+  });
+
+  test("an undecodable body on a method that needs a token answers UNAUTHENTICATED when none came", async () => {
+    const authenticate: Authenticate = async () => undefined;
+    const server = await startCatalogServer({ createItem: async () => ({}) }, { policies: { createItem: { role: "admin" } }, authenticate });
+    servers.push(server);
+    const error = await sendRaw(server.address, "/mel.catalog.v1.CatalogService/CreateItem", Buffer.from([0x0f]));
+    assert.equal(error?.code, GrpcStatus.UNAUTHENTICATED);
+  });
+
+  test("a server-streaming method's undecodable body answers INVALID_ARGUMENT", async () => {
+    const server = await startTestServer(OrderingServiceService, {
+      async *watchOrder() {
+        yield {};
+      },
+    });
+    servers.push(server);
+    const client = new Client(server.address, credentials.createInsecure());
+    closers.push(() => client.close());
+    const stream = client.makeServerStreamRequest(
+      "/mel.ordering.v1.OrderingService/WatchOrder",
+      passThrough,
+      passThrough,
+      Buffer.from([0x0a, 0x10]),
+      new Metadata(),
+      {
+        deadline: Date.now() + 5000,
+      },
+    );
+    stream.on("data", () => {});
+    const error = await new Promise<ServiceError>((resolve) => stream.on("error", resolve));
+    assert.equal(error.code, GrpcStatus.INVALID_ARGUMENT);
+    assert.equal(error.details, "request body is not a valid mel.ordering.v1.WatchOrderRequest (premature EOF)");
+  });
+
+  test("createGrpcServer serves only implementations from implementService, which decode their own requests", () => {
+    const server = createGrpcServer({ serviceName: "test", logger: captureLog().logger });
+    assert.throws(() => server.addService(CatalogServiceService, { getItem: () => {} }), /serve implementations made by implementService/);
   });
 });
 

@@ -1,12 +1,14 @@
 // implementService: turns async handlers into a grpc-js service implementation.
 // It is the ONE place where thrown errors become gRPC statuses, where each
-// method's access policy is enforced, and where every call gets its
-// CallContext, its log line and its AsyncLocalStorage scope.
+// method's access policy is enforced, where request bodies are decoded (a body
+// that does not decode is INVALID_ARGUMENT, see request-decoding.ts), and where
+// every call gets its CallContext, its log line and its AsyncLocalStorage scope.
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import {
   status as GrpcStatus,
   type Metadata,
+  type MethodDefinition,
   type ServerUnaryCall,
   type ServerWritableStream,
   type ServiceDefinition,
@@ -17,6 +19,7 @@ import {
 import { CancelledError, DeadlineExceededError, PermissionDeniedError, UnauthenticatedError } from "../errors/index.js";
 import type { Logger } from "../log/index.js";
 import { type CallContext, correlationIdKey, type Principal, runInCallContext, traceparentKey } from "./call-context.js";
+import { decodeRequest, markDecodesRequests } from "./request-decoding.js";
 import { statusName, toGrpcStatus } from "./status.js";
 
 /** Who may call a method: anyone, any signed-in user, or users holding a role. */
@@ -67,7 +70,10 @@ export interface ImplementServiceOptions<Definition extends ServiceDefinition> {
  * Builds the grpc-js implementation of `definition` (a ts-proto
  * `XServiceService`) from `handlers`. Throws at startup when a method lacks a
  * handler or a policy, when a non-public method has no `authenticate`, or when
- * the service has client-streaming methods (not supported here).
+ * the service has client-streaming methods (not supported here). The
+ * implementation decodes its own requests: serve it with
+ * createGrpcServer().addService, which registers it with pass-through
+ * deserializers.
  */
 export function implementService<Definition extends ServiceDefinition>(
   definition: Definition,
@@ -79,16 +85,18 @@ export function implementService<Definition extends ServiceDefinition>(
   for (const [name, method] of Object.entries(definition)) {
     const policy = options.policies[name as keyof Definition & string];
     const handler = handlers[name as keyof Definition] as unknown;
-    const serve: MethodServing = { path: method.path, policy, authenticate: options.authenticate, logger: options.logger };
+    const serve: MethodServing = { path: method.path, method, policy, authenticate: options.authenticate, logger: options.logger };
     implementation[name] = method.responseStream
       ? serveServerStream(serve, handler as ServerStreamHandler<unknown, unknown>)
       : serveUnary(serve, handler as UnaryHandler<unknown, unknown>);
   }
+  markDecodesRequests(implementation, definition);
   return implementation;
 }
 
 interface MethodServing {
   path: string;
+  method: MethodDefinition<unknown, unknown>;
   policy: MethodPolicy;
   authenticate: Authenticate | undefined;
   logger: Logger;
@@ -130,7 +138,7 @@ function serveUnary(serve: MethodServing, handler: UnaryHandler<unknown, unknown
     void runInCallContext(ctx, async () => {
       try {
         ctx.principal = await authorize(serve, ctx.metadata);
-        const response = await handler(call.request, ctx);
+        const response = await handler(decodeRequest(serve.method, call.request), ctx);
         callback(null, response);
         logCall(ctx, finishedCode(ctx), started);
       } catch (error: unknown) {
@@ -150,7 +158,7 @@ function serveServerStream(serve: MethodServing, handler: ServerStreamHandler<un
     void runInCallContext(ctx, async () => {
       try {
         ctx.principal = await authorize(serve, ctx.metadata);
-        for await (const message of handler(call.request, ctx)) {
+        for await (const message of handler(decodeRequest(serve.method, call.request), ctx)) {
           if (ctx.signal.aborted) break;
           if (!call.write(message)) await drained(call, ctx.signal);
         }

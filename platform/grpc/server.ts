@@ -10,6 +10,7 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, type ServingStatus } from "grpc-health-check";
 import type { Logger } from "../log/index.js";
 import { serviceNameOf } from "./implement-service.js";
+import { passThroughRequests } from "./request-decoding.js";
 
 // gen/descriptor.binpb sits two folders up both in the source tree and in
 // dist/ (npm run build copies it there).
@@ -28,7 +29,7 @@ export interface CreateGrpcServerOptions {
 export interface GrpcServer {
   /** The underlying grpc-js server, for what this wrapper does not cover. */
   readonly server: Server;
-  /** Serves `implementation` (from implementService) and reports it SERVING on health checks. */
+  /** Serves `implementation` (from implementService, which decodes its requests) and reports it SERVING on health checks. */
   addService(definition: ServiceDefinition, implementation: UntypedServiceImplementation): void;
   /** Binds host:port (0 = any free port), resolves with the bound port. Call after addService. */
   listen(host: string, port: number): Promise<number>;
@@ -62,7 +63,8 @@ export function createGrpcServer(options: CreateGrpcServerOptions): GrpcServer {
   const addService: GrpcServer["addService"] = (definition, implementation) => {
     if (listening) throw new Error(`${serviceName}: add services before listen()`);
     const name = serviceNameOf(definition);
-    server.addService(definition, implementation);
+    // implementService decodes each request itself, so grpc-js hands it the raw bytes.
+    server.addService(passThroughRequests(definition, implementation), implementation);
     servedNames.push(name);
     health.setStatus(name, "NOT_SERVING");
   };
