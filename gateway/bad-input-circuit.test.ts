@@ -11,7 +11,7 @@ import { defaultBreaker } from "../platform/grpc/client-interceptors.js";
 import { item, startCatalogServer, startTestServer, type TestServer } from "../platform/grpc/grpc.test-support.js";
 import type { Authenticate } from "../platform/grpc/index.js";
 import { createLogger } from "../platform/log/index.js";
-import { readGatewayConfig } from "./config.js";
+import { loadGatewayConfig } from "./config.js";
 import { readDescriptorSet } from "./descriptors.js";
 import { type RunningGateway, startGateway } from "./gateway.js";
 import { encodeMessageFrame } from "./grpc-web-framing.js";
@@ -35,7 +35,7 @@ before(async () => {
     getJwks: async () => ({ keys: [{ kty: "EC", kid: "k1", use: "sig", alg: "ES256", crv: "P-256", x: "x", y: "y", n: "", e: "" }] }),
   });
   const config = {
-    ...readGatewayConfig({}),
+    ...loadGatewayConfig({}),
     host: "127.0.0.1",
     port: 0,
     upstreams: { "mel.catalog.v1.CatalogService": catalog.address, "mel.identity.v1.IdentityService": identity.address },
