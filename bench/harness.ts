@@ -20,6 +20,8 @@ const benchEnv = z.object({
   MEL_BENCH_DURATION: durationMs(5000),
   /** Events sent per events scenario. */
   MEL_BENCH_EVENTS: integer({ min: 1, max: 1_000_000, default: 5000 }),
+  /** Buyers checking out at once in the checkout bench. */
+  MEL_BENCH_BUYERS: integer({ min: 1, max: 10_000, default: 200 }),
 });
 
 export interface BenchSettings {
@@ -27,11 +29,18 @@ export interface BenchSettings {
   warmupMs: number;
   durationMs: number;
   events: number;
+  buyers: number;
 }
 
 export function readBenchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
   const e = parseConfig(benchEnv, env);
-  return { concurrency: e.MEL_BENCH_CONCURRENCY, warmupMs: e.MEL_BENCH_WARMUP, durationMs: e.MEL_BENCH_DURATION, events: e.MEL_BENCH_EVENTS };
+  return {
+    concurrency: e.MEL_BENCH_CONCURRENCY,
+    warmupMs: e.MEL_BENCH_WARMUP,
+    durationMs: e.MEL_BENCH_DURATION,
+    events: e.MEL_BENCH_EVENTS,
+    buyers: e.MEL_BENCH_BUYERS,
+  };
 }
 
 export interface LoadResult {

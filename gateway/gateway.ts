@@ -10,7 +10,7 @@ import rateLimit from "@fastify/rate-limit";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import Fastify from "fastify";
-import type { Logger } from "../platform/log/index.js";
+import { type CallOutcome, callLogLevel, type Logger, slowCallMsOf } from "../platform/log/index.js";
 import type { GatewayConfig } from "./config.js";
 import type { GatewayMethod, ServiceCatalog } from "./descriptors.js";
 import { createServiceCatalog } from "./descriptors.js";
@@ -70,12 +70,15 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
     return503OnClosing: true,
+    // logRequest writes one line per request instead of fastify's two at info.
+    disableRequestLogging: true,
     routerOptions: { maxParamLength: 4096 },
     // Requests rejected before routing answer in the gateway's format too.
     clientErrorHandler: answerClientError,
     frameworkErrors: (error, request, reply) => sendError(error, request, reply),
     serverFactory: (handler) => new DualProtocolServer(handler, { keepAliveTimeoutMs: 72_000, http2SessionTimeoutMs: 72_000, firstBytesTimeoutMs: 10_000 }),
   });
+  app.addHook("onResponse", async (request, reply) => logRequest(deps.logger, request, reply));
   app.addHook("onClose", async () => {
     for (const upstream of byAddress.values()) upstream.close();
   });
@@ -190,6 +193,21 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   }
 
   return { app, upstreams: byAddress };
+}
+
+/** One line per answered request at the level callLogLevel gives it (successful ones at debug), with the correlation id. */
+function logRequest(logger: Logger, request: FastifyRequest, reply: FastifyReply): void {
+  const durationMs = Math.round(reply.elapsedTime * 10) / 10;
+  const statusCode = reply.statusCode;
+  const outcome: CallOutcome =
+    statusCode === 429 || statusCode === 503 || statusCode === 504 ? "transient" : statusCode >= 500 ? "fault" : statusCode >= 400 ? "rejected" : "ok";
+  const level = callLogLevel(outcome, durationMs, slowCallMsOf(logger));
+  if (!logger.isLevelEnabled(level)) return;
+  const correlationId = reply.getHeader("x-correlation-id");
+  logger[level](
+    { reqId: request.id, method: request.method, url: request.url, statusCode, durationMs, ...(correlationId === undefined ? {} : { correlationId }) },
+    "request completed",
+  );
 }
 
 function groupByAddress(upstreams: Record<string, string>): Map<string, string[]> {

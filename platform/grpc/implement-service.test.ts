@@ -15,6 +15,7 @@ import {
   UnauthenticatedError,
   UnavailableError,
 } from "../errors/index.js";
+import { createLogger } from "../log/index.js";
 import type { CallContext, Principal } from "./call-context.js";
 import { callUnary, createClient } from "./client.js";
 import { captureLog, item, rejectionOf, startCatalogServer, startTestServer, type TestServer, waitFor } from "./grpc.test-support.js";
@@ -300,6 +301,32 @@ describe("call context", () => {
     assert.equal(callLines[0]?.code, "OK");
     assert.equal(typeof callLines[0]?.durationMs, "number");
     assert.equal(callLines[0]?.service, "catalog");
+  });
+
+  test("a successful call writes no line at the info level", async () => {
+    const raw: string[] = [];
+    const logger = createLogger({ service: "catalog", level: "info", destination: { write: (line: string) => void raw.push(line) } });
+    const server = await startCatalogServer({ getItem: async (request) => ({ item: item(request.id) }) }, { logger });
+    servers.push(server);
+    await callUnary(clientFor(server.address), "getItem", { id: "1" });
+    assert.deepEqual(
+      raw.filter((text) => text.includes('"grpc call"')),
+      [],
+    );
+  });
+
+  test("a call slower than the logger's threshold is logged at warn with its correlation id", async () => {
+    const raw: string[] = [];
+    const logger = createLogger({ service: "catalog", level: "info", slowCallMs: 0, destination: { write: (line: string) => void raw.push(line) } });
+    const server = await startCatalogServer({ getItem: async (request) => ({ item: item(request.id) }) }, { logger });
+    servers.push(server);
+    const metadata = new Metadata();
+    metadata.set("x-correlation-id", "req-slow");
+    await callUnary(clientFor(server.address), "getItem", { id: "1" }, { metadata });
+    const [line] = raw.map((text) => JSON.parse(text) as Record<string, unknown>).filter((entry) => entry.msg === "grpc call");
+    assert.equal(line?.level, "warn");
+    assert.equal(line?.code, "OK");
+    assert.equal(line?.correlationId, "req-slow");
   });
 
   test("a malformed correlation id is replaced by a generated one", async () => {

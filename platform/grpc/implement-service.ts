@@ -17,7 +17,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { CancelledError, DeadlineExceededError, PermissionDeniedError, UnauthenticatedError } from "../errors/index.js";
-import type { Logger } from "../log/index.js";
+import { type CallOutcome, callLogLevel, type Logger, slowCallMsOf } from "../log/index.js";
 import { type CallContext, correlationIdKey, type Principal, runInCallContext, traceparentKey } from "./call-context.js";
 import { decodeRequest, markDecodesRequests } from "./request-decoding.js";
 import { statusName, toGrpcStatus } from "./status.js";
@@ -140,9 +140,9 @@ function serveUnary(serve: MethodServing, handler: UnaryHandler<unknown, unknown
         ctx.principal = await authorize(serve, ctx.metadata);
         const response = await handler(decodeRequest(serve.method, call.request), ctx);
         callback(null, response);
-        logCall(ctx, finishedCode(ctx), started);
+        logCall(serve.logger, ctx, finishedCode(ctx), started);
       } catch (error: unknown) {
-        const mapped = failCall(ctx, error, started);
+        const mapped = failCall(serve.logger, ctx, error, started);
         callback({ code: mapped.code, details: mapped.details });
       } finally {
         finish();
@@ -164,9 +164,9 @@ function serveServerStream(serve: MethodServing, handler: ServerStreamHandler<un
         }
         if (ctx.signal.aborted) throw ctx.signal.reason;
         call.end();
-        logCall(ctx, GrpcStatus.OK, started);
+        logCall(serve.logger, ctx, GrpcStatus.OK, started);
       } catch (error: unknown) {
-        const mapped = failCall(ctx, error, started);
+        const mapped = failCall(serve.logger, ctx, error, started);
         // grpc-js ends a server stream with this status when 'error' is emitted on it.
         call.emit("error", { code: mapped.code, details: mapped.details });
       } finally {
@@ -206,12 +206,17 @@ function openCallContext(call: IncomingCall, { path, logger }: MethodServing): {
       ? undefined
       : setTimeout(() => controller.abort(new DeadlineExceededError(`the deadline of ${path} passed`)), Math.max(0, deadline.getTime() - Date.now()));
   timer?.unref();
+  let callLog: Logger | undefined;
   const ctx: CallContext = {
     method: path,
     metadata,
     correlationId,
     signal: controller.signal,
-    log: logger.child({ correlationId, method: path }),
+    // Made on first use: most calls never log, and a pino child per call costs.
+    get log() {
+      callLog ??= logger.child({ correlationId, method: path });
+      return callLog;
+    },
     ...(traceparent === undefined ? {} : { traceparent }),
     ...(deadline === undefined ? {} : { deadline }),
   };
@@ -233,10 +238,10 @@ async function authorize({ policy, authenticate }: MethodServing, metadata: Meta
   return principal;
 }
 
-function failCall(ctx: CallContext, error: unknown, started: number) {
+function failCall(logger: Logger, ctx: CallContext, error: unknown, started: number) {
   const mapped = toGrpcStatus(error);
   if (mapped.unexpected) ctx.log.error({ err: error }, `unexpected error in ${ctx.method}`);
-  logCall(ctx, mapped.code, started, mapped.details);
+  logCall(logger, ctx, mapped.code, started, mapped.details);
   return mapped;
 }
 
@@ -248,11 +253,13 @@ function finishedCode(ctx: CallContext): GrpcStatus {
   return ctx.signal.aborted ? toGrpcStatus(ctx.signal.reason).code : GrpcStatus.OK;
 }
 
-function logCall(ctx: CallContext, code: GrpcStatus, started: number, details?: string): void {
-  const line = { code: statusName(code), durationMs: Math.round((performance.now() - started) * 10) / 10, ...(details === undefined ? {} : { details }) };
-  if (serverFaults.has(code)) ctx.log.error(line, "grpc call");
-  else if (transientFaults.has(code)) ctx.log.warn(line, "grpc call");
-  else ctx.log.info(line, "grpc call");
+/** One line per call at the level callLogLevel gives it (OK calls at debug), with the call's correlation id. */
+function logCall(logger: Logger, ctx: CallContext, code: GrpcStatus, started: number, details?: string): void {
+  const durationMs = Math.round((performance.now() - started) * 10) / 10;
+  const outcome: CallOutcome = code === GrpcStatus.OK ? "ok" : serverFaults.has(code) ? "fault" : transientFaults.has(code) ? "transient" : "rejected";
+  const level = callLogLevel(outcome, durationMs, slowCallMsOf(logger));
+  if (!logger.isLevelEnabled(level)) return;
+  ctx.log[level]({ code: statusName(code), durationMs, ...(details === undefined ? {} : { details }) }, "grpc call");
 }
 
 function firstString(metadata: Metadata, key: string): string | undefined {

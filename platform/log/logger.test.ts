@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { describe, test } from "node:test";
 import { Metadata } from "@grpc/grpc-js";
-import { createLogger, redactedMarker } from "./index.js";
+import { callLogLevel, createLogger, defaultSlowCallMs, redactedMarker, slowCallMsOf } from "./index.js";
 
 function capture(level: "info" | "debug" = "info") {
   const raw: string[] = [];
@@ -80,4 +82,49 @@ test("lines below the level are not written", () => {
   const { logger, raw } = capture("info");
   logger.debug("noise");
   assert.equal(raw.length, 0);
+});
+
+describe("callLogLevel", () => {
+  test("a successful call is logged at debug", () => {
+    assert.equal(callLogLevel("ok", 3, 500), "debug");
+  });
+
+  test("a call at or above the slow threshold is logged at warn, even when it succeeded", () => {
+    assert.equal(callLogLevel("ok", 500, 500), "warn");
+    assert.equal(callLogLevel("rejected", 900, 500), "warn");
+  });
+
+  test("a call refused because of its request is logged at info", () => {
+    assert.equal(callLogLevel("rejected", 3, 500), "info");
+  });
+
+  test("a transient failure is logged at warn and a fault at error", () => {
+    assert.equal(callLogLevel("transient", 3, 500), "warn");
+    assert.equal(callLogLevel("fault", 3, 500), "error");
+  });
+});
+
+test("a logger keeps the slow-call threshold it was made with", () => {
+  const logger = createLogger({ service: "catalog", level: "silent", slowCallMs: 120 });
+  assert.equal(slowCallMsOf(logger), 120);
+  assert.equal(slowCallMsOf(createLogger({ service: "catalog", level: "silent" })), defaultSlowCallMs);
+});
+
+test("lines on stdout are all written before an explicit process.exit", async () => {
+  const script = [
+    `import { createLogger } from ${JSON.stringify(new URL("./index.ts", import.meta.url).href)};`,
+    `const logger = createLogger({ service: "exit-test" });`,
+    `for (let index = 0; index < 2000; index++) logger.info({ index }, "line");`,
+    "process.exit(0);",
+  ].join("\n");
+  const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    output += chunk.toString("utf8");
+  });
+  const [code] = (await once(child, "exit")) as [number | null];
+  assert.equal(code, 0);
+  const lines = output.trim().split("\n");
+  assert.equal(lines.length, 2000);
+  assert.equal((JSON.parse(lines.at(-1) ?? "{}") as { index?: number }).index, 1999);
 });

@@ -12,7 +12,7 @@ export const redactedMarker = "[redacted]";
 // Field names whose values are secrets wherever they appear: credentials,
 // tokens (proto snake_case and ts-proto camelCase spellings) and card data
 // (mel.common.v1.PaymentCard: number, security_code).
-const secretKeys = [
+const secretKeys = new Set([
   "authorization",
   "cookie",
   "password",
@@ -38,49 +38,85 @@ const secretKeys = [
   "cvv",
   "cardNumber",
   "card_number",
-];
+]);
 // A card's number is only a secret under a card, not every "number" field.
-const cardNumberPaths = ["card.number", "*.card.number", "*.*.card.number", "paymentCard.number", "*.paymentCard.number"];
-
-// pino (fast-redact) wildcards match exactly one level, so each key is listed
-// at the depths log objects reach in practice: top level, and nested up to
-// three levels (e.g. { request: { card: { securityCode } } }).
-const redactPaths = [...secretKeys.flatMap((key) => [key, `*.${key}`, `*.*.${key}`, `*.*.*.${key}`]), ...cardNumberPaths];
+const cardKeys = new Set(["card", "paymentCard", "payment_card"]);
+// Deeper than any log object in practice; a cycle stops here instead of looping.
+const maxDepth = 8;
 
 export interface CreateLoggerOptions {
   /** The service or process name, written as `service` on every line. */
   service: string;
   level?: LogLevel;
-  /** Where lines go (stdout by default); tests pass a stream to read them back. */
+  /** Where lines go (stdout by default, written asynchronously); tests pass a stream to read them back. */
   destination?: DestinationStream;
+  /** Calls and requests lasting at least this long are logged as slow (see callLogLevel). Default 500 ms. */
+  slowCallMs?: number;
 }
 
 /**
  * A JSON logger whose lines carry `service`, ISO timestamps and redacted
  * secrets. Use `logger.child({ correlationId })` for per-call loggers; gRPC
- * Metadata objects logged under `metadata` are written as plain maps and
- * their `authorization` is redacted like any other field.
+ * Metadata objects logged under any key are written as plain maps and their
+ * `authorization` is redacted like any other field.
+ *
+ * Secrets are found by key at any depth of the logged object, so the cost is
+ * the size of what is logged rather than a list of wildcard paths tried on
+ * every line. Lines go to stdout through pino's asynchronous destination,
+ * which pino flushes synchronously when the process exits (process.exit
+ * included), so no line is lost to runAsMain's explicit exit.
  */
-export function createLogger({ service, level = "info", destination }: CreateLoggerOptions): Logger {
+export function createLogger({ service, level = "info", destination, slowCallMs = defaultSlowCallMs }: CreateLoggerOptions): Logger {
   const options: pino.LoggerOptions = {
     level,
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-    redact: { paths: redactPaths, censor: redactedMarker },
-    serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err, metadata: serializeMetadata },
+    formatters: { level: (label) => ({ level: label }), log: (object) => redactSecrets(object, 0) as Record<string, unknown> },
+    serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
   };
-  return destination ? pino(options, destination) : pino(options);
+  const logger = pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
+  slowCallThresholds.set(logger, slowCallMs);
+  return logger;
 }
 
-/** A grpc-js Metadata (anything with getMap) becomes a plain object so redaction can see its keys. */
-function serializeMetadata(value: unknown): unknown {
-  if (typeof value === "object" && value !== null && "getMap" in value && typeof value.getMap === "function") {
-    const map: Record<string, unknown> = { ...(value.getMap() as Record<string, unknown>) };
-    for (const [key, entry] of Object.entries(map)) {
-      if (Buffer.isBuffer(entry)) map[key] = `<${entry.length} bytes>`;
-    }
-    return map;
+/** The threshold a logger was made with (createLogger's slowCallMs), the default for any other logger. */
+export function slowCallMsOf(logger: Logger): number {
+  return slowCallThresholds.get(logger) ?? defaultSlowCallMs;
+}
+
+export const defaultSlowCallMs = 500;
+const slowCallThresholds = new WeakMap<Logger, number>();
+
+/**
+ * `value` with every secret replaced by redactedMarker; objects holding a
+ * secret are copied, never changed in place (they may be the caller's own).
+ */
+function redactSecrets(value: unknown, depth: number, underCard = false): unknown {
+  if (typeof value !== "object" || value === null || depth > maxDepth) return value;
+  if (Array.isArray(value)) {
+    const redacted = value.map((entry) => redactSecrets(entry, depth + 1));
+    return redacted.some((entry, index) => entry !== value[index]) ? redacted : value;
   }
-  return value;
+  const plain = metadataAsMap(value) ?? value;
+  const prototype = Object.getPrototypeOf(plain);
+  if (prototype !== Object.prototype && prototype !== null) return value;
+  let copy: Record<string, unknown> | undefined = plain === value ? undefined : { ...(plain as Record<string, unknown>) };
+  for (const [key, entry] of Object.entries(plain as Record<string, unknown>)) {
+    const secret = secretKeys.has(key) || (underCard && key === "number");
+    const redacted = secret ? redactedMarker : redactSecrets(entry, depth + 1, cardKeys.has(key));
+    if (redacted === entry) continue;
+    copy ??= { ...(plain as Record<string, unknown>) };
+    copy[key] = redacted;
+  }
+  return copy ?? value;
+}
+
+/** A grpc-js Metadata (anything with getMap) as a plain object, binary values as their length; undefined for anything else. */
+function metadataAsMap(value: object): Record<string, unknown> | undefined {
+  if (!("getMap" in value) || typeof value.getMap !== "function") return undefined;
+  const map: Record<string, unknown> = { ...(value.getMap() as Record<string, unknown>) };
+  for (const [key, entry] of Object.entries(map)) {
+    if (Buffer.isBuffer(entry)) map[key] = `<${entry.length} bytes>`;
+  }
+  return map;
 }

@@ -1,5 +1,13 @@
 import { pathToFileURL } from "node:url";
-import { createLogger, type Logger, type LogLevel } from "../log/index.js";
+import { z } from "zod";
+import { durationMs, parseConfig } from "../config/index.js";
+import { createLogger, defaultSlowCallMs, type Logger, type LogLevel } from "../log/index.js";
+
+// Read here rather than in each service's config: every deployable logs calls the same way.
+const loggingEnv = z.object({
+  /** Calls and requests lasting at least this long are logged at warn; faster successful ones only at debug. */
+  MEL_LOG_SLOW_CALL: durationMs(defaultSlowCallMs),
+});
 
 /** What a start function hands back: something that drains and releases everything it holds. */
 export interface StoppableService {
@@ -34,13 +42,15 @@ export function isEntryPoint(moduleUrl: string): boolean {
 export function runAsMain<Config extends { logLevel: LogLevel }, Running extends StoppableService>(options: RunAsMainOptions<Config, Running>): void {
   const { name } = options;
   let config: Config;
+  let slowCallMs: number;
   try {
     config = options.loadConfig();
+    slowCallMs = parseConfig(loggingEnv, process.env).MEL_LOG_SLOW_CALL;
   } catch (error) {
     process.stderr.write(`${name}: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(2);
   }
-  const logger = createLogger({ service: name, level: config.logLevel });
+  const logger = createLogger({ service: name, level: config.logLevel, slowCallMs });
   options.start(config, logger).then(
     (running) => {
       options.started?.(running, config);

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type Kysely, type Migration, sql } from "kysely";
 import { createTestPostgresDatabase, type TestPostgresDatabase } from "../../test/support/postgres.js";
-import { type AnyKysely, tediousConnectionConfig } from "./database.js";
+import BetterSqlite3 from "better-sqlite3";
+import { type AnyKysely, tediousConnectionConfig, withStatementCache } from "./database.js";
 import {
   booleanColumn,
   bytesColumn,
@@ -158,6 +159,50 @@ describe("createDatabase on SQLite", () => {
     } finally {
       await db.destroy();
     }
+  });
+});
+
+describe("SQLite statement cache", () => {
+  const open = () => {
+    const raw = new BetterSqlite3(":memory:");
+    raw.exec("create table item (id integer primary key, name text)");
+    raw.exec("insert into item (id, name) values (1, 'mel'), (2, 'favo')");
+    return raw;
+  };
+
+  test("the same SQL text is prepared once and each call binds its own parameters", () => {
+    const raw = open();
+    const cached = withStatementCache(raw);
+    const first = cached.prepare("select name from item where id = ?");
+    const second = cached.prepare("select name from item where id = ?");
+    assert.equal(second, first);
+    assert.deepEqual(first.all([1]), [{ name: "mel" }]);
+    assert.deepEqual(second.all([2]), [{ name: "favo" }]);
+    assert.notEqual(cached.prepare("select id from item where id = ?"), first, "another text is another statement");
+    cached.close();
+  });
+
+  test("beyond its size the least recently used statement is prepared again", () => {
+    const raw = open();
+    const cached = withStatementCache(raw, 2);
+    const a = cached.prepare("select 1 as a");
+    const b = cached.prepare("select 2 as b");
+    assert.equal(cached.prepare("select 1 as a"), a, "a used again, so b is now the oldest");
+    cached.prepare("select 3 as c");
+    assert.equal(cached.prepare("select 1 as a"), a);
+    assert.notEqual(cached.prepare("select 2 as b"), b);
+    cached.close();
+  });
+
+  test("a query run again after a schema change sees the new columns", async () => {
+    const db = createDatabase<{ item: { id: number; name: string; stock?: number } }>("sqlite::memory:", { variable });
+    await sql`create table item (id integer primary key, name text)`.execute(db);
+    await db.insertInto("item").values({ id: 1, name: "mel" }).execute();
+    const all = () => db.selectFrom("item").selectAll().execute();
+    assert.deepEqual(await all(), [{ id: 1, name: "mel" }]);
+    await sql`alter table item add column stock integer not null default 7`.execute(db);
+    assert.deepEqual(await all(), [{ id: 1, name: "mel", stock: 7 }]);
+    await db.destroy();
   });
 });
 

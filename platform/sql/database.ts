@@ -3,7 +3,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
-import { type Dialect, Kysely, MssqlAdapter, MssqlDialect, PostgresAdapter, PostgresDialect, SqliteAdapter, SqliteDialect } from "kysely";
+import { type Dialect, Kysely, MssqlAdapter, MssqlDialect, PostgresAdapter, PostgresDialect, SqliteAdapter, type SqliteDatabase, SqliteDialect } from "kysely";
 import pg from "pg";
 import type { Logger } from "pino";
 import * as tarn from "tarn";
@@ -118,7 +118,37 @@ function sqliteDialect(file: string, busyTimeoutMs: number): Dialect {
   // the service writes; it does not exist for in-memory databases.
   if (file !== ":memory:") database.pragma("journal_mode = WAL");
   database.pragma("foreign_keys = ON");
-  return new SqliteDialect({ database });
+  return new SqliteDialect({ database: withStatementCache(database) });
+}
+
+/** Distinct SQL texts whose prepared statements a SQLite connection keeps. */
+export const sqliteStatementCacheSize = 256;
+
+/**
+ * `database` as Kysely's SqliteDialect sees it, with `prepare` answering a
+ * statement already prepared for the same SQL text. Kysely prepares on every
+ * query, and parsing and planning a statement costs more than running a
+ * small one. Reuse is safe: the dialect runs one query at a time on its one
+ * connection (a stream holds the connection until it ends), parameters are
+ * bound per call, and SQLite re-prepares a statement by itself when the
+ * schema changes under it. The least recently used statement goes first.
+ */
+export function withStatementCache(database: BetterSqlite3.Database, size = sqliteStatementCacheSize): SqliteDatabase {
+  const statements = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => database.close(),
+    prepare(sqlText: string) {
+      let statement = statements.get(sqlText);
+      if (statement === undefined) {
+        statement = database.prepare(sqlText);
+        if (statements.size >= size) statements.delete(statements.keys().next().value as string);
+      } else {
+        statements.delete(sqlText);
+      }
+      statements.set(sqlText, statement);
+      return statement;
+    },
+  };
 }
 
 /**
