@@ -321,15 +321,16 @@ describe("consuming", () => {
     }
   });
 
-  test("bounded prefetch spreads messages round-robin over competing consumers", async () => {
+  test("with prefetch 1 each competing consumer holds one message at a time, and the next goes to the idle one", async () => {
     const queue = `${prefix}.workers.events`;
     const perWorker = [0, 0];
     const busy = [0, 0];
     const mostBusy = [0, 0];
+    const release = deferred();
     const worker = (index: 0 | 1) => async () => {
       busy[index] = (busy[index] ?? 0) + 1;
       mostBusy[index] = Math.max(mostBusy[index] ?? 0, busy[index] ?? 0);
-      await new Promise((wake) => setTimeout(wake, 15));
+      await release.promise;
       busy[index] = (busy[index] ?? 0) - 1;
       perWorker[index] = (perWorker[index] ?? 0) + 1;
     };
@@ -337,10 +338,14 @@ describe("consuming", () => {
     const second = await bus.subscribe({ queue, prefetch: 1, handlers: { OrderStarted: worker(1) } });
     try {
       await Promise.all(Array.from({ length: 12 }, (_, index) => bus.publish(OrderStarted, order(`w-${index}`))));
+      // Both hold a message and neither is given a second: the other ten wait on the broker.
+      await waitUntil("each worker to hold a message", () => busy[0] === 1 && busy[1] === 1);
+      assert.equal(await probe.readyCount(queue), 10);
+      release.resolve();
       await waitUntil("all 12 events to be handled", () => (perWorker[0] ?? 0) + (perWorker[1] ?? 0) === 12);
-      assert.ok((perWorker[0] ?? 0) >= 4 && (perWorker[1] ?? 0) >= 4, `uneven split ${perWorker.join("/")}`);
       assert.deepEqual(mostBusy, [1, 1]);
     } finally {
+      release.resolve();
       await first.close();
       await second.close();
     }
