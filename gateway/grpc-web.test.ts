@@ -9,6 +9,7 @@ import { createFileRegistry, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport as createNodeGrpcWebTransport } from "@connectrpc/connect-node";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
+import { waitUntil } from "../test/support/wait.js";
 import { encodeMessageFrame } from "./grpc-web-framing.js";
 import { googleServerStream, googleUnary } from "./testing/google-grpc-web.js";
 import type { TestStack } from "./testing/test-stack.js";
@@ -109,10 +110,7 @@ describe("connect-web (application/grpc-web+proto over fetch, HTTP/1.1)", () => 
     );
     assert.equal(error.code, Code.Canceled);
     assert.deepEqual(received, [1]);
-    for (let attempt = 0; attempt < 200 && !stack.upstreams.cancelledStreams.includes("hold-grpc-web"); attempt++) {
-      await new Promise((wake) => setTimeout(wake, 10));
-    }
-    assert.ok(stack.upstreams.cancelledStreams.includes("hold-grpc-web"), "the upstream saw the cancellation");
+    await waitUntil("the upstream to see the cancellation", () => stack.upstreams.cancelledStreams.includes("hold-grpc-web"));
   });
 
   it("answers DEADLINE_EXCEEDED when the upstream outlives the client's timeout", async () => {
