@@ -9,7 +9,7 @@ import { ProductPriceChanged } from "../../gen/mel/events/v1/catalog_events.js";
 import { OrderStarted } from "../../gen/mel/events/v1/ordering_events.js";
 import { createTestPostgresDatabase, type TestPostgresDatabase } from "../../test/support/postgres.js";
 import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, uniqueName } from "../../test/support/rabbitmq.js";
-import { deferred, waitUntil } from "../../test/support/wait.js";
+import { awaitedLater, deferred, waitUntil } from "../../test/support/wait.js";
 import { captureMssqlStatements, createDatabase, migrateToLatest } from "../sql/index.js";
 import {
   addToOutbox,
@@ -340,10 +340,12 @@ describe("outbox relays sharing one PostgreSQL outbox", () => {
     const released = new Promise<void>((resolve) => (release = resolve));
     let held: OutboxRow[] = [];
     // Relay A claims the two oldest rows and keeps its transaction (and row locks) open.
-    const holding = db.transaction().execute(async (trx) => {
-      held = await claimOutboxBatch(trx, claim("relay-a"));
-      await released;
-    });
+    const holding = awaitedLater(
+      db.transaction().execute(async (trx) => {
+        held = await claimOutboxBatch(trx, claim("relay-a"));
+        await released;
+      }),
+    );
     try {
       await waitUntil("relay A to hold its batch", () => held.length === 2);
       // A claim that waited for relay A's row locks would fail with lock_timeout

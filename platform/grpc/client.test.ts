@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { status as GrpcStatus, InterceptingCall, type Interceptor, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { CatalogServiceClient, GetItemRequest, GetItemResponse } from "../../gen/mel/catalog/v1/catalog.js";
+import { awaitedLater, waitUntil } from "../../test/support/wait.js";
 import { UnavailableError } from "../errors/index.js";
 import type { CallContext } from "./call-context.js";
 import { callUnary, createClient, createGenericClient } from "./client.js";
-import { awaitedLater, waitUntil } from "../../test/support/wait.js";
 import { captureLog, delay, item, rejectionOf, startCatalogServer, type TestCatalogServer } from "./grpc.test-support.js";
 
 // grpc-timeout travels as a relative time, so the time a request spends on
@@ -270,7 +270,7 @@ describe("deadlines", () => {
     const upstream = await serve({ getItem: (request) => callUnary(inner.client, "getItem", request) });
     const { client } = catalogClient(upstream.address, { defaultDeadlineMs: 60_000 });
     const controller = new AbortController();
-    const call = rejectionOf(callUnary(client, "getItem", { id: "c1" }, { signal: controller.signal }));
+    const call = awaitedLater(rejectionOf(callUnary(client, "getItem", { id: "c1" }, { signal: controller.signal })));
     await waitUntil("the second hop to start", () => secondHopStarted);
     controller.abort();
     assert.equal((await call).code, GrpcStatus.CANCELLED);
