@@ -10,7 +10,6 @@ import { type Order, OrderStatus } from "../../gen/mel/ordering/v1/ordering.js";
 import type { EventName } from "../../platform/events/index.js";
 import type { PaymentAuthorizationRequest, PaymentGateway } from "../../services/ordering/payment/payment-gateway.js";
 import { createSimulatedPaymentGateway } from "../../services/ordering/payment/simulated-payment-gateway.js";
-import { awaitedLater, deferred, waitUntil } from "../support/wait.js";
 import {
   approvedCard,
   checkout,
@@ -24,7 +23,8 @@ import {
   stockOf,
   waitForEvent,
   waitForOrderStatus,
-} from "./mesh.js";
+} from "../support/e2e-mesh.js";
+import { awaitedLater, deferred, waitUntil } from "../support/wait.js";
 
 /**
  * The simulated gateway, except that authorisations for cards whose holder

@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { countOrdersByStatus } from "../../services/ordering/order.repository.js";
+import { checkout, createItem, type Mesh, mapWithLimit, registerBuyer, startMesh, stockOf } from "../support/e2e-mesh.js";
 import { awaitedLater, waitUntil } from "../support/wait.js";
-import { checkout, createItem, type Mesh, mapWithLimit, registerBuyer, startMesh, stockOf } from "./mesh.js";
 
 const orders = 30;
 
