@@ -62,12 +62,15 @@ describe("basket inbox", () => {
     const firstLeaseEnd = (await db.inbox.findOne({ eventId, consumer: "inbox.overlap" }).lean().exec())?.claimedUntil?.getTime();
     assert.ok(firstLeaseEnd !== undefined, "the first delivery holds a claim");
     const duplicate = awaitedLater(duplicateHandle({}, metaFor(eventId)));
-    // The holder keeps renewing: a look a whole lease after the first lease ended,
-    // and the look after it (so that one came back "held"), must not take over.
-    const outlasted = firstLeaseEnd + (options.leaseMs ?? 0);
-    await waitUntil("the duplicate to look again a lease after the first lease ended", () => looks.filter((at) => at >= outlasted).length >= 2, 30_000);
-    assert.equal(runs, 1);
-    release.resolve();
+    try {
+      // The holder keeps renewing: a look a whole lease after the first lease ended,
+      // and the look after it (so that one came back "held"), must not take over.
+      const outlasted = firstLeaseEnd + (options.leaseMs ?? 0);
+      await waitUntil("the duplicate to look again a lease after the first lease ended", () => looks.filter((at) => at >= outlasted).length >= 2, 30_000);
+      assert.equal(runs, 1);
+    } finally {
+      release.resolve();
+    }
     await Promise.all([first, duplicate]);
     assert.equal(runs, 1);
     assert.ok(logLines.some((line) => line.msg === "duplicate event ignored (already handled)" && line.eventId === eventId));
