@@ -72,6 +72,7 @@ describe("stopAfterDrain", () => {
       assert.equal((await call).item?.id, "mel");
       assert.deepEqual(events, ["call answered", "step ran"]);
     } finally {
+      release.resolve();
       client.close();
     }
   });
