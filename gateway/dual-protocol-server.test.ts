@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Agent, get as httpGet } from "node:http";
 import { connect as connectHttp2 } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { connect } from "node:net";
@@ -21,18 +22,46 @@ after(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-function closed(socketFactory: () => ReturnType<typeof connect>): Promise<void> {
-  return new Promise((resolve) => {
+/** What the server did with a raw connection: the bytes it answered with, and whether it ended the connection. */
+function outcome(socketFactory: () => ReturnType<typeof connect>): Promise<{ answered: string; endedByServer: boolean }> {
+  return new Promise((resolve, reject) => {
     const socket = socketFactory();
-    socket.on("data", () => {});
-    socket.on("error", () => resolve());
-    socket.on("close", () => resolve());
+    let answered = "";
+    let endedByServer = false;
+    socket.setEncoding("latin1");
+    socket.on("data", (chunk: string) => (answered += chunk));
+    socket.on("end", () => (endedByServer = true));
+    socket.on("error", reject);
+    socket.on("close", () => resolve({ answered, endedByServer }));
   });
 }
 
 describe("one port, HTTP/1.1 and HTTP/2", () => {
   it("serves HTTP/1.1 requests, several on one connection", async () => {
-    for (const path of ["/a", "/b"]) assert.equal(await (await fetch(origin + path)).text(), `HTTP/1.1 ${path}`);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const answers: Array<{ body: string; reusedSocket: boolean }> = [];
+      for (const path of ["/a", "/b"]) {
+        answers.push(
+          await new Promise((resolve, reject) => {
+            const request = httpGet(origin + path, { agent }, (response) => {
+              let body = "";
+              response.setEncoding("utf8");
+              response.on("data", (chunk: string) => (body += chunk));
+              response.on("end", () => resolve({ body, reusedSocket: request.reusedSocket }));
+              response.on("error", reject);
+            });
+            request.on("error", reject);
+          }),
+        );
+      }
+      assert.deepEqual(answers, [
+        { body: "HTTP/1.1 /a", reusedSocket: false },
+        { body: "HTTP/1.1 /b", reusedSocket: true },
+      ]);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it("serves HTTP/2 with prior knowledge", async () => {
@@ -54,15 +83,17 @@ describe("one port, HTTP/1.1 and HTTP/2", () => {
 
   it("closes a connection that sends nothing", { timeout: 5000 }, async () => {
     const { port } = new URL(origin);
-    await closed(() => connect({ host: "127.0.0.1", port: Number(port) }));
+    assert.deepEqual(await outcome(() => connect({ host: "127.0.0.1", port: Number(port) })), { answered: "", endedByServer: true });
   });
 
   it("closes a connection that ends inside the HTTP/2 preface", { timeout: 5000 }, async () => {
     const { port } = new URL(origin);
-    await closed(() =>
+    // Not handed to HTTP/1.1 (which would answer 400) nor left open: closed without a word.
+    const result = await outcome(() =>
       connect({ host: "127.0.0.1", port: Number(port) }, function (this: ReturnType<typeof connect>) {
         this.end("PRI * HTTP/2.0\r\n");
       }),
     );
+    assert.deepEqual(result, { answered: "", endedByServer: true });
   });
 });

@@ -119,6 +119,6 @@ describe("shutdown", () => {
     const url = other.url;
     assert.equal((await fetch(`${url}/healthz`)).status, 200);
     await other.close();
-    await assert.rejects(fetch(`${url}/healthz`));
+    await assert.rejects(fetch(`${url}/healthz`), (error: unknown) => (error as { cause?: { code?: string } }).cause?.code === "ECONNREFUSED");
   });
 });

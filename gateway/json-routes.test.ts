@@ -2,6 +2,7 @@
 // gRPC servers (the fixture upstreams and the echoing probe service).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { waitUntil } from "../test/support/wait.js";
 import type { TestStack } from "./testing/test-stack.js";
 import { startTestStack } from "./testing/test-stack.js";
 
@@ -252,9 +253,6 @@ describe("server streaming as newline-delimited JSON", () => {
     const first = await reader.read();
     assert.match(Buffer.from(first.value!).toString(), /ORDER_STATUS_SUBMITTED/);
     aborter.abort();
-    for (let attempt = 0; attempt < 200 && !stack.upstreams.cancelledStreams.includes("hold-json"); attempt++) {
-      await new Promise((wake) => setTimeout(wake, 10));
-    }
-    assert.ok(stack.upstreams.cancelledStreams.includes("hold-json"), "the upstream saw the cancellation");
+    await waitUntil("the upstream to see the cancellation", () => stack.upstreams.cancelledStreams.includes("hold-json"));
   });
 });

@@ -7,7 +7,8 @@ import { request as httpRequest, type IncomingMessage } from "node:http";
 import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { status as GrpcStatus } from "@grpc/grpc-js";
-import { type CapturedLog, captureLog, waitFor } from "../platform/grpc/grpc.test-support.js";
+import { type CapturedLog, captureLog } from "../platform/grpc/grpc.test-support.js";
+import { waitUntil } from "../test/support/wait.js";
 import { encodeMessageFrame } from "./grpc-web-framing.js";
 import { startTestStack, type TestStack } from "./testing/test-stack.js";
 
@@ -84,9 +85,9 @@ describe("a client that goes away mid-upload", () => {
     const linesOfThis = () => log.lines.slice(from);
     const { upload, response } = openUpload(path, contentType, first, contentLength);
     response.catch(() => {}); // the connection is cut below: there is no response
-    await waitFor(() => linesOfThis().some((line) => line.msg === "incoming request"), "the gateway to receive the request");
+    await waitUntil("the gateway to receive the request", () => linesOfThis().some((line) => line.msg === "incoming request"));
     upload.destroy();
-    await waitFor(() => linesOfThis().some((line) => line.msg === abortMessage), "the abort to be logged");
+    await waitUntil("the abort to be logged", () => linesOfThis().some((line) => line.msg === abortMessage));
     return linesOfThis();
   }
 

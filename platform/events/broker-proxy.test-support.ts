@@ -8,6 +8,8 @@ import { rabbitMqUrl } from "../../test/support/rabbitmq.js";
 export class BrokerProxy {
   readonly #pairs = new Set<{ client: Socket; broker: Socket }>();
   #refusing = false;
+  #accepted = 0;
+  #bytesFromClients = 0;
 
   private constructor(
     private readonly server: Server,
@@ -38,6 +40,16 @@ export class BrokerProxy {
     return this.#pairs.size;
   }
 
+  /** Connections clients have opened so far, refused ones included. */
+  get accepted(): number {
+    return this.#accepted;
+  }
+
+  /** Bytes clients have sent so far (they keep arriving while stalled): a frame sent shows up here. */
+  get bytesFromClients(): number {
+    return this.#bytesFromClients;
+  }
+
   /** The broker's frames (confirms, deliveries, replies) stop reaching the clients; what clients send still arrives. */
   stall(): void {
     for (const { client, broker } of this.#pairs) {
@@ -66,6 +78,7 @@ export class BrokerProxy {
   }
 
   private relay(client: Socket): void {
+    this.#accepted += 1;
     client.on("error", () => undefined);
     if (this.#refusing) {
       client.destroy();
@@ -84,6 +97,10 @@ export class BrokerProxy {
     broker.on("close", drop);
     broker.connect(this.brokerPort, this.brokerHost, () => {
       client.pipe(broker);
+      // Beside the pipe, which starts the flow: nothing sent before the broker connected is missed.
+      client.on("data", (chunk: Buffer) => {
+        this.#bytesFromClients += chunk.length;
+      });
       broker.pipe(client);
     });
   }

@@ -6,7 +6,7 @@ import { after, afterEach, before, test } from "node:test";
 import pino from "pino";
 import { OrderStarted } from "../../gen/mel/events/v1/ordering_events.js";
 import { BrokerProbe, ensureRabbitMq, listBindings, listExchanges, uniqueName } from "../../test/support/rabbitmq.js";
-import { waitUntil } from "../../test/support/wait.js";
+import { awaitedLater, settle, waitUntil } from "../../test/support/wait.js";
 import { BrokerProxy } from "./broker-proxy.test-support.js";
 import { createEventBus, type EventBus, PublishError } from "./index.js";
 
@@ -81,9 +81,9 @@ test("a publish in flight when the connection drops fails at once as channel-clo
   await tap(bus, "cut");
   proxy.stall();
   const started = Date.now();
-  const publishing = bus.publish(OrderStarted, order("in-flight"));
-  publishing.catch(() => undefined);
-  await new Promise((wake) => setTimeout(wake, 100)); // The publish is on the wire, its confirm held back.
+  const sentBefore = proxy.bytesFromClients;
+  const publishing = awaitedLater(bus.publish(OrderStarted, order("in-flight")));
+  await waitUntil("the publish to reach the broker, its confirm held back", () => proxy.bytesFromClients > sentBefore);
   proxy.cutAll();
   await assert.rejects(publishing, (error: unknown) => error instanceof PublishError && error.reason === "channel-closed");
   assert.ok(Date.now() - started < 5000, "the caller learned of the loss long before the 10 s confirm timeout");
@@ -132,11 +132,21 @@ test("close() finishes when the connection dies while it waits for the broker, a
   const { bus, proxy } = await proxiedBus(1000);
   proxy.stall();
   let closed = false;
-  const closing = bus.close().then(() => void (closed = true));
-  await new Promise((wake) => setTimeout(wake, 200));
+  const sentBefore = proxy.bytesFromClients;
+  const closing = awaitedLater(
+    bus.close().then(() => {
+      closed = true;
+    }),
+  );
+  await waitUntil("the bus to ask the broker to close", () => proxy.bytesFromClients > sentBefore);
+  await settle();
   assert.equal(closed, false, "close() waits for the broker's answers while the connection is alive");
   proxy.cutAll();
   await withinMs(5000, "close() after the connection died", closing);
-  await new Promise((wake) => setTimeout(wake, 500)); // Several reconnect delays.
-  assert.equal(proxy.connections, 0, "a closed bus does not reconnect");
+  // Nothing to wait for when nothing should happen: give a reconnect four times
+  // the longest reconnect delay (200 ms) to show up, counting even refused attempts.
+  const accepted = proxy.accepted;
+  await new Promise((wake) => setTimeout(wake, 800));
+  assert.equal(proxy.accepted, accepted, "a closed bus does not reconnect");
+  assert.equal(proxy.connections, 0);
 });

@@ -233,7 +233,8 @@ describe("consuming", () => {
       assert.equal(String(parked.properties.headers?.["x-mel-error"]), "cannot start order poison");
       assert.equal(Number(parked.properties.headers?.["x-mel-attempts"]), 3);
       assert.deepEqual(OrderStarted.decode(parked.content), order("poison"));
-      assert.equal((await findQueue(queue))?.messages, 0);
+      // Each acknowledgement follows its handler (or the parked copy's confirm): wait for the last to land.
+      await waitUntil("every message of the work queue acknowledged", async () => (await findQueue(queue))?.messages === 0);
     } finally {
       await subscription.close();
     }
@@ -256,7 +257,8 @@ describe("consuming", () => {
       const eventId = await bus.publish(OrderStarted, order("wait"));
       await probe.waitForReady(`${queue}.retry.60000ms`, 1);
       assert.equal(attempts, 1);
-      assert.equal((await findQueue(queue))?.messages, 0, "the original was acknowledged once its copy was confirmed");
+      // The original is acknowledged once its copy is confirmed, just after the copy shows up.
+      await waitUntil("the original to be acknowledged", async () => (await findQueue(queue))?.messages === 0);
       const waiting = await probe.raw.get(`${queue}.retry.60000ms`, { noAck: true });
       assert.ok(waiting);
       assert.equal(waiting.properties.messageId, eventId);
@@ -321,15 +323,16 @@ describe("consuming", () => {
     }
   });
 
-  test("bounded prefetch spreads messages round-robin over competing consumers", async () => {
+  test("with prefetch 1 each competing consumer holds one message at a time, and the next goes to the idle one", async () => {
     const queue = `${prefix}.workers.events`;
     const perWorker = [0, 0];
     const busy = [0, 0];
     const mostBusy = [0, 0];
+    const release = deferred();
     const worker = (index: 0 | 1) => async () => {
       busy[index] = (busy[index] ?? 0) + 1;
       mostBusy[index] = Math.max(mostBusy[index] ?? 0, busy[index] ?? 0);
-      await new Promise((wake) => setTimeout(wake, 15));
+      await release.promise;
       busy[index] = (busy[index] ?? 0) - 1;
       perWorker[index] = (perWorker[index] ?? 0) + 1;
     };
@@ -337,10 +340,14 @@ describe("consuming", () => {
     const second = await bus.subscribe({ queue, prefetch: 1, handlers: { OrderStarted: worker(1) } });
     try {
       await Promise.all(Array.from({ length: 12 }, (_, index) => bus.publish(OrderStarted, order(`w-${index}`))));
+      // Both hold a message and neither is given a second: the other ten wait on the broker.
+      await waitUntil("each worker to hold a message", () => busy[0] === 1 && busy[1] === 1);
+      assert.equal(await probe.readyCount(queue), 10);
+      release.resolve();
       await waitUntil("all 12 events to be handled", () => (perWorker[0] ?? 0) + (perWorker[1] ?? 0) === 12);
-      assert.ok((perWorker[0] ?? 0) >= 4 && (perWorker[1] ?? 0) >= 4, `uneven split ${perWorker.join("/")}`);
       assert.deepEqual(mostBusy, [1, 1]);
     } finally {
+      release.resolve();
       await first.close();
       await second.close();
     }

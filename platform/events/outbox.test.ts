@@ -3,13 +3,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from "kysely";
+import { DummyDriver, Kysely, type KyselyPlugin, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql, UpdateQueryNode } from "kysely";
 import pino from "pino";
 import { ProductPriceChanged } from "../../gen/mel/events/v1/catalog_events.js";
 import { OrderStarted } from "../../gen/mel/events/v1/ordering_events.js";
 import { createTestPostgresDatabase, type TestPostgresDatabase } from "../../test/support/postgres.js";
 import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, uniqueName } from "../../test/support/rabbitmq.js";
-import { waitUntil } from "../../test/support/wait.js";
+import { awaitedLater, deferred, waitUntil } from "../../test/support/wait.js";
 import { createDatabase, migrateToLatest } from "../sql/index.js";
 import { captureMssqlStatements } from "../sql/mssql-compiler.test-support.js";
 import {
@@ -54,6 +54,27 @@ async function tapQueue(name: string, eventType: string): Promise<string> {
   return queue;
 }
 
+/**
+ * `db` as a relay's handle that tells when the relay's first claim (an UPDATE
+ * of outbox, the first statement of each round) has come back: from then on,
+ * a row added is left for a later round.
+ */
+function watchFirstClaim(db: Kysely<MessagingTables>): { db: Kysely<MessagingTables>; firstClaim: Promise<void> } {
+  const claimed = deferred();
+  const updates = new Set<string>();
+  const plugin: KyselyPlugin = {
+    transformQuery({ node, queryId }) {
+      if (UpdateQueryNode.is(node)) updates.add(queryId.queryId);
+      return node;
+    },
+    async transformResult({ queryId, result }) {
+      if (updates.delete(queryId.queryId)) claimed.resolve();
+      return result;
+    },
+  };
+  return { db: db.withPlugin(plugin), firstClaim: claimed.promise };
+}
+
 /** The outbox and its relay against a real database; run below on SQLite and on PostgreSQL. */
 function outboxBehaviour(label: string, open: () => Promise<{ db: Kysely<MessagingTables>; close(): Promise<void> }>) {
   describe(`outbox on ${label}`, () => {
@@ -91,10 +112,11 @@ function outboxBehaviour(label: string, open: () => Promise<{ db: Kysely<Messagi
     test("notify() wakes the relay, which publishes the event with its id and trace context and marks it published", async () => {
       const queue = await tapQueue(`${label}.started`, "OrderStarted");
       // A poll interval far longer than the test: only notify() can explain a quick publish.
-      const relay = createOutboxRelay({ db, bus, logger, pollIntervalMs: 60_000 });
+      const watched = watchFirstClaim(db);
+      const relay = createOutboxRelay({ db: watched.db, bus, logger, pollIntervalMs: 60_000 });
       relay.start();
       try {
-        await new Promise((wake) => setTimeout(wake, 50)); // Let the first (empty) round go to sleep.
+        await watched.firstClaim; // The first round found nothing: the row below waits for the next one.
         const id = await db.transaction().execute((trx) => addToOutbox(trx, OrderStarted, order("notified"), { correlationId: "corr-n" }));
         relay.notify();
         await probe.waitForReady(queue, 1, 5000);
@@ -149,10 +171,11 @@ function outboxBehaviour(label: string, open: () => Promise<{ db: Kysely<Messagi
     test("without notify() the relay still publishes at its next poll", async () => {
       await db.deleteFrom("outbox").execute();
       const queue = await tapQueue(`${label}.polled`, "OrderStarted");
-      const relay = createOutboxRelay({ db, bus, logger, pollIntervalMs: 200 });
+      const watched = watchFirstClaim(db);
+      const relay = createOutboxRelay({ db: watched.db, bus, logger, pollIntervalMs: 200 });
       relay.start();
       try {
-        await new Promise((wake) => setTimeout(wake, 50)); // Let the first (empty) round go to sleep.
+        await watched.firstClaim; // The first round found nothing: only the next poll can publish the row below.
         const id = await db.transaction().execute((trx) => addToOutbox(trx, OrderStarted, order(`polled-${label}`)));
         await probe.waitForReady(queue, 1, 5000);
         const message = await probe.raw.get(queue, { noAck: true });
@@ -318,17 +341,20 @@ describe("outbox relays sharing one PostgreSQL outbox", () => {
     const released = new Promise<void>((resolve) => (release = resolve));
     let held: OutboxRow[] = [];
     // Relay A claims the two oldest rows and keeps its transaction (and row locks) open.
-    const holding = db.transaction().execute(async (trx) => {
-      held = await claimOutboxBatch(trx, claim("relay-a"));
-      await released;
-    });
+    const holding = awaitedLater(
+      db.transaction().execute(async (trx) => {
+        held = await claimOutboxBatch(trx, claim("relay-a"));
+        await released;
+      }),
+    );
     try {
       await waitUntil("relay A to hold its batch", () => held.length === 2);
-      let timer: NodeJS.Timeout | undefined;
-      const blocked = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error("relay B waited for relay A's locked rows")), 2000);
+      // A claim that waited for relay A's row locks would fail with lock_timeout
+      // (55P03) instead of hanging: however slow the machine, only a lock wait trips it.
+      const taken = await db.transaction().execute(async (trx) => {
+        await sql`set local lock_timeout = '5s'`.execute(trx);
+        return claimOutboxBatch(trx, claim("relay-b"));
       });
-      const taken = await Promise.race([claimOutboxBatch(db, claim("relay-b")), blocked]).finally(() => clearTimeout(timer));
       assert.equal(taken.length, 2);
       const heldIds = new Set(held.map((row) => row.id));
       assert.ok(

@@ -9,9 +9,10 @@ import { after, afterEach, beforeEach, mock, test } from "node:test";
 import { type Client, credentials, status as GrpcStatus, Metadata, type StatusObject } from "@grpc/grpc-js";
 import { Event } from "cockatiel";
 import { CatalogServiceClient, GetItemRequest } from "../../gen/mel/catalog/v1/catalog.js";
+import { waitUntil } from "../../test/support/wait.js";
 import { UnavailableError } from "../errors/index.js";
 import { callUnary, createGenericClient } from "./client.js";
-import { captureLog, item, startCatalogServer, type TestCatalogServer, waitFor } from "./grpc.test-support.js";
+import { captureLog, item, startCatalogServer, type TestCatalogServer } from "./grpc.test-support.js";
 
 const halfOpenAfterMs = 10_000;
 const consecutiveFailures = 3;
@@ -128,7 +129,7 @@ test("every call ends with a status within its deadline while the circuit goes o
   const halfOpen = Event.toPromise(breaker.onHalfOpen);
   const duringProbe = inParallel("half-open");
   await halfOpen;
-  await waitFor(() => reached.length === consecutiveFailures + 1, "the probe to reach the server");
+  await waitUntil("the probe to reach the server", () => reached.length === consecutiveFailures + 1);
   const probeId = reached.at(-1)!;
   const closed = Event.toPromise(breaker.onReset);
   const others = duringProbe.filter((_call, index) => `half-open-${index}` !== probeId);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { status as GrpcStatus, InterceptingCall, type Interceptor, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { CatalogServiceClient, GetItemRequest, GetItemResponse } from "../../gen/mel/catalog/v1/catalog.js";
+import { awaitedLater, waitUntil } from "../../test/support/wait.js";
 import { UnavailableError } from "../errors/index.js";
 import type { CallContext } from "./call-context.js";
 import { callUnary, createClient, createGenericClient } from "./client.js";
@@ -9,9 +10,10 @@ import { captureLog, delay, item, rejectionOf, startCatalogServer, type TestCata
 
 // grpc-timeout travels as a relative time, so the time a request spends on
 // the wire (long on a loaded CI machine) is added to the deadline the server
-// computes. Deadlines seen by servers are compared with this allowance, far
-// below the defaults they must not fall back to.
-const wireAllowanceMs = 250;
+// computes, and a deadline timer fires late on a busy machine. Deadlines and
+// elapsed times are compared with this allowance: generous for a loaded
+// machine, still far below the defaults (5 s, 60 s) they must not fall back to.
+const wireAllowanceMs = 1000;
 
 const servers: TestCatalogServer[] = [];
 const closers: (() => void)[] = [];
@@ -155,7 +157,7 @@ describe("deadlines", () => {
     // (the platform's 5 s fallback or the handler's own pace would be far later).
     assert.ok(elapsed >= 195, `DEADLINE_EXCEEDED after ${elapsed} ms, before the 200 ms deadline`);
     assert.ok(elapsed < 200 + wireAllowanceMs, `DEADLINE_EXCEEDED after ${elapsed} ms, long past the 200 ms deadline`);
-    await waitForValue(() => seen);
+    await waitUntil("the server to see the abort", () => seen !== undefined);
     assert.ok(seen?.deadline, "the server saw a deadline");
     assert.ok(seen.deadline.getTime() <= started + 200 + wireAllowanceMs, `server deadline ${seen.deadline.toISOString()} is within the 200 ms budget`);
     assert.equal(seen.aborted, true, "ctx.signal aborted when the deadline passed");
@@ -268,16 +270,20 @@ describe("deadlines", () => {
     const upstream = await serve({ getItem: (request) => callUnary(inner.client, "getItem", request) });
     const { client } = catalogClient(upstream.address, { defaultDeadlineMs: 60_000 });
     const controller = new AbortController();
-    const call = rejectionOf(callUnary(client, "getItem", { id: "c1" }, { signal: controller.signal }));
-    await waitForValue(() => secondHopStarted || undefined);
+    const call = awaitedLater(rejectionOf(callUnary(client, "getItem", { id: "c1" }, { signal: controller.signal })));
+    await waitUntil("the second hop to start", () => secondHopStarted);
     controller.abort();
     assert.equal((await call).code, GrpcStatus.CANCELLED);
-    await waitForValue(() => secondHopCancelled || undefined);
+    await waitUntil("the second hop to be cancelled", () => secondHopCancelled);
   });
 });
 
+// The breaker (cockatiel) reads Date.now() to decide when an open circuit lets a
+// probe through, so these tests move a mocked Date instead of waiting for the
+// half-open time to pass; timers and I/O stay real.
 describe("circuit breaker", () => {
-  test("opens after the configured failures, fails fast while open, and closes after a successful half-open probe", async () => {
+  test("opens after the configured failures, fails fast while open, and closes after a successful half-open probe", async (t) => {
+    t.mock.timers.enable({ apis: ["Date"], now: Date.now() });
     let calls = 0;
     let down = true;
     const server = await serve({
@@ -299,7 +305,10 @@ describe("circuit breaker", () => {
     assert.equal(calls, 3, "the server saw no call while the circuit was open");
 
     down = false;
-    await delay(350);
+    t.mock.timers.tick(299);
+    assert.match((await rejectionOf(callUnary(client, "getItem", { id: "b" }))).details, /circuit open after 3 failures/, "still open just before 300 ms");
+    assert.equal(calls, 3);
+    t.mock.timers.tick(1);
     const probe = await callUnary(client, "getItem", { id: "b" });
     assert.equal(probe.item?.id, "b");
     assert.equal(calls, 4, "the half-open probe reached the server");
@@ -308,7 +317,8 @@ describe("circuit breaker", () => {
     assert.equal(breaker.state, 0 /* CircuitState.Closed */);
   });
 
-  test("a failed half-open probe opens the circuit again", async () => {
+  test("a failed half-open probe opens the circuit again", async (t) => {
+    t.mock.timers.enable({ apis: ["Date"], now: Date.now() });
     let calls = 0;
     const server = await serve({
       async getItem() {
@@ -319,14 +329,15 @@ describe("circuit breaker", () => {
     const { client } = catalogClient(server.address, { idempotentMethods: [], breaker: { consecutiveFailures: 2, halfOpenAfterMs: 200 } });
     await rejectionOf(callUnary(client, "getItem", { id: "x" }));
     await rejectionOf(callUnary(client, "getItem", { id: "x" }));
-    await delay(250);
+    t.mock.timers.tick(200);
     assert.equal((await rejectionOf(callUnary(client, "getItem", { id: "x" }))).details, "down", "the probe reaches the server");
     assert.equal(calls, 3);
     assert.match((await rejectionOf(callUnary(client, "getItem", { id: "x" }))).details, /circuit open after 2 failures/);
     assert.equal(calls, 3);
   });
 
-  test("while the half-open probe is out, other calls fail fast instead of waiting for it", async () => {
+  test("while the half-open probe is out, other calls fail fast instead of waiting for it", async (t) => {
+    t.mock.timers.enable({ apis: ["Date"], now: Date.now() });
     const ids: string[] = [];
     let down = true;
     let releaseProbe!: () => void;
@@ -342,9 +353,9 @@ describe("circuit breaker", () => {
     const { client } = catalogClient(server.address, { idempotentMethods: [], breaker: { consecutiveFailures: 1, halfOpenAfterMs: 100 } });
     await rejectionOf(callUnary(client, "getItem", { id: "first" }));
     down = false;
-    await delay(150);
-    const probe = callUnary(client, "getItem", { id: "probe" });
-    await waitForValue(() => (ids.includes("probe") ? true : undefined));
+    t.mock.timers.tick(100);
+    const probe = awaitedLater(callUnary(client, "getItem", { id: "probe" }));
+    await waitUntil("the probe to reach the server", () => ids.includes("probe"));
     const during = await rejectionOf(callUnary(client, "getItem", { id: "during" }));
     assert.equal(during.code, GrpcStatus.UNAVAILABLE);
     assert.equal(during.details, "catalog is unavailable: circuit open after 1 failures");
@@ -495,13 +506,3 @@ describe("channel", () => {
     assert.ok(deadline && deadline.getTime() <= started + 1500 + wireAllowanceMs, "the default deadline applied");
   });
 });
-
-async function waitForValue<T>(read: () => T | undefined, timeoutMs = 5000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = read();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error("timed out waiting for the server side to record the call");
-    await delay(5);
-  }
-}

@@ -89,12 +89,3 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<ServiceErr
 }
 
 export const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Waits until `condition()` holds, polling every 5 ms, failing after `timeoutMs`. */
-export async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await delay(5);
-  }
-}

@@ -18,7 +18,8 @@ import {
 import { createLogger } from "../log/index.js";
 import type { CallContext, Principal } from "./call-context.js";
 import { callUnary, createClient } from "./client.js";
-import { captureLog, item, rejectionOf, startCatalogServer, startTestServer, type TestServer, waitFor } from "./grpc.test-support.js";
+import { waitUntil } from "../../test/support/wait.js";
+import { captureLog, item, rejectionOf, startCatalogServer, startTestServer, type TestServer } from "./grpc.test-support.js";
 import { type Authenticate, implementService } from "./implement-service.js";
 import { createGrpcServer } from "./server.js";
 
@@ -409,7 +410,7 @@ describe("server streaming", () => {
     stream.on("error", () => undefined);
     await new Promise((resolve) => stream.once("data", resolve));
     stream.cancel();
-    await waitFor(() => closed, "the generator to be closed");
+    await waitUntil("the generator to be closed", () => closed);
     assert.equal(aborted, true);
   });
 });

@@ -20,7 +20,8 @@ import { service as healthService } from "grpc-health-check";
 import { FileDescriptorProto } from "../../gen/google/protobuf/descriptor.js";
 import { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
 import { callUnary, createClient } from "./client.js";
-import { captureLog, delay, item, rejectionOf, startCatalogServer, type TestServer, waitFor } from "./grpc.test-support.js";
+import { awaitedLater, waitUntil } from "../../test/support/wait.js";
+import { captureLog, item, rejectionOf, startCatalogServer, type TestServer } from "./grpc.test-support.js";
 import { createGrpcServer } from "./server.js";
 
 const closers: (() => void)[] = [];
@@ -182,12 +183,12 @@ describe("graceful drain", () => {
     const statuses: string[] = [];
     watch.on("data", (response: { status: string }) => statuses.push(response.status));
     watch.on("error", () => undefined);
-    await waitFor(() => statuses.includes("SERVING"), "the watch to report SERVING");
+    await waitUntil("the watch to report SERVING", () => statuses.includes("SERVING"));
 
-    const inFlight = callUnary(client, "getItem", { id: "in-flight" }, { deadline: new Date(Date.now() + 10_000) });
-    await waitFor(() => started, "the in-flight call to reach its handler");
-    const drained = server.grpc.drain(10_000);
-    await waitFor(() => statuses.includes("NOT_SERVING"), "the watch to report NOT_SERVING");
+    const inFlight = awaitedLater(callUnary(client, "getItem", { id: "in-flight" }, { deadline: new Date(Date.now() + 10_000) }));
+    await waitUntil("the in-flight call to reach its handler", () => started);
+    const drained = awaitedLater(server.grpc.drain(10_000));
+    await waitUntil("the watch to report NOT_SERVING", () => statuses.includes("NOT_SERVING"));
     watch.cancel();
 
     const refused = await rejectionOf(callUnary(catalogClient(server.address), "getItem", { id: "late" }));
@@ -199,15 +200,17 @@ describe("graceful drain", () => {
   });
 
   test("calls still running when the grace period ends are cancelled and drain resolves", async () => {
+    let started = false;
     const server = await startCatalogServer({
       async getItem(_request, ctx) {
+        started = true;
         await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
         return {};
       },
     });
     const client = catalogClient(server.address);
-    const stuck = rejectionOf(callUnary(client, "getItem", { id: "stuck" }, { deadline: new Date(Date.now() + 30_000) }));
-    await delay(50);
+    const stuck = awaitedLater(rejectionOf(callUnary(client, "getItem", { id: "stuck" }, { deadline: new Date(Date.now() + 30_000) })));
+    await waitUntil("the stuck call to reach its handler", () => started);
     const before = Date.now();
     await server.grpc.drain(100);
     assert.ok(Date.now() - before < 10_000, "drain does not wait for the stuck call's deadline");

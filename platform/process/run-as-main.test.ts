@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { credentials } from "@grpc/grpc-js";
 import { CatalogServiceClient, ListItemsRequest, type ListItemsResponse } from "../../gen/mel/catalog/v1/catalog.js";
 import { BrokerProbe, ensureRabbitMq, uniqueName } from "../../test/support/rabbitmq.js";
+import { waitUntil } from "../../test/support/wait.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -33,12 +34,9 @@ function run(entry: string, env: Record<string, string>): Run {
   return { exit, output: () => output, signal: (name) => child.kill(name) };
 }
 
-async function until(what: string, condition: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((wake) => setTimeout(wake, 50));
-  }
+/** Waits for a line the child prints once it is up: its port is its own choice (0), so its log is the only sign. */
+function until(what: string, condition: () => boolean): Promise<void> {
+  return waitUntil(what, condition, 30_000, 50);
 }
 
 describe("runAsMain", () => {

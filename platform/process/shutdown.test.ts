@@ -3,11 +3,11 @@
 // in-flight call finish before any step runs, however often it is called.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import { credentials } from "@grpc/grpc-js";
 import { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
 import { captureLog, item, startCatalogServer } from "../grpc/grpc.test-support.js";
 import { callUnary } from "../grpc/index.js";
+import { awaitedLater, deferred, settle } from "../../test/support/wait.js";
 import { createShutdownSteps, stopAfterDrain } from "./shutdown.js";
 
 describe("shutdown steps", () => {
@@ -38,9 +38,12 @@ describe("shutdown steps", () => {
 describe("stopAfterDrain", () => {
   it("lets an in-flight call finish before the steps run, and stops once however often called", async () => {
     const events: string[] = [];
+    const reached = deferred();
+    const release = deferred();
     const server = await startCatalogServer({
       getItem: async () => {
-        await sleep(100);
+        reached.resolve();
+        await release.promise;
         events.push("call answered");
         return { item: item("mel") };
       },
@@ -49,14 +52,27 @@ describe("stopAfterDrain", () => {
     try {
       const shutdown = createShutdownSteps("catalog", captureLog().logger);
       shutdown.add(() => events.push("step ran"));
-      const stop = stopAfterDrain(server.grpc, 5000, shutdown);
-      const call = callUnary(client, "getItem", { id: "mel" });
-      await sleep(30);
-      await Promise.all([stop(), stop()]);
+      const drainStarted = deferred();
+      const drained = {
+        drain(graceMs: number) {
+          drainStarted.resolve();
+          return server.grpc.drain(graceMs);
+        },
+      };
+      const stop = stopAfterDrain(drained, 5000, shutdown);
+      const call = awaitedLater(callUnary(client, "getItem", { id: "mel" }));
+      await reached.promise;
+      const stopping = awaitedLater(Promise.all([stop(), stop()]));
+      await drainStarted.promise;
+      await settle();
+      assert.deepEqual(events, [], "no step runs while the call is still in its handler");
+      release.resolve();
+      await stopping;
       await stop();
       assert.equal((await call).item?.id, "mel");
       assert.deepEqual(events, ["call answered", "step ran"]);
     } finally {
+      release.resolve();
       client.close();
     }
   });

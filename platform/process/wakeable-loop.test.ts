@@ -1,21 +1,31 @@
-// createWakeableLoop with real timers: sleeps as long as a round asks, wakes
+// createWakeableLoop under mock timers: sleeps as long as a round asks, wakes
 // early on wake(), backs off (doubling, capped, reset by a success) after
-// failed rounds, and stop() lets the running round finish.
+// failed rounds, and stop() lets the running round finish. Time moves only
+// when a test ticks it, so every expectation is exact.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
-import { waitUntil } from "../../test/support/wait.js";
+import { afterEach, beforeEach, describe, it, mock } from "node:test";
+import { deferred, settle } from "../../test/support/wait.js";
 import { backOff, createWakeableLoop } from "./wakeable-loop.js";
 
 describe("wakeable loop", () => {
+  beforeEach(() => mock.timers.enable({ apis: ["setTimeout", "Date"], now: 0 }));
+  afterEach(() => mock.timers.reset());
+
+  /** Moves the mocked clock by `ms`, then lets the rounds it woke run. */
+  async function tick(ms: number): Promise<void> {
+    mock.timers.tick(ms);
+    await settle();
+  }
+
   it("sleeps as long as the round asks, and wake() ends the sleep at once", async () => {
     let rounds = 0;
     const loop = createWakeableLoop({ round: async () => (rounds++, 60_000), onError: () => undefined, retryInitialDelayMs: 1, retryMaxDelayMs: 1 });
     loop.start();
-    await sleep(50);
-    assert.equal(rounds, 1, "one round, then a long sleep");
+    await tick(59_999);
+    assert.equal(rounds, 1, "one round, then a 60 s sleep");
     loop.wake();
-    await waitUntil("the woken round", () => rounds === 2);
+    await settle();
+    assert.equal(rounds, 2, "woken before the sleep ended");
     await loop.stop();
   });
 
@@ -34,9 +44,12 @@ describe("wakeable loop", () => {
       retryMaxDelayMs: 1,
     });
     loop.start();
-    await waitUntil("three rounds", () => rounds === 3);
-    await sleep(50);
+    await settle();
+    assert.equal(rounds, 3, "no time passed for the first three rounds");
+    await tick(59_999);
     assert.equal(rounds, 3, "then the long sleep");
+    await tick(1);
+    assert.equal(rounds, 4);
     await loop.stop();
   });
 
@@ -57,25 +70,19 @@ describe("wakeable loop", () => {
       retryMaxDelayMs: 300,
     });
     loop.start();
-    await sleep(100 + 200 + 300 + 300 + 0 + 100 + 250);
-    await loop.stop();
-    assert.equal(startedAt.length, 7);
-    const gaps = startedAt.slice(1).map((at, index) => at - (startedAt[index] as number));
+    await settle();
     // Failures 1 to 4 wait 100, 200, 300 (capped), 300; the success goes on at
-    // once; the next failure waits 100 again. Each range ends where a wrong
-    // schedule (no doubling, no cap, no reset) would land, leaving room for a busy machine.
-    const ranges: Array<[number, number]> = [
-      [98, 200],
-      [198, 300],
-      [298, 400],
-      [298, 400],
-      [0, 100],
-      [98, 300],
-    ];
-    gaps.forEach((gap, index) => {
-      const [low, high] = ranges[index] as [number, number];
-      assert.ok(gap >= low && gap < high, `gap ${index + 1}: ${gap} ms, expected ${low}–${high} ms (gaps ${gaps.join(", ")})`);
-    });
+    // once; the next failure waits 100 again. One millisecond short of each
+    // wait, the next round has not started.
+    for (const wait of [100, 200, 300, 300, 100]) {
+      const rounds = startedAt.length;
+      await tick(wait - 1);
+      assert.equal(startedAt.length, rounds, `no round ${wait - 1} ms into a ${wait} ms back-off (started at ${startedAt.join(", ")})`);
+      await tick(1);
+      assert.ok(startedAt.length > rounds, `a round after the ${wait} ms back-off (started at ${startedAt.join(", ")})`);
+    }
+    await loop.stop();
+    assert.deepEqual(startedAt, [0, 100, 300, 600, 900, 900, 1000]);
     assert.deepEqual(
       errors.map((error) => (error as Error).message),
       ["round 1 failed", "round 3 failed", "round 4 failed", "round 6 failed"],
@@ -85,10 +92,13 @@ describe("wakeable loop", () => {
   it("stop() waits for the round in progress and runs no further round", async () => {
     let rounds = 0;
     let finished = false;
+    const running = deferred();
+    const release = deferred();
     const loop = createWakeableLoop({
       round: async () => {
         rounds += 1;
-        await sleep(50);
+        running.resolve();
+        await release.promise;
         finished = true;
         return 0;
       },
@@ -97,8 +107,15 @@ describe("wakeable loop", () => {
       retryMaxDelayMs: 1,
     });
     loop.start();
-    await sleep(10);
-    await loop.stop();
+    await running.promise;
+    let stopped = false;
+    const stopping = loop.stop().then(() => {
+      stopped = true;
+    });
+    await settle();
+    assert.equal(stopped, false, "stop() waits while the round runs");
+    release.resolve();
+    await stopping;
     assert.equal(finished, true);
     assert.equal(rounds, 1);
   });

@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import type { EventMeta } from "../../platform/events/index.js";
 import { createLogger } from "../../platform/log/index.js";
 import { stopMongoServer } from "../../test/support/ferretdb.js";
-import { deferred, waitUntil } from "../../test/support/wait.js";
+import { awaitedLater, deferred, waitUntil } from "../../test/support/wait.js";
 import type { BasketDb } from "./basket.model.js";
 import { pruneBasketInbox } from "./basket.repository.js";
 import { openTestBasketStore, type TestBasketStore } from "./basket.test-support.js";
@@ -43,22 +43,34 @@ describe("basket inbox", () => {
     const eventId = randomUUID();
     const release = deferred();
     let runs = 0;
-    const handle = handleEventOnce(
-      db,
-      "inbox.overlap",
-      async () => {
-        runs += 1;
-        await release.promise;
+    const handler = async () => {
+      runs += 1;
+      await release.promise;
+    };
+    const handle = handleEventOnce(db, "inbox.overlap", handler, options);
+    // The duplicate's own clock tells when it looked at the claim: each look reads it once.
+    const looks: number[] = [];
+    const duplicateHandle = handleEventOnce(db, "inbox.overlap", handler, {
+      ...options,
+      now: () => {
+        looks.push(Date.now());
+        return new Date(looks.at(-1) as number);
       },
-      options,
-    );
-    const first = handle({}, metaFor(eventId));
+    });
+    const first = awaitedLater(handle({}, metaFor(eventId)));
     await waitUntil("the first delivery running", () => runs === 1);
-    const duplicate = handle({}, metaFor(eventId));
-    // Two and a half leases: the holder keeps renewing, so the duplicate must keep waiting, not take over.
-    await new Promise((wake) => setTimeout(wake, 2500));
-    assert.equal(runs, 1);
-    release.resolve();
+    const firstLeaseEnd = (await db.inbox.findOne({ eventId, consumer: "inbox.overlap" }).lean().exec())?.claimedUntil?.getTime();
+    assert.ok(firstLeaseEnd !== undefined, "the first delivery holds a claim");
+    const duplicate = awaitedLater(duplicateHandle({}, metaFor(eventId)));
+    try {
+      // The holder keeps renewing: a look a whole lease after the first lease ended,
+      // and the look after it (so that one came back "held"), must not take over.
+      const outlasted = firstLeaseEnd + (options.leaseMs ?? 0);
+      await waitUntil("the duplicate to look again a lease after the first lease ended", () => looks.filter((at) => at >= outlasted).length >= 2, 30_000);
+      assert.equal(runs, 1);
+    } finally {
+      release.resolve();
+    }
     await Promise.all([first, duplicate]);
     assert.equal(runs, 1);
     assert.ok(logLines.some((line) => line.msg === "duplicate event ignored (already handled)" && line.eventId === eventId));
@@ -104,7 +116,10 @@ describe("basket inbox", () => {
 
   it("takes over a claim whose holder died once its lease has run out", async () => {
     const eventId = randomUUID();
-    await db.inbox.create({ eventId, consumer: "inbox.takeover", claimId: "dead-holder", claimedUntil: new Date(Date.now() + 200) });
+    // The inbox's clock is the test's: the dead holder's lease ends when the test says so.
+    let clock = Date.now();
+    const looks: number[] = [];
+    await db.inbox.create({ eventId, consumer: "inbox.takeover", claimId: "dead-holder", claimedUntil: new Date(clock + 200) });
     let runs = 0;
     const handle = handleEventOnce(
       db,
@@ -112,12 +127,20 @@ describe("basket inbox", () => {
       async () => {
         runs += 1;
       },
-      options,
+      {
+        ...options,
+        now: () => {
+          looks.push(clock);
+          return new Date(clock);
+        },
+      },
     );
-    const startedAt = Date.now();
-    await handle({}, metaFor(eventId));
+    const delivery = awaitedLater(handle({}, metaFor(eventId)));
+    await waitUntil("the delivery to look at the held claim twice", () => looks.length >= 2);
+    assert.equal(runs, 0, "the delivery waits while the lease lasts");
+    clock += 200;
+    await delivery;
     assert.equal(runs, 1);
-    assert.ok(Date.now() - startedAt >= 150, "the delivery waited for the lease to end");
     const entry = await db.inbox.findOne({ eventId, consumer: "inbox.takeover" }).lean().exec();
     assert.notEqual(entry?.claimId, "dead-holder");
     assert.ok(entry?.handledAt instanceof Date);

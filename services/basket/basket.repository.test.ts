@@ -6,6 +6,7 @@ import { after, before, describe, it } from "node:test";
 import mongoose from "mongoose";
 import { UnavailableError } from "../../platform/errors/index.js";
 import { ensureMongoServer, stopMongoServer } from "../../test/support/ferretdb.js";
+import { awaitedLater } from "../../test/support/wait.js";
 import { type BasketDb, type BasketLineFields, basketModels, hasAtomicConditionalUpdates } from "./basket.model.js";
 import { claimEvent, findBasketDocument, insertBasketDocument, isStoreUnavailable, updateBasket } from "./basket.repository.js";
 import { openTestBasketStore, type TestBasketStore } from "./basket.test-support.js";
@@ -100,7 +101,7 @@ describe("basket repository", () => {
       assert.equal(await insertBasketDocument(cutOff, "buyer-outage", [line(1)], now), true);
 
       const heldBack = proxy.stall();
-      const inFlight = updateBasket(cutOff, "buyer-outage", 1, { lines: [line(2)] }, now);
+      const inFlight = awaitedLater(updateBasket(cutOff, "buyer-outage", 1, { lines: [line(2)] }, now));
       await heldBack;
       await proxy.cut();
       await assert.rejects(inFlight, unavailable);

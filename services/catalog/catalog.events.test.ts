@@ -12,7 +12,7 @@ import { createEventBus, decodeEvent, type EventBus, type EventName, isEventName
 import { callUnary } from "../../platform/grpc/index.js";
 import { createLogger } from "../../platform/log/index.js";
 import { createTestPostgresDatabase, type TestPostgresDatabase } from "../../test/support/postgres.js";
-import { BrokerProbe, ensureRabbitMq, rabbitMqUrl } from "../../test/support/rabbitmq.js";
+import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, waitUntilQueueSettled } from "../../test/support/rabbitmq.js";
 import { waitUntil } from "../../test/support/wait.js";
 import { createTestTokens, insertTestBrandAndType, insertTestItem, testCatalogConfig } from "./catalog.test-support.js";
 import { findItem } from "./item.repository.js";
@@ -44,7 +44,7 @@ async function observeEvents(connection: ChannelModel, exchange: string, types: 
   return observed;
 }
 
-/** Log lines written by the catalog under test, parsed, so a test can wait for "handled" instead of sleeping. */
+/** Log lines written by the catalog under test, parsed, to check how it handled an event (after the broker shows it handled). */
 function captureLogs() {
   const lines: Array<Record<string, unknown>> = [];
   const logger = createLogger({
@@ -103,8 +103,13 @@ describe("catalog events on PostgreSQL and RabbitMQ", () => {
     return (await catalog.db.selectFrom("outbox").select("id").where("event_type", "=", type).execute()).length;
   }
 
-  function logged(message: string, eventId: string): Promise<void> {
-    return waitUntil(`log "${message}" for ${eventId}`, () => logs.lines.some((line) => line.msg === message && line.eventId === eventId));
+  /** Waits until catalog has handled and acknowledged every event sent to it, then checks how it handled `eventId`. */
+  async function handled(eventId: string, outcome: string): Promise<void> {
+    await waitUntilQueueSettled(config.queue);
+    assert.ok(
+      logs.lines.some((line) => line.msg === outcome && line.eventId === eventId),
+      `catalog logged "${outcome}" for ${eventId}`,
+    );
   }
 
   function answersFor(orderId: string): ObservedEvent[] {
@@ -166,7 +171,7 @@ describe("catalog events on PostgreSQL and RabbitMQ", () => {
       ],
       eventId,
     );
-    await logged("duplicate event ignored (already processed)", eventId);
+    await handled(eventId, "duplicate event ignored (already processed)");
     await outboxDrained();
     assert.equal(answersFor("order-a").length, 1);
     assert.deepEqual(
@@ -204,10 +209,10 @@ describe("catalog events on PostgreSQL and RabbitMQ", () => {
     await waitUntil("OrderStockConfirmed for order-paid", () => answersFor("order-paid").length === 1);
     const paid = { orderId: "order-paid", buyerId: "buyer-1", items: [{ productId: id, units: 4 }] };
     const eventId = await publisher.publish(OrderStatusChangedToPaid, paid);
-    await logged("reserved stock sold", eventId);
+    await handled(eventId, "reserved stock sold");
     assert.deepEqual(await stockOf(id), [6, 0]);
     await publisher.publish(OrderStatusChangedToPaid, paid, { eventId });
-    await logged("duplicate event ignored (already processed)", eventId);
+    await handled(eventId, "duplicate event ignored (already processed)");
     assert.deepEqual(await stockOf(id), [6, 0]);
     assert.deepEqual(
       (await findReservations(catalog.db, "order-paid")).map((row) => row.status),
@@ -222,13 +227,13 @@ describe("catalog events on PostgreSQL and RabbitMQ", () => {
     assert.deepEqual(await stockOf(id), [3, 7]);
     const cancelled = { orderId: "order-cancel", buyerId: "buyer-1", reason: "payment declined", items: [{ productId: id, units: 7 }] };
     const eventId = await publisher.publish(OrderStatusChangedToCancelled, cancelled);
-    await logged("reserved stock released", eventId);
+    await handled(eventId, "reserved stock released");
     assert.deepEqual(await stockOf(id), [10, 0]);
     // Same order, new event id: the reservation is already released, so nothing moves.
     const again = await publisher.publish(OrderStatusChangedToCancelled, cancelled);
-    await logged("cancelled order held no reservation", again);
+    await handled(again, "cancelled order held no reservation");
     const never = await publisher.publish(OrderStatusChangedToCancelled, { ...cancelled, orderId: "order-never-reserved" });
-    await logged("cancelled order held no reservation", never);
+    await handled(never, "cancelled order held no reservation");
     assert.deepEqual(await stockOf(id), [10, 0]);
   });
 

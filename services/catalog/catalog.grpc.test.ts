@@ -199,7 +199,7 @@ describe("CatalogService over gRPC", () => {
     it("refuses a forged token with UNAUTHENTICATED but still serves public reads", async () => {
       const forged = new Metadata();
       forged.set("authorization", "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.");
-      await rejects(call("deleteItem", { id: "x" }, forged), status.UNAUTHENTICATED, /./);
+      await rejects(call("deleteItem", { id: "x" }, forged), status.UNAUTHENTICATED, /^the access token must be signed with ES256 or RS256$/);
       assert.equal((await callUnary(client, "listBrands", {}, { metadata: forged })).brands.length, demoCatalogSize.brands);
     });
   });

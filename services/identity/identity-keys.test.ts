@@ -4,6 +4,7 @@ import { status } from "@grpc/grpc-js";
 import { decodeProtectedHeader, SignJWT } from "jose";
 import { createLogger } from "../../platform/log/index.js";
 import { runCli } from "../../scripts/mel.js";
+import { waitUntil } from "../../test/support/wait.js";
 import {
   rejectionOf,
   signInAdmin,
@@ -21,14 +22,6 @@ const quiet = createLogger({ service: "test", level: "silent" });
 
 async function kids(identity: TestIdentity): Promise<string[]> {
   return (await identity.call("getJwks", {})).keys.map((key) => key.kid);
-}
-
-async function waitFor(condition: () => Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((wake) => setTimeout(wake, 20));
-  }
 }
 
 for (const dialect of testDialects) {
@@ -125,7 +118,7 @@ describe("signing keys at rest and on schedule", () => {
       checkEveryMs: 20,
     });
     try {
-      await waitFor(async () => (await identity.running.keyRing.currentKey()).kid !== before, "a scheduled rotation");
+      await waitUntil("a scheduled rotation", async () => (await identity.running.keyRing.currentKey()).kid !== before);
     } finally {
       await maintenance.stop();
     }
@@ -141,7 +134,7 @@ describe("signing keys at rest and on schedule", () => {
     });
     assert.equal(code, 0, lines.join("\n"));
     const { kid } = JSON.parse(lines.at(-1)!) as { kid: string };
-    await waitFor(async () => (await kids(identity)).includes(kid), "the CLI's key in the JWKS");
+    await waitUntil("the CLI's key in the JWKS", async () => (await kids(identity)).includes(kid));
     const buyer = await signUp(identity);
     assert.equal(decodeProtectedHeader(buyer.accessToken).kid, kid);
     assert.equal((await identity.call("me", {}, buyer.accessToken)).user!.id, buyer.userId);

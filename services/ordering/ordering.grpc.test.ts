@@ -13,7 +13,7 @@ import { OrderStockConfirmed, OrderStockRejected } from "../../gen/mel/events/v1
 import { OrderingServiceClient, OrderStatus, type Order as ProtoOrder } from "../../gen/mel/ordering/v1/ordering.js";
 import { createEventBus, type EventBus, type EventMeta, type EventName } from "../../platform/events/index.js";
 import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, uniqueName } from "../../test/support/rabbitmq.js";
-import { waitUntil } from "../../test/support/wait.js";
+import { awaitedLater, waitUntil } from "../../test/support/wait.js";
 import { loadOrderingConfig } from "./config.js";
 import { type RunningOrdering, startOrdering } from "./main.js";
 import { createTestTokens, quietLogger, type TestTokens, testCheckout } from "./ordering.test-support.js";
@@ -284,13 +284,15 @@ describe("OrderingService over gRPC", () => {
     const { checkout, correlationId } = await placeOrder("buyer-watch");
     const call = client.watchOrder({ id: checkout.orderId }, await metadataFor("buyer-watch"));
     const received: OrderStatus[] = [];
-    const ended = new Promise<void>((resolve, reject) => {
-      call.on("data", (message: { order?: ProtoOrder }) => {
-        received.push(message.order?.status ?? OrderStatus.ORDER_STATUS_UNSPECIFIED);
-      });
-      call.on("end", resolve);
-      call.on("error", reject);
-    });
+    const ended = awaitedLater(
+      new Promise<void>((resolve, reject) => {
+        call.on("data", (message: { order?: ProtoOrder }) => {
+          received.push(message.order?.status ?? OrderStatus.ORDER_STATUS_UNSPECIFIED);
+        });
+        call.on("end", resolve);
+        call.on("error", reject);
+      }),
+    );
     await waitUntil("the current order", () => received.length === 1);
     assert.deepEqual(received, [OrderStatus.ORDER_STATUS_AWAITING_VALIDATION]);
     await bus.publish(OrderStockConfirmed, { orderId: checkout.orderId }, { correlationId });

@@ -10,7 +10,6 @@ import { type Order, OrderStatus } from "../../gen/mel/ordering/v1/ordering.js";
 import type { EventName } from "../../platform/events/index.js";
 import type { PaymentAuthorizationRequest, PaymentGateway } from "../../services/ordering/payment/payment-gateway.js";
 import { createSimulatedPaymentGateway } from "../../services/ordering/payment/simulated-payment-gateway.js";
-import { deferred, waitUntil } from "../support/wait.js";
 import {
   approvedCard,
   checkout,
@@ -24,7 +23,8 @@ import {
   stockOf,
   waitForEvent,
   waitForOrderStatus,
-} from "./mesh.js";
+} from "../support/e2e-mesh.js";
+import { awaitedLater, deferred, waitUntil } from "../support/wait.js";
 
 /**
  * The simulated gateway, except that authorisations for cards whose holder
@@ -83,11 +83,13 @@ describe("checkout, end to end", () => {
     metadata.set("authorization", `Bearer ${buyer.token}`);
     const stream = mesh.ordering.watchOrder({ id: orderId }, metadata);
     const streamed: string[] = [];
-    const streamEnded = new Promise<void>((resolve, reject) => {
-      stream.on("data", (message: { order?: Order }) => streamed.push(OrderStatus[message.order?.status ?? 0]));
-      stream.on("end", resolve);
-      stream.on("error", reject);
-    });
+    const streamEnded = awaitedLater(
+      new Promise<void>((resolve, reject) => {
+        stream.on("data", (message: { order?: Order }) => streamed.push(OrderStatus[message.order?.status ?? 0]));
+        stream.on("end", resolve);
+        stream.on("error", reject);
+      }),
+    );
 
     const paid = await waitForOrderStatus(mesh, buyer, orderId, OrderStatus.ORDER_STATUS_PAID);
     assert.deepEqual(statusesOf(paid), ["ORDER_STATUS_SUBMITTED", "ORDER_STATUS_AWAITING_VALIDATION", "ORDER_STATUS_STOCK_CONFIRMED", "ORDER_STATUS_PAID"]);

@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { countOrdersByStatus } from "../../services/ordering/ordering.test-support.js";
+import { approvedCard, createItem, deliveryAddress, type Mesh, mapWithLimit, registerBuyer, startMesh, stockOf } from "../support/e2e-mesh.js";
 import { waitUntil } from "../support/wait.js";
-import { approvedCard, createItem, deliveryAddress, type Mesh, mapWithLimit, registerBuyer, startMesh, stockOf } from "./mesh.js";
 
 const buyersCount = 500;
 const unitsInStock = 50;

@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { OrderStatus } from "../../gen/mel/ordering/v1/ordering.js";
+import { checkout, createItem, declinedCard, type Mesh, registerBuyer, startMesh, stockOf, waitForEvent, waitForOrderStatus } from "../support/e2e-mesh.js";
 import { waitUntil } from "../support/wait.js";
-import { checkout, createItem, declinedCard, type Mesh, registerBuyer, startMesh, stockOf, waitForEvent, waitForOrderStatus } from "./mesh.js";
 
 describe("every event delivered twice", () => {
   let mesh: Mesh;

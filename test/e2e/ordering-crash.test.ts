@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { countOrdersByStatus } from "../../services/ordering/ordering.test-support.js";
-import { waitUntil } from "../support/wait.js";
-import { checkout, createItem, type Mesh, mapWithLimit, registerBuyer, startMesh, stockOf } from "./mesh.js";
+import { checkout, createItem, type Mesh, mapWithLimit, registerBuyer, startMesh, stockOf } from "../support/e2e-mesh.js";
+import { awaitedLater, waitUntil } from "../support/wait.js";
 
 const orders = 30;
 
@@ -36,7 +36,7 @@ describe("ordering killed mid-flow", () => {
     const buyers = await mapWithLimit(Array.from({ length: orders }), 10, () => registerBuyer(mesh, "crash"));
     const unitsOf = (index: number) => 1 + (index % 3);
 
-    const placing = Promise.all(buyers.map((buyer, index) => checkout(mesh, buyer, [{ itemId: item.id, units: unitsOf(index) }])));
+    const placing = awaitedLater(Promise.all(buyers.map((buyer, index) => checkout(mesh, buyer, [{ itemId: item.id, units: unitsOf(index) }]))));
     // Kill it as soon as a third of the orders exist: the rest are still queued or being created.
     await waitUntil(
       "ordering to have taken some orders",

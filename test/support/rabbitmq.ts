@@ -5,6 +5,7 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import { type Channel, type ChannelModel, connect } from "amqplib";
+import { waitUntil } from "./wait.js";
 
 const run = promisify(execFile);
 
@@ -155,6 +156,16 @@ function argumentsTable(raw: unknown): Record<string, unknown> {
 /** One queue by exact name, or undefined when the broker has no such queue. */
 export async function findQueue(name: string): Promise<BrokerQueue | undefined> {
   return (await listQueues(name)).find((queue) => queue.name === name);
+}
+
+/**
+ * Resolves once `name` holds no message, ready or unacknowledged: everything
+ * published to it so far has been delivered and its handler has finished (a
+ * consumer acknowledges after its handler). The sign a test waits for when
+ * handling a message is meant to change nothing.
+ */
+export async function waitUntilQueueSettled(name: string, timeoutMs = 30_000): Promise<void> {
+  await waitUntil(`every message in ${name} handled and acknowledged`, async () => (await findQueue(name))?.messages === 0, timeoutMs, 50);
 }
 
 /** Exchanges whose names start with `prefix`: name and type. */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { deferred } from "../../../test/support/wait.js";
 import { createAwaitValidationStep } from "../await-validation.step.js";
 import { createOrderStockConfirmedHandler } from "../events/order-stock-confirmed.handler.js";
 import { createUserCheckoutAcceptedHandler } from "../events/user-checkout-accepted.handler.js";
@@ -121,7 +122,14 @@ describe("the payment step", () => {
     const orderId = await stockConfirmedOrder();
     let clock = Date.now();
     const gateway = createSimulatedPaymentGateway();
-    const stuck: PaymentGateway = { authorize: () => new Promise(() => undefined), voidAuthorization: gateway.voidAuthorization };
+    const called = deferred();
+    const stuck: PaymentGateway = {
+      authorize: () => {
+        called.resolve();
+        return new Promise(() => undefined);
+      },
+      voidAuthorization: gateway.voidAuthorization,
+    };
     const dying = createOrderStepRunner({
       db: store.db,
       logger: quietLogger,
@@ -129,9 +137,10 @@ describe("the payment step", () => {
       leaseMs: 5000,
       handlers: { "await-validation": createAwaitValidationStep(deps), "authorize-payment": createAuthorizePaymentStep({ ...deps, gateway: stuck }) },
     });
-    // The first runner claims the step and never finishes (as if killed mid-call).
-    void dying.runDueSteps();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The first runner claims the step and never finishes (as if killed mid-call):
+    // once it calls the gateway, its claim is committed. Its round never settles.
+    void dying.runDueSteps().catch((error: unknown) => called.reject(error));
+    await called.promise;
     const healthy = createOrderStepRunner({
       db: store.db,
       logger: quietLogger,

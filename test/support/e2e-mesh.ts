@@ -1,10 +1,10 @@
-// The whole mesh for end-to-end tests: identity, catalog, basket and ordering
-// started on loopback port 0 against real RabbitMQ, PostgreSQL (a fresh
-// database per service) and the MongoDB-protocol server, on an exchange and
-// queues named for this run only. Ordering can run as its own process so a
-// test can kill it. A probe queue records every event on the exchange with
-// its headers, and an optional duplicator publishes every event a second
-// time (same message id), as a broker redelivering everything would.
+// The whole mesh for the end-to-end tests in test/e2e: identity, catalog,
+// basket and ordering started on loopback port 0 against real RabbitMQ,
+// PostgreSQL (a fresh database per service) and the MongoDB-protocol server,
+// on an exchange and queues named for this run only. Ordering can run as its
+// own process so a test can kill it. A probe queue records every event on the
+// exchange with its headers, and an optional duplicator publishes every event
+// a second time (same message id), as a broker redelivering everything would.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -34,11 +34,11 @@ import { loadOrderingConfig } from "../../services/ordering/config.js";
 import { type RunningOrdering, startOrdering } from "../../services/ordering/main.js";
 import type { OrderingDatabase } from "../../services/ordering/order.table.js";
 import type { PaymentGateway } from "../../services/ordering/payment/payment-gateway.js";
-import { createTestMongoDatabase, ensureMongoServer, stopMongoServer, type TestMongoDatabase } from "../support/ferretdb.js";
-import { acceptsConnections, freePort } from "../support/ports.js";
-import { createTestPostgresDatabase, ensurePostgres, type TestPostgresDatabase } from "../support/postgres.js";
-import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, uniqueName } from "../support/rabbitmq.js";
-import { waitUntil } from "../support/wait.js";
+import { createTestMongoDatabase, ensureMongoServer, stopMongoServer, type TestMongoDatabase } from "./ferretdb.js";
+import { acceptsConnections, freePort } from "./ports.js";
+import { createTestPostgresDatabase, ensurePostgres, type TestPostgresDatabase } from "./postgres.js";
+import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, uniqueName } from "./rabbitmq.js";
+import { waitUntil } from "./wait.js";
 
 const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
