@@ -83,9 +83,11 @@ describe("a client that goes away mid-upload", () => {
   async function abortMidUpload(path: string, contentType: string, first: Buffer, contentLength: number): Promise<Record<string, unknown>[]> {
     const from = log.lines.length;
     const linesOfThis = () => log.lines.slice(from);
+    // The gateway's HTTP server has parsed the request head once it emits "request".
+    const received = new Promise<void>((resolve) => stack.gateway.app.server.once("request", () => resolve()));
     const { upload, response } = openUpload(path, contentType, first, contentLength);
     response.catch(() => {}); // the connection is cut below: there is no response
-    await waitUntil("the gateway to receive the request", () => linesOfThis().some((line) => line.msg === "incoming request"));
+    await received;
     upload.destroy();
     await waitUntil("the abort to be logged", () => linesOfThis().some((line) => line.msg === abortMessage));
     return linesOfThis();
