@@ -2,8 +2,9 @@
 // as `npm start` and a container run it) on a fresh SQLite file with the demo
 // catalogue, at the configuration's defaults (log level included) unless
 // `env` says otherwise, its log lines written to a file.
-import { Client, credentials } from "@grpc/grpc-js";
+
 import { join } from "node:path";
+import { Client, credentials } from "@grpc/grpc-js";
 import { freePort } from "../test/support/ports.js";
 import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, uniqueName } from "../test/support/rabbitmq.js";
 import { type BenchProcess, nodeEntry, startProcess } from "./processes.js";

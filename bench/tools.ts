@@ -3,8 +3,9 @@
 // ghz (gRPC load) and grpc-gateway (the HTTP/JSON reference) through the Go
 // module proxy, wrk (HTTP load) from the system's packages. Versions are
 // pinned so two runs compare the same tools.
-import { createHash } from "node:crypto";
+
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { repositoryRoot } from "./processes.js";

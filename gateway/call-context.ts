@@ -48,8 +48,9 @@ const unitMs: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1,
 /** Parses a gRPC "grpc-timeout" value (1–8 digits and a unit: H M S m u n) into milliseconds. */
 export function parseGrpcTimeout(value: string): number {
   const match = /^(\d{1,8})([HMSmun])$/.exec(value.trim());
-  if (!match) {
+  const scale = match?.[2] === undefined ? undefined : unitMs[match[2]];
+  if (!match || scale === undefined) {
     throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, `grpc-timeout "${value}" is not valid: use up to 8 digits and a unit (H, M, S, m, u, n), e.g. 500m`);
   }
-  return Math.max(1, Math.ceil(Number(match[1]) * unitMs[match[2]!]!));
+  return Math.max(1, Math.ceil(Number(match[1]) * scale));
 }

@@ -133,7 +133,7 @@ function bindingOf(target: GatewayMethod, rule: HttpRuleShape, bindingIndex: num
   for (const variable of template.variables) {
     const fields = resolveFieldPath(input, variable.fieldPath);
     if (!fields) throw new DescriptorError(`${where}: path variable {${variable.fieldPath}} is not a field of ${input.typeName}`);
-    const leaf = fields.at(-1)!;
+    const leaf = leafField(fields);
     if (leaf.fieldKind !== "scalar" && leaf.fieldKind !== "enum") {
       throw new DescriptorError(`${where}: path variable {${variable.fieldPath}} must be a singular scalar or enum field`);
     }
@@ -179,4 +179,11 @@ export function resolveFieldPath(message: DescMessage, path: string): DescField[
     current = field.fieldKind === "message" ? field.message : undefined;
   }
   return fields;
+}
+
+/** The last field of a field path: the one a path variable or query parameter sets. resolveFieldPath never returns an empty path. */
+export function leafField(fields: readonly DescField[]): DescField {
+  const leaf = fields.at(-1);
+  if (leaf === undefined) throw new DescriptorError("a field path has at least one field");
+  return leaf;
 }

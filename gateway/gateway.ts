@@ -161,7 +161,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   });
 
   app.setNotFoundHandler(async (request, reply) => {
-    const path = request.url.split("?", 1)[0]!;
+    const path = request.url.split("?", 1)[0] ?? request.url;
     try {
       findRoute(catalog.bindings, request.method, path);
       throw new GatewayError(GrpcStatus.NOT_FOUND, `no route for ${request.method} ${path}`);

@@ -82,7 +82,8 @@ export class Base64BodyDecoder {
     }
     if (runStart < complete) pieces.push(Buffer.from(compact.slice(runStart, complete), "base64"));
     this.#position += complete;
-    return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+    const [only] = pieces;
+    return pieces.length === 1 && only !== undefined ? only : Buffer.concat(pieces);
   }
 
   /** Throws FramingError when the body ended inside a quantum. */
@@ -153,11 +154,12 @@ export class SingleMessageReader {
       );
     }
     if (this.#extra > 0) throw truncatedHeader(this.#extra);
-    return this.#payload.length === 1 ? this.#payload[0]! : Buffer.concat(this.#payload);
+    const [only] = this.#payload;
+    return this.#payload.length === 1 && only !== undefined ? only : Buffer.concat(this.#payload);
   }
 
   #readHeader(): void {
-    const flags = this.#header[0]!;
+    const flags = this.#header.readUInt8(0);
     const length = this.#header.readUInt32BE(1);
     if (length > this.#maxMessageBytes) {
       throw new FramingError(GrpcStatus.RESOURCE_EXHAUSTED, `gRPC-Web message of ${length} bytes is larger than the limit of ${this.#maxMessageBytes} bytes`);

@@ -32,7 +32,7 @@ export async function handleGrpcWebRequest(
   contentType: GrpcWebContentType,
   context: GatewayContext,
 ): Promise<FastifyReply> {
-  const path = request.url.split("?", 1)[0]!;
+  const path = request.url.split("?", 1)[0] ?? request.url;
   const target = context.catalog.methodsByPath.get(path);
   if (!target) throw new FramingError(GrpcStatus.UNIMPLEMENTED, `unknown method ${path}`);
   const kind = target.method.methodKind;

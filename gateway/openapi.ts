@@ -3,7 +3,7 @@
 // what the gateway accepts. Descriptions come from proto comments when the
 // descriptor set carries source info (buf build without --exclude-source-info).
 import type { DescEnum, DescField, DescFile, DescMessage, JsonObject, JsonValue } from "@bufbuild/protobuf";
-import type { HttpBinding, ServiceCatalog } from "./descriptors.js";
+import { type HttpBinding, leafField, type ServiceCatalog } from "./descriptors.js";
 
 export interface OpenApiInfo {
   title: string;
@@ -128,7 +128,7 @@ export function createOpenApiDocument(catalog: ServiceCatalog, info: OpenApiInfo
     const { method, service } = binding.target;
     const parameters: JsonValue[] = [];
     for (const [fieldPath, fields] of binding.pathFields) {
-      parameters.push({ name: fieldPath, in: "path", required: true, schema: singularSchema(fields.at(-1)!) });
+      parameters.push({ name: fieldPath, in: "path", required: true, schema: singularSchema(leafField(fields)) });
     }
     if (binding.body !== "*") {
       const bound = new Set(binding.pathFields.keys());

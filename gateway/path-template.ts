@@ -125,17 +125,20 @@ export function matchPathTemplate(template: PathTemplate, path: string): PathBin
   const { segments } = template;
   const hasDeep = segments.at(-1)?.kind === "deep-wildcard";
   if (hasDeep ? parts.length < segments.length - 1 : parts.length !== segments.length) return undefined;
-  for (let index = 0; index < segments.length; index++) {
-    const segment = segments[index]!;
+  for (const [index, segment] of segments.entries()) {
     if (segment.kind === "deep-wildcard") break;
-    const part = parts[index]!;
+    const part = parts[index] ?? "";
     if (segment.kind === "literal" ? part !== segment.value : part.length === 0) return undefined;
   }
   const bindings: PathBindings = new Map();
   for (const variable of template.variables) {
     const end = variable.length === -1 ? parts.length : variable.start + variable.length;
     const covered = parts.slice(variable.start, end);
-    bindings.set(variable.fieldPath, covered.length === 1 ? decodeSegment(covered[0]!, false) : covered.map((p) => decodeSegment(p, true)).join("/"));
+    const [single] = covered;
+    bindings.set(
+      variable.fieldPath,
+      covered.length === 1 && single !== undefined ? decodeSegment(single, false) : covered.map((p) => decodeSegment(p, true)).join("/"),
+    );
   }
   return bindings;
 }

@@ -8,7 +8,7 @@ import { create, fromBinary, fromJson, toBinary, toJson } from "@bufbuild/protob
 import { reflect } from "@bufbuild/protobuf/reflect";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { HttpBinding } from "./descriptors.js";
-import { resolveFieldPath } from "./descriptors.js";
+import { leafField, resolveFieldPath } from "./descriptors.js";
 import { GatewayError } from "./http-status.js";
 import { findBadInteger } from "./json-integers.js";
 import type { PathBindings } from "./path-template.js";
@@ -52,8 +52,10 @@ function requestJson(binding: HttpBinding, parts: HttpRequestParts): JsonObject 
   }
   setQueryParameters(binding, parts.query, json);
   for (const [fieldPath, value] of parts.pathBindings) {
-    const fields = binding.pathFields.get(fieldPath)!;
-    setAtPath(json, fields, paramToJson(fields.at(-1)!, [value], `path variable {${fieldPath}}`));
+    const fields = binding.pathFields.get(fieldPath);
+    if (fields === undefined)
+      throw new Error(`path variable {${fieldPath}} of ${binding.template.source} has no field: the route table and its template disagree`);
+    setAtPath(json, fields, paramToJson(leafField(fields), [value], `path variable {${fieldPath}}`));
   }
   return json;
 }
@@ -79,7 +81,7 @@ function setQueryParameters(binding: HttpBinding, query: URLSearchParams, json: 
     for (const parent of fields.slice(0, -1)) {
       if (parent.fieldKind !== "message") throw invalid(`query parameter "${key}": ${parent.name} is not a message, so it has no sub-fields`);
     }
-    setAtPath(json, fields, paramToJson(fields.at(-1)!, query.getAll(key), `query parameter "${key}"`));
+    setAtPath(json, fields, paramToJson(leafField(fields), query.getAll(key), `query parameter "${key}"`));
   }
 }
 
@@ -99,7 +101,7 @@ function paramToJson(field: DescField, values: string[], what: string): JsonValu
   }
   if (values.length > 1) throw invalid(`${what} is given ${values.length} times but ${field.name} is not repeated`);
   if (field.fieldKind === "map") throw invalid(`${what}: map field ${field.name} cannot be set from the URL; use the JSON body`);
-  const value = values[0]!;
+  const [value = ""] = values;
   if (field.fieldKind === "scalar") return scalarParam(field.scalar, false, undefined, value, what);
   if (field.fieldKind === "enum") return scalarParam(undefined, true, undefined, value, what);
   return scalarParam(undefined, false, field.message, value, what);

@@ -5,7 +5,7 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import { fromBinary, toJson } from "@bufbuild/protobuf";
 import { status as GrpcStatus, Metadata } from "@grpc/grpc-js";
 import type { FastifyInstance } from "fastify";
-import type { GatewayContext } from "./gateway-context.js";
+import { type GatewayContext, upstreamFor } from "./gateway-context.js";
 import { GatewayError, httpStatusFromGrpc, isUpstreamFailure, statusJsonFromFailure } from "./http-status.js";
 import type { ServingStatus } from "./upstream.js";
 
@@ -18,7 +18,8 @@ export function registerWellKnownRoutes(app: FastifyInstance, context: GatewayCo
     const deadline = () => new Date(Date.now() + context.config.readinessTimeoutMs);
     const entries = await Promise.all(
       context.catalog.services.map(async (service): Promise<[string, ServingStatus]> => {
-        const upstream = context.upstreams.get(service.typeName)!;
+        const upstream = context.upstreams.get(service.typeName);
+        if (upstream === undefined) return [service.typeName, "SERVICE_UNKNOWN"];
         let status = await upstream.checkHealth(service.typeName, deadline());
         // A server that reports only overall health ("") still says whether it serves.
         if (status === "SERVICE_UNKNOWN") status = await upstream.checkHealth("", deadline());
@@ -35,7 +36,7 @@ export function registerWellKnownRoutes(app: FastifyInstance, context: GatewayCo
   app.get("/.well-known/jwks.json", async (request, reply) => {
     const target = context.catalog.methodsByPath.get(jwksMethod);
     if (!target) throw new GatewayError(GrpcStatus.NOT_FOUND, "this gateway has no identity upstream, so it serves no JWK Set");
-    const upstream = context.upstreams.get(target.service.typeName)!;
+    const upstream = upstreamFor(context, target);
     const metadata = new Metadata();
     const correlationId = request.headers["x-correlation-id"];
     if (typeof correlationId === "string") metadata.set("x-correlation-id", correlationId);

@@ -3,6 +3,7 @@ import { after, describe, test } from "node:test";
 import { Client, type ClientReadableStream, credentials, status as GrpcStatus, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { CatalogItem, CatalogServiceClient, CatalogServiceService, CreateItemRequest } from "../../gen/mel/catalog/v1/catalog.js";
 import { Order, OrderingServiceClient, OrderingServiceService, type WatchOrderResponse } from "../../gen/mel/ordering/v1/ordering.js";
+import { waitUntil } from "../../test/support/wait.js";
 import {
   AbortedError,
   AlreadyExistsError,
@@ -18,7 +19,6 @@ import {
 import { createLogger } from "../log/index.js";
 import type { CallContext, Principal } from "./call-context.js";
 import { callUnary, createClient } from "./client.js";
-import { waitUntil } from "../../test/support/wait.js";
 import { captureLog, item, rejectionOf, startCatalogServer, startTestServer, type TestServer } from "./grpc.test-support.js";
 import { type Authenticate, implementService } from "./implement-service.js";
 import { createGrpcServer } from "./server.js";

@@ -19,8 +19,8 @@ import { loadSync } from "@grpc/proto-loader";
 import { service as healthService } from "grpc-health-check";
 import { FileDescriptorProto } from "../../gen/google/protobuf/descriptor.js";
 import { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
-import { callUnary, createClient } from "./client.js";
 import { awaitedLater, waitUntil } from "../../test/support/wait.js";
+import { callUnary, createClient } from "./client.js";
 import { captureLog, item, rejectionOf, startCatalogServer, type TestServer } from "./grpc.test-support.js";
 import { createGrpcServer } from "./server.js";
 

@@ -5,9 +5,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { credentials } from "@grpc/grpc-js";
 import { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
+import { awaitedLater, deferred, settle } from "../../test/support/wait.js";
 import { captureLog, item, startCatalogServer } from "../grpc/grpc.test-support.js";
 import { callUnary } from "../grpc/index.js";
-import { awaitedLater, deferred, settle } from "../../test/support/wait.js";
 import { createShutdownSteps, stopAfterDrain } from "./shutdown.js";
 
 describe("shutdown steps", () => {

@@ -4,9 +4,9 @@ import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import BetterSqlite3 from "better-sqlite3";
 import { type Kysely, type Migration, sql } from "kysely";
 import { createTestPostgresDatabase, type TestPostgresDatabase } from "../../test/support/postgres.js";
-import BetterSqlite3 from "better-sqlite3";
 import { type AnyKysely, tediousConnectionConfig, withStatementCache } from "./database.js";
 import {
   booleanColumn,

@@ -231,4 +231,3 @@ export function dialectOf(db: AnyKysely): DialectKind {
 export function isMssql(db: AnyKysely): boolean {
   return dialectOf(db) === "mssql";
 }
-

@@ -195,4 +195,3 @@ export function basketTotal(lines: readonly BasketLine[]): Money | undefined {
   }
   return { currencyCode: first.unitPrice.currencyCode, amountMinor };
 }
-

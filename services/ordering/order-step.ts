@@ -36,4 +36,3 @@ export function stepAfter(status: OrderStatus, now: Date, timings: StepTimings):
 export function stepRetryDelayMs(attempts: number, initialMs: number, maxMs: number): number {
   return Math.min(maxMs, initialMs * 2 ** Math.max(0, attempts - 1));
 }
-
