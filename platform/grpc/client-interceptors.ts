@@ -103,7 +103,9 @@ export const defaultBreaker: BreakerOptions = { consecutiveFailures: 5, halfOpen
  * requests themselves and answer an undecodable body INVALID_ARGUMENT (see
  * request-decoding.ts), so their INTERNAL is never a verdict on the caller's
  * input; an INTERNAL that grpc-js makes up on this side for a response it cannot
- * parse counts too: the upstream sent what its contract does not allow.
+ * parse counts too: the upstream sent what its contract does not allow. One
+ * made up for a request this side could not encode never left the process and
+ * does not count (see countsAsUpstreamFailure).
  *
  * Never counted: answers about the caller's request (INVALID_ARGUMENT,
  * OUT_OF_RANGE, NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION, ABORTED,
@@ -126,9 +128,14 @@ export const breakerFailureCodes: ReadonlySet<GrpcStatus> = new Set([
 // by the options object the call policy hands to the next interceptor.
 const cappedByIncomingDeadline = new WeakSet<InterceptorOptions>();
 
+// grpc-js's details for a request message its serializer threw on; it gives
+// no other sign that the call ended before anything was sent.
+const requestNotEncoded = "Request message serialization failure";
+
 /** Whether `status` of a call made with `options` says the upstream is unwell. */
 function countsAsUpstreamFailure(status: StatusObject, options: InterceptorOptions): boolean {
   if (status.code === GrpcStatus.DEADLINE_EXCEEDED && cappedByIncomingDeadline.has(options)) return false;
+  if (status.code === GrpcStatus.INTERNAL && status.details.startsWith(requestNotEncoded)) return false;
   return breakerFailureCodes.has(status.code);
 }
 
