@@ -397,7 +397,12 @@ describe("what counts for the circuit breaker", () => {
 
   test("a request this side cannot encode ends INTERNAL without reaching the server, and never opens the circuit", async () => {
     let calls = 0;
-    const server = await serve({ createItem: async () => ((calls += 1), {}) });
+    const server = await serve({
+      async createItem() {
+        calls += 1;
+        return {};
+      },
+    });
     const { client, breaker } = catalogClient(server.address, { idempotentMethods: [], breaker: { consecutiveFailures: 2, halfOpenAfterMs: 60_000 } });
     // A CatalogItem missing its int32 fields: the generated encoder throws on it.
     const unencodable = { item: { id: "x" } } as unknown as CreateItemRequest;
