@@ -47,9 +47,7 @@ export function createCallPolicyInterceptor({ deadlineMsFor }: CallPolicyOptions
     const own = Number.isFinite(explicit) ? explicit : Date.now() + deadlineMsFor(path);
     const budget = incoming?.deadline === undefined ? undefined : incoming.deadline.getTime() - propagationMarginMs;
     const deadline = new Date(budget === undefined ? own : Math.min(own, budget));
-    const nextOptions = { ...options, deadline };
-    if (budget !== undefined && budget < own) cappedByIncomingDeadline.add(nextOptions);
-    const call: InterceptingCall = new InterceptingCall(nextCall(nextOptions), {
+    const call: InterceptingCall = new InterceptingCall(nextCall({ ...options, deadline }), {
       start(metadata, listener, next) {
         if (incoming) carryMetadata(incoming, metadata);
         const signal = incoming?.signal;
@@ -103,7 +101,9 @@ export const defaultBreaker: BreakerOptions = { consecutiveFailures: 5, halfOpen
  * requests themselves and answer an undecodable body INVALID_ARGUMENT (see
  * request-decoding.ts), so their INTERNAL is never a verdict on the caller's
  * input; an INTERNAL that grpc-js makes up on this side for a response it cannot
- * parse counts too: the upstream sent what its contract does not allow.
+ * parse counts too: the upstream sent what its contract does not allow. One
+ * made up for a request this side could not encode never left the process and
+ * does not count (see countsAsUpstreamFailure).
  *
  * Never counted: answers about the caller's request (INVALID_ARGUMENT,
  * OUT_OF_RANGE, NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION, ABORTED,
@@ -120,15 +120,26 @@ export const breakerFailureCodes: ReadonlySet<GrpcStatus> = new Set([
   GrpcStatus.DATA_LOSS,
 ]);
 
-// Calls whose deadline the call policy cut short to fit the incoming call's
-// remaining time. Their DEADLINE_EXCEEDED says the caller had little time
-// left, not that the upstream is slow, so the breaker does not count it. Keyed
-// by the options object the call policy hands to the next interceptor.
-const cappedByIncomingDeadline = new WeakSet<InterceptorOptions>();
+/**
+ * Whether the call policy cut this call's deadline short to fit the incoming
+ * call's remaining time (the deadline is then exactly that budget). Its
+ * DEADLINE_EXCEEDED says the caller had little time left, not that the
+ * upstream is slow, so the breaker does not count it.
+ */
+function cappedByIncomingDeadline(options: InterceptorOptions): boolean {
+  const incoming = currentCallContext()?.deadline;
+  if (incoming === undefined || options.deadline === undefined) return false;
+  return deadlineTime(options.deadline) >= incoming.getTime() - propagationMarginMs;
+}
 
-/** Whether `status` of a call made with `options` says the upstream is unwell. */
-function countsAsUpstreamFailure(status: StatusObject, options: InterceptorOptions): boolean {
-  if (status.code === GrpcStatus.DEADLINE_EXCEEDED && cappedByIncomingDeadline.has(options)) return false;
+// grpc-js's details for a request message its serializer threw on; it gives
+// no other sign that the call ended before anything was sent.
+const requestNotEncoded = "Request message serialization failure";
+
+/** Whether `status` says the upstream is unwell; `capped`: see cappedByIncomingDeadline. */
+function countsAsUpstreamFailure(status: StatusObject, capped: boolean): boolean {
+  if (status.code === GrpcStatus.DEADLINE_EXCEEDED && capped) return false;
+  if (status.code === GrpcStatus.INTERNAL && status.details.startsWith(requestNotEncoded)) return false;
   return breakerFailureCodes.has(status.code);
 }
 
@@ -168,6 +179,8 @@ export function createBreakerInterceptor(upstream: string, options: BreakerOptio
 
   const interceptor: Interceptor = (options, nextCall) => {
     const inner = nextCall(options);
+    // Read now: the incoming call is the one current when this call is made.
+    const capped = cappedByIncomingDeadline(options);
     // The call reaches `next` only once the breaker lets it through. Until then
     // the inner call has no listener: a cancel, a refusal or the deadline would
     // end it unheard, so this interceptor reports those statuses itself.
@@ -205,7 +218,7 @@ export function createBreakerInterceptor(upstream: string, options: BreakerOptio
                 next(metadata, {
                   onReceiveStatus(status, nextStatus) {
                     if (probe) probeOutstanding = false;
-                    if (countsAsUpstreamFailure(status, options)) reject(new UpstreamFailure(status));
+                    if (countsAsUpstreamFailure(status, capped)) reject(new UpstreamFailure(status));
                     else resolve();
                     reported = true;
                     nextStatus(status);

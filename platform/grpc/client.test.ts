@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { status as GrpcStatus, InterceptingCall, type Interceptor, Metadata, type ServiceError } from "@grpc/grpc-js";
-import { CatalogServiceClient, GetItemRequest, GetItemResponse } from "../../gen/mel/catalog/v1/catalog.js";
+import { CatalogServiceClient, type CreateItemRequest, GetItemRequest, GetItemResponse } from "../../gen/mel/catalog/v1/catalog.js";
 import { awaitedLater, waitUntil } from "../../test/support/wait.js";
 import { UnavailableError } from "../errors/index.js";
 import type { CallContext } from "./call-context.js";
@@ -403,6 +403,26 @@ describe("what counts for the circuit breaker", () => {
       for (let i = 0; i < 3; i++) assert.equal((await rejectionOf(callUnary(client, "getItem", { id: String(code) }))).code, code);
     }
     assert.equal(calls, answers.length * 3, "every call reached the server");
+    assert.equal(breaker.state, 0 /* CircuitState.Closed */);
+  });
+
+  test("a request this side cannot encode ends INTERNAL without reaching the server, and never opens the circuit", async () => {
+    let calls = 0;
+    const server = await serve({
+      async createItem() {
+        calls += 1;
+        return {};
+      },
+    });
+    const { client, breaker } = catalogClient(server.address, { idempotentMethods: [], breaker: { consecutiveFailures: 2, halfOpenAfterMs: 60_000 } });
+    // A CatalogItem missing its int32 fields: the generated encoder throws on it.
+    const unencodable = { item: { id: "x" } } as unknown as CreateItemRequest;
+    for (let i = 0; i < 3; i++) {
+      const error = await rejectionOf(callUnary(client, "createItem", unencodable));
+      assert.equal(error.code, GrpcStatus.INTERNAL);
+      assert.match(error.details, /^Request message serialization failure/);
+    }
+    assert.equal(calls, 0);
     assert.equal(breaker.state, 0 /* CircuitState.Closed */);
   });
 

@@ -118,7 +118,12 @@ describe("request bodies", () => {
 
   test("a body that is not the request message answers INVALID_ARGUMENT naming the request type, and the handler never runs", async () => {
     let handled = 0;
-    const server = await startCatalogServer({ getItem: async () => ((handled += 1), {}) });
+    const server = await startCatalogServer({
+      async getItem() {
+        handled += 1;
+        return {};
+      },
+    });
     servers.push(server);
     const error = await sendRaw(server.address, "/mel.catalog.v1.CatalogService/GetItem", Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff]));
     assert.equal(error?.code, GrpcStatus.INVALID_ARGUMENT);

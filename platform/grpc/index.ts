@@ -1,11 +1,13 @@
 // The gRPC platform: the server bootstrap (health, reflection, graceful drain),
-// implementService (CallContext, access policies, the one mapping from thrown
-// errors to statuses, one log line per call) and the client factory (deadlines,
-// retries for idempotent methods via the service config, circuit breaker,
-// metadata and deadline propagation, round robin).
+// implementService (CallContext, access policies, request decoding, the one
+// mapping from thrown errors to statuses, one log line per call) and the client
+// factory (deadlines, retries for idempotent methods via the service config, a
+// circuit breaker that counts only upstream failures, metadata and deadline
+// propagation, round robin).
 // Must never: hold business rules, keep global state beyond the per-call
 // AsyncLocalStorage, retry a method not declared idempotent, make a call
-// without a deadline, or show a caller an unexpected error's internals.
+// without a deadline, leave a call without a final status, count a caller's bad
+// input as an upstream failure, or show a caller an unexpected error's internals.
 
 export type { CallContext, Principal } from "./call-context.js";
 export { authorizationKey, correlationIdKey, currentCallContext, traceparentKey, tracestateKey } from "./call-context.js";

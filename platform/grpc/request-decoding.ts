@@ -13,13 +13,13 @@ export class UndecodableRequestError extends DomainError {
   readonly code = StatusCode.INVALID_ARGUMENT;
 }
 
-// The definition each implementation was built for, so the server can register
-// exactly its methods with pass-through deserializers.
-const definitionOf = new WeakMap<UntypedServiceImplementation, ServiceDefinition>();
+// Carries, on each implementation, the definition it was built for, so the
+// server can register exactly its methods with pass-through deserializers.
+const decodesRequestsOf = Symbol("decodesRequestsOf");
 
-/** Records that `implementation` decodes the requests of `definition` itself. */
+/** Records on `implementation` that it decodes the requests of `definition` itself. */
 export function markDecodesRequests(implementation: UntypedServiceImplementation, definition: ServiceDefinition): void {
-  definitionOf.set(implementation, definition);
+  Object.defineProperty(implementation, decodesRequestsOf, { value: definition, enumerable: false });
 }
 
 const passThrough = (bytes: Buffer): Buffer => bytes;
@@ -31,7 +31,7 @@ const passThrough = (bytes: Buffer): Buffer => bytes;
  * expect) or for one built for another service.
  */
 export function passThroughRequests(definition: ServiceDefinition, implementation: UntypedServiceImplementation): ServiceDefinition {
-  const builtFor = definitionOf.get(implementation);
+  const builtFor = (implementation as { [decodesRequestsOf]?: ServiceDefinition })[decodesRequestsOf];
   if (builtFor === undefined)
     throw new Error("serve implementations made by implementService: it decodes each request and maps bad bodies to INVALID_ARGUMENT");
   if (builtFor !== definition) throw new Error("the implementation was built by implementService for another service definition than the one it is added with");
