@@ -66,6 +66,44 @@ for (const dialect of testDialects) {
       assert.ok(changed.includes(checkout.orderId), "watchers and the relay are told after the commit");
     });
 
+    it("makes an order for each of two buyers who send the same checkout request id", async () => {
+      const handle = startOrder(deps);
+      const first = testCheckout({ buyerId: "buyer-shared-request-a" });
+      const second = testCheckout({ buyerId: "buyer-shared-request-b", requestId: first.requestId });
+      await handle(first, testMeta("UserCheckoutAccepted", `evt-${first.orderId}`));
+      await handle(second, testMeta("UserCheckoutAccepted", `evt-${second.orderId}`));
+      assert.equal((await findOrder(store.db, first.orderId))?.buyerId, "buyer-shared-request-a");
+      assert.equal((await findOrder(store.db, second.orderId))?.buyerId, "buyer-shared-request-b");
+      assert.deepEqual(
+        (await outbox(store.db, second.orderId)).map((row) => row.event_type),
+        ["OrderStarted"],
+      );
+    });
+
+    it("refuses, so the bus retries and parks it, a checkout whose order id another checkout already made", async () => {
+      const handle = startOrder(deps);
+      const first = testCheckout({ buyerId: "buyer-order-id-a" });
+      const clash = testCheckout({ buyerId: "buyer-order-id-b", orderId: first.orderId });
+      await handle(first, testMeta("UserCheckoutAccepted", `evt-${first.orderId}`));
+      await assert.rejects(handle(clash, testMeta("UserCheckoutAccepted", `evt-clash-${first.orderId}`)), {
+        name: "CheckoutConflictError",
+        message: `order id ${first.orderId} already belongs to another checkout; checkout request ${clash.requestId} made no order`,
+      });
+      assert.equal((await findOrder(store.db, first.orderId))?.buyerId, "buyer-order-id-a");
+    });
+
+    it("refuses, so the bus retries and parks it, a checkout request that already made a different order", async () => {
+      const handle = startOrder(deps);
+      const first = testCheckout({ buyerId: "buyer-request-reused" });
+      const again = testCheckout({ buyerId: "buyer-request-reused", requestId: first.requestId });
+      await handle(first, testMeta("UserCheckoutAccepted", `evt-${first.orderId}`));
+      await assert.rejects(handle(again, testMeta("UserCheckoutAccepted", `evt-${again.orderId}`)), {
+        name: "CheckoutConflictError",
+        message: `checkout request ${first.requestId} of buyer buyer-request-reused already made order ${first.orderId}; it cannot also make order ${again.orderId}`,
+      });
+      assert.equal(await findOrder(store.db, again.orderId), undefined);
+    });
+
     it("refuses a malformed checkout so the bus retries and parks it", async () => {
       const checkout = testCheckout({ lines: [] });
       await assert.rejects(startOrder(deps)(checkout, testMeta("UserCheckoutAccepted", "evt-bad")), /lines/);

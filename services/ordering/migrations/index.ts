@@ -3,8 +3,10 @@
 import { messagingTablesMigration } from "../../../platform/events/index.js";
 import type { MigrationSet } from "../../../platform/sql/index.js";
 import * as orderingTables from "./0001_ordering_tables.js";
+import * as checkoutRequestPerBuyer from "./0002_checkout_request_per_buyer.js";
 
 export const orderingMigrations: MigrationSet = {
   "0000_messaging_tables": messagingTablesMigration,
   "0001_ordering_tables": orderingTables,
+  "0002_checkout_request_per_buyer": checkoutRequestPerBuyer,
 };
