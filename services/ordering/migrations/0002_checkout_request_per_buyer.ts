@@ -13,7 +13,7 @@ import { dialectOf, isoTimeColumn, unicodeText } from "../../../platform/sql/ind
 
 const constraintName = "orders_buyer_checkout_request_unique";
 
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: Kysely<unknown>): Promise<void> {
   switch (dialectOf(db)) {
     case "postgres":
       // PostgreSQL names a column's inline UNIQUE <table>_<column>_key.
@@ -38,7 +38,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   }
 }
 
-async function rebuildSqliteOrders(db: Kysely<any>): Promise<void> {
+async function rebuildSqliteOrders(db: Kysely<unknown>): Promise<void> {
   // The pragma is ignored inside a transaction; Kysely runs SQLite migrations outside one.
   await sql`pragma foreign_keys = off`.execute(db);
   try {
