@@ -2,7 +2,8 @@
 // has taken responsibility for the message (routed it to at least one queue
 // and, for persistent messages on durable queues, written it). A nack, a
 // return (mandatory and unroutable), a closed channel or no answer in time is
-// a PublishError, never a silent loss.
+// a PublishError, never a silent loss. Only a message published with
+// `mandatory: false` may go unrouted: the broker then confirms and drops it.
 import type { ConfirmChannel, Message, Options } from "amqplib";
 import { type BrokerLink, errorMessage, ManagedChannel } from "./connection.js";
 import { PublishError } from "./errors.js";
@@ -11,7 +12,10 @@ export interface OutgoingMessage {
   exchange: string;
   routingKey: string;
   body: Uint8Array;
-  /** Must carry a messageId: returns are matched to publishes by it. */
+  /**
+   * Must carry a messageId: returns are matched to publishes by it. Mandatory
+   * unless `mandatory: false` says the message may go unrouted (a notice).
+   */
   properties: Options.Publish & { messageId: string };
 }
 
@@ -72,26 +76,32 @@ export class ConfirmPublisher {
         remaining,
       );
       try {
-        channel.publish(message.exchange, message.routingKey, Buffer.from(message.body), { ...message.properties, mandatory: true }, (error: unknown) => {
-          const id = message.properties.messageId;
-          const returnCount = returned?.get(id) ?? 0;
-          if (returnCount > 0) {
-            if (returnCount === 1) returned?.delete(id);
-            else returned?.set(id, returnCount - 1);
-            settle(new PublishError("unroutable", `${what} was returned: no queue is bound for routing key "${message.routingKey}"`));
-          } else if (error) {
-            const closed = /closed/i.test(errorMessage(error));
-            settle(
-              new PublishError(
-                closed ? "channel-closed" : "nacked",
-                closed ? `the channel closed before ${what} was confirmed; it may or may not have been delivered` : `the broker refused (nacked) ${what}`,
-                { cause: error },
-              ),
-            );
-          } else {
-            settle();
-          }
-        });
+        channel.publish(
+          message.exchange,
+          message.routingKey,
+          Buffer.from(message.body),
+          { ...message.properties, mandatory: message.properties.mandatory ?? true },
+          (error: unknown) => {
+            const id = message.properties.messageId;
+            const returnCount = returned?.get(id) ?? 0;
+            if (returnCount > 0) {
+              if (returnCount === 1) returned?.delete(id);
+              else returned?.set(id, returnCount - 1);
+              settle(new PublishError("unroutable", `${what} was returned: no queue is bound for routing key "${message.routingKey}"`));
+            } else if (error) {
+              const closed = /closed/i.test(errorMessage(error));
+              settle(
+                new PublishError(
+                  closed ? "channel-closed" : "nacked",
+                  closed ? `the channel closed before ${what} was confirmed; it may or may not have been delivered` : `the broker refused (nacked) ${what}`,
+                  { cause: error },
+                ),
+              );
+            } else {
+              settle();
+            }
+          },
+        );
       } catch (error) {
         settle(new PublishError("channel-closed", `cannot publish ${what}: ${errorMessage(error)}`, { cause: error }));
       }

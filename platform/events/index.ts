@@ -12,6 +12,7 @@ export type { ReconnectOptions } from "./connection.js";
 export type { EventHandler, EventHandlers, EventMeta, SubscribeOptions, Subscription } from "./consumer.js";
 export { listParkedMessages, type ParkedMessage, replayParkedMessages, workQueueOf } from "./dead-letters.js";
 export { PublishError, type PublishFailure, RemoteRequestError, RequestTimeoutError } from "./errors.js";
+export { type Delivery, deliveryOf, eventDeliveries, readEventDeliveries } from "./event-delivery.js";
 export { createEventBus, type EventBus, type EventBusOptions, eventContentType, type OutgoingEvent, type PublishOptions } from "./event-bus.js";
 export { decodeEvent, type EventName, type EventOf, encodeEvent, eventNameOf, integrationEvents, isEventName, type MessageCodec } from "./event-types.js";
 export { type AfterCommit, handleOnce, pruneInbox, runOnce } from "./inbox.js";
