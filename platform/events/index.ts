@@ -17,18 +17,24 @@ export { createEventBus, type EventBus, type EventBusOptions, eventContentType, 
 export { decodeEvent, type EventName, type EventOf, encodeEvent, eventNameOf, integrationEvents, isEventName, type MessageCodec } from "./event-types.js";
 export { type AfterCommit, handleOnce, pruneInbox, runOnce } from "./inbox.js";
 export type { InboxTable, MessagingTables, OutboxTable } from "./messaging.table.js";
-export { type MessagingConfig, messagingConfigFrom, messagingEnv } from "./messaging-config.js";
+export { defaultOutboxRetentionMs, type MessagingConfig, messagingConfigFrom, messagingEnv } from "./messaging-config.js";
 export { messagingTablesMigration } from "./messaging-tables.migration.js";
 export {
   addToOutbox,
   type ClaimRequest,
   claimOutboxBatch,
+  countParkedOutboxRows,
   deletePublishedOutboxRows,
+  listParkedOutboxRows,
   markOutboxFailed,
+  markOutboxParked,
   markOutboxPublished,
   type OutboxEventOptions,
   type OutboxRow,
+  type ParkedOutboxRow,
+  releaseParkedOutboxRows,
 } from "./outbox.js";
+export { outboxParkingMigration } from "./outbox-parking.migration.js";
 export { createOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from "./outbox-relay.js";
 export type { RequestOptions, ServeOptions } from "./request-reply.js";
 export { serializeByKey } from "./serialize-by-key.js";
