@@ -14,6 +14,7 @@ describe("event delivery", () => {
       OrderStockConfirmed: "required",
       OrderStockRejected: "required",
       OrderStarted: "required",
+      CheckoutRejected: "required",
       OrderStatusChangedToAwaitingValidation: "required",
       OrderStatusChangedToStockConfirmed: "notice",
       OrderPaymentSucceeded: "notice",

@@ -5,6 +5,7 @@
 import { UserCheckoutAccepted } from "../../gen/mel/events/v1/basket_events.js";
 import { OrderStockConfirmed, OrderStockRejected, ProductPriceChanged } from "../../gen/mel/events/v1/catalog_events.js";
 import {
+  CheckoutRejected,
   OrderPaymentFailed,
   OrderPaymentSucceeded,
   OrderStarted,
@@ -27,6 +28,7 @@ export const integrationEvents = {
   OrderStockConfirmed,
   OrderStockRejected,
   OrderStarted,
+  CheckoutRejected,
   OrderStatusChangedToAwaitingValidation,
   OrderStatusChangedToStockConfirmed,
   OrderPaymentSucceeded,

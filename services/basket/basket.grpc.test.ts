@@ -8,7 +8,7 @@ import { credentials, Metadata, status } from "@grpc/grpc-js";
 import { type Basket, BasketServiceClient, type CheckoutRequest } from "../../gen/mel/basket/v1/basket.js";
 import { UserCheckoutAccepted } from "../../gen/mel/events/v1/basket_events.js";
 import { ProductPriceChanged } from "../../gen/mel/events/v1/catalog_events.js";
-import { OrderStarted } from "../../gen/mel/events/v1/ordering_events.js";
+import { CheckoutRejected, OrderStarted } from "../../gen/mel/events/v1/ordering_events.js";
 import { createEventBus, type EventBus } from "../../platform/events/index.js";
 import { callUnary } from "../../platform/grpc/index.js";
 import { createLogger } from "../../platform/log/index.js";
@@ -468,6 +468,27 @@ describe("BasketService over gRPC", () => {
       );
       // Every line stays in the basket until its order starts.
       assert.deepEqual(quantities((await call.get(buyer)).basket), { mel: 3, favo: 1 });
+    });
+
+    it("frees the lines of a checkout ordering rejected: a new checkout orders them, a retry of the rejected one is refused with the reason", async () => {
+      const buyer = await mesh.signUp("rejected");
+      await call.add(buyer, "favo", 2);
+      const request = validCheckout();
+      const rejected = await call.checkout(buyer, request);
+      const reason = "the checkout is invalid: lines[0].units: must be 1 to 99 (got 0)";
+      const eventId = await publisher.publish(CheckoutRejected, {
+        orderId: rejected.orderId,
+        buyerId: buyer.id,
+        checkoutRequestId: request.requestId,
+        reason,
+      });
+      await waitUntil("the rejection handled", async () => (await mesh.basket.db.inbox.countDocuments({ eventId, handledAt: { $ne: null } }).exec()) === 1);
+      const refusal = `checkout ${request.requestId} was rejected and made no order (${reason}); check out again with a new request_id`;
+      await rejectsWith(call.checkout(buyer, request), status.FAILED_PRECONDITION, new RegExp(`^${refusal.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`));
+      const again = await call.checkout(buyer, validCheckout());
+      assert.notEqual(again.orderId, rejected.orderId);
+      assert.deepEqual(again.total, rejected.total);
+      assert.deepEqual(quantities((await call.get(buyer)).basket), { favo: 2 }, "the lines stay in the basket");
     });
 
     it("checks the same lines out again once their order started and the buyer put them back", async () => {

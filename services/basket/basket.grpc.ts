@@ -37,6 +37,7 @@ import {
   findCheckout,
   newestAwaitingOrder,
   pruneCheckouts,
+  refuseRejectedCheckout,
   unitsAwaitingOrder,
   validateAddress,
   validateRequestId,
@@ -156,7 +157,10 @@ export function createBasketService(deps: BasketServiceDeps) {
           const document = await findBasketDocument(db, buyerId);
           const checkouts = (document?.checkouts ?? []).map(fieldsToCheckout);
           const earlier = findCheckout(checkouts, requestId);
-          if (earlier) return { record: earlier, outcome: "repeated" as const };
+          if (earlier) {
+            refuseRejectedCheckout(earlier);
+            return { record: earlier, outcome: "repeated" as const };
+          }
           if (!document || document.lines.length === 0) {
             throw new FailedPreconditionError("your basket is empty; add items with AddItem before checking out");
           }

@@ -3,7 +3,7 @@
 // its order starts, and how long records are kept.
 // No I/O: basket.grpc.ts prices the lines and writes the record, the basket's
 // new lines and the UserCheckoutAccepted outbox entry in one document update.
-import { InvalidArgumentError } from "../../platform/errors/index.js";
+import { FailedPreconditionError, InvalidArgumentError } from "../../platform/errors/index.js";
 import type { ItemQuantity, Money } from "./basket.js";
 
 export interface Address {
@@ -24,6 +24,10 @@ export interface CheckoutRecord {
   lines: ItemQuantity[];
   /** Set when OrderStarted removed the lines, so a repeated event removes nothing more. */
   orderStartedAt?: Date | undefined;
+  /** Set when ordering rejected the checkout (CheckoutRejected): no order will come, its lines are free again. */
+  rejectedAt?: Date | undefined;
+  /** Ordering's reason, told to a retry of this checkout. */
+  rejectionReason?: string | undefined;
 }
 
 export interface CheckoutRetention {
@@ -79,7 +83,15 @@ export function findCheckout(records: readonly CheckoutRecord[], requestId: stri
  * them again.
  */
 export function isAwaitingOrder(record: CheckoutRecord): boolean {
-  return record.orderStartedAt === undefined;
+  return record.orderStartedAt === undefined && record.rejectedAt === undefined;
+}
+
+/** A retry of a checkout ordering rejected: it fails with ordering's reason, so the buyer knows no order came of it. */
+export function refuseRejectedCheckout(record: CheckoutRecord): void {
+  if (record.rejectedAt === undefined) return;
+  throw new FailedPreconditionError(
+    `checkout ${record.requestId} was rejected and made no order (${record.rejectionReason ?? "no reason given"}); check out again with a new request_id`,
+  );
 }
 
 /** The units that checkouts awaiting their order hold, summed per product. */

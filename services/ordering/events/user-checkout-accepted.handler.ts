@@ -3,21 +3,18 @@
 // (request ids are the buyer's idempotency keys; two buyers may pick the same
 // one): a redelivery (same event id) is stopped by the inbox, and the same
 // checkout published again under a new event id finds its order by buyer and
-// request id. A checkout that cannot become its order is never acknowledged
-// as if it had: the handler throws, so the bus retries it and then parks it in
-// the DLQ with the reason, where an operator sees it.
+// request id. A checkout that can never become its order (malformed, or its
+// order id or request id taken by another order) is not dropped: it is
+// rejected, logged at error, and CheckoutRejected tells basket, which releases
+// the lines the checkout held and answers a retry of it with the reason.
 import type { UserCheckoutAccepted } from "../../../gen/mel/events/v1/basket_events.js";
+import { InvalidArgumentError } from "../../../platform/errors/index.js";
 import { type EventHandler, handleOnce } from "../../../platform/events/index.js";
 import { orderFromCheckout } from "../order.js";
 import { checkoutToDraft } from "../order.mapper.js";
 import { findOrderIdByCheckoutRequest, findOrderVersion } from "../order.repository.js";
 import type { OrderingDatabase } from "../order.table.js";
-import { type OrderFlowDeps, startOrder } from "../order-flow.js";
-
-/** A checkout whose order id or request id is taken by another order: it cannot make its own. */
-export class CheckoutConflictError extends Error {
-  override readonly name = "CheckoutConflictError";
-}
+import { type OrderFlowDeps, rejectCheckout, startOrder } from "../order-flow.js";
 
 export function createUserCheckoutAcceptedHandler({
   db,
@@ -30,32 +27,32 @@ export function createUserCheckoutAcceptedHandler({
     db,
     "ordering.start-order",
     async (trx, event, meta) => {
-      const log = { orderId: event.orderId, checkoutRequestId: event.requestId, eventId: meta.eventId };
+      const log = { orderId: event.orderId, buyerId: event.buyerId, checkoutRequestId: event.requestId, eventId: meta.eventId };
+      const trace = { correlationId: meta.correlationId, traceparent: meta.traceparent };
+      const reject = async (reason: string) => {
+        await rejectCheckout(trx, { orderId: event.orderId, buyerId: event.buyerId, checkoutRequestId: event.requestId, reason }, trace);
+        return () => logger.error({ ...log, reason }, "checkout rejected: it cannot make its order");
+      };
       const existing = await findOrderIdByCheckoutRequest(trx, event.buyerId, event.requestId);
       if (existing === event.orderId) {
         return () => logger.info(log, "checkout request already made its order; event ignored");
       }
       if (existing !== undefined) {
-        // Basket gave this request another order id (its checkout record was pruned and the buyer retried): the buyer
-        // was promised an order that would never exist if this were ignored.
-        logger.error({ ...log, existingOrderId: existing }, "checkout request already made another order");
-        throw new CheckoutConflictError(
-          `checkout request ${event.requestId} of buyer ${event.buyerId} already made order ${existing}; it cannot also make order ${event.orderId}`,
-        );
+        // Basket gave this request another order id (its checkout record was pruned and the buyer retried).
+        return reject(`checkout request ${event.requestId} already made order ${existing}; it cannot also make order ${event.orderId}`);
       }
       if ((await findOrderVersion(trx, event.orderId)) !== undefined) {
-        logger.error(log, "order id already belongs to another checkout");
-        throw new CheckoutConflictError(`order id ${event.orderId} already belongs to another checkout; checkout request ${event.requestId} made no order`);
+        return reject(`order id ${event.orderId} already belongs to another checkout`);
       }
       let order;
       try {
         order = orderFromCheckout(checkoutToDraft(event), now());
       } catch (error) {
-        // Retried, then parked in the DLQ with this reason for an operator.
-        logger.error({ ...log, err: error instanceof Error ? error.message : String(error) }, "checkout event cannot make an order");
+        // No retry makes a malformed checkout valid. Anything else (the database) is retried by the bus.
+        if (error instanceof InvalidArgumentError) return reject(`the checkout is invalid: ${error.message}`);
         throw error;
       }
-      await startOrder(trx, order, { correlationId: meta.correlationId, traceparent: meta.traceparent }, timings);
+      await startOrder(trx, order, trace, timings);
       return () => logger.info({ ...log, buyerId: order.buyerId, lines: order.lines.length, total: order.total }, "order submitted");
     },
     logger,
