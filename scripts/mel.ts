@@ -1,11 +1,12 @@
 // `npm run mel -- <group> <command> [options]`: the operator CLI. Each group
-// (dlq, and later keys, …) registers its commands in `groups` below; the
+// (dlq, outbox, keys) registers its commands in `groups` below; the
 // dispatcher only parses the first two words, prints help, and turns a
 // command's result or error into an exit code.
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dlqCommands } from "./mel-dlq.js";
 import { keysCommands } from "./mel-keys.js";
+import { outboxCommands } from "./mel-outbox.js";
 
 export interface CliCommand {
   summary: string;
@@ -23,6 +24,7 @@ export interface CliIo {
 export const groups: Record<string, Record<string, CliCommand>> = {
   dlq: dlqCommands,
   keys: keysCommands,
+  outbox: outboxCommands,
 };
 
 function help(io: CliIo): void {

@@ -2,7 +2,8 @@
 // has taken responsibility for the message (routed it to at least one queue
 // and, for persistent messages on durable queues, written it). A nack, a
 // return (mandatory and unroutable), a closed channel or no answer in time is
-// a PublishError, never a silent loss.
+// a PublishError, never a silent loss. Only a message published with
+// `mandatory: false` may go unrouted: the broker then confirms and drops it.
 import type { ConfirmChannel, Message, Options } from "amqplib";
 import { type BrokerLink, errorMessage, ManagedChannel } from "./connection.js";
 import { PublishError } from "./errors.js";
@@ -11,10 +12,11 @@ export interface OutgoingMessage {
   exchange: string;
   routingKey: string;
   body: Uint8Array;
-  /** Must carry a messageId: returns are matched to publishes by it. */
+  /**
+   * Must carry a messageId: returns are matched to publishes by it. Mandatory
+   * unless `mandatory: false` says the message may go unrouted (a notice).
+   */
   properties: Options.Publish & { messageId: string };
-  /** Default true: a message no queue is bound for fails as unroutable instead of vanishing. */
-  mandatory?: boolean;
 }
 
 export interface ConfirmPublisherOptions {
@@ -78,7 +80,7 @@ export class ConfirmPublisher {
           message.exchange,
           message.routingKey,
           Buffer.from(message.body),
-          { ...message.properties, mandatory: message.mandatory ?? true },
+          { ...message.properties, mandatory: message.properties.mandatory ?? true },
           (error: unknown) => {
             const id = message.properties.messageId;
             const returnCount = returned?.get(id) ?? 0;

@@ -4,7 +4,7 @@ import { after, before, describe, test } from "node:test";
 import { connect } from "amqplib";
 import pino from "pino";
 import { ProductPriceChanged } from "../../gen/mel/events/v1/catalog_events.js";
-import { OrderStarted } from "../../gen/mel/events/v1/ordering_events.js";
+import { OrderPaymentSucceeded, OrderStarted } from "../../gen/mel/events/v1/ordering_events.js";
 import { BrokerProbe, ensureRabbitMq, findQueue, listBindings, listQueues, rabbitMqUrl, uniqueName } from "../../test/support/rabbitmq.js";
 import { deferred, waitUntil } from "../../test/support/wait.js";
 import { createEventBus, type EventBus, type EventMeta, listParkedMessages, PublishError, serviceQueueTopology } from "./index.js";
@@ -60,11 +60,27 @@ describe("publishing", () => {
     assert.deepEqual(OrderStarted.decode(message.content), order("o-props"));
   });
 
-  test("publishing an event no queue is bound for fails as unroutable", async () => {
+  test("publishing a required event no queue is bound for fails as unroutable", async () => {
     await assert.rejects(
       bus.publish(ProductPriceChanged, { productId: "p-1", oldPrice: undefined, newPrice: undefined }),
       (error: unknown) => error instanceof PublishError && error.reason === "unroutable" && error.message.includes("ProductPriceChanged"),
     );
+  });
+
+  test("publishing a notice no queue is bound for succeeds: it is published without mandatory and nobody wanted it", async () => {
+    const eventId = await bus.publish(OrderPaymentSucceeded, { orderId: "o-notice", authorizationId: "auth-1" });
+    assert.match(eventId, /^[0-9a-f-]{36}$/);
+  });
+
+  test("a notice still reaches a queue that is bound for it", async () => {
+    const queue = `${prefix}.notice-tap`;
+    await bus.declare({ queues: [{ name: queue }], bindings: [{ source: exchange, destination: queue, routingKey: "OrderPaymentSucceeded" }] });
+    const eventId = await bus.publish(OrderPaymentSucceeded, { orderId: "o-notice-bound", authorizationId: "auth-2" });
+    await probe.waitForReady(queue, 1);
+    const message = await probe.raw.get(queue, { noAck: true });
+    assert.ok(message);
+    assert.equal(message.properties.messageId, eventId);
+    assert.deepEqual(OrderPaymentSucceeded.decode(message.content), { orderId: "o-notice-bound", authorizationId: "auth-2" });
   });
 
   test("a publish the broker refuses (nack) is an error to the caller", async () => {

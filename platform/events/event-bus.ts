@@ -7,7 +7,8 @@ import type { Logger } from "pino";
 import { ConfirmPublisher } from "./confirm-publisher.js";
 import { BrokerLink, ManagedChannel, type ReconnectOptions } from "./connection.js";
 import { type SubscribeOptions, type Subscription, startConsumer } from "./consumer.js";
-import { eventNameOf, isBroadcastEvent, type MessageCodec } from "./event-types.js";
+import { deliveryOf, eventDeliveries } from "./event-delivery.js";
+import { eventNameOf, type MessageCodec } from "./event-types.js";
 import { RequestClient, type RequestOptions, type ServeOptions, serveRequests } from "./request-reply.js";
 import { declareTopology, type Topology } from "./topology.js";
 
@@ -74,6 +75,8 @@ export interface EventBus {
  * connection cannot be made) and declares the events exchange.
  */
 export async function createEventBus(options: EventBusOptions): Promise<EventBus> {
+  // A contract whose events do not all declare their delivery stops the service here, not at its first publish.
+  eventDeliveries();
   const exchange = options.exchange ?? "mel.events";
   const publishTimeoutMs = options.publishTimeoutMs ?? 5000;
   const { logger } = options;
@@ -100,8 +103,9 @@ export async function createEventBus(options: EventBusOptions): Promise<EventBus
       exchange: overrides.exchange ?? exchange,
       routingKey: overrides.routingKey ?? event.type,
       body: event.body,
-      mandatory: !isBroadcastEvent(event.type),
       properties: {
+        // A notice nobody is bound for is dropped by the broker; a required event comes back as unroutable.
+        mandatory: deliveryOf(event.type) === "required",
         messageId: event.eventId,
         type: event.type,
         persistent: true,

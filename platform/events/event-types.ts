@@ -6,6 +6,7 @@ import { UserCheckoutAccepted } from "../../gen/mel/events/v1/basket_events.js";
 import { OrderStockConfirmed, OrderStockRejected, ProductPriceChanged } from "../../gen/mel/events/v1/catalog_events.js";
 import { SessionRevoked } from "../../gen/mel/events/v1/identity_events.js";
 import {
+  CheckoutRejected,
   OrderPaymentFailed,
   OrderPaymentSucceeded,
   OrderStarted,
@@ -28,6 +29,7 @@ export const integrationEvents = {
   OrderStockConfirmed,
   OrderStockRejected,
   OrderStarted,
+  CheckoutRejected,
   OrderStatusChangedToAwaitingValidation,
   OrderStatusChangedToStockConfirmed,
   OrderPaymentSucceeded,
@@ -47,19 +49,6 @@ const namesByCodec = new Map<unknown, EventName>((Object.entries(integrationEven
 
 export function isEventName(name: string): name is EventName {
   return Object.hasOwn(integrationEvents, name);
-}
-
-/**
- * Events every running instance hears on a queue of its own (subscribe with
- * `instance`), rather than one instance of each service through its work
- * queue. With no instance running nobody needs telling, so publishing one that
- * no queue is bound for is not a failure (for the others it is: an event would
- * be lost).
- */
-const broadcastEvents: ReadonlySet<string> = new Set<EventName>(["SessionRevoked"]);
-
-export function isBroadcastEvent(name: string): boolean {
-  return broadcastEvents.has(name);
 }
 
 /** The event name of a generated codec; throws for a message that is not an integration event. */

@@ -13,6 +13,7 @@ export type { EventHandler, EventHandlers, EventMeta, SubscribeOptions, Subscrip
 export { listParkedMessages, type ParkedMessage, replayParkedMessages, workQueueOf } from "./dead-letters.js";
 export { PublishError, type PublishFailure, RemoteRequestError, RequestTimeoutError } from "./errors.js";
 export { createEventBus, type EventBus, type EventBusOptions, eventContentType, type OutgoingEvent, type PublishOptions } from "./event-bus.js";
+export { type Delivery, deliveryOf, eventDeliveries, readEventDeliveries } from "./event-delivery.js";
 export {
   decodeEvent,
   type EventName,
@@ -20,24 +21,37 @@ export {
   encodeEvent,
   eventNameOf,
   integrationEvents,
-  isBroadcastEvent,
   isEventName,
   type MessageCodec,
 } from "./event-types.js";
 export { type AfterCommit, handleOnce, pruneInbox, runOnce } from "./inbox.js";
 export type { InboxTable, MessagingTables, OutboxTable } from "./messaging.table.js";
-export { type MessagingConfig, messagingConfigFrom, messagingEnv, type PublisherConfig, publisherConfigFrom, publisherEnv } from "./messaging-config.js";
+export {
+  defaultOutboxRetentionMs,
+  type MessagingConfig,
+  messagingConfigFrom,
+  messagingEnv,
+  type PublisherConfig,
+  publisherConfigFrom,
+  publisherEnv,
+} from "./messaging-config.js";
 export { messagingTablesMigration } from "./messaging-tables.migration.js";
 export {
   addToOutbox,
   type ClaimRequest,
   claimOutboxBatch,
+  countParkedOutboxRows,
   deletePublishedOutboxRows,
+  listParkedOutboxRows,
   markOutboxFailed,
+  markOutboxParked,
   markOutboxPublished,
   type OutboxEventOptions,
   type OutboxRow,
+  type ParkedOutboxRow,
+  releaseParkedOutboxRows,
 } from "./outbox.js";
+export { outboxParkingMigration } from "./outbox-parking.migration.js";
 export { createOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from "./outbox-relay.js";
 export type { RequestOptions, ServeOptions } from "./request-reply.js";
 export { serializeByKey } from "./serialize-by-key.js";

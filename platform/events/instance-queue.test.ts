@@ -7,7 +7,8 @@ import pino from "pino";
 import { type SessionRevoked, SessionRevoked as SessionRevokedCodec } from "../../gen/mel/events/v1/identity_events.js";
 import { BrokerProbe, ensureRabbitMq, findQueue, listBindings, listQueues, rabbitMqUrl, uniqueName } from "../../test/support/rabbitmq.js";
 import { waitUntil } from "../../test/support/wait.js";
-import { createEventBus, type EventBus, instanceQueueName, isBroadcastEvent } from "./index.js";
+import { deliveryOf } from "./event-delivery.js";
+import { createEventBus, type EventBus, instanceQueueName } from "./index.js";
 
 const logged: Array<Record<string, unknown>> = [];
 const logger = pino({ level: "warn" }, { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) });
@@ -37,9 +38,9 @@ const revoked = (sessionId: string): SessionRevoked => ({
 });
 
 describe("instance queues", () => {
-  test("SessionRevoked is a broadcast event; order events are not", () => {
-    assert.equal(isBroadcastEvent("SessionRevoked"), true);
-    assert.equal(isBroadcastEvent("OrderStarted"), false);
+  test("SessionRevoked is a notice (published without mandatory); order events are required", () => {
+    assert.equal(deliveryOf("SessionRevoked"), "notice");
+    assert.equal(deliveryOf("OrderStarted"), "required");
   });
 
   test("publishing a broadcast event no queue is bound for succeeds", async () => {

@@ -16,6 +16,7 @@ describe("messagingEnv", () => {
       eventPrefetch: 16,
       eventRetryDelaysMs: [1000, 5000, 10_000],
       outboxPollMs: 1000,
+      outboxRetentionMs: 7 * 24 * 60 * 60 * 1000,
     });
   });
 
@@ -28,6 +29,7 @@ describe("messagingEnv", () => {
       MEL_SHIPPING_EVENT_PREFETCH: "64",
       MEL_SHIPPING_EVENT_RETRY_DELAYS: "500, 2000",
       MEL_SHIPPING_OUTBOX_POLL_INTERVAL: "250ms",
+      MEL_SHIPPING_OUTBOX_RETENTION: "48h",
       MEL_CATALOG_QUEUE: "not-mine",
     });
     assert.deepEqual(messagingConfigFrom(parsed, "SHIPPING"), {
@@ -38,16 +40,29 @@ describe("messagingEnv", () => {
       eventPrefetch: 64,
       eventRetryDelaysMs: [500, 2000],
       outboxPollMs: 250,
+      outboxRetentionMs: 48 * 60 * 60 * 1000,
     });
+  });
+
+  it("takes the service's own default retention of published outbox events", () => {
+    const keepsAnHour = z.object({ ...messagingEnv("SHIPPING", { outboxRetentionMs: 3_600_000 }) });
+    assert.equal(messagingConfigFrom(parseConfig(keepsAnHour, {}), "SHIPPING").outboxRetentionMs, 3_600_000);
   });
 
   it("names every bad variable", () => {
     assert.throws(
-      () => parseConfig(shippingEnv, { MEL_RABBITMQ_URL: "http://broker", MEL_SHIPPING_EVENT_PREFETCH: "0", MEL_SHIPPING_EVENT_RETRY_DELAYS: "1000,-5" }),
+      () =>
+        parseConfig(shippingEnv, {
+          MEL_RABBITMQ_URL: "http://broker",
+          MEL_SHIPPING_EVENT_PREFETCH: "0",
+          MEL_SHIPPING_EVENT_RETRY_DELAYS: "1000,-5",
+          MEL_SHIPPING_OUTBOX_RETENTION: "7 days",
+        }),
       (error: Error) =>
         /MEL_RABBITMQ_URL: expected a URL starting with amqp: or amqps:/.test(error.message) &&
         /MEL_SHIPPING_EVENT_PREFETCH: expected an integer 1\.\.1000/.test(error.message) &&
-        /MEL_SHIPPING_EVENT_RETRY_DELAYS: expected comma-separated positive durations/.test(error.message),
+        /MEL_SHIPPING_EVENT_RETRY_DELAYS: expected comma-separated positive durations/.test(error.message) &&
+        /MEL_SHIPPING_OUTBOX_RETENTION: expected a duration/.test(error.message),
     );
   });
 });

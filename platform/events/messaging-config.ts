@@ -14,15 +14,22 @@ type MessagingEnvShape<Service extends string> = {
   Record<`MEL_${Service}_QUORUM_QUEUES`, ReturnType<typeof boolean>> &
   Record<`MEL_${Service}_EVENT_PREFETCH`, ReturnType<typeof integer>> &
   Record<`MEL_${Service}_EVENT_RETRY_DELAYS`, ReturnType<typeof durationList>> &
-  Record<`MEL_${Service}_OUTBOX_POLL_INTERVAL`, ReturnType<typeof durationMs>>;
+  Record<`MEL_${Service}_OUTBOX_POLL_INTERVAL`, ReturnType<typeof durationMs>> &
+  Record<`MEL_${Service}_OUTBOX_RETENTION`, ReturnType<typeof durationMs>>;
+
+/** Seven days: long enough to look into what was published last week. */
+export const defaultOutboxRetentionMs = 7 * 24 * 60 * 60 * 1000;
 
 /**
  * The zod fields for a service's messaging variables, to spread into its
  * schema: `messagingEnv("CATALOG")` reads MEL_RABBITMQ_URL, MEL_EVENTS_EXCHANGE
  * and MEL_CATALOG_{QUEUE, QUORUM_QUEUES, EVENT_PREFETCH, EVENT_RETRY_DELAYS_MS,
- * OUTBOX_POLL_MS}. The queue defaults to "<service>.events".
+ * OUTBOX_POLL_MS, OUTBOX_RETENTION}. The queue defaults to "<service>.events";
+ * the retention of published outbox events to `defaults.outboxRetentionMs`
+ * (seven days unless the service keeps them elsewhere, as the basket does in
+ * its documents).
  */
-export function messagingEnv<Service extends string>(service: Service): MessagingEnvShape<Service> {
+export function messagingEnv<Service extends string>(service: Service, defaults: { outboxRetentionMs?: number } = {}): MessagingEnvShape<Service> {
   return {
     MEL_RABBITMQ_URL: brokerUrl(),
     MEL_EVENTS_EXCHANGE: text("mel.events"),
@@ -35,6 +42,8 @@ export function messagingEnv<Service extends string>(service: Service): Messagin
     [`MEL_${service}_EVENT_RETRY_DELAYS`]: durationList([...defaultRetryDelaysMs]),
     // The outbox relay's fallback poll; commits wake it at once.
     [`MEL_${service}_OUTBOX_POLL_INTERVAL`]: durationMs(1000),
+    // Published outbox events older than this are deleted by the relay.
+    [`MEL_${service}_OUTBOX_RETENTION`]: durationMs(defaults.outboxRetentionMs ?? defaultOutboxRetentionMs),
   } as MessagingEnvShape<Service>;
 }
 
@@ -47,6 +56,8 @@ export interface MessagingConfig {
   eventPrefetch: number;
   eventRetryDelaysMs: number[];
   outboxPollMs: number;
+  /** How long published outbox events are kept before the relay deletes them. */
+  outboxRetentionMs: number;
 }
 
 /** Picks the settings messagingEnv(service) declared out of the parsed environment. */
@@ -60,6 +71,7 @@ export function messagingConfigFrom<Service extends string>(parsed: z.output<z.Z
     eventPrefetch: values[`MEL_${service}_EVENT_PREFETCH`] as number,
     eventRetryDelaysMs: values[`MEL_${service}_EVENT_RETRY_DELAYS`] as number[],
     outboxPollMs: values[`MEL_${service}_OUTBOX_POLL_INTERVAL`] as number,
+    outboxRetentionMs: values[`MEL_${service}_OUTBOX_RETENTION`] as number,
   };
 }
 

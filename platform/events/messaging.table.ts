@@ -26,6 +26,11 @@ export interface OutboxTable {
   /** The relay holding the row, until claimed_until; another relay may take it after that. */
   claimed_by: string | null;
   claimed_until: Instant | null;
+  /**
+   * Set when the row was parked: a required event that stayed unroutable. The
+   * relay skips it until an operator replays it; last_error says why.
+   */
+  parked_at: Instant | null;
 }
 
 export interface InboxTable {

@@ -4,14 +4,32 @@
 // rows another relay holds. Publishing is at-least-once: a relay that dies
 // after the broker confirmed but before marking the row lets another publish
 // it again once the claim expires; consumers' inboxes absorb that duplicate.
+//
+// An event the broker hands back as unroutable (a required event no queue is
+// bound for; notices are not published mandatory, see event-delivery.ts) is
+// retried a few times, since its consumer may just not have declared its
+// queue yet, and then parked: marked parked_at, logged at error with the row
+// and the number of parked rows, skipped by every relay until an operator
+// replays it (`npm run mel -- outbox replay <service>`). Published rows are
+// deleted in batches once older than the retention.
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { createWakeableLoop } from "../process/index.js";
 import { type AnyKysely, type DialectKind, dialectOf } from "../sql/index.js";
 import { errorMessage } from "./connection.js";
+import { PublishError } from "./errors.js";
 import type { EventBus } from "./event-bus.js";
 import { pruneInbox } from "./inbox.js";
-import { claimOutboxBatch, deletePublishedOutboxRows, markOutboxFailed, markOutboxPublished, type OutboxRow } from "./outbox.js";
+import { defaultOutboxRetentionMs } from "./messaging-config.js";
+import {
+  claimOutboxBatch,
+  countParkedOutboxRows,
+  deletePublishedOutboxRows,
+  markOutboxFailed,
+  markOutboxParked,
+  markOutboxPublished,
+  type OutboxRow,
+} from "./outbox.js";
 
 export interface OutboxRelayOptions {
   db: AnyKysely;
@@ -30,8 +48,16 @@ export interface OutboxRelayOptions {
   /** Back-off after a failed publish: initial, doubled per attempt, capped. Defaults 1 s and 60 s. */
   retryInitialDelayMs?: number;
   retryMaxDelayMs?: number;
-  /** Published rows older than this are deleted. Default 7 days. */
+  /** Published rows older than this are deleted (MEL_<SERVICE>_OUTBOX_RETENTION). Default 7 days. */
   retentionMs?: number;
+  /** Published rows deleted per statement while pruning. Default 1000. */
+  pruneBatchSize?: number;
+  /**
+   * Attempts after which an event that is still unroutable is parked instead
+   * of retried. Default 5 (with the default back-off, about 15 s: time for a
+   * consumer that starts after this service to declare its queue).
+   */
+  unroutableAttempts?: number;
   /**
    * Inbox rows (events this service's consumers handled) older than this are
    * deleted: a duplicate of an event is not expected later than that. Default
@@ -63,7 +89,9 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const claimTtlMs = options.claimTtlMs ?? 60_000;
   const retryInitialDelayMs = options.retryInitialDelayMs ?? 1000;
   const retryMaxDelayMs = options.retryMaxDelayMs ?? 60_000;
-  const retentionMs = options.retentionMs ?? 7 * 24 * 60 * 60 * 1000;
+  const retentionMs = options.retentionMs ?? defaultOutboxRetentionMs;
+  const pruneBatchSize = options.pruneBatchSize ?? 1000;
+  const unroutableAttempts = options.unroutableAttempts ?? 5;
   const inboxRetentionMs = options.inboxRetentionMs ?? 14 * 24 * 60 * 60 * 1000;
   const cleanupIntervalMs = options.cleanupIntervalMs ?? 10 * 60 * 1000;
 
@@ -88,27 +116,47 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       ),
     );
     const published: string[] = [];
-    // Failed rows grouped by their attempt count, so each group is one UPDATE.
-    const failed = new Map<number, { ids: string[]; error: string }>();
+    const retried: Array<{ row: OutboxRow; error: string }> = [];
+    const parked: Array<{ row: OutboxRow; error: string }> = [];
     outcomes.forEach((outcome, index) => {
       const row = rows[index] as OutboxRow;
       if (outcome.status === "fulfilled") {
         published.push(row.id);
         return;
       }
-      const group = failed.get(row.attempts) ?? { ids: [], error: errorMessage(outcome.reason) };
-      group.ids.push(row.id);
-      failed.set(row.attempts, group);
+      // Each row keeps its own error: the publisher's message names the event it is about.
+      const failure = { row, error: errorMessage(outcome.reason) };
+      const unroutable = outcome.reason instanceof PublishError && outcome.reason.reason === "unroutable";
+      if (unroutable && row.attempts + 1 >= unroutableAttempts) parked.push(failure);
+      else retried.push(failure);
     });
     const done = new Date();
     await markOutboxPublished(db, published, done);
-    for (const [attempts, group] of failed) {
-      const nextAttemptAt = new Date(done.getTime() + retryDelay(attempts));
-      await markOutboxFailed(db, group.ids, attempts, group.error, nextAttemptAt);
+    for (const { row, error } of retried) {
+      await markOutboxFailed(db, [row.id], row.attempts, error, new Date(done.getTime() + retryDelay(row.attempts)));
+    }
+    const [firstRetried] = retried;
+    if (firstRetried) {
       logger.warn(
-        { relayId, events: group.ids.length, attempts: attempts + 1, retryAt: nextAttemptAt.toISOString(), err: group.error },
+        {
+          relayId,
+          events: retried.length,
+          eventIds: retried.slice(0, 10).map(({ row }) => row.id),
+          attempts: firstRetried.row.attempts + 1,
+          err: firstRetried.error,
+        },
         "outbox publish failed; will retry",
       );
+    }
+    for (const { row, error } of parked) await markOutboxParked(db, row.id, row.attempts, error, done);
+    if (parked.length > 0) {
+      const parkedTotal = await countParkedOutboxRows(db);
+      for (const { row, error } of parked) {
+        logger.error(
+          { relayId, eventId: row.id, type: row.event_type, attempts: row.attempts + 1, parkedTotal, err: error },
+          "outbox event parked: no queue is bound for it; bind its consumer, then npm run mel -- outbox replay",
+        );
+      }
     }
     return { claimed: rows.length, published: published.length };
   }
@@ -116,7 +164,13 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   async function cleanupIfDue(): Promise<void> {
     if (Date.now() - lastCleanup < cleanupIntervalMs) return;
     lastCleanup = Date.now();
-    const deleted = await deletePublishedOutboxRows(db, new Date(Date.now() - retentionMs));
+    const cutoff = new Date(Date.now() - retentionMs);
+    let deleted = 0;
+    for (;;) {
+      const batch = await deletePublishedOutboxRows(db, cutoff, pruneBatchSize, dialect);
+      deleted += batch;
+      if (batch < pruneBatchSize) break;
+    }
     if (deleted > 0) logger.info({ relayId, deleted }, "deleted old published outbox rows");
     // The relay runs wherever the messaging tables are, so it keeps the inbox from growing forever too.
     const forgotten = await pruneInbox(db, new Date(Date.now() - inboxRetentionMs));

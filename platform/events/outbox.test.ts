@@ -6,7 +6,7 @@ import { after, before, describe, test } from "node:test";
 import { DummyDriver, Kysely, type KyselyPlugin, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql, UpdateQueryNode } from "kysely";
 import pino from "pino";
 import { ProductPriceChanged } from "../../gen/mel/events/v1/catalog_events.js";
-import { OrderStarted } from "../../gen/mel/events/v1/ordering_events.js";
+import { OrderPaymentSucceeded, OrderStarted } from "../../gen/mel/events/v1/ordering_events.js";
 import { createTestPostgresDatabase, type TestPostgresDatabase } from "../../test/support/postgres.js";
 import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, uniqueName } from "../../test/support/rabbitmq.js";
 import { awaitedLater, deferred, waitUntil } from "../../test/support/wait.js";
@@ -15,19 +15,24 @@ import { captureMssqlStatements } from "../sql/mssql-compiler.test-support.js";
 import {
   addToOutbox,
   claimOutboxBatch,
+  countParkedOutboxRows,
   createEventBus,
   createOutboxRelay,
   deletePublishedOutboxRows,
   type EventBus,
+  listParkedOutboxRows,
   type MessagingTables,
   markOutboxFailed,
+  markOutboxParked,
   markOutboxPublished,
   messagingTablesMigration,
   type OutboxRow,
+  outboxParkingMigration,
+  releaseParkedOutboxRows,
 } from "./index.js";
 
 const logger = pino({ level: "silent" });
-const migrations = { "0000_messaging_tables": messagingTablesMigration };
+const migrations = { "0000_messaging_tables": messagingTablesMigration, "0001_outbox_parking": outboxParkingMigration };
 const prefix = uniqueName("outbox");
 const exchange = `${prefix}.events`;
 let bus: EventBus;
@@ -139,7 +144,8 @@ function outboxBehaviour(label: string, open: () => Promise<{ db: Kysely<Messagi
     });
 
     test("a failed publish records the attempt and the error, and is retried after a back-off", async () => {
-      const relay = createOutboxRelay({ db, bus, logger, pollIntervalMs: 20, retryInitialDelayMs: 50, retryMaxDelayMs: 100 });
+      // Never parked here: this is about the retries before that.
+      const relay = createOutboxRelay({ db, bus, logger, pollIntervalMs: 20, retryInitialDelayMs: 50, retryMaxDelayMs: 100, unroutableAttempts: 1000 });
       const id = await db.transaction().execute((trx) => addToOutbox(trx, ProductPriceChanged, { productId: "p-1", oldPrice: undefined, newPrice: undefined }));
       relay.start();
       try {
@@ -168,6 +174,86 @@ function outboxBehaviour(label: string, open: () => Promise<{ db: Kysely<Messagi
       }
     });
 
+    test("each row that failed in one batch keeps its own error, naming that row", async () => {
+      await db.deleteFrom("outbox").execute();
+      const ids = await db
+        .transaction()
+        .execute(async (trx) => [
+          await addToOutbox(trx, ProductPriceChanged, { productId: "p-own-1", oldPrice: undefined, newPrice: undefined }),
+          await addToOutbox(trx, ProductPriceChanged, { productId: "p-own-2", oldPrice: undefined, newPrice: undefined }),
+        ]);
+      const relay = createOutboxRelay({ db, bus, logger, unroutableAttempts: 1000 });
+      await relay.publishBatch();
+      const rows = await db.selectFrom("outbox").select(["id", "last_error"]).where("id", "in", ids).execute();
+      assert.equal(rows.length, 2);
+      for (const row of rows) assert.match(row.last_error ?? "", new RegExp(`^ProductPriceChanged ${row.id} to .* was returned: no queue is bound`));
+      await db.deleteFrom("outbox").execute();
+    });
+
+    test("a required event that stays unroutable is parked after its attempts, logged at error with its row, and skipped by the relay", async () => {
+      await db.deleteFrom("outbox").execute();
+      const lines: Array<Record<string, unknown>> = [];
+      const capturing = pino({ level: "warn" }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+      const id = await db
+        .transaction()
+        .execute((trx) => addToOutbox(trx, ProductPriceChanged, { productId: "p-park", oldPrice: undefined, newPrice: undefined }));
+      const relay = createOutboxRelay({ db, bus, logger: capturing, pollIntervalMs: 20, retryInitialDelayMs: 10, retryMaxDelayMs: 20, unroutableAttempts: 3 });
+      relay.start();
+      try {
+        await waitUntil(
+          "the row to be parked",
+          async () => (await db.selectFrom("outbox").select("parked_at").where("id", "=", id).executeTakeFirstOrThrow()).parked_at !== null,
+        );
+      } finally {
+        await relay.stop();
+      }
+      const row = await db.selectFrom("outbox").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+      assert.equal(row.attempts, 3);
+      assert.equal(row.published_at, null);
+      assert.equal(row.claimed_by, null);
+      assert.match(row.last_error ?? "", new RegExp(`^ProductPriceChanged ${id} to .* was returned: no queue is bound for routing key "ProductPriceChanged"`));
+      const parkedLines = lines.filter((line) => line.level === 50);
+      assert.deepEqual(
+        parkedLines.map((line) => [line.msg, line.eventId, line.type, line.attempts, line.parkedTotal]),
+        [["outbox event parked: no queue is bound for it; bind its consumer, then npm run mel -- outbox replay", id, "ProductPriceChanged", 3, 1]],
+      );
+      assert.equal(lines.filter((line) => line.level === 40).length, 2, "one warning per retried attempt, none after parking");
+      // No relay claims it again.
+      const now = new Date(Date.now() + 24 * 60 * 60 * 1000);
+      assert.deepEqual(await claimOutboxBatch(db, { relayId: "another-relay", batchSize: 10, now, claimedUntil: new Date(now.getTime() + 60_000) }), []);
+      assert.equal(await countParkedOutboxRows(db), 1);
+    });
+
+    test("a replayed parked row is published once its consumer is bound", async () => {
+      const [parked] = (await listParkedOutboxRows(db)).rows;
+      assert.ok(parked, "the row parked by the previous test");
+      assert.equal(parked.type, "ProductPriceChanged");
+      const queue = await tapQueue(`${label}.replayed`, "ProductPriceChanged");
+      try {
+        assert.equal(await releaseParkedOutboxRows(db, { eventId: parked.eventId }), 1);
+        assert.equal(await countParkedOutboxRows(db), 0);
+        assert.equal(await createOutboxRelay({ db, bus, logger }).publishBatch(), 1);
+        await probe.waitForReady(queue, 1, 5000);
+        const row = await db.selectFrom("outbox").selectAll().where("id", "=", parked.eventId).executeTakeFirstOrThrow();
+        assert.notEqual(row.published_at, null);
+        assert.equal(row.parked_at, null);
+      } finally {
+        await probe.raw.deleteQueue(queue);
+        await db.deleteFrom("outbox").execute();
+      }
+    });
+
+    test("a notice no queue is bound for is published once and marked published, not retried", async () => {
+      await db.deleteFrom("outbox").execute();
+      const id = await db.transaction().execute((trx) => addToOutbox(trx, OrderPaymentSucceeded, { orderId: "o-notice", authorizationId: "auth-1" }));
+      assert.equal(await createOutboxRelay({ db, bus, logger }).publishBatch(), 1);
+      const row = await db.selectFrom("outbox").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+      assert.notEqual(row.published_at, null);
+      assert.equal(row.attempts, 1);
+      assert.equal(row.last_error, null);
+      await db.deleteFrom("outbox").execute();
+    });
+
     test("without notify() the relay still publishes at its next poll", async () => {
       await db.deleteFrom("outbox").execute();
       const queue = await tapQueue(`${label}.polled`, "OrderStarted");
@@ -189,20 +275,23 @@ function outboxBehaviour(label: string, open: () => Promise<{ db: Kysely<Messagi
 
     test("the relay deletes published rows past the retention and keeps pending ones", async () => {
       await db.deleteFrom("outbox").execute();
-      const old = await db.transaction().execute((trx) => addToOutbox(trx, OrderStarted, order("old"), { now: new Date("2020-01-01T00:00:00Z") }));
-      await markOutboxPublished(db, [old], new Date("2020-01-01T00:00:01Z"));
+      const old = await db.transaction().execute(async (trx) => {
+        const ids: string[] = [];
+        for (let index = 0; index < 5; index++)
+          ids.push(await addToOutbox(trx, OrderStarted, order(`old-${index}`), { now: new Date("2020-01-01T00:00:00Z") }));
+        return ids;
+      });
+      await markOutboxPublished(db, old, new Date("2020-01-01T00:00:01Z"));
       const recent = await db.transaction().execute((trx) => addToOutbox(trx, OrderStarted, order("recent")));
       await markOutboxPublished(db, [recent], new Date());
       const pending = await db.transaction().execute((trx) => addToOutbox(trx, OrderStarted, order("pending")));
       await markOutboxFailed(db, [pending], 0, "broker down", new Date("2999-01-01T00:00:00Z"));
 
-      const relay = createOutboxRelay({ db, bus, logger, retentionMs: 60 * 60 * 1000, cleanupIntervalMs: 0 });
+      // Five old rows, two per statement: the relay goes on until a batch comes back short.
+      const relay = createOutboxRelay({ db, bus, logger, retentionMs: 60 * 60 * 1000, cleanupIntervalMs: 0, pruneBatchSize: 2 });
       relay.start();
       try {
-        await waitUntil(
-          "the old row to be deleted",
-          async () => (await db.selectFrom("outbox").select("id").where("id", "=", old).executeTakeFirst()) === undefined,
-        );
+        await waitUntil("the old rows to be deleted", async () => (await db.selectFrom("outbox").select("id").where("id", "in", old).execute()).length === 0);
         const left = (await db.selectFrom("outbox").select("id").execute()).map((row) => row.id).sort();
         assert.deepEqual(left, [recent, pending].sort());
       } finally {
@@ -275,13 +364,17 @@ describe("outbox SQL on SQL Server (compiled) and PostgreSQL (compiled)", () => 
     ]);
   });
 
+  test("parking adds one nullable column", async () => {
+    assert.deepEqual(await captureMssqlStatements((db) => outboxParkingMigration.up(db)), ['alter table "outbox" add "parked_at" varchar(32)']);
+  });
+
   test("claiming compiles to one UPDATE over a TOP batch read WITH (UPDLOCK, READPAST)", async () => {
     const statements = await captureMssqlStatements((db) => claimOutboxBatch(db, claim));
     assert.equal(statements.length, 1);
     const normalised = statements[0]?.replace(/\s+/g, " ").trim();
     assert.equal(
       normalised,
-      "with batch as ( select top (@1) * from outbox with (updlock, readpast, rowlock) where published_at is null and next_attempt_at <= @2 and (claimed_until is null or claimed_until < @3) order by seq ) update batch set claimed_by = @4, claimed_until = @5 output inserted.*",
+      "with batch as ( select top (@1) * from outbox with (updlock, readpast, rowlock) where published_at is null and parked_at is null and next_attempt_at <= @2 and (claimed_until is null or claimed_until < @3) order by seq ) update batch set claimed_by = @4, claimed_until = @5 output inserted.*",
     );
   });
 
@@ -289,12 +382,19 @@ describe("outbox SQL on SQL Server (compiled) and PostgreSQL (compiled)", () => 
     const statements = await captureMssqlStatements(async (db) => {
       await markOutboxPublished(db, ["a", "b"], claim.now);
       await markOutboxFailed(db, ["c"], 2, "boom", claim.claimedUntil);
-      await deletePublishedOutboxRows(db, claim.now);
+      await deletePublishedOutboxRows(db, claim.now, 500);
+      await markOutboxParked(db, "d", 4, "returned", claim.now);
+      await releaseParkedOutboxRows(db, { eventId: "d", now: claim.now });
+      await listParkedOutboxRows(db, 20);
     });
     assert.deepEqual(statements, [
       'update "outbox" set "published_at" = @1, "attempts" = "attempts" + @2, "last_error" = @3, "claimed_by" = @4, "claimed_until" = @5 where "id" in (@6, @7)',
       'update "outbox" set "attempts" = @1, "last_error" = @2, "next_attempt_at" = @3, "claimed_by" = @4, "claimed_until" = @5 where "id" in (@6)',
-      'delete from "outbox" where "published_at" is not null and "published_at" < @1',
+      'delete from "outbox" where "id" in (select top(500) "id" from "outbox" where "published_at" is not null and "published_at" < @1 order by "seq")',
+      'update "outbox" set "attempts" = @1, "last_error" = @2, "parked_at" = @3, "claimed_by" = @4, "claimed_until" = @5 where "id" = @6',
+      'update "outbox" set "parked_at" = @1, "next_attempt_at" = @2 where "parked_at" is not null and "id" = @3',
+      'select top(20) "id", "event_type", "attempts", "created_at", "parked_at", "last_error", "correlation_id" from "outbox" where "parked_at" is not null order by "seq"',
+      'select count(*) as "parked" from "outbox" where "parked_at" is not null',
     ]);
   });
 
@@ -312,7 +412,7 @@ describe("outbox SQL on SQL Server (compiled) and PostgreSQL (compiled)", () => 
     await claimOutboxBatch(pgCompiler, claim);
     assert.equal(
       statements[0],
-      'update "outbox" set "claimed_by" = $1, "claimed_until" = $2 where "id" in (select "id" from "outbox" where "published_at" is null and "next_attempt_at" <= $3 and ("claimed_until" is null or "claimed_until" < $4) order by "seq" limit $5 for update skip locked) returning *',
+      'update "outbox" set "claimed_by" = $1, "claimed_until" = $2 where "id" in (select "id" from "outbox" where "published_at" is null and "parked_at" is null and "next_attempt_at" <= $3 and ("claimed_until" is null or "claimed_until" < $4) order by "seq" limit $5 for update skip locked) returning *',
     );
   });
 });

@@ -57,7 +57,7 @@ export interface ClaimRequest {
 }
 
 /**
- * Claims up to `batchSize` due, unpublished rows for `relayId` in one atomic
+ * Claims up to `batchSize` due, unpublished, unparked rows for `relayId` in one atomic
  * statement and returns them oldest first. Rows another relay is claiming at
  * the same moment are skipped, not waited for: FOR UPDATE SKIP LOCKED on
  * PostgreSQL, UPDLOCK + READPAST on SQL Server; SQLite has a single writer,
@@ -79,7 +79,7 @@ async function claimOutboxBatchQuery(db: AnyKysely, request: ClaimRequest, diale
       with batch as (
         select top (${request.batchSize}) *
         from outbox with (updlock, readpast, rowlock)
-        where published_at is null and next_attempt_at <= ${now} and (claimed_until is null or claimed_until < ${now})
+        where published_at is null and parked_at is null and next_attempt_at <= ${now} and (claimed_until is null or claimed_until < ${now})
         order by seq
       )
       update batch set claimed_by = ${request.relayId}, claimed_until = ${claimedUntil}
@@ -90,6 +90,7 @@ async function claimOutboxBatchQuery(db: AnyKysely, request: ClaimRequest, diale
     .selectFrom("outbox")
     .select("id")
     .where("published_at", "is", null)
+    .where("parked_at", "is", null)
     .where("next_attempt_at", "<=", now)
     .where((eb) => eb.or([eb("claimed_until", "is", null), eb("claimed_until", "<", now)]))
     .orderBy("seq")
@@ -121,12 +122,96 @@ export async function markOutboxFailed(db: AnyKysely, ids: readonly string[], at
     .execute();
 }
 
-/** Deletes rows published before `cutoff`; returns how many went. */
-export async function deletePublishedOutboxRows(db: AnyKysely, cutoff: Date): Promise<number> {
-  const result = await (db as Kysely<MessagingTables>)
-    .deleteFrom("outbox")
+/**
+ * Parks a row whose event stayed unroutable after `attempts` earlier attempts:
+ * counts this one, keeps the error, and takes it out of the relay's claims
+ * until releaseParkedOutboxRows().
+ */
+export async function markOutboxParked<DB>(db: Kysely<DB>, id: string, attempts: number, error: string, now: Date): Promise<void> {
+  await (db as unknown as Kysely<MessagingTables>)
+    .updateTable("outbox")
+    .set({ attempts: attempts + 1, last_error: error.slice(0, 2000), parked_at: now.toISOString(), claimed_by: null, claimed_until: null })
+    .where("id", "=", id)
+    .execute();
+}
+
+/**
+ * Deletes up to `batchSize` rows published before `cutoff`, oldest first;
+ * returns how many went. The relay calls it until a batch comes back short,
+ * so a large backlog is deleted in bounded statements, not one long one.
+ */
+export async function deletePublishedOutboxRows(db: AnyKysely, cutoff: Date, batchSize = 1000, dialect: DialectKind = dialectOf(db)): Promise<number> {
+  const outboxDb = db as Kysely<MessagingTables>;
+  const oldest = outboxDb
+    .selectFrom("outbox")
+    .select("id")
     .where("published_at", "is not", null)
     .where("published_at", "<", cutoff.toISOString())
-    .executeTakeFirst();
+    .orderBy("seq");
+  // SQL Server has no LIMIT; PostgreSQL has no DELETE … LIMIT: a bounded subquery works on all three.
+  const batch = dialect === "mssql" ? oldest.top(batchSize) : oldest.limit(batchSize);
+  const result = await outboxDb.deleteFrom("outbox").where("id", "in", batch).executeTakeFirst();
   return Number(result.numDeletedRows);
+}
+
+/** How many rows are parked: the number an operator has to look at. */
+export async function countParkedOutboxRows<DB>(db: Kysely<DB>): Promise<number> {
+  const row = await (db as unknown as Kysely<MessagingTables>)
+    .selectFrom("outbox")
+    .select((eb) => eb.fn.countAll<number | string>().as("parked"))
+    .where("parked_at", "is not", null)
+    .executeTakeFirst();
+  return Number(row?.parked ?? 0);
+}
+
+/** A parked row as an operator sees it. */
+export interface ParkedOutboxRow {
+  eventId: string;
+  type: string;
+  attempts: number;
+  createdAt: string;
+  parkedAt: string;
+  error: string;
+  correlationId: string | undefined;
+}
+
+/** Up to `limit` parked rows, oldest first, and how many there are in all. */
+export async function listParkedOutboxRows<DB>(
+  db: Kysely<DB>,
+  limit = 100,
+  dialect: DialectKind = dialectOf(db),
+): Promise<{ total: number; rows: ParkedOutboxRow[] }> {
+  const query = (db as unknown as Kysely<MessagingTables>)
+    .selectFrom("outbox")
+    .select(["id", "event_type", "attempts", "created_at", "parked_at", "last_error", "correlation_id"])
+    .where("parked_at", "is not", null)
+    .orderBy("seq");
+  const rows = await (dialect === "mssql" ? query.top(limit) : query.limit(limit)).execute();
+  return {
+    total: await countParkedOutboxRows(db),
+    rows: rows.map((row) => ({
+      eventId: row.id,
+      type: row.event_type,
+      attempts: row.attempts,
+      createdAt: row.created_at,
+      parkedAt: row.parked_at ?? "",
+      error: row.last_error ?? "",
+      correlationId: row.correlation_id ?? undefined,
+    })),
+  };
+}
+
+/**
+ * Hands parked rows (all, or only `eventId`) back to the relay, due at `now`;
+ * returns how many. Their attempts and last error stay, so a row that is
+ * still unroutable is parked again at its next attempt.
+ */
+export async function releaseParkedOutboxRows<DB>(db: Kysely<DB>, options: { eventId?: string; now?: Date } = {}): Promise<number> {
+  let query = (db as unknown as Kysely<MessagingTables>)
+    .updateTable("outbox")
+    .set({ parked_at: null, next_attempt_at: (options.now ?? new Date()).toISOString() })
+    .where("parked_at", "is not", null);
+  if (options.eventId !== undefined) query = query.where("id", "=", options.eventId);
+  const result = await query.executeTakeFirst();
+  return Number(result.numUpdatedRows);
 }

@@ -8,7 +8,7 @@ import { credentials, Metadata, status } from "@grpc/grpc-js";
 import { type Basket, BasketServiceClient, type CheckoutRequest } from "../../gen/mel/basket/v1/basket.js";
 import { UserCheckoutAccepted } from "../../gen/mel/events/v1/basket_events.js";
 import { ProductPriceChanged } from "../../gen/mel/events/v1/catalog_events.js";
-import { OrderStarted } from "../../gen/mel/events/v1/ordering_events.js";
+import { CheckoutRejected, OrderStarted } from "../../gen/mel/events/v1/ordering_events.js";
 import { createEventBus, type EventBus } from "../../platform/events/index.js";
 import { callUnary } from "../../platform/grpc/index.js";
 import { createLogger } from "../../platform/log/index.js";
@@ -16,6 +16,7 @@ import { type BasketTestMesh, startBasketTestMesh, type TestBuyer, testItems } f
 import { stopMongoServer } from "../../test/support/ferretdb.js";
 import { BrokerProbe, rabbitMqUrl, uniqueName, waitUntilQueueSettled } from "../../test/support/rabbitmq.js";
 import { waitUntil } from "../../test/support/wait.js";
+import { bytesOf } from "./basket.mapper.js";
 import { rejectsWith } from "./basket.test-support.js";
 import { startBasket } from "./main.js";
 import { startMongoProxy } from "./mongo-proxy.test-support.js";
@@ -403,6 +404,108 @@ describe("BasketService over gRPC", () => {
       assert.match(logged, /checkout accepted/);
       assert.ok(!logged.includes("4111111111111111") && !logged.includes("4111 1111 1111 1111"), "card number in the logs");
       assert.ok(!logged.includes('"737"'), "CVV in the logs");
+    });
+  });
+
+  describe("checkout of lines awaiting their order", () => {
+    /** The buyer's document once its relay has sent every outbox entry. */
+    async function settledDocument(buyer: TestBuyer) {
+      await waitUntil("the outbox entries marked sent", async () => (await mesh.basket.db.baskets.findById(buyer.id).lean().exec())?.outboxPending === false);
+      return mesh.basket.db.baskets.findById(buyer.id).lean().exec();
+    }
+
+    it("answers a second checkout with another request id, before the order started, with the first checkout's order", async () => {
+      const buyer = await mesh.signUp("second-tab");
+      await call.add(buyer, "mel", 1);
+      const first = await call.checkout(buyer, validCheckout());
+      const secondTab = await call.checkout(buyer, validCheckout());
+      assert.equal(secondTab.orderId, first.orderId);
+      assert.equal(secondTab.requestId, first.requestId, "the answer names the checkout that makes the order");
+      assert.deepEqual(secondTab.total, first.total);
+      const document = await settledDocument(buyer);
+      assert.equal(document?.checkouts.length, 1);
+      assert.deepEqual(
+        document?.outbox.map((entry) => entry.type),
+        ["UserCheckoutAccepted"],
+      );
+    });
+
+    it("makes one checkout of a one-unit basket checked out five times at once with five request ids", async () => {
+      const buyer = await mesh.signUp("five-tabs");
+      await call.add(buyer, "caneca", 1);
+      const answers = await Promise.all(Array.from({ length: 5 }, () => call.checkout(buyer, validCheckout())));
+      assert.equal(new Set(answers.map((answer) => answer.orderId)).size, 1, "every checkout answers with the one order");
+      const document = await settledDocument(buyer);
+      assert.equal(document?.checkouts.length, 1);
+      const [entry, ...more] = document?.outbox ?? [];
+      assert.ok(entry && more.length === 0, "one outbox entry");
+      const event = UserCheckoutAccepted.decode(bytesOf(entry.payload));
+      assert.deepEqual(
+        event.lines.map((line) => [line.productId, line.units]),
+        [["caneca", 1]],
+      );
+      assert.equal(event.orderId, answers[0]?.orderId);
+    });
+
+    it("orders only the units added after a checkout that still awaits its order", async () => {
+      const buyer = await mesh.signUp("added-after");
+      await call.add(buyer, "mel", 2);
+      const first = await call.checkout(buyer, validCheckout());
+      await call.add(buyer, "mel", 1);
+      await call.add(buyer, "favo", 1);
+      const second = await call.checkout(buyer, validCheckout());
+      assert.notEqual(second.orderId, first.orderId);
+      assert.deepEqual(second.total, { currencyCode: "BRL", amountMinor: testItems.mel + testItems.favo });
+      const document = await settledDocument(buyer);
+      const events = (document?.outbox ?? []).map((entry) => UserCheckoutAccepted.decode(bytesOf(entry.payload)));
+      assert.deepEqual(
+        events.map((event) => [event.orderId, event.lines.map((line) => [line.productId, line.units])]),
+        [
+          [first.orderId, [["mel", 2]]],
+          [
+            second.orderId,
+            [
+              ["mel", 1],
+              ["favo", 1],
+            ],
+          ],
+        ],
+      );
+      // Every line stays in the basket until its order starts.
+      assert.deepEqual(quantities((await call.get(buyer)).basket), { mel: 3, favo: 1 });
+    });
+
+    it("frees the lines of a checkout ordering rejected: a new checkout orders them, a retry of the rejected one is refused with the reason", async () => {
+      const buyer = await mesh.signUp("rejected");
+      await call.add(buyer, "favo", 2);
+      const request = validCheckout();
+      const rejected = await call.checkout(buyer, request);
+      const reason = "the checkout is invalid: lines[0].units: must be 1 to 99 (got 0)";
+      const eventId = await publisher.publish(CheckoutRejected, {
+        orderId: rejected.orderId,
+        buyerId: buyer.id,
+        checkoutRequestId: request.requestId,
+        reason,
+      });
+      await waitUntil("the rejection handled", async () => (await mesh.basket.db.inbox.countDocuments({ eventId, handledAt: { $ne: null } }).exec()) === 1);
+      const refusal = `checkout ${request.requestId} was rejected and made no order (${reason}); check out again with a new request_id`;
+      await rejectsWith(call.checkout(buyer, request), status.FAILED_PRECONDITION, new RegExp(`^${refusal.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`));
+      const again = await call.checkout(buyer, validCheckout());
+      assert.notEqual(again.orderId, rejected.orderId);
+      assert.deepEqual(again.total, rejected.total);
+      assert.deepEqual(quantities((await call.get(buyer)).basket), { favo: 2 }, "the lines stay in the basket");
+    });
+
+    it("checks the same lines out again once their order started and the buyer put them back", async () => {
+      const buyer = await mesh.signUp("after-start");
+      await call.add(buyer, "pote", 1);
+      const request = validCheckout();
+      const first = await call.checkout(buyer, request);
+      await publisher.publish(OrderStarted, { orderId: first.orderId, buyerId: buyer.id, checkoutRequestId: request.requestId });
+      await waitUntil("the ordered line removed", async () => (await call.get(buyer)).basket?.lines.length === 0);
+      await call.add(buyer, "pote", 1);
+      const next = await call.checkout(buyer, validCheckout());
+      assert.notEqual(next.orderId, first.orderId);
     });
   });
 

@@ -17,6 +17,7 @@ import {
   type BasketLine,
   basketTotal,
   priceLines,
+  removeCheckedOutUnits,
   removeLine,
   replaceLines,
   setLineQuantity,
@@ -34,7 +35,10 @@ import {
   type CheckoutRetention,
   defaultCheckoutRetention,
   findCheckout,
+  newestAwaitingOrder,
   pruneCheckouts,
+  refuseRejectedCheckout,
+  unitsAwaitingOrder,
   validateAddress,
   validateRequestId,
 } from "./checkout.js";
@@ -153,20 +157,31 @@ export function createBasketService(deps: BasketServiceDeps) {
           const document = await findBasketDocument(db, buyerId);
           const checkouts = (document?.checkouts ?? []).map(fieldsToCheckout);
           const earlier = findCheckout(checkouts, requestId);
-          if (earlier) return { record: earlier, repeated: true };
+          if (earlier) {
+            refuseRejectedCheckout(earlier);
+            return { record: earlier, outcome: "repeated" as const };
+          }
           if (!document || document.lines.length === 0) {
             throw new FailedPreconditionError("your basket is empty; add items with AddItem before checking out");
           }
           const current = document.lines.map(fieldsToLine);
+          // Units an earlier checkout holds until its order starts are not ordered again.
+          const held = unitsAwaitingOrder(checkouts);
+          if (removeCheckedOutUnits(current, held).length === 0) {
+            const awaiting = newestAwaitingOrder(checkouts);
+            if (awaiting) return { record: awaiting, outcome: "awaiting" as const };
+          }
+          // Every line is repriced and written back; only the units no checkout holds go into this order.
           const lines = await priced(current, prices, productIdsOf(current));
-          const total = basketTotal(lines)!;
+          const ordered = removeCheckedOutUnits(lines, held);
+          const total = basketTotal(ordered)!;
           const acceptedAt = now();
           const record: CheckoutRecord = {
             requestId,
             orderId: randomUUID(),
             total,
             acceptedAt,
-            lines: lines.map((line) => ({ productId: line.productId, quantity: line.quantity })),
+            lines: ordered.map((line) => ({ productId: line.productId, quantity: line.quantity })),
           };
           const event: UserCheckoutAccepted = {
             buyerId,
@@ -174,7 +189,7 @@ export function createBasketService(deps: BasketServiceDeps) {
             orderId: record.orderId,
             address,
             paymentMethod,
-            lines: lines.map((line) => ({
+            lines: ordered.map((line) => ({
               productId: line.productId,
               productName: line.productName,
               pictureUrl: line.pictureUrl,
@@ -205,12 +220,17 @@ export function createBasketService(deps: BasketServiceDeps) {
             },
             acceptedAt,
           );
-          return written ? { record, repeated: false } : lostRace;
+          return written ? { record, outcome: "accepted" as const } : lostRace;
         });
 
-        const { record, repeated } = outcome;
-        if (repeated) {
+        const { record } = outcome;
+        if (outcome.outcome === "repeated") {
           ctx.log.info({ requestId, orderId: record.orderId }, "checkout repeated: returning the first result");
+        } else if (outcome.outcome === "awaiting") {
+          ctx.log.info(
+            { requestId, orderId: record.orderId, awaitingRequestId: record.requestId },
+            "checkout of lines an earlier checkout holds until its order starts: returning that checkout",
+          );
         } else {
           relay.notify();
           ctx.log.info(
@@ -218,7 +238,8 @@ export function createBasketService(deps: BasketServiceDeps) {
             "checkout accepted",
           );
         }
-        return { requestId, orderId: record.orderId, total: record.total, acceptTime: record.acceptedAt };
+        // The request id of the checkout that makes the order: this one's, unless an earlier one holds every line.
+        return { requestId: record.requestId, orderId: record.orderId, total: record.total, acceptTime: record.acceptedAt };
       },
     },
     { policies: basketPolicies, authenticate, logger },

@@ -44,6 +44,8 @@ export function fieldsToCheckout(fields: CheckoutFields): CheckoutRecord {
     acceptedAt: fields.acceptedAt,
     lines: fields.lines.map((line) => ({ productId: line.productId, quantity: line.quantity })),
     orderStartedAt: fields.orderStartedAt ?? undefined,
+    rejectedAt: fields.rejectedAt ?? undefined,
+    rejectionReason: fields.rejectionReason ?? undefined,
   };
 }
 
@@ -55,6 +57,7 @@ export function checkoutToFields(record: CheckoutRecord): CheckoutFields {
     acceptedAt: record.acceptedAt,
     lines: record.lines.map((line) => ({ productId: line.productId, quantity: line.quantity })),
     ...(record.orderStartedAt ? { orderStartedAt: record.orderStartedAt } : {}),
+    ...(record.rejectedAt ? { rejectedAt: record.rejectedAt, rejectionReason: record.rejectionReason ?? null } : {}),
   };
 }
 

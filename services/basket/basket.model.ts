@@ -27,6 +27,8 @@ export interface CheckoutFields {
   acceptedAt: Date;
   lines: Array<{ productId: string; quantity: number }>;
   orderStartedAt?: Date | null | undefined;
+  rejectedAt?: Date | null | undefined;
+  rejectionReason?: string | null | undefined;
 }
 
 export interface OutboxEntryFields {
@@ -96,6 +98,8 @@ const checkout = new Schema<CheckoutFields>(
     acceptedAt: { type: Date, required: true },
     lines: { type: [new Schema({ productId: { type: String, required: true }, quantity: { type: Number, required: true } }, { _id: false })], default: [] },
     orderStartedAt: { type: Date, required: false },
+    rejectedAt: { type: Date, required: false },
+    rejectionReason: { type: String, required: false },
   },
   { _id: false },
 );

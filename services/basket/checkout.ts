@@ -1,8 +1,9 @@
 // Checkout rules: a valid request (request id, address), the record that makes
-// a retried checkout return the first result, and how long records are kept.
+// a retried checkout return the first result, the units a checkout holds until
+// its order starts, and how long records are kept.
 // No I/O: basket.grpc.ts prices the lines and writes the record, the basket's
 // new lines and the UserCheckoutAccepted outbox entry in one document update.
-import { InvalidArgumentError } from "../../platform/errors/index.js";
+import { FailedPreconditionError, InvalidArgumentError } from "../../platform/errors/index.js";
 import type { ItemQuantity, Money } from "./basket.js";
 
 export interface Address {
@@ -23,6 +24,10 @@ export interface CheckoutRecord {
   lines: ItemQuantity[];
   /** Set when OrderStarted removed the lines, so a repeated event removes nothing more. */
   orderStartedAt?: Date | undefined;
+  /** Set when ordering rejected the checkout (CheckoutRejected): no order will come, its lines are free again. */
+  rejectedAt?: Date | undefined;
+  /** Ordering's reason, told to a retry of this checkout. */
+  rejectionReason?: string | undefined;
 }
 
 export interface CheckoutRetention {
@@ -71,11 +76,49 @@ export function findCheckout(records: readonly CheckoutRecord[], requestId: stri
   return records.find((record) => record.requestId === requestId);
 }
 
-/** Drops records past the retention, keeping at most the newest `maxRecords`. */
+/**
+ * True while the checkout's order has not started: its lines are still in the
+ * basket (OrderStarted removes them) but they are spoken for, so another
+ * checkout (a second tab, a retry that lost its request id) must not order
+ * them again.
+ */
+export function isAwaitingOrder(record: CheckoutRecord): boolean {
+  return record.orderStartedAt === undefined && record.rejectedAt === undefined;
+}
+
+/** A retry of a checkout ordering rejected: it fails with ordering's reason, so the buyer knows no order came of it. */
+export function refuseRejectedCheckout(record: CheckoutRecord): void {
+  if (record.rejectedAt === undefined) return;
+  throw new FailedPreconditionError(
+    `checkout ${record.requestId} was rejected and made no order (${record.rejectionReason ?? "no reason given"}); check out again with a new request_id`,
+  );
+}
+
+/** The units that checkouts awaiting their order hold, summed per product. */
+export function unitsAwaitingOrder(records: readonly CheckoutRecord[]): ItemQuantity[] {
+  const units = new Map<string, number>();
+  for (const record of records.filter(isAwaitingOrder)) {
+    for (const line of record.lines) units.set(line.productId, (units.get(line.productId) ?? 0) + line.quantity);
+  }
+  return [...units].map(([productId, quantity]) => ({ productId, quantity }));
+}
+
+/** The newest checkout still awaiting its order: what a checkout of nothing but its lines is answered with. */
+export function newestAwaitingOrder(records: readonly CheckoutRecord[]): CheckoutRecord | undefined {
+  return records
+    .filter(isAwaitingOrder)
+    .sort((a, b) => a.acceptedAt.getTime() - b.acceptedAt.getTime())
+    .at(-1);
+}
+
+/**
+ * Drops records past the retention, keeping at most the newest `maxRecords`
+ * of those whose order started. Records awaiting their order are kept until
+ * they age out: dropping one early would let its lines be ordered twice.
+ */
 export function pruneCheckouts(records: readonly CheckoutRecord[], now: Date, retention: CheckoutRetention): CheckoutRecord[] {
   const cutoff = now.getTime() - retention.maxAgeMs;
-  return records
-    .filter((record) => record.acceptedAt.getTime() >= cutoff)
-    .sort((a, b) => a.acceptedAt.getTime() - b.acceptedAt.getTime())
-    .slice(-retention.maxRecords);
+  const recent = records.filter((record) => record.acceptedAt.getTime() >= cutoff).sort((a, b) => a.acceptedAt.getTime() - b.acceptedAt.getTime());
+  const started = new Set(recent.filter((record) => !isAwaitingOrder(record)).slice(-retention.maxRecords));
+  return recent.filter((record) => isAwaitingOrder(record) || started.has(record));
 }

@@ -36,7 +36,8 @@ export const basketEnv = z.object({
    * start-up, with a warning (tokens then change with every restart).
    */
   MEL_BASKET_PAYMENT_TOKEN_KEY: z.string().min(32, "expected at least 32 characters (e.g. openssl rand -base64 48)").optional(),
-  ...messagingEnv("BASKET"),
+  // Sent outbox entries live in the buyer's document, so they are kept an hour, not a week.
+  ...messagingEnv("BASKET", { outboxRetentionMs: 60 * 60 * 1000 }),
   /** How long in-flight calls may finish on SIGTERM. */
   MEL_BASKET_DRAIN_TIMEOUT: durationMs(10_000),
   ...tokenTrustEnv,

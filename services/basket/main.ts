@@ -16,6 +16,7 @@ import { type BasketDb, basketModels, createBasketIndexes, hasAtomicConditionalU
 import { type BasketOutboxRelay, createBasketOutboxRelay } from "./basket-outbox-relay.js";
 import { defaultWriteRetry } from "./basket-update.js";
 import { type BasketConfig, loadBasketConfig } from "./config.js";
+import { createCheckoutRejectedHandler } from "./events/checkout-rejected.handler.js";
 import { createOrderStartedHandler } from "./events/order-started.handler.js";
 import { createProductPriceChangedHandler } from "./events/product-price-changed.handler.js";
 
@@ -93,6 +94,7 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
       logger,
       writeRetry,
       pollIntervalMs: config.outboxPollMs,
+      sentRetentionMs: config.outboxRetentionMs,
       ...(options.relayRetry ? { retryInitialDelayMs: options.relayRetry.initialDelayMs, retryMaxDelayMs: options.relayRetry.maxDelayMs } : {}),
       now,
     });
@@ -113,6 +115,7 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
       handlers: {
         ProductPriceChanged: createProductPriceChangedHandler(handlerDeps),
         OrderStarted: createOrderStartedHandler(handlerDeps),
+        CheckoutRejected: createCheckoutRejectedHandler(handlerDeps),
       },
       prefetch: config.eventPrefetch,
       retryDelaysMs: config.eventRetryDelaysMs,

@@ -68,6 +68,7 @@ export function testCatalogConfig(databaseUrl: string, overrides: Partial<Catalo
     eventPrefetch: 16,
     eventRetryDelaysMs: [20, 50],
     outboxPollMs: 50,
+    outboxRetentionMs: 7 * 24 * 60 * 60 * 1000,
     drainMs: 1000,
     trust: {
       MEL_TOKEN_ISSUER: testTokenIssuer,

@@ -51,7 +51,7 @@ export async function startCatalog({ config, ...options }: StartCatalogOptions):
     if (config.seedDemoData) await seedOnFirstStart(db, logger);
 
     const bus = shutdown.closing(await createEventBus({ url: config.rabbitMqUrl, logger, exchange: config.exchange, connectionName: "catalog" }));
-    const relay = createOutboxRelay({ db, bus, logger, pollIntervalMs: config.outboxPollMs });
+    const relay = createOutboxRelay({ db, bus, logger, pollIntervalMs: config.outboxPollMs, retentionMs: config.outboxRetentionMs });
     relay.start();
     shutdown.add(() => relay.stop());
 

@@ -62,7 +62,7 @@ export async function startOrdering({ config, ...options }: StartOrderingOptions
     await migrateToLatest(db, orderingMigrations, { tablePrefix: "ordering", logger });
 
     const bus = shutdown.closing(await createEventBus({ url: config.rabbitMqUrl, logger, exchange: config.exchange, connectionName: "ordering" }));
-    const relay = createOutboxRelay({ db, bus, logger, pollIntervalMs: config.outboxPollMs });
+    const relay = createOutboxRelay({ db, bus, logger, pollIntervalMs: config.outboxPollMs, retentionMs: config.outboxRetentionMs });
     relay.start();
     shutdown.add(() => relay.stop());
 

@@ -5,6 +5,7 @@
 // here, so no path can skip a guard or forget an event.
 import type { Kysely } from "kysely";
 import {
+  CheckoutRejected,
   OrderStarted,
   OrderStatusChangedToAwaitingValidation,
   OrderStatusChangedToCancelled,
@@ -36,6 +37,11 @@ function traceOptions(trace: OrderTrace) {
 export async function startOrder(trx: Db, order: Order, trace: OrderTrace, timings: StepTimings): Promise<void> {
   await insertOrder(trx, order, trace, stepAfter(order.status, order.createTime, timings));
   await addToOutbox(trx, OrderStarted, { orderId: order.id, buyerId: order.buyerId, checkoutRequestId: order.checkoutRequestId }, traceOptions(trace));
+}
+
+/** Announces that a checkout made no order and never will (CheckoutRejected), so basket releases its lines. */
+export async function rejectCheckout(trx: Db, rejection: CheckoutRejected, trace: OrderTrace): Promise<void> {
+  await addToOutbox(trx, CheckoutRejected, rejection, traceOptions(trace));
 }
 
 /** Writes the event that announces `order` reaching its current status. */

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Kysely } from "kysely";
+import { createDatabase, createMigrator, migrateToLatest } from "../../platform/sql/index.js";
 import { captureMssqlStatements, createMssqlCompiler } from "../../platform/sql/mssql-compiler.test-support.js";
+import { createEmptyTestDatabase } from "../../test/support/sql-database.js";
 import { orderingMigrations } from "./migrations/index.js";
 import { IllegalTransitionError, type Order, orderFromCheckout, transition } from "./order.js";
 import { checkoutToDraft } from "./order.mapper.js";
@@ -51,16 +53,28 @@ for (const dialect of testDialects) {
       assert.deepEqual(record?.order, order);
       assert.deepEqual(record?.trace, { correlationId: "corr-1", traceparent: undefined });
       assert.equal(record?.step, undefined);
-      assert.equal(await findOrderIdByCheckoutRequest(store.db, order.checkoutRequestId), order.id);
+      assert.equal(await findOrderIdByCheckoutRequest(store.db, order.buyerId, order.checkoutRequestId), order.id);
       assert.equal(await findOrder(store.db, "no-such-order"), undefined);
     });
 
-    it("refuses a second order for the same checkout request", async () => {
+    it("refuses a second order for the same buyer's checkout request", async () => {
       const order = newOrder();
       await insertOrder(store.db, order, { correlationId: undefined, traceparent: undefined }, undefined);
       await assert.rejects(
         insertOrder(store.db, { ...newOrder(), checkoutRequestId: order.checkoutRequestId }, { correlationId: undefined, traceparent: undefined }, undefined),
+        (error: Error) => /unique/i.test(error.message),
       );
+    });
+
+    it("keeps checkout request ids per buyer: another buyer's order may use the same one", async () => {
+      const first = newOrder({ buyerId: "buyer-same-request-a" });
+      const second = newOrder({ buyerId: "buyer-same-request-b", requestId: first.checkoutRequestId });
+      const noTrace = { correlationId: undefined, traceparent: undefined };
+      await insertOrder(store.db, first, noTrace, undefined);
+      await insertOrder(store.db, second, noTrace, undefined);
+      assert.equal(await findOrderIdByCheckoutRequest(store.db, first.buyerId, first.checkoutRequestId), first.id);
+      assert.equal(await findOrderIdByCheckoutRequest(store.db, second.buyerId, first.checkoutRequestId), second.id);
+      assert.equal(await findOrderIdByCheckoutRequest(store.db, "buyer-without-orders", first.checkoutRequestId), undefined);
     });
 
     it("writes a status change only on the version it was decided on", async () => {
@@ -204,6 +218,60 @@ for (const dialect of testDialects) {
   });
 }
 
+for (const dialect of testDialects) {
+  it(`keeps every order, line and status change made before request ids became per buyer, on ${dialect}`, async () => {
+    const empty = await createEmptyTestDatabase(dialect, "ordering");
+    const db = createDatabase<OrderingDatabase>(empty.url, { variable: "MEL_ORDERING_DATABASE_URL" });
+    try {
+      const { error } = await createMigrator(db, orderingMigrations, { tablePrefix: "ordering" }).migrateTo("0001_ordering_tables");
+      assert.equal(error, undefined);
+      const earlier = newOrder({ buyerId: "buyer-before-0002" });
+      await db.transaction().execute((trx) => startOrder(trx, earlier, { correlationId: "corr-0001", traceparent: undefined }, { gracePeriodMs: 60_000 }));
+      await db.transaction().execute((trx) => changeOrderStatus(trx, earlier.id, "CANCELLED", { now: new Date(), timings, reason: "buyer" }));
+
+      assert.ok((await migrateToLatest(db, orderingMigrations, { tablePrefix: "ordering" })).includes("0002_checkout_request_per_buyer"));
+      const kept = await findOrderRecord(db, earlier.id);
+      assert.equal(kept?.order.status, "CANCELLED");
+      assert.deepEqual(kept?.order.lines, earlier.lines);
+      assert.deepEqual(
+        kept?.order.history.map((change) => change.status),
+        ["SUBMITTED", "CANCELLED"],
+      );
+      // The lines and history still point at the order: an orphan row is refused.
+      await assert.rejects(
+        db
+          .insertInto("order_line")
+          .values({ ...lineRowFor("no-such-order"), line_no: 1 })
+          .execute(),
+        (error: Error) => /foreign key/i.test(error.message),
+      );
+      // And the new rule holds: another buyer may reuse the request id, the same buyer may not.
+      await insertOrder(
+        db,
+        newOrder({ buyerId: "buyer-after-0002", requestId: earlier.checkoutRequestId }),
+        { correlationId: undefined, traceparent: undefined },
+        undefined,
+      );
+      await assert.rejects(
+        insertOrder(
+          db,
+          newOrder({ buyerId: earlier.buyerId, requestId: earlier.checkoutRequestId }),
+          { correlationId: undefined, traceparent: undefined },
+          undefined,
+        ),
+        (error: Error) => /unique/i.test(error.message),
+      );
+    } finally {
+      await db.destroy();
+      await empty.remove();
+    }
+  });
+}
+
+function lineRowFor(orderId: string) {
+  return { order_id: orderId, product_id: "p", product_name: "P", picture_url: "", unit_price_minor: 100, unit_price_currency: "BRL", units: 1 };
+}
+
 describe("order repository on SQL Server (compiled)", () => {
   it("compiles every migration", async () => {
     const statements = await captureMssqlStatements(async (db) => {
@@ -214,6 +282,9 @@ describe("order repository on SQL Server (compiled)", () => {
     assert.match(joined, /nvarchar\(300\)/);
     assert.match(joined, /"step_due_at" varchar\(32\)/);
     assert.doesNotMatch(joined, /autoincrement|bigserial/i);
+    // 0001's inline UNIQUE has a generated name on SQL Server: 0002 looks it up before replacing it with the per-buyer one.
+    assert.match(joined, /exec\('alter table orders drop constraint ' \+ quotename\(@name\)\)/);
+    assert.match(joined, /alter table "orders" add constraint "orders_buyer_checkout_request_unique" unique \("buyer_id", "checkout_request_id"\)/);
   });
 
   it("compiles the repository's statements to T-SQL (TOP, no LIMIT)", async () => {

@@ -151,9 +151,14 @@ export async function findOrderVersion(db: Db, id: string): Promise<number | und
   return row?.version;
 }
 
-/** The id of the order a checkout request made, if any. */
-export async function findOrderIdByCheckoutRequest(db: Db, checkoutRequestId: string): Promise<string | undefined> {
-  const row = await db.selectFrom("orders").select("id").where("checkout_request_id", "=", checkoutRequestId).executeTakeFirst();
+/** The id of the order a buyer's checkout request made, if any. Request ids are the buyer's own: another buyer may use the same one. */
+export async function findOrderIdByCheckoutRequest(db: Db, buyerId: string, checkoutRequestId: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom("orders")
+    .select("id")
+    .where("buyer_id", "=", buyerId)
+    .where("checkout_request_id", "=", checkoutRequestId)
+    .executeTakeFirst();
   return row?.id;
 }
 

@@ -13,7 +13,7 @@ type TimeColumn = string;
 export interface OrderTable {
   id: string;
   buyer_id: string;
-  /** Unique: a checkout request makes one order however often its event arrives. */
+  /** Unique with buyer_id: a buyer's checkout request makes one order however often its event arrives. */
   checkout_request_id: string;
   status: OrderStatus;
   version: number;

@@ -4,7 +4,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Kysely } from "kysely";
-import { OrderStatusChangedToAwaitingValidation, OrderStatusChangedToCancelled, OrderStatusChangedToPaid } from "../../../gen/mel/events/v1/ordering_events.js";
+import {
+  CheckoutRejected,
+  OrderStatusChangedToAwaitingValidation,
+  OrderStatusChangedToCancelled,
+  OrderStatusChangedToPaid,
+} from "../../../gen/mel/events/v1/ordering_events.js";
 import { createAwaitValidationStep } from "../await-validation.step.js";
 import { findOrder, findOrderRecord } from "../order.repository.js";
 import type { OrderingDatabase } from "../order.table.js";
@@ -29,6 +34,12 @@ async function outbox(db: Kysely<OrderingDatabase>, orderId: string) {
   const rows = await db.selectFrom("outbox").select(["event_type", "payload", "correlation_id"]).orderBy("seq").execute();
   // Every ordering event names its order in field 1; decode the ones we look into.
   return rows.filter((row) => Buffer.from(row.payload).includes(Buffer.from(orderId)));
+}
+
+/** The CheckoutRejected events in the outbox for checkout request `requestId`. */
+async function rejections(db: Kysely<OrderingDatabase>, requestId: string) {
+  const rows = await db.selectFrom("outbox").select("payload").where("event_type", "=", "CheckoutRejected").orderBy("seq").execute();
+  return rows.map((row) => CheckoutRejected.decode(row.payload)).filter((rejection) => rejection.checkoutRequestId === requestId);
 }
 
 for (const dialect of testDialects) {
@@ -74,10 +85,58 @@ for (const dialect of testDialects) {
       assert.ok(changed.includes(checkout.orderId), "watchers and the relay are told after the commit");
     });
 
-    it("refuses a malformed checkout so the bus retries and parks it", async () => {
+    it("makes an order for each of two buyers who send the same checkout request id", async () => {
+      const handle = startOrder(deps);
+      const first = testCheckout({ buyerId: "buyer-shared-request-a" });
+      const second = testCheckout({ buyerId: "buyer-shared-request-b", requestId: first.requestId });
+      await handle(first, testMeta("UserCheckoutAccepted", `evt-${first.orderId}`));
+      await handle(second, testMeta("UserCheckoutAccepted", `evt-${second.orderId}`));
+      assert.equal((await findOrder(store.db, first.orderId))?.buyerId, "buyer-shared-request-a");
+      assert.equal((await findOrder(store.db, second.orderId))?.buyerId, "buyer-shared-request-b");
+      assert.deepEqual(
+        (await outbox(store.db, second.orderId)).map((row) => row.event_type),
+        ["OrderStarted"],
+      );
+    });
+
+    it("rejects a checkout whose order id another checkout already made: no second order, CheckoutRejected names the clash", async () => {
+      const handle = startOrder(deps);
+      const first = testCheckout({ buyerId: "buyer-order-id-a" });
+      const clash = testCheckout({ buyerId: "buyer-order-id-b", orderId: first.orderId });
+      await handle(first, testMeta("UserCheckoutAccepted", `evt-${first.orderId}`));
+      await handle(clash, testMeta("UserCheckoutAccepted", `evt-clash-${first.orderId}`));
+      assert.equal((await findOrder(store.db, first.orderId))?.buyerId, "buyer-order-id-a");
+      assert.deepEqual(await rejections(store.db, clash.requestId), [
+        {
+          orderId: first.orderId,
+          buyerId: "buyer-order-id-b",
+          checkoutRequestId: clash.requestId,
+          reason: `order id ${first.orderId} already belongs to another checkout`,
+        },
+      ]);
+    });
+
+    it("rejects a checkout request that already made a different order, naming that order", async () => {
+      const handle = startOrder(deps);
+      const first = testCheckout({ buyerId: "buyer-request-reused" });
+      const again = testCheckout({ buyerId: "buyer-request-reused", requestId: first.requestId });
+      await handle(first, testMeta("UserCheckoutAccepted", `evt-${first.orderId}`));
+      await handle(again, testMeta("UserCheckoutAccepted", `evt-${again.orderId}`));
+      assert.equal(await findOrder(store.db, again.orderId), undefined);
+      assert.deepEqual(
+        (await rejections(store.db, first.requestId)).map((rejection) => [rejection.orderId, rejection.reason]),
+        [[again.orderId, `checkout request ${first.requestId} already made order ${first.orderId}; it cannot also make order ${again.orderId}`]],
+      );
+    });
+
+    it("rejects a malformed checkout: no order, and CheckoutRejected names the field", async () => {
       const checkout = testCheckout({ lines: [] });
-      await assert.rejects(startOrder(deps)(checkout, testMeta("UserCheckoutAccepted", "evt-bad")), /lines/);
+      await startOrder(deps)(checkout, testMeta("UserCheckoutAccepted", "evt-bad"));
       assert.equal(await findOrder(store.db, checkout.orderId), undefined);
+      assert.deepEqual(
+        (await rejections(store.db, checkout.requestId)).map((rejection) => [rejection.orderId, rejection.buyerId, rejection.reason]),
+        [[checkout.orderId, checkout.buyerId, "the checkout is invalid: lines: must hold at least one line"]],
+      );
     });
 
     it("runs a checkout to PAID: grace period, stock confirmed, payment approved", async () => {

@@ -1,14 +1,20 @@
 // UserCheckoutAccepted → the order (SUBMITTED) and OrderStarted, in one
-// transaction with the inbox row. One order per checkout request: a
-// redelivery (same event id) is stopped by the inbox, and the same request
-// published again under a new event id finds its order by request id.
+// transaction with the inbox row. One order per checkout request of a buyer
+// (request ids are the buyer's idempotency keys; two buyers may pick the same
+// one): a redelivery (same event id) is stopped by the inbox, and the same
+// checkout published again under a new event id finds its order by buyer and
+// request id. A checkout that can never become its order (malformed, or its
+// order id or request id taken by another order) is not dropped: it is
+// rejected, logged at error, and CheckoutRejected tells basket, which releases
+// the lines the checkout held and answers a retry of it with the reason.
 import type { UserCheckoutAccepted } from "../../../gen/mel/events/v1/basket_events.js";
+import { InvalidArgumentError } from "../../../platform/errors/index.js";
 import { type EventHandler, handleOnce } from "../../../platform/events/index.js";
 import { orderFromCheckout } from "../order.js";
 import { checkoutToDraft } from "../order.mapper.js";
 import { findOrderIdByCheckoutRequest, findOrderVersion } from "../order.repository.js";
 import type { OrderingDatabase } from "../order.table.js";
-import { type OrderFlowDeps, startOrder } from "../order-flow.js";
+import { type OrderFlowDeps, rejectCheckout, startOrder } from "../order-flow.js";
 
 export function createUserCheckoutAcceptedHandler({
   db,
@@ -21,23 +27,32 @@ export function createUserCheckoutAcceptedHandler({
     db,
     "ordering.start-order",
     async (trx, event, meta) => {
-      const log = { orderId: event.orderId, checkoutRequestId: event.requestId, eventId: meta.eventId };
-      const existing = await findOrderIdByCheckoutRequest(trx, event.requestId);
+      const log = { orderId: event.orderId, buyerId: event.buyerId, checkoutRequestId: event.requestId, eventId: meta.eventId };
+      const trace = { correlationId: meta.correlationId, traceparent: meta.traceparent };
+      const reject = async (reason: string) => {
+        await rejectCheckout(trx, { orderId: event.orderId, buyerId: event.buyerId, checkoutRequestId: event.requestId, reason }, trace);
+        return () => logger.error({ ...log, reason }, "checkout rejected: it cannot make its order");
+      };
+      const existing = await findOrderIdByCheckoutRequest(trx, event.buyerId, event.requestId);
+      if (existing === event.orderId) {
+        return () => logger.info(log, "checkout request already made its order; event ignored");
+      }
       if (existing !== undefined) {
-        return () => logger.info({ ...log, existingOrderId: existing }, "checkout request already made its order; event ignored");
+        // Basket gave this request another order id (its checkout record was pruned and the buyer retried).
+        return reject(`checkout request ${event.requestId} already made order ${existing}; it cannot also make order ${event.orderId}`);
       }
       if ((await findOrderVersion(trx, event.orderId)) !== undefined) {
-        return () => logger.error(log, "order id already belongs to another checkout request; event ignored");
+        return reject(`order id ${event.orderId} already belongs to another checkout`);
       }
       let order;
       try {
         order = orderFromCheckout(checkoutToDraft(event), now());
       } catch (error) {
-        // Retried, then parked in the DLQ with this reason for an operator.
-        logger.error({ ...log, err: error instanceof Error ? error.message : String(error) }, "checkout event cannot make an order");
+        // No retry makes a malformed checkout valid. Anything else (the database) is retried by the bus.
+        if (error instanceof InvalidArgumentError) return reject(`the checkout is invalid: ${error.message}`);
         throw error;
       }
-      await startOrder(trx, order, { correlationId: meta.correlationId, traceparent: meta.traceparent }, timings);
+      await startOrder(trx, order, trace, timings);
       return () => logger.info({ ...log, buyerId: order.buyerId, lines: order.lines.length, total: order.total }, "order submitted");
     },
     logger,

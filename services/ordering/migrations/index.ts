@@ -1,10 +1,13 @@
 // Ordering's migrations in the order they apply (Kysely sorts by name).
 
-import { messagingTablesMigration } from "../../../platform/events/index.js";
+import { messagingTablesMigration, outboxParkingMigration } from "../../../platform/events/index.js";
 import type { MigrationSet } from "../../../platform/sql/index.js";
 import * as orderingTables from "./0001_ordering_tables.js";
+import * as checkoutRequestPerBuyer from "./0002_checkout_request_per_buyer.js";
 
 export const orderingMigrations: MigrationSet = {
   "0000_messaging_tables": messagingTablesMigration,
   "0001_ordering_tables": orderingTables,
+  "0002_checkout_request_per_buyer": checkoutRequestPerBuyer,
+  "0003_outbox_parking": outboxParkingMigration,
 };

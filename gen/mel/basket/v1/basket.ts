@@ -1651,7 +1651,12 @@ export const BasketServiceService = {
       Buffer.from(DeleteBasketResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteBasketResponse => DeleteBasketResponse.decode(value),
   },
-  /** Places the order: idempotent by request_id. */
+  /**
+   * Places the order: idempotent by request_id (the buyer's own key). Lines an
+   * earlier checkout holds until its order starts are not ordered again: when
+   * they are all the basket holds, the answer is that earlier checkout (its
+   * request_id and order_id).
+   */
   checkout: {
     path: "/mel.basket.v1.BasketService/Checkout" as const,
     requestStream: false as const,
@@ -1676,7 +1681,12 @@ export interface BasketServiceServer extends UntypedServiceImplementation {
   removeItem: handleUnaryCall<RemoveItemRequest, RemoveItemResponse>;
   /** Empties the basket. */
   deleteBasket: handleUnaryCall<DeleteBasketRequest, DeleteBasketResponse>;
-  /** Places the order: idempotent by request_id. */
+  /**
+   * Places the order: idempotent by request_id (the buyer's own key). Lines an
+   * earlier checkout holds until its order starts are not ordered again: when
+   * they are all the basket holds, the answer is that earlier checkout (its
+   * request_id and order_id).
+   */
   checkout: handleUnaryCall<CheckoutRequest, CheckoutResponse>;
 }
 
@@ -1777,7 +1787,12 @@ export interface BasketServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteBasketResponse) => void,
   ): ClientUnaryCall;
-  /** Places the order: idempotent by request_id. */
+  /**
+   * Places the order: idempotent by request_id (the buyer's own key). Lines an
+   * earlier checkout holds until its order starts are not ordered again: when
+   * they are all the basket holds, the answer is that earlier checkout (its
+   * request_id and order_id).
+   */
   checkout(
     request: CheckoutRequest,
     callback: (error: ServiceError | null, response: CheckoutResponse) => void,

@@ -25,6 +25,19 @@ export interface OrderStarted {
   checkoutRequestId: string;
 }
 
+/**
+ * Ordering could not make the order a checkout asked for (the checkout is
+ * malformed, or its order id or request id belongs to another order): no order
+ * with order_id will exist. Basket releases the lines the checkout held.
+ */
+export interface CheckoutRejected {
+  orderId: string;
+  buyerId: string;
+  checkoutRequestId: string;
+  /** Why, naming the field or the conflicting order. */
+  reason: string;
+}
+
 /** The grace period is over: catalog must reserve these units. */
 export interface OrderStatusChangedToAwaitingValidation {
   orderId: string;
@@ -271,6 +284,135 @@ export const OrderStarted: MessageFns<OrderStarted> = {
     message.orderId = object.orderId ?? "";
     message.buyerId = object.buyerId ?? "";
     message.checkoutRequestId = object.checkoutRequestId ?? "";
+    return message;
+  },
+};
+
+function createBaseCheckoutRejected(): CheckoutRejected {
+  return { orderId: "", buyerId: "", checkoutRequestId: "", reason: "" };
+}
+
+export const CheckoutRejected: MessageFns<CheckoutRejected> = {
+  encode(message: CheckoutRejected, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.orderId !== "") {
+      writer.uint32(10).string(message.orderId);
+    }
+    if (message.buyerId !== "") {
+      writer.uint32(18).string(message.buyerId);
+    }
+    if (message.checkoutRequestId !== "") {
+      writer.uint32(26).string(message.checkoutRequestId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckoutRejected {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckoutRejected();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.orderId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.buyerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.checkoutRequestId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckoutRejected {
+    return {
+      orderId: isSet(object.orderId)
+        ? globalThis.String(object.orderId)
+        : isSet(object.order_id)
+        ? globalThis.String(object.order_id)
+        : "",
+      buyerId: isSet(object.buyerId)
+        ? globalThis.String(object.buyerId)
+        : isSet(object.buyer_id)
+        ? globalThis.String(object.buyer_id)
+        : "",
+      checkoutRequestId: isSet(object.checkoutRequestId)
+        ? globalThis.String(object.checkoutRequestId)
+        : isSet(object.checkout_request_id)
+        ? globalThis.String(object.checkout_request_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: CheckoutRejected): unknown {
+    const obj: any = {};
+    if (message.orderId !== "") {
+      obj.orderId = message.orderId;
+    }
+    if (message.buyerId !== "") {
+      obj.buyerId = message.buyerId;
+    }
+    if (message.checkoutRequestId !== "") {
+      obj.checkoutRequestId = message.checkoutRequestId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckoutRejected>, I>>(base?: I): CheckoutRejected {
+    return CheckoutRejected.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckoutRejected>, I>>(object: I): CheckoutRejected {
+    const message = createBaseCheckoutRejected();
+    message.orderId = object.orderId ?? "";
+    message.buyerId = object.buyerId ?? "";
+    message.checkoutRequestId = object.checkoutRequestId ?? "";
+    message.reason = object.reason ?? "";
     return message;
   },
 };

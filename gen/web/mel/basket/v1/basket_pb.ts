@@ -461,7 +461,10 @@ export const BasketService: GenService<{
     output: typeof DeleteBasketResponseSchema;
   },
   /**
-   * Places the order: idempotent by request_id.
+   * Places the order: idempotent by request_id (the buyer's own key). Lines an
+   * earlier checkout holds until its order starts are not ordered again: when
+   * they are all the basket holds, the answer is that earlier checkout (its
+   * request_id and order_id).
    *
    * @generated from rpc mel.basket.v1.BasketService.Checkout
    */

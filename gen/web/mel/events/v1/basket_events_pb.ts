@@ -10,13 +10,14 @@ import type { Money } from "../../common/v1/money_pb.js";
 import { file_mel_common_v1_money } from "../../common/v1/money_pb.js";
 import type { PaymentMethod } from "../../common/v1/payment_pb.js";
 import { file_mel_common_v1_payment } from "../../common/v1/payment_pb.js";
+import { file_mel_events_v1_delivery } from "./delivery_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file mel/events/v1/basket_events.proto.
  */
 export const file_mel_events_v1_basket_events: GenFile = /*@__PURE__*/
-  fileDesc("CiFtZWwvZXZlbnRzL3YxL2Jhc2tldF9ldmVudHMucHJvdG8SDW1lbC5ldmVudHMudjEihgEKDENoZWNrb3V0TGluZRISCgpwcm9kdWN0X2lkGAEgASgJEhQKDHByb2R1Y3RfbmFtZRgCIAEoCRITCgtwaWN0dXJlX3VybBgDIAEoCRIoCgp1bml0X3ByaWNlGAQgASgLMhQubWVsLmNvbW1vbi52MS5Nb25leRINCgV1bml0cxgFIAEoBSKTAgoUVXNlckNoZWNrb3V0QWNjZXB0ZWQSEAoIYnV5ZXJfaWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIQCghvcmRlcl9pZBgDIAEoCRInCgdhZGRyZXNzGAQgASgLMhYubWVsLmNvbW1vbi52MS5BZGRyZXNzEjQKDnBheW1lbnRfbWV0aG9kGAUgASgLMhwubWVsLmNvbW1vbi52MS5QYXltZW50TWV0aG9kEioKBWxpbmVzGAYgAygLMhsubWVsLmV2ZW50cy52MS5DaGVja291dExpbmUSIwoFdG90YWwYByABKAsyFC5tZWwuY29tbW9uLnYxLk1vbmV5EhMKC2J1eWVyX2VtYWlsGAggASgJYgZwcm90bzM", [file_mel_common_v1_address, file_mel_common_v1_money, file_mel_common_v1_payment]);
+  fileDesc("CiFtZWwvZXZlbnRzL3YxL2Jhc2tldF9ldmVudHMucHJvdG8SDW1lbC5ldmVudHMudjEihgEKDENoZWNrb3V0TGluZRISCgpwcm9kdWN0X2lkGAEgASgJEhQKDHByb2R1Y3RfbmFtZRgCIAEoCRITCgtwaWN0dXJlX3VybBgDIAEoCRIoCgp1bml0X3ByaWNlGAQgASgLMhQubWVsLmNvbW1vbi52MS5Nb25leRINCgV1bml0cxgFIAEoBSKZAgoUVXNlckNoZWNrb3V0QWNjZXB0ZWQSEAoIYnV5ZXJfaWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIQCghvcmRlcl9pZBgDIAEoCRInCgdhZGRyZXNzGAQgASgLMhYubWVsLmNvbW1vbi52MS5BZGRyZXNzEjQKDnBheW1lbnRfbWV0aG9kGAUgASgLMhwubWVsLmNvbW1vbi52MS5QYXltZW50TWV0aG9kEioKBWxpbmVzGAYgAygLMhsubWVsLmV2ZW50cy52MS5DaGVja291dExpbmUSIwoFdG90YWwYByABKAsyFC5tZWwuY29tbW9uLnYxLk1vbmV5EhMKC2J1eWVyX2VtYWlsGAggASgJOgSguxgBYgZwcm90bzM", [file_mel_common_v1_address, file_mel_common_v1_money, file_mel_common_v1_payment, file_mel_events_v1_delivery]);
 
 /**
  * A priced line as the buyer accepted it at checkout.

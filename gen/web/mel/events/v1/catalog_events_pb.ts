@@ -6,13 +6,14 @@ import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Money } from "../../common/v1/money_pb.js";
 import { file_mel_common_v1_money } from "../../common/v1/money_pb.js";
+import { file_mel_events_v1_delivery } from "./delivery_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file mel/events/v1/catalog_events.proto.
  */
 export const file_mel_events_v1_catalog_events: GenFile = /*@__PURE__*/
-  fileDesc("CiJtZWwvZXZlbnRzL3YxL2NhdGFsb2dfZXZlbnRzLnByb3RvEg1tZWwuZXZlbnRzLnYxInsKE1Byb2R1Y3RQcmljZUNoYW5nZWQSEgoKcHJvZHVjdF9pZBgBIAEoCRInCglvbGRfcHJpY2UYAiABKAsyFC5tZWwuY29tbW9uLnYxLk1vbmV5EicKCW5ld19wcmljZRgDIAEoCzIULm1lbC5jb21tb24udjEuTW9uZXkiVQoNU3RvY2tTaG9ydGFnZRISCgpwcm9kdWN0X2lkGAEgASgJEhcKD3JlcXVlc3RlZF91bml0cxgCIAEoBRIXCg9hdmFpbGFibGVfdW5pdHMYAyABKAUiJwoTT3JkZXJTdG9ja0NvbmZpcm1lZBIQCghvcmRlcl9pZBgBIAEoCSJXChJPcmRlclN0b2NrUmVqZWN0ZWQSEAoIb3JkZXJfaWQYASABKAkSLwoJc2hvcnRhZ2VzGAIgAygLMhwubWVsLmV2ZW50cy52MS5TdG9ja1Nob3J0YWdlYgZwcm90bzM", [file_mel_common_v1_money]);
+  fileDesc("CiJtZWwvZXZlbnRzL3YxL2NhdGFsb2dfZXZlbnRzLnByb3RvEg1tZWwuZXZlbnRzLnYxIoEBChNQcm9kdWN0UHJpY2VDaGFuZ2VkEhIKCnByb2R1Y3RfaWQYASABKAkSJwoJb2xkX3ByaWNlGAIgASgLMhQubWVsLmNvbW1vbi52MS5Nb25leRInCgluZXdfcHJpY2UYAyABKAsyFC5tZWwuY29tbW9uLnYxLk1vbmV5OgSguxgBIlUKDVN0b2NrU2hvcnRhZ2USEgoKcHJvZHVjdF9pZBgBIAEoCRIXCg9yZXF1ZXN0ZWRfdW5pdHMYAiABKAUSFwoPYXZhaWxhYmxlX3VuaXRzGAMgASgFIi0KE09yZGVyU3RvY2tDb25maXJtZWQSEAoIb3JkZXJfaWQYASABKAk6BKC7GAEiXQoST3JkZXJTdG9ja1JlamVjdGVkEhAKCG9yZGVyX2lkGAEgASgJEi8KCXNob3J0YWdlcxgCIAMoCzIcLm1lbC5ldmVudHMudjEuU3RvY2tTaG9ydGFnZToEoLsYAWIGcHJvdG8z", [file_mel_common_v1_money, file_mel_events_v1_delivery]);
 
 /**
  * A catalog item's price changed (published in the same transaction as the change).

@@ -6,13 +6,14 @@ import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2"
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import { file_mel_events_v1_delivery } from "./delivery_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file mel/events/v1/identity_events.proto.
  */
 export const file_mel_events_v1_identity_events: GenFile = /*@__PURE__*/
-  fileDesc("CiNtZWwvZXZlbnRzL3YxL2lkZW50aXR5X2V2ZW50cy5wcm90bxINbWVsLmV2ZW50cy52MSLWAQoOU2Vzc2lvblJldm9rZWQSEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEi8KC3Jldm9rZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI2ChJhY2Nlc3NfZXhwaXJlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKBnJlYXNvbhgFIAEoDjImLm1lbC5ldmVudHMudjEuU2Vzc2lvblJldm9jYXRpb25SZWFzb24qogEKF1Nlc3Npb25SZXZvY2F0aW9uUmVhc29uEikKJVNFU1NJT05fUkVWT0NBVElPTl9SRUFTT05fVU5TUEVDSUZJRUQQABIoCiRTRVNTSU9OX1JFVk9DQVRJT05fUkVBU09OX1NJR05FRF9PVVQQARIyCi5TRVNTSU9OX1JFVk9DQVRJT05fUkVBU09OX1JFRlJFU0hfVE9LRU5fUkVVU0VEEAJiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("CiNtZWwvZXZlbnRzL3YxL2lkZW50aXR5X2V2ZW50cy5wcm90bxINbWVsLmV2ZW50cy52MSLcAQoOU2Vzc2lvblJldm9rZWQSEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEi8KC3Jldm9rZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI2ChJhY2Nlc3NfZXhwaXJlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKBnJlYXNvbhgFIAEoDjImLm1lbC5ldmVudHMudjEuU2Vzc2lvblJldm9jYXRpb25SZWFzb246BKC7GAIqogEKF1Nlc3Npb25SZXZvY2F0aW9uUmVhc29uEikKJVNFU1NJT05fUkVWT0NBVElPTl9SRUFTT05fVU5TUEVDSUZJRUQQABIoCiRTRVNTSU9OX1JFVk9DQVRJT05fUkVBU09OX1NJR05FRF9PVVQQARIyCi5TRVNTSU9OX1JFVk9DQVRJT05fUkVBU09OX1JFRlJFU0hfVE9LRU5fUkVVU0VEEAJiBnByb3RvMw", [file_google_protobuf_timestamp, file_mel_events_v1_delivery]);
 
 /**
  * A sign-in session ended: every service refuses the access tokens that carry

@@ -6,13 +6,14 @@ import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Money } from "../../common/v1/money_pb.js";
 import { file_mel_common_v1_money } from "../../common/v1/money_pb.js";
+import { file_mel_events_v1_delivery } from "./delivery_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file mel/events/v1/ordering_events.proto.
  */
 export const file_mel_events_v1_ordering_events: GenFile = /*@__PURE__*/
-  fileDesc("CiNtZWwvZXZlbnRzL3YxL29yZGVyaW5nX2V2ZW50cy5wcm90bxINbWVsLmV2ZW50cy52MSIzCg5PcmRlclN0b2NrSXRlbRISCgpwcm9kdWN0X2lkGAEgASgJEg0KBXVuaXRzGAIgASgFIk8KDE9yZGVyU3RhcnRlZBIQCghvcmRlcl9pZBgBIAEoCRIQCghidXllcl9pZBgCIAEoCRIbChNjaGVja291dF9yZXF1ZXN0X2lkGAMgASgJInoKJk9yZGVyU3RhdHVzQ2hhbmdlZFRvQXdhaXRpbmdWYWxpZGF0aW9uEhAKCG9yZGVyX2lkGAEgASgJEhAKCGJ1eWVyX2lkGAIgASgJEiwKBWl0ZW1zGAMgAygLMh0ubWVsLmV2ZW50cy52MS5PcmRlclN0b2NrSXRlbSJtCiJPcmRlclN0YXR1c0NoYW5nZWRUb1N0b2NrQ29uZmlybWVkEhAKCG9yZGVyX2lkGAEgASgJEhAKCGJ1eWVyX2lkGAIgASgJEiMKBXRvdGFsGAMgASgLMhQubWVsLmNvbW1vbi52MS5Nb25leSJDChVPcmRlclBheW1lbnRTdWNjZWVkZWQSEAoIb3JkZXJfaWQYASABKAkSGAoQYXV0aG9yaXphdGlvbl9pZBgCIAEoCSI2ChJPcmRlclBheW1lbnRGYWlsZWQSEAoIb3JkZXJfaWQYASABKAkSDgoGcmVhc29uGAIgASgJImwKGE9yZGVyU3RhdHVzQ2hhbmdlZFRvUGFpZBIQCghvcmRlcl9pZBgBIAEoCRIQCghidXllcl9pZBgCIAEoCRIsCgVpdGVtcxgDIAMoCzIdLm1lbC5ldmVudHMudjEuT3JkZXJTdG9ja0l0ZW0iQQobT3JkZXJTdGF0dXNDaGFuZ2VkVG9TaGlwcGVkEhAKCG9yZGVyX2lkGAEgASgJEhAKCGJ1eWVyX2lkGAIgASgJIoEBCh1PcmRlclN0YXR1c0NoYW5nZWRUb0NhbmNlbGxlZBIQCghvcmRlcl9pZBgBIAEoCRIQCghidXllcl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkSLAoFaXRlbXMYBCADKAsyHS5tZWwuZXZlbnRzLnYxLk9yZGVyU3RvY2tJdGVtYgZwcm90bzM", [file_mel_common_v1_money]);
+  fileDesc("CiNtZWwvZXZlbnRzL3YxL29yZGVyaW5nX2V2ZW50cy5wcm90bxINbWVsLmV2ZW50cy52MSIzCg5PcmRlclN0b2NrSXRlbRISCgpwcm9kdWN0X2lkGAEgASgJEg0KBXVuaXRzGAIgASgFIlUKDE9yZGVyU3RhcnRlZBIQCghvcmRlcl9pZBgBIAEoCRIQCghidXllcl9pZBgCIAEoCRIbChNjaGVja291dF9yZXF1ZXN0X2lkGAMgASgJOgSguxgBImkKEENoZWNrb3V0UmVqZWN0ZWQSEAoIb3JkZXJfaWQYASABKAkSEAoIYnV5ZXJfaWQYAiABKAkSGwoTY2hlY2tvdXRfcmVxdWVzdF9pZBgDIAEoCRIOCgZyZWFzb24YBCABKAk6BKC7GAEigAEKJk9yZGVyU3RhdHVzQ2hhbmdlZFRvQXdhaXRpbmdWYWxpZGF0aW9uEhAKCG9yZGVyX2lkGAEgASgJEhAKCGJ1eWVyX2lkGAIgASgJEiwKBWl0ZW1zGAMgAygLMh0ubWVsLmV2ZW50cy52MS5PcmRlclN0b2NrSXRlbToEoLsYASJzCiJPcmRlclN0YXR1c0NoYW5nZWRUb1N0b2NrQ29uZmlybWVkEhAKCG9yZGVyX2lkGAEgASgJEhAKCGJ1eWVyX2lkGAIgASgJEiMKBXRvdGFsGAMgASgLMhQubWVsLmNvbW1vbi52MS5Nb25leToEoLsYAiJJChVPcmRlclBheW1lbnRTdWNjZWVkZWQSEAoIb3JkZXJfaWQYASABKAkSGAoQYXV0aG9yaXphdGlvbl9pZBgCIAEoCToEoLsYAiI8ChJPcmRlclBheW1lbnRGYWlsZWQSEAoIb3JkZXJfaWQYASABKAkSDgoGcmVhc29uGAIgASgJOgSguxgCInIKGE9yZGVyU3RhdHVzQ2hhbmdlZFRvUGFpZBIQCghvcmRlcl9pZBgBIAEoCRIQCghidXllcl9pZBgCIAEoCRIsCgVpdGVtcxgDIAMoCzIdLm1lbC5ldmVudHMudjEuT3JkZXJTdG9ja0l0ZW06BKC7GAEiRwobT3JkZXJTdGF0dXNDaGFuZ2VkVG9TaGlwcGVkEhAKCG9yZGVyX2lkGAEgASgJEhAKCGJ1eWVyX2lkGAIgASgJOgSguxgCIocBCh1PcmRlclN0YXR1c0NoYW5nZWRUb0NhbmNlbGxlZBIQCghvcmRlcl9pZBgBIAEoCRIQCghidXllcl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkSLAoFaXRlbXMYBCADKAsyHS5tZWwuZXZlbnRzLnYxLk9yZGVyU3RvY2tJdGVtOgSguxgBYgZwcm90bzM", [file_mel_common_v1_money, file_mel_events_v1_delivery]);
 
 /**
  * Units of one product an order needs.
@@ -68,6 +69,44 @@ export const OrderStartedSchema: GenMessage<OrderStarted> = /*@__PURE__*/
   messageDesc(file_mel_events_v1_ordering_events, 1);
 
 /**
+ * Ordering could not make the order a checkout asked for (the checkout is
+ * malformed, or its order id or request id belongs to another order): no order
+ * with order_id will exist. Basket releases the lines the checkout held.
+ *
+ * @generated from message mel.events.v1.CheckoutRejected
+ */
+export type CheckoutRejected = Message<"mel.events.v1.CheckoutRejected"> & {
+  /**
+   * @generated from field: string order_id = 1;
+   */
+  orderId: string;
+
+  /**
+   * @generated from field: string buyer_id = 2;
+   */
+  buyerId: string;
+
+  /**
+   * @generated from field: string checkout_request_id = 3;
+   */
+  checkoutRequestId: string;
+
+  /**
+   * Why, naming the field or the conflicting order.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message mel.events.v1.CheckoutRejected.
+ * Use `create(CheckoutRejectedSchema)` to create a new message.
+ */
+export const CheckoutRejectedSchema: GenMessage<CheckoutRejected> = /*@__PURE__*/
+  messageDesc(file_mel_events_v1_ordering_events, 2);
+
+/**
  * The grace period is over: catalog must reserve these units.
  *
  * @generated from message mel.events.v1.OrderStatusChangedToAwaitingValidation
@@ -94,7 +133,7 @@ export type OrderStatusChangedToAwaitingValidation = Message<"mel.events.v1.Orde
  * Use `create(OrderStatusChangedToAwaitingValidationSchema)` to create a new message.
  */
 export const OrderStatusChangedToAwaitingValidationSchema: GenMessage<OrderStatusChangedToAwaitingValidation> = /*@__PURE__*/
-  messageDesc(file_mel_events_v1_ordering_events, 2);
+  messageDesc(file_mel_events_v1_ordering_events, 3);
 
 /**
  * Stock is reserved; payment comes next.
@@ -123,7 +162,7 @@ export type OrderStatusChangedToStockConfirmed = Message<"mel.events.v1.OrderSta
  * Use `create(OrderStatusChangedToStockConfirmedSchema)` to create a new message.
  */
 export const OrderStatusChangedToStockConfirmedSchema: GenMessage<OrderStatusChangedToStockConfirmed> = /*@__PURE__*/
-  messageDesc(file_mel_events_v1_ordering_events, 3);
+  messageDesc(file_mel_events_v1_ordering_events, 4);
 
 /**
  * The payment gateway authorised the amount.
@@ -149,7 +188,7 @@ export type OrderPaymentSucceeded = Message<"mel.events.v1.OrderPaymentSucceeded
  * Use `create(OrderPaymentSucceededSchema)` to create a new message.
  */
 export const OrderPaymentSucceededSchema: GenMessage<OrderPaymentSucceeded> = /*@__PURE__*/
-  messageDesc(file_mel_events_v1_ordering_events, 4);
+  messageDesc(file_mel_events_v1_ordering_events, 5);
 
 /**
  * The payment gateway declined or failed.
@@ -173,7 +212,7 @@ export type OrderPaymentFailed = Message<"mel.events.v1.OrderPaymentFailed"> & {
  * Use `create(OrderPaymentFailedSchema)` to create a new message.
  */
 export const OrderPaymentFailedSchema: GenMessage<OrderPaymentFailed> = /*@__PURE__*/
-  messageDesc(file_mel_events_v1_ordering_events, 5);
+  messageDesc(file_mel_events_v1_ordering_events, 6);
 
 /**
  * Paid: catalog turns the reservation into a sale.
@@ -202,7 +241,7 @@ export type OrderStatusChangedToPaid = Message<"mel.events.v1.OrderStatusChanged
  * Use `create(OrderStatusChangedToPaidSchema)` to create a new message.
  */
 export const OrderStatusChangedToPaidSchema: GenMessage<OrderStatusChangedToPaid> = /*@__PURE__*/
-  messageDesc(file_mel_events_v1_ordering_events, 6);
+  messageDesc(file_mel_events_v1_ordering_events, 7);
 
 /**
  * Shipped by an admin.
@@ -226,7 +265,7 @@ export type OrderStatusChangedToShipped = Message<"mel.events.v1.OrderStatusChan
  * Use `create(OrderStatusChangedToShippedSchema)` to create a new message.
  */
 export const OrderStatusChangedToShippedSchema: GenMessage<OrderStatusChangedToShipped> = /*@__PURE__*/
-  messageDesc(file_mel_events_v1_ordering_events, 7);
+  messageDesc(file_mel_events_v1_ordering_events, 8);
 
 /**
  * Cancelled (buyer, stock rejected or payment failed): catalog releases any reservation.
@@ -260,5 +299,5 @@ export type OrderStatusChangedToCancelled = Message<"mel.events.v1.OrderStatusCh
  * Use `create(OrderStatusChangedToCancelledSchema)` to create a new message.
  */
 export const OrderStatusChangedToCancelledSchema: GenMessage<OrderStatusChangedToCancelled> = /*@__PURE__*/
-  messageDesc(file_mel_events_v1_ordering_events, 8);
+  messageDesc(file_mel_events_v1_ordering_events, 9);
 
