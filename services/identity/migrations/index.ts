@@ -2,7 +2,7 @@
 // messaging tables came after identity's own, so they are 0002, not 0000 as in
 // the services that had them from the start: Kysely refuses a migration named
 // before one already applied.
-import { messagingTablesMigration } from "../../../platform/events/index.js";
+import { messagingTablesMigration, outboxParkingMigration } from "../../../platform/events/index.js";
 import type { MigrationSet } from "../../../platform/sql/index.js";
 import * as identityTables from "./0001_identity_tables.js";
 import * as sessionRevocations from "./0003_session_revocations.js";
@@ -11,6 +11,7 @@ export const identityMigrations: MigrationSet = {
   "0001_identity_tables": identityTables,
   "0002_messaging_tables": messagingTablesMigration,
   "0003_session_revocations": sessionRevocations,
+  "0004_outbox_parking": outboxParkingMigration,
 };
 
 /** Names identity's migration bookkeeping tables (identity_migration, identity_migration_lock). */
