@@ -93,6 +93,7 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
       logger,
       writeRetry,
       pollIntervalMs: config.outboxPollMs,
+      claimTtlMs: config.outboxClaimMs,
       ...(options.relayRetry ? { retryInitialDelayMs: options.relayRetry.initialDelayMs, retryMaxDelayMs: options.relayRetry.maxDelayMs } : {}),
       now,
     });
