@@ -83,6 +83,7 @@ async function startFerretDbIfNeeded(): Promise<void> {
     start: () =>
       spawn(binary, ["--listen-addr", "127.0.0.1:27017", "--handler", "sqlite", "--sqlite-url", `file:${dataDir}/`, "--log-level", "error"], {
         stdio: ["ignore", "inherit", "inherit"],
+        detached: true,
       }),
     stopsLast: true,
   });
@@ -92,8 +93,11 @@ async function startFerretDbIfNeeded(): Promise<void> {
   log("FerretDB (MongoDB protocol) listening on 127.0.0.1:27017");
 }
 
-process.on("SIGINT", () => void supervisor.stop());
-process.on("SIGTERM", () => void supervisor.stop());
+// Ctrl-C reaches the launcher alone (each part runs in a process group of its
+// own, below), so every part gets exactly one SIGTERM and drains, instead of a
+// terminal's SIGINT followed by the launcher's SIGTERM, which a part takes as
+// an impatient second signal and exits without draining.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void supervisor.stop());
 void supervisor.stopped.then((code) => process.exit(code));
 
 await startFerretDbIfNeeded();
@@ -102,7 +106,7 @@ for (const part of parts) {
   if (!existsSync(entry)) continue;
   supervisor.add({
     name: part.replace("services/", ""),
-    start: () => spawn(process.execPath, ["--enable-source-maps", entry], { stdio: ["ignore", "inherit", "inherit"], cwd: projectRoot }),
+    start: () => spawn(process.execPath, ["--enable-source-maps", entry], { stdio: ["ignore", "inherit", "inherit"], cwd: projectRoot, detached: true }),
   });
 }
 log(`started ${Object.keys(supervisor.pids()).join(", ")}`);
