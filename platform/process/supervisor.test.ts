@@ -253,6 +253,13 @@ describe("supervisor", { timeout: 20_000 }, () => {
     mock.timers.tick(10_000);
     assert.equal(await supervisor.stopped, 0);
     assert.deepEqual(exits, ["ordering", "basket", "ferretdb"]);
+    assert.deepEqual(
+      harness.lines.filter((line) => / stopped \(/.test(line.msg)).map((line) => [line.level, line.msg]),
+      [
+        ["info", "basket stopped (exit code 0)"],
+        ["info", "ferretdb stopped (exit code 0)"],
+      ],
+    );
     assert.equal(harness.children.length, 3, "ordering was not restarted");
     assert.equal(harness.lines.filter((line) => line.msg === "ordering restarted").length, 0);
   });

@@ -166,7 +166,17 @@ export function createSupervisor({ logger, policy, stopTimeoutMs = 15_000 }: Sup
   async function drain(states: PartState[]): Promise<void> {
     const running = states.flatMap(({ part, child }) => (child ? [{ name: part.name, child }] : []));
     const exits = running.map(
-      ({ child }) => new Promise<void>((done) => (child.exitCode !== null || child.signalCode !== null ? done() : child.once("exit", () => done()))),
+      ({ name, child }) =>
+        new Promise<void>((done) => {
+          const stopped = (code: number | null, signal: NodeJS.Signals | null) => {
+            const fields = { part: name, code, signal };
+            if (code === 0) logger.info(fields, `${name} stopped (${describeEnd(code, signal)})`);
+            else logger.warn(fields, `${name} stopped (${describeEnd(code, signal)})`);
+            done();
+          };
+          if (child.exitCode !== null || child.signalCode !== null) stopped(child.exitCode, child.signalCode);
+          else child.once("exit", stopped);
+        }),
     );
     for (const { child } of running) child.kill("SIGTERM");
     let timer: ReturnType<typeof setTimeout> | undefined;

@@ -115,13 +115,14 @@ function without(pids: Partial<Record<MeshPart, number>>, part: MeshPart): Parti
   return Object.fromEntries(Object.entries(pids).filter(([name]) => name !== part));
 }
 
+before(() => buildProject(), { timeout: 300_000 });
+
 describe("the mesh under npm start survives one of its parts", { timeout: 600_000 }, () => {
   let mesh: LaunchedMesh;
   let itemIds: string[];
 
   before(
     async () => {
-      await buildProject();
       // A grace period holds every order SUBMITTED past the kill; a short lease lets a restarted ordering take over the steps it had claimed.
       mesh = await launchMesh("restarts", { MEL_ORDERING_GRACE_PERIOD_MS: "1000", MEL_ORDERING_STEP_LEASE_MS: "2000" });
       const listed = await send(mesh, "GET", "/api/v1/catalog/items?pageSize=4");
@@ -188,5 +189,31 @@ describe("the mesh under npm start survives one of its parts", { timeout: 600_00
       assert.throws(() => process.kill(running[part] as number, 0), { code: "ESRCH" }, `${part} is gone`);
     }
     assert.equal(mesh.launcherLines().filter((line) => / restarted$/.test(String(line.msg))).length, restartsBefore, "nothing restarted");
+  });
+});
+
+describe("npm start with an invalid configuration", { timeout: 120_000 }, () => {
+  let mesh: LaunchedMesh | undefined;
+
+  after(async () => {
+    await mesh?.cleanUp();
+  });
+
+  it("restarts no part that exits 2, and stops the mesh with exit code 2 naming the part", async () => {
+    // Every service rejects this level and exits 2 before it opens anything.
+    mesh = await launchMesh("config", { MEL_LOG_LEVEL: "chatty" }, { ready: false });
+    const { code } = await mesh.exit;
+    assert.equal(code, 2, mesh.tail());
+    const refusals = mesh.launcherLines().filter((line) => line.level === "error");
+    assert.ok(refusals.length >= 1, mesh.tail());
+    for (const line of refusals) {
+      assert.ok(meshParts.includes(line.part as MeshPart), JSON.stringify(line));
+      assert.equal(line.msg, `${line.part} exited with code 2: its configuration is invalid (its message is above); not restarting it, stopping the mesh`);
+    }
+    assert.match(mesh.tail(200), /MEL_LOG_LEVEL/, "the part's own message names the variable");
+    assert.deepEqual(
+      mesh.launcherLines().filter((line) => / restarted$/.test(String(line.msg))),
+      [],
+    );
   });
 });
