@@ -124,7 +124,10 @@ export async function launchMesh(label: string, extraEnv: Record<string, string>
   const lines: LogLine[] = [];
   const raw: string[] = [];
   let pending = "";
+  // MEL_TEST_LOG_LEVEL (other than silent) shows the mesh's own lines as they come, as the in-process e2e mesh does.
+  const echo = (process.env.MEL_TEST_LOG_LEVEL ?? "silent") !== "silent";
   const take = (chunk: Buffer) => {
+    if (echo) process.stderr.write(chunk);
     pending += chunk.toString("utf8");
     const complete = pending.split("\n");
     pending = complete.pop() ?? "";
@@ -160,7 +163,8 @@ export async function launchMesh(label: string, extraEnv: Record<string, string>
     }
   };
   process.once("exit", killEverything);
-  const tail = (count = 60) => raw.slice(-count).join("\n");
+  // The launcher's own lines (what died, what restarted) and then the last lines of everything.
+  const tail = (count = 60) => [...raw.filter((text) => text.includes('"service":"launcher"')), "…", ...raw.slice(-count)].join("\n");
   let cleanedUp = false;
   const mesh: LaunchedMesh = {
     gatewayUrl: `http://${address(gateway)}`,
