@@ -1,6 +1,9 @@
 // `npm start`: the whole mesh on one machine. Each service runs as its own
 // process (exactly as it would in a container, `node dist/services/<name>/main.js`),
-// started in dependency order; Ctrl-C or SIGTERM drains them all and exits.
+// started in dependency order and supervised (platform/process/supervisor.ts):
+// a part that dies is started again after a back-off while the others keep
+// serving, and a crash loop or a configuration error stops the whole mesh with
+// a non-zero exit code. Ctrl-C or SIGTERM drains them all and exits 0.
 //
 // Run from source (node --import tsx scripts/start.ts, as the storefront's
 // browser tests do) it starts each part from its main.ts the same way.
@@ -9,21 +12,25 @@
 // from tools/ferretdb is started too (built first if Go is installed and it is
 // missing), so the demo needs no MongoDB install. A MEL_BASKET_MONGODB_URL
 // given by the user is used as is.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { connect } from "node:net";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createLogger, type LogLevel, logLevels } from "../platform/log/index.js";
+import { createSupervisor } from "../platform/process/index.js";
 
 const distRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // Built, this file is dist/scripts/start.js; from source, scripts/start.ts.
 const projectRoot = basename(distRoot) === "dist" ? resolve(distRoot, "..") : distRoot;
 const parts = ["services/identity", "services/catalog", "services/basket", "services/ordering", "gateway"];
-const children = new Map<string, ChildProcess>();
-let stopping = false;
+const configuredLevel = process.env.MEL_LOG_LEVEL as LogLevel | undefined;
+// A bad MEL_LOG_LEVEL is the services' to report (they exit 2 naming it); the launcher still logs.
+const logger = createLogger({ service: "launcher", level: configuredLevel && logLevels.includes(configuredLevel) ? configuredLevel : "info" });
+const supervisor = createSupervisor({ logger });
 
 function log(message: string): void {
-  process.stdout.write(`${JSON.stringify({ time: Date.now(), service: "launcher", msg: message })}\n`);
+  logger.info(message);
 }
 
 function isListening(host: string, port: number): Promise<boolean> {
@@ -75,54 +82,38 @@ async function startFerretDbIfNeeded(): Promise<void> {
   if (!binary) return;
   const dataDir = join(projectRoot, "data", "ferretdb");
   mkdirSync(dataDir, { recursive: true });
-  const child = spawn(binary, ["--listen-addr", "127.0.0.1:27017", "--handler", "sqlite", "--sqlite-url", `file:${dataDir}/`, "--log-level", "error"], {
-    stdio: ["ignore", "inherit", "inherit"],
+  supervisor.add({
+    name: "ferretdb",
+    start: () =>
+      spawn(binary, ["--listen-addr", "127.0.0.1:27017", "--handler", "sqlite", "--sqlite-url", `file:${dataDir}/`, "--log-level", "error"], {
+        stdio: ["ignore", "inherit", "inherit"],
+        detached: true,
+      }),
+    stopsLast: true,
   });
-  watch("ferretdb", child);
   for (let attempt = 0; attempt < 50 && !(await isListening("127.0.0.1", 27017)); attempt++) {
     await new Promise((wake) => setTimeout(wake, 100));
   }
   log("FerretDB (MongoDB protocol) listening on 127.0.0.1:27017");
 }
 
-function watch(name: string, child: ChildProcess): void {
-  children.set(name, child);
-  child.once("exit", (code, signal) => {
-    children.delete(name);
-    if (stopping) return;
-    log(`${name} exited (code ${code ?? "none"}, signal ${signal ?? "none"}); stopping the mesh`);
-    void stopAll(1);
-  });
-}
-
-async function stopAll(exitCode: number): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log("stopping: draining every service");
-  const exitOf = (child: ChildProcess) =>
-    new Promise<void>((done) => (child.exitCode !== null || child.signalCode !== null ? done() : child.once("exit", () => done())));
-  const timeout = (ms: number) => new Promise<void>((wake) => setTimeout(wake, ms));
-  // Services first, FerretDB last, so the basket can finish its writes while draining.
-  const services = [...children].filter(([name]) => name !== "ferretdb").map(([, child]) => child);
-  for (const child of services) child.kill("SIGTERM");
-  await Promise.race([Promise.all(services.map(exitOf)), timeout(15_000)]);
-  const rest = [...children.values()];
-  for (const child of rest) child.kill("SIGTERM");
-  await Promise.race([Promise.all(rest.map(exitOf)), timeout(5_000)]);
-  for (const child of children.values()) child.kill("SIGKILL");
-  process.exit(exitCode);
-}
-
-process.on("SIGINT", () => void stopAll(0));
-process.on("SIGTERM", () => void stopAll(0));
+// Ctrl-C reaches the launcher alone (each part runs in a process group of its
+// own, below), so every part gets exactly one SIGTERM and drains, instead of a
+// terminal's SIGINT followed by the launcher's SIGTERM, which a part takes as
+// an impatient second signal and exits without draining.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void supervisor.stop());
+void supervisor.stopped.then((code) => process.exit(code));
 
 await startFerretDbIfNeeded();
 for (const part of parts) {
   const built = join(distRoot, part, "main.js");
   const source = join(distRoot, part, "main.ts");
+  // Built output (npm start), or the sources through tsx when run from a checkout without a build (the browser tests).
   const args = existsSync(built) ? ["--enable-source-maps", built] : existsSync(source) ? ["--import", "tsx", source] : undefined;
   if (!args) continue;
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"], cwd: projectRoot });
-  watch(part.replace("services/", ""), child);
+  supervisor.add({
+    name: part.replace("services/", ""),
+    start: () => spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"], cwd: projectRoot, detached: true }),
+  });
 }
-log(`started ${[...children.keys()].join(", ")}`);
+log(`started ${Object.keys(supervisor.pids()).join(", ")}`);

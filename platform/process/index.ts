@@ -9,3 +9,5 @@ export type { ShutdownSteps } from "./shutdown.js";
 export { createShutdownSteps, stopAfterDrain } from "./shutdown.js";
 export type { WakeableLoop, WakeableLoopOptions } from "./wakeable-loop.js";
 export { backOff, createWakeableLoop } from "./wakeable-loop.js";
+export type { RestartPolicyOptions, SupervisedPart, Supervisor, SupervisorOptions } from "./supervisor.js";
+export { createSupervisor, defaultRestartPolicy } from "./supervisor.js";

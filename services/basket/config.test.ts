@@ -16,6 +16,15 @@ describe("basket config", () => {
     assert.equal(config.paymentTokenKey, undefined);
   });
 
+  test("holds an outbox claim 60 s unless MEL_BASKET_OUTBOX_CLAIM_TTL says otherwise", () => {
+    assert.equal(loadBasketConfig({}).outboxClaimMs, 60_000);
+    assert.equal(loadBasketConfig({ MEL_BASKET_OUTBOX_CLAIM_TTL: "3s" }).outboxClaimMs, 3000);
+    assert.throws(
+      () => loadBasketConfig({ MEL_BASKET_OUTBOX_CLAIM_TTL: "soon" }),
+      (error: unknown) => error instanceof ConfigError && error.problems.some((problem) => problem.startsWith("MEL_BASKET_OUTBOX_CLAIM_TTL:")),
+    );
+  });
+
   test("accepts a replica-set MongoDB URL and names every bad variable", () => {
     assert.equal(loadBasketConfig({ MEL_BASKET_MONGODB_URL: "mongodb://a:1,b:2/mel?replicaSet=rs0" }).mongoUrl, "mongodb://a:1,b:2/mel?replicaSet=rs0");
     assert.throws(

@@ -38,6 +38,12 @@ export const basketEnv = z.object({
   MEL_BASKET_PAYMENT_TOKEN_KEY: z.string().min(32, "expected at least 32 characters (e.g. openssl rand -base64 48)").optional(),
   // Sent outbox entries live in the buyer's document, so they are kept an hour, not a week.
   ...messagingEnv("BASKET", { outboxRetentionMs: 60 * 60 * 1000 }),
+  /**
+   * How long the outbox relay's claim on a basket's entries holds. A basket
+   * process that dies while publishing leaves its claim behind: those events
+   * wait this long for the next relay. Keep it well above a publish's confirm.
+   */
+  MEL_BASKET_OUTBOX_CLAIM_TTL: durationMs(60_000),
   /** How long in-flight calls may finish on SIGTERM. */
   MEL_BASKET_DRAIN_TIMEOUT: durationMs(10_000),
   ...tokenTrustEnv,
@@ -58,6 +64,7 @@ export interface BasketConfig extends MessagingConfig {
   writeAttempts: number;
   /** Undefined outside production when MEL_BASKET_PAYMENT_TOKEN_KEY is unset: main.ts makes a random one. */
   paymentTokenKey: string | undefined;
+  outboxClaimMs: number;
   drainMs: number;
   /** Token trust (issuer, audience, identity's address for the JWKS), as platform/auth reads it. */
   trust: TokenTrustEnv;
@@ -85,6 +92,7 @@ export function loadBasketConfig(env: Env = process.env): BasketConfig {
     writeAttempts: parsed.MEL_BASKET_WRITE_ATTEMPTS,
     paymentTokenKey: parsed.MEL_BASKET_PAYMENT_TOKEN_KEY,
     ...messagingConfigFrom(parsed, "BASKET"),
+    outboxClaimMs: parsed.MEL_BASKET_OUTBOX_CLAIM_TTL,
     drainMs: parsed.MEL_BASKET_DRAIN_TIMEOUT,
     trust: tokenTrustFrom(parsed),
   };

@@ -95,6 +95,7 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
       writeRetry,
       pollIntervalMs: config.outboxPollMs,
       sentRetentionMs: config.outboxRetentionMs,
+      claimTtlMs: config.outboxClaimMs,
       ...(options.relayRetry ? { retryInitialDelayMs: options.relayRetry.initialDelayMs, retryMaxDelayMs: options.relayRetry.maxDelayMs } : {}),
       now,
     });
