@@ -3,6 +3,7 @@
 // message naming the variable.
 import { z } from "zod";
 import type { Env } from "../platform/config/index.js";
+import { type GrpcClientTransportConfig, grpcClientEnv, grpcClientTransportFrom } from "../platform/grpc/index.js";
 import { address, boolean, defaultPorts, durationMs, integer, list, logLevel, parseConfig, port, text } from "../platform/config/index.js";
 
 export const gatewayEnv = z.object({
@@ -33,6 +34,7 @@ export const gatewayEnv = z.object({
   MEL_GATEWAY_AUTH_RATE_LIMITED_METHODS: list(["mel.identity.v1.IdentityService/Login", "mel.identity.v1.IdentityService/Register"]),
   /** Behind a load balancer: take the client address from X-Forwarded-For. */
   MEL_GATEWAY_TRUST_PROXY: boolean(false),
+  ...grpcClientEnv,
 });
 
 export type GatewayEnv = z.output<typeof gatewayEnv>;
@@ -66,6 +68,8 @@ export interface GatewayConfig {
   authRateLimit: { max: number; windowMs: number; methods: string[] };
   /** Trust X-Forwarded-For (behind a load balancer) for the client address. */
   trustProxy: boolean;
+  /** Plaintext or mutual TLS to the upstreams (MEL_GRPC_TLS_*). */
+  grpc: GrpcClientTransportConfig;
 }
 
 /** Parses and validates the gateway's variables from `env`; throws ConfigError naming each bad one. */
@@ -95,5 +99,6 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
       methods: e.MEL_GATEWAY_AUTH_RATE_LIMITED_METHODS,
     },
     trustProxy: e.MEL_GATEWAY_TRUST_PROXY,
+    grpc: grpcClientTransportFrom(e),
   };
 }

@@ -1,6 +1,7 @@
 // Token trust in one piece for a service's main.ts: where the keys come from,
 // their cache, the verifier and the authenticate function implementService takes.
 import { IdentityServiceClient } from "../../gen/mel/identity/v1/identity.js";
+import type { ChannelCredentials } from "@grpc/grpc-js";
 import { type Authenticate, callUnary, createClient } from "../grpc/index.js";
 import type { Logger } from "../log/index.js";
 import { createAuthenticate } from "./authenticate.js";
@@ -46,6 +47,8 @@ export interface IdentityJwksSourceOptions {
   logger: Logger;
   /** Deadline of one GetJwks call. Default 3000 ms. */
   deadlineMs?: number;
+  /** Mutual TLS to identity (platform/grpc transport); plaintext when omitted. */
+  credentials?: ChannelCredentials;
 }
 
 export interface IdentityJwksSource {
@@ -62,6 +65,7 @@ export function identityJwksSource(options: IdentityJwksSourceOptions): Identity
     idempotentMethods: ["getJwks"],
     defaultDeadlineMs: options.deadlineMs ?? 3000,
     logger: options.logger,
+    ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
   });
   return { source: jwksSourceFromGetJwks(() => callUnary(client, "getJwks", {})), close: () => client.close() };
 }
@@ -87,8 +91,8 @@ export type ServiceAuthenticate = Authenticate & { close(): void };
  * verified against the JWKS fetched from IdentityService.GetJwks at
  * MEL_IDENTITY_ADDRESS.
  */
-export function createServiceAuthenticate(trust: TokenTrustEnv, logger: Logger): ServiceAuthenticate {
-  const jwks = identityJwksSource({ target: trust.MEL_IDENTITY_ADDRESS, logger });
+export function createServiceAuthenticate(trust: TokenTrustEnv, logger: Logger, transport: { credentials?: ChannelCredentials } = {}): ServiceAuthenticate {
+  const jwks = identityJwksSource({ target: trust.MEL_IDENTITY_ADDRESS, logger, ...transport });
   const { authenticate } = createTokenTrust({
     jwks: jwks.source,
     issuer: trust.MEL_TOKEN_ISSUER,

@@ -8,7 +8,14 @@ import { BasketServiceService } from "../../gen/mel/basket/v1/basket.js";
 import { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
 import { createServiceAuthenticate } from "../../platform/auth/index.js";
 import { createEventBus, type EventBus } from "../../platform/events/index.js";
-import { type Authenticate, type BreakerOptions, createClient, createGrpcServer, type GrpcServer } from "../../platform/grpc/index.js";
+import {
+  type Authenticate,
+  type BreakerOptions,
+  createClient,
+  createGrpcServer,
+  createGrpcServerTransport,
+  type GrpcServer,
+} from "../../platform/grpc/index.js";
 import { createLogger, type Logger } from "../../platform/log/index.js";
 import { createShutdownSteps, isEntryPoint, runAsMain, stopAfterDrain } from "../../platform/process/index.js";
 import { createBasketService } from "./basket.grpc.js";
@@ -76,12 +83,14 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
     const db = basketModels(connection, { claimWrites });
     await createBasketIndexes(db);
 
+    const transport = createGrpcServerTransport(config.grpc);
     const { client: catalog } = createClient(CatalogServiceClient, {
       upstream: "catalog",
       target: config.catalogAddress,
       defaultDeadlineMs: config.catalogDeadlineMs,
       idempotentMethods: ["getItemsByIds"],
       ...(options.catalogBreaker ? { breaker: options.catalogBreaker } : {}),
+      ...transport.clientOptions("catalog"),
       logger,
     });
     shutdown.closing(catalog);
@@ -99,8 +108,8 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
     relay.start();
     shutdown.add(() => relay.stop());
 
-    const authenticate = options.authenticate ?? shutdown.closing(createServiceAuthenticate(config.trust, logger));
-    const server = createGrpcServer({ serviceName: "basket", logger });
+    const authenticate = options.authenticate ?? shutdown.closing(createServiceAuthenticate(config.trust, logger, transport.clientOptions("identity")));
+    const server = createGrpcServer({ serviceName: "basket", logger, ...transport.serverOptions });
     server.addService(
       BasketServiceService,
       createBasketService({ db, catalog, authenticate, logger, relay, limits: config.limits, writeRetry, paymentTokenKey, now }),

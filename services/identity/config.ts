@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { tokenClaimsEnv } from "../../platform/auth/index.js";
 import { ConfigError, defaultPorts, durationMs, type Env, integer, logLevel, oneOf, parseConfig, port, text } from "../../platform/config/index.js";
+import { type GrpcServerTransportConfig, grpcServerEnv, grpcServerTransportFrom } from "../../platform/grpc/index.js";
 import type { LogLevel } from "../../platform/log/index.js";
 import type { AccessTokenSettings } from "./access-token.js";
 import type { LoginThrottlePolicy } from "./login-throttle.js";
@@ -40,6 +41,7 @@ export const identityEnvSchema = z.object({
   MEL_IDENTITY_ADMIN_EMAIL: text("admin@lojasmel.local"),
   /** The demo admin's password; no admin is seeded without it. Only ever from the environment. */
   MEL_IDENTITY_ADMIN_PASSWORD: z.string().optional(),
+  ...grpcServerEnv,
 });
 
 export interface IdentityConfig {
@@ -60,6 +62,8 @@ export interface IdentityConfig {
   scrypt: ScryptParams;
   loginThrottle: LoginThrottlePolicy;
   admin: { email: string; password: string | undefined };
+  /** Plaintext or mutual TLS, connection age, health port (MEL_GRPC_*). */
+  grpc: GrpcServerTransportConfig;
 }
 
 function seconds(variable: string, ms: number, problems: string[]): number {
@@ -108,6 +112,7 @@ export function loadIdentityConfig(env: Env = process.env): IdentityConfig {
       lockoutSeconds: seconds("MEL_IDENTITY_LOGIN_LOCKOUT", raw.MEL_IDENTITY_LOGIN_LOCKOUT, problems),
     },
     admin: { email: raw.MEL_IDENTITY_ADMIN_EMAIL, password: raw.MEL_IDENTITY_ADMIN_PASSWORD },
+    grpc: grpcServerTransportFrom(raw),
   };
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`, problems);
   return config;

@@ -7,7 +7,7 @@
 import type { Kysely } from "kysely";
 import { IdentityServiceService } from "../../gen/mel/identity/v1/identity.js";
 import { createTokenTrust } from "../../platform/auth/index.js";
-import { createGrpcServer } from "../../platform/grpc/index.js";
+import { createGrpcServer, createGrpcServerTransport } from "../../platform/grpc/index.js";
 import { createLogger, type Logger } from "../../platform/log/index.js";
 import { createShutdownSteps, isEntryPoint, runAsMain, stopAfterDrain } from "../../platform/process/index.js";
 import { createDatabase, migrateToLatest } from "../../platform/sql/index.js";
@@ -94,7 +94,7 @@ export async function startIdentity(options: StartIdentityOptions): Promise<Runn
       logger,
     });
     const sessions = createSessionFlow({ db, hasher, keyRing, tokens: config.tokens, loginThrottle: config.loginThrottle, logger, now });
-    const server = createGrpcServer({ serviceName: "identity", logger });
+    const server = createGrpcServer({ serviceName: "identity", logger, ...createGrpcServerTransport(config.grpc).serverOptions });
     server.addService(
       IdentityServiceService,
       createIdentityService({ db, hasher, sessions, keyRing, passwordPolicy: config.passwordPolicy, authenticate, logger, now }),
