@@ -11,10 +11,10 @@ import { existsSync, mkdirSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { meshParts, nodeArgumentsFor } from "./mesh-parts.js";
 
 const distRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const projectRoot = resolve(distRoot, "..");
-const parts = ["services/identity", "services/catalog", "services/basket", "services/ordering", "gateway"];
 const children = new Map<string, ChildProcess>();
 let stopping = false;
 
@@ -113,10 +113,10 @@ process.on("SIGINT", () => void stopAll(0));
 process.on("SIGTERM", () => void stopAll(0));
 
 await startFerretDbIfNeeded();
-for (const part of parts) {
-  const entry = join(distRoot, part, "main.js");
-  if (!existsSync(entry)) continue;
-  const child = spawn(process.execPath, ["--enable-source-maps", entry], { stdio: ["ignore", "inherit", "inherit"], cwd: projectRoot });
-  watch(part.replace("services/", ""), child);
+for (const part of meshParts) {
+  const [, entry] = nodeArgumentsFor(part);
+  if (entry === undefined || !existsSync(join(projectRoot, entry))) continue;
+  const child = spawn(process.execPath, nodeArgumentsFor(part), { stdio: ["ignore", "inherit", "inherit"], cwd: projectRoot });
+  watch(part, child);
 }
 log(`started ${[...children.keys()].join(", ")}`);
