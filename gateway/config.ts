@@ -3,8 +3,8 @@
 // message naming the variable.
 import { z } from "zod";
 import type { Env } from "../platform/config/index.js";
-import { type GrpcClientTransportConfig, grpcClientEnv, grpcClientTransportFrom } from "../platform/grpc/index.js";
 import { address, boolean, defaultPorts, durationMs, integer, list, logLevel, parseConfig, port, text } from "../platform/config/index.js";
+import { type GrpcClientTransportConfig, grpcClientEnv, grpcClientTransportFrom } from "../platform/grpc/index.js";
 
 export const gatewayEnv = z.object({
   MEL_LOG_LEVEL: logLevel(),

@@ -1,7 +1,8 @@
 // Token trust in one piece for a service's main.ts: where the keys come from,
 // their cache, the verifier and the authenticate function implementService takes.
-import { IdentityServiceClient } from "../../gen/mel/identity/v1/identity.js";
+
 import type { ChannelCredentials } from "@grpc/grpc-js";
+import { IdentityServiceClient } from "../../gen/mel/identity/v1/identity.js";
 import { type Authenticate, callUnary, createClient } from "../grpc/index.js";
 import type { Logger } from "../log/index.js";
 import { createAuthenticate } from "./authenticate.js";

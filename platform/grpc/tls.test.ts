@@ -10,7 +10,7 @@ import { ConfigError } from "../config/index.js";
 import { callUnary, createClient } from "./client.js";
 import { captureLog, item, rejectionOf, startCatalogServer, type TestServer } from "./grpc.test-support.js";
 import { createCertificateFolder, createTestCa, issueCertificate, type TestCa, type TestCertificate } from "./tls.test-support.js";
-import { createGrpcClientTransport, createGrpcServerTransport, grpcClientTransportFrom, type GrpcServerTransportConfig } from "./transport.js";
+import { createGrpcClientTransport, createGrpcServerTransport, type GrpcServerTransportConfig, grpcClientTransportFrom } from "./transport.js";
 
 const folder = createCertificateFolder();
 let ca: TestCa;

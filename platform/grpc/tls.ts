@@ -6,11 +6,11 @@ import type { PeerCertificate } from "node:tls";
 import {
   type ChannelCredentials,
   experimental,
+  status as GrpcStatus,
+  Metadata,
   type ServerCredentials,
   ServerInterceptingCall,
   type ServerInterceptor,
-  status as GrpcStatus,
-  Metadata,
 } from "@grpc/grpc-js";
 
 export interface GrpcTlsFiles {

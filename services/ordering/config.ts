@@ -3,8 +3,8 @@
 import { z } from "zod";
 import { type TokenTrustEnv, tokenTrustEnv, tokenTrustFrom } from "../../platform/auth/index.js";
 import { defaultPorts, durationMs, type Env, integer, logLevel, parseConfig, port, text } from "../../platform/config/index.js";
-import { type GrpcServerTransportConfig, grpcServerEnv, grpcServerTransportFrom } from "../../platform/grpc/index.js";
 import { type MessagingConfig, messagingConfigFrom, messagingEnv } from "../../platform/events/index.js";
+import { type GrpcServerTransportConfig, grpcServerEnv, grpcServerTransportFrom } from "../../platform/grpc/index.js";
 
 export const orderingEnv = z.object({
   MEL_LOG_LEVEL: logLevel(),
