@@ -346,6 +346,8 @@ describe("the deployment manifests", () => {
             (candidate) => candidate.spec.scaleTargetRef.kind === "Deployment" && candidate.spec.scaleTargetRef.name === deployment.metadata.name,
           );
           assert.ok(autoscaler, `${deployment.metadata.name}: no HorizontalPodAutoscaler`);
+          // An apply would reset a replica count the autoscaler has set.
+          assert.equal(deployment.spec.replicas, undefined, `${deployment.metadata.name}: replicas is left to the autoscaler`);
         }
       });
 
@@ -380,11 +382,28 @@ describe("the deployment manifests", () => {
     });
   }
 
+  describe("overlays/local", () => {
+    test("runs one replica of every part", () => {
+      for (const autoscaler of ofKind<KubernetesObject & { spec: { minReplicas?: number; maxReplicas: number } }>(rendered.local, "HorizontalPodAutoscaler")) {
+        assert.deepEqual([autoscaler.spec.minReplicas, autoscaler.spec.maxReplicas], [1, 1], autoscaler.metadata.name);
+      }
+    });
+
+    test("runs RabbitMQ, PostgreSQL and MongoDB as StatefulSets beside the mesh", () => {
+      const names = ofKind(rendered.local, "StatefulSet").map((object) => object.metadata.name);
+      assert.deepEqual(names.sort(), ["mongodb", "postgresql", "rabbitmq"]);
+    });
+  });
+
   describe("overlays/production", () => {
-    test("runs two or more replicas of every part, and never autoscales below two", () => {
-      for (const part of meshParts) assert.ok((deploymentOf(rendered.production, part).spec.replicas ?? 1) >= 2, part);
-      for (const autoscaler of ofKind<KubernetesObject & { spec: { minReplicas?: number } }>(rendered.production, "HorizontalPodAutoscaler")) {
-        assert.ok((autoscaler.spec.minReplicas ?? 1) >= 2, autoscaler.metadata.name);
+    test("runs two or more replicas of every part: its autoscaler never goes below two", () => {
+      const autoscalers = ofKind<KubernetesObject & { spec: { minReplicas?: number; scaleTargetRef: { name: string } } }>(
+        rendered.production,
+        "HorizontalPodAutoscaler",
+      );
+      for (const part of meshParts) {
+        const autoscaler = autoscalers.find((candidate) => candidate.spec.scaleTargetRef.name === part);
+        assert.ok((autoscaler?.spec.minReplicas ?? 1) >= 2, part);
       }
     });
 
