@@ -4,6 +4,7 @@
 import { z } from "zod";
 import type { Env } from "../platform/config/index.js";
 import { address, boolean, defaultPorts, durationMs, integer, list, logLevel, parseConfig, port, text } from "../platform/config/index.js";
+import { type GrpcClientTransportConfig, grpcClientEnv, grpcClientTransportFrom } from "../platform/grpc/index.js";
 
 export const gatewayEnv = z.object({
   MEL_LOG_LEVEL: logLevel(),
@@ -35,6 +36,7 @@ export const gatewayEnv = z.object({
   MEL_GATEWAY_TRUST_PROXY: boolean(false),
   /** The storefront's built files (vite build output), served at /; a folder without index.html serves none. */
   MEL_GATEWAY_WEB_ROOT: text("web/dist"),
+  ...grpcClientEnv,
 });
 
 export type GatewayEnv = z.output<typeof gatewayEnv>;
@@ -70,6 +72,8 @@ export interface GatewayConfig {
   trustProxy: boolean;
   /** Folder of the built storefront served at / (index.html, assets/, pictures/); without index.html, no site. */
   webRoot: string;
+  /** Plaintext or mutual TLS to the upstreams (MEL_GRPC_TLS_*). */
+  grpc: GrpcClientTransportConfig;
 }
 
 /** Parses and validates the gateway's variables from `env`; throws ConfigError naming each bad one. */
@@ -100,5 +104,6 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     },
     trustProxy: e.MEL_GATEWAY_TRUST_PROXY,
     webRoot: e.MEL_GATEWAY_WEB_ROOT,
+    grpc: grpcClientTransportFrom(e),
   };
 }

@@ -10,6 +10,7 @@ import rateLimit from "@fastify/rate-limit";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import Fastify from "fastify";
+import { createGrpcClientTransport } from "../platform/grpc/index.js";
 import { type CallOutcome, callLogLevel, type Logger, slowCallMsOf } from "../platform/log/index.js";
 import type { GatewayConfig } from "./config.js";
 import type { GatewayMethod, ServiceCatalog } from "./descriptors.js";
@@ -52,12 +53,16 @@ const jsonType = "application/json; charset=utf-8";
 export async function createGateway(config: GatewayConfig, deps: GatewayDeps): Promise<{ app: FastifyInstance; upstreams: Map<string, Upstream> }> {
   const catalog = createServiceCatalog(deps.descriptorSet, Object.keys(config.upstreams));
   const makeUpstream = deps.createUpstream ?? createUpstream;
+  const transport = createGrpcClientTransport(config.grpc);
   const byAddress = new Map<string, Upstream>();
   const upstreams = new Map<string, Upstream>();
   for (const [address, services] of groupByAddress(config.upstreams)) {
+    // "mel.catalog.v1.CatalogService" is served by catalog, whose certificate names it.
+    const names = services.map((service) => service.split(".")[1] ?? service);
     const upstream = makeUpstream({
       address,
-      name: services.map((service) => service.split(".")[1] ?? service).join("+"),
+      name: names.join("+"),
+      ...transport.clientOptions(...names),
       idempotentMethods: idempotentMethodsOf(catalog, services),
       logger: deps.logger,
     });

@@ -5,7 +5,7 @@
 // path (the JSON path encodes and decodes them itself, from the descriptors).
 
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import type { Client, ClientReadableStream, ServiceError } from "@grpc/grpc-js";
+import type { ChannelCredentials, Client, ClientReadableStream, ServiceError } from "@grpc/grpc-js";
 import { status as GrpcStatus, Metadata } from "@grpc/grpc-js";
 import { createGenericClient } from "../platform/grpc/index.js";
 import type { Logger } from "../platform/log/index.js";
@@ -47,6 +47,8 @@ export interface UpstreamOptions {
   /** Full method names ("mel.catalog.v1.CatalogService/GetItem") safe to retry. */
   idempotentMethods: string[];
   logger: Logger;
+  /** Mutual TLS to the upstream (platform/grpc transport); plaintext when omitted. */
+  credentials?: ChannelCredentials;
 }
 
 /** An upstream on the platform's client channel. */
@@ -56,6 +58,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     target: options.address,
     idempotentMethods: options.idempotentMethods,
     logger: options.logger,
+    ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
   });
   return upstreamOnClient(options.address, client);
 }

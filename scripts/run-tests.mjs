@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
-const roots = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["platform", "services", "gateway", "test", "web"];
+const roots = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["platform", "services", "gateway", "test", "web", "deploy"];
 
 function collect(path, out) {
   if (!existsSync(path)) return out;

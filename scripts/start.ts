@@ -19,11 +19,11 @@ import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLogger, type LogLevel, logLevels } from "../platform/log/index.js";
 import { createSupervisor } from "../platform/process/index.js";
+import { entryPointOf, meshParts, nodeArgumentsFor } from "./mesh-parts.js";
 
 const distRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // Built, this file is dist/scripts/start.js; from source, scripts/start.ts.
 const projectRoot = basename(distRoot) === "dist" ? resolve(distRoot, "..") : distRoot;
-const parts = ["services/identity", "services/catalog", "services/basket", "services/ordering", "gateway"];
 const configuredLevel = process.env.MEL_LOG_LEVEL as LogLevel | undefined;
 // A bad MEL_LOG_LEVEL is the services' to report (they exit 2 naming it); the launcher still logs.
 const logger = createLogger({ service: "launcher", level: configuredLevel && logLevels.includes(configuredLevel) ? configuredLevel : "info" });
@@ -105,14 +105,14 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal
 void supervisor.stopped.then((code) => process.exit(code));
 
 await startFerretDbIfNeeded();
-for (const part of parts) {
-  const built = join(distRoot, part, "main.js");
-  const source = join(distRoot, part, "main.ts");
-  // Built output (npm start), or the sources through tsx when run from a checkout without a build (the browser tests).
-  const args = existsSync(built) ? ["--enable-source-maps", built] : existsSync(source) ? ["--import", "tsx", source] : undefined;
+for (const part of meshParts) {
+  const built = join(projectRoot, "dist", entryPointOf(part));
+  const source = join(projectRoot, entryPointOf(part).replace(/\.js$/, ".ts"));
+  // Built output (npm start, exactly what the image runs), or the sources through tsx when run from a checkout without a build (the browser tests).
+  const args = existsSync(built) ? nodeArgumentsFor(part) : existsSync(source) ? ["--import", "tsx", source] : undefined;
   if (!args) continue;
   supervisor.add({
-    name: part.replace("services/", ""),
+    name: part,
     start: () => spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"], cwd: projectRoot, detached: true }),
   });
 }

@@ -1,5 +1,7 @@
 // Token trust in one piece for a service's main.ts: where the keys come from,
 // their cache, the verifier and the authenticate function implementService takes.
+
+import type { ChannelCredentials } from "@grpc/grpc-js";
 import { IdentityServiceClient } from "../../gen/mel/identity/v1/identity.js";
 import type { EventBus } from "../events/index.js";
 import { type Authenticate, callUnary, createClient } from "../grpc/index.js";
@@ -52,6 +54,8 @@ export interface IdentityJwksSourceOptions {
   logger: Logger;
   /** Deadline of one GetJwks call. Default 3000 ms. */
   deadlineMs?: number;
+  /** Mutual TLS to identity (platform/grpc transport); plaintext when omitted. */
+  credentials?: ChannelCredentials;
 }
 
 export interface IdentityJwksSource {
@@ -68,6 +72,7 @@ export function identityJwksSource(options: IdentityJwksSourceOptions): Identity
     idempotentMethods: ["getJwks"],
     defaultDeadlineMs: options.deadlineMs ?? 3000,
     logger: options.logger,
+    ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
   });
   return { source: jwksSourceFromGetJwks(() => callUnary(client, "getJwks", {})), close: () => client.close() };
 }
@@ -100,10 +105,15 @@ export type ServiceAuthenticate = Authenticate & {
 export function createServiceAuthenticate(
   trust: TokenTrustEnv,
   logger: Logger,
-  // A token is accepted up to the clock skew past its exp, so its revocation is kept that much longer.
-  revocations: SessionRevocations = createSessionRevocations({ graceMs: trust.MEL_TOKEN_CLOCK_SKEW }),
+  options: {
+    /** Mutual TLS to identity for the JWKS (MEL_GRPC_TLS_*); plaintext when absent. */
+    credentials?: ChannelCredentials;
+    revocations?: SessionRevocations;
+  } = {},
 ): ServiceAuthenticate {
-  const jwks = identityJwksSource({ target: trust.MEL_IDENTITY_ADDRESS, logger });
+  // A token is accepted up to the clock skew past its exp, so its revocation is kept that much longer.
+  const revocations = options.revocations ?? createSessionRevocations({ graceMs: trust.MEL_TOKEN_CLOCK_SKEW });
+  const jwks = identityJwksSource({ target: trust.MEL_IDENTITY_ADDRESS, logger, ...(options.credentials ? { credentials: options.credentials } : {}) });
   const { authenticate } = createTokenTrust({
     jwks: jwks.source,
     issuer: trust.MEL_TOKEN_ISSUER,
@@ -129,10 +139,10 @@ export type RunningServiceAuthenticate = Authenticate & { revocations: SessionRe
  */
 export async function startServiceAuthenticate(
   trust: TokenTrustEnv,
-  options: { bus: Pick<EventBus, "subscribe">; queue: string; logger: Logger },
+  options: { bus: Pick<EventBus, "subscribe">; queue: string; logger: Logger; credentials?: ChannelCredentials },
 ): Promise<RunningServiceAuthenticate> {
   const revocations = createSessionRevocations({ graceMs: trust.MEL_TOKEN_CLOCK_SKEW, loaded: false });
-  const authenticate = createServiceAuthenticate(trust, options.logger, revocations);
+  const authenticate = createServiceAuthenticate(trust, options.logger, { revocations, ...(options.credentials ? { credentials: options.credentials } : {}) });
   const closeJwks = authenticate.close;
   try {
     const feed = await startSessionRevocationFeed({

@@ -5,7 +5,7 @@ import { status as GrpcStatus, type ServiceDefinition, type ServiceError } from 
 import { CatalogItem, CatalogServiceService } from "../../gen/mel/catalog/v1/catalog.js";
 import { createLogger, type Logger } from "../log/index.js";
 import { type Authenticate, implementService, type MethodPolicies, type MethodPolicy, type ServiceHandlers } from "./implement-service.js";
-import { createGrpcServer, type GrpcServer } from "./server.js";
+import { type CreateGrpcServerOptions, createGrpcServer, type GrpcServer } from "./server.js";
 
 export interface CapturedLog {
   logger: Logger;
@@ -40,6 +40,8 @@ export interface TestServerOptions<Definition extends ServiceDefinition> {
   /** Policies per method; "public" for those left out. */
   policies?: Partial<MethodPolicies<Definition>>;
   authenticate?: Authenticate;
+  /** Transport settings (TLS credentials, connection age, health port). */
+  serverOptions?: Pick<CreateGrpcServerOptions, "credentials" | "channelOptions" | "healthPort">;
 }
 
 /** `definition` served on 127.0.0.1:<free port> by `handlers`; the others answer UNIMPLEMENTED. */
@@ -54,7 +56,7 @@ export async function startTestServer<Definition extends ServiceDefinition>(
   const policies = Object.fromEntries(
     methods.map((name) => [name, options.policies?.[name] ?? ("public" satisfies MethodPolicy)]),
   ) as MethodPolicies<Definition>;
-  const grpc = createGrpcServer({ serviceName: "test", logger });
+  const grpc = createGrpcServer({ serviceName: "test", logger, ...options.serverOptions });
   grpc.addService(definition, implementService(definition, all, { policies, authenticate: options.authenticate, logger }));
   const port = await grpc.listen("127.0.0.1", 0);
   return { grpc, port, address: `127.0.0.1:${port}`, stop: () => grpc.drain(0) };

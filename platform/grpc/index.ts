@@ -41,3 +41,14 @@ export type { RetryOptions, RetryThrottlingOptions } from "./service-config.js";
 export { defaultRetry, defaultRetryThrottling, toChannelTarget } from "./service-config.js";
 export type { MappedStatus } from "./status.js";
 export { internalErrorDetails, isStatusCarrying, statusName, toGrpcStatus } from "./status.js";
+export type { GrpcTls, GrpcTlsFiles } from "./tls.js";
+export { certificateNames, createGrpcTls } from "./tls.js";
+export type { GrpcClientTransportConfig, GrpcServerTransport, GrpcServerTransportConfig, GrpcTransport } from "./transport.js";
+export {
+  createGrpcClientTransport,
+  createGrpcServerTransport,
+  grpcClientEnv,
+  grpcClientTransportFrom,
+  grpcServerEnv,
+  grpcServerTransportFrom,
+} from "./transport.js";

@@ -24,6 +24,13 @@ export interface CreateGrpcServerOptions {
   descriptorSetPath?: string;
   /** Extra grpc-js server options (max message sizes, keepalive, max_connection_age_ms…). */
   channelOptions?: ChannelOptions;
+  /** Mutual TLS (platform/grpc transport); plaintext when omitted. */
+  credentials?: ServerCredentials;
+  /**
+   * A second, plaintext port that serves only grpc.health.v1 with the same
+   * statuses: the kubelet's native gRPC probes cannot speak TLS.
+   */
+  healthPort?: number;
 }
 
 export interface GrpcServer {
@@ -33,6 +40,8 @@ export interface GrpcServer {
   addService(definition: ServiceDefinition, implementation: UntypedServiceImplementation): void;
   /** Binds host:port (0 = any free port), resolves with the bound port. Call after addService. */
   listen(host: string, port: number): Promise<number>;
+  /** The bound plaintext health-only port, once listening with `healthPort` set. */
+  healthPort(): number | undefined;
   /** Sets one service's health status ("" is the whole server). */
   setServingStatus(service: string, status: ServingStatus): void;
   /**
@@ -53,10 +62,13 @@ export function createGrpcServer(options: CreateGrpcServerOptions): GrpcServer {
   const server = new Server(options.channelOptions);
   const health = new HealthImplementation({ "": "NOT_SERVING" });
   health.addToServer(server);
+  const healthServer = options.healthPort === undefined ? undefined : new Server();
+  if (healthServer) health.addToServer(healthServer);
   const servedNames: string[] = [];
   let descriptors: PackageDefinition | undefined;
   let listening = false;
   let draining: Promise<void> | undefined;
+  let boundHealthPort: number | undefined;
 
   const setServingStatus = (service: string, status: ServingStatus) => health.setStatus(service, status);
 
@@ -74,15 +86,19 @@ export function createGrpcServer(options: CreateGrpcServerOptions): GrpcServer {
     descriptors ??= loadDescriptors(options.descriptorSetPath ?? defaultDescriptorSetPath);
     // Reflection lists only what this server serves, not every service in the descriptor set.
     new ReflectionService(descriptors as ConstructorParameters<typeof ReflectionService>[0], { services: servedNames }).addToServer(server);
-    const address = host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;
-    const boundPort = await new Promise<number>((resolveBind, rejectBind) => {
-      server.bindAsync(address, ServerCredentials.createInsecure(), (error, bound) =>
-        error ? rejectBind(new Error(`${serviceName}: cannot listen on ${address}: ${error.message}`)) : resolveBind(bound),
-      );
-    });
+    const boundPort = await bind(serviceName, server, host, port, options.credentials ?? ServerCredentials.createInsecure());
+    boundHealthPort = healthServer && (await bind(serviceName, healthServer, host, options.healthPort ?? 0, ServerCredentials.createInsecure()));
     listening = true;
     for (const name of ["", ...servedNames]) health.setStatus(name, "SERVING");
-    logger.info({ address: `${host}:${boundPort}`, services: servedNames }, `${serviceName} listening`);
+    logger.info(
+      {
+        address: `${host}:${boundPort}`,
+        services: servedNames,
+        tls: options.credentials !== undefined,
+        ...(boundHealthPort ? { healthPort: boundHealthPort } : {}),
+      },
+      `${serviceName} listening`,
+    );
     return boundPort;
   };
 
@@ -94,8 +110,10 @@ export function createGrpcServer(options: CreateGrpcServerOptions): GrpcServer {
         logger.warn({ graceMs }, `${serviceName}: calls still running after the grace period are cancelled`);
         server.forceShutdown();
       }, graceMs);
+      // Probes see NOT_SERVING on the health port until the main server is down.
       server.tryShutdown((error) => {
         clearTimeout(force);
+        healthServer?.forceShutdown();
         if (error) logger.warn({ err: error }, `${serviceName}: shutdown reported an error`);
         logger.info(`${serviceName} stopped`);
         resolveDrain();
@@ -104,7 +122,16 @@ export function createGrpcServer(options: CreateGrpcServerOptions): GrpcServer {
     return draining;
   };
 
-  return { server, addService, listen, setServingStatus, drain };
+  return { server, addService, listen, healthPort: () => boundHealthPort, setServingStatus, drain };
+}
+
+function bind(serviceName: string, server: Server, host: string, port: number, credentials: ServerCredentials): Promise<number> {
+  const address = host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;
+  return new Promise<number>((resolveBind, rejectBind) => {
+    server.bindAsync(address, credentials, (error, bound) =>
+      error ? rejectBind(new Error(`${serviceName}: cannot listen on ${address}: ${error.message}`)) : resolveBind(bound),
+    );
+  });
 }
 
 function loadDescriptors(path: string): PackageDefinition {

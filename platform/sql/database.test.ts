@@ -227,6 +227,30 @@ describe("createDatabase on PostgreSQL", () => {
   });
 });
 
+describe("migrations on PostgreSQL", () => {
+  let database: TestPostgresDatabase;
+  before(async () => {
+    database = await createTestPostgresDatabase("sql_concurrent_migrations");
+  });
+  after(() => database.drop());
+
+  test("two instances starting together on one database apply each migration once", async () => {
+    // Two pods of a new rollout: separate pools, migrating at the same moment.
+    const instances = [createDatabase(database.url, { variable }), createDatabase(database.url, { variable })];
+    try {
+      const applied = await Promise.all(instances.map((db) => migrateToLatest(db, { "0001_notes": notesMigration }, { tablePrefix: "svc" })));
+      assert.deepEqual(applied.flat(), ["0001_notes"]);
+      const { rows } = await sql<{ name: string }>`select name from svc_migration`.execute(instances[0]!);
+      assert.deepEqual(
+        rows.map((row) => row.name),
+        ["0001_notes"],
+      );
+    } finally {
+      await Promise.all(instances.map((db) => db.destroy()));
+    }
+  });
+});
+
 describe("SQL Server compilation", () => {
   test("an mssql:// URL builds a SQL Server Kysely without connecting", async () => {
     const db = createDatabase<any>("mssql://app:pw@127.0.0.1:1/db?trustServerCertificate=true", { variable });

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { type TokenTrustEnv, tokenTrustEnv, tokenTrustFrom } from "../../platform/auth/index.js";
 import { address, ConfigError, defaultPorts, durationMs, type Env, integer, logLevel, parseConfig, port, text } from "../../platform/config/index.js";
 import { type MessagingConfig, messagingConfigFrom, messagingEnv } from "../../platform/events/index.js";
+import { type GrpcServerTransportConfig, grpcServerEnv, grpcServerTransportFrom } from "../../platform/grpc/index.js";
 import type { BasketLimits } from "./basket.js";
 
 export const basketEnv = z.object({
@@ -47,6 +48,7 @@ export const basketEnv = z.object({
   /** How long in-flight calls may finish on SIGTERM. */
   MEL_BASKET_DRAIN_TIMEOUT: durationMs(10_000),
   ...tokenTrustEnv,
+  ...grpcServerEnv,
 });
 
 export type BasketEnv = z.output<typeof basketEnv>;
@@ -68,6 +70,8 @@ export interface BasketConfig extends MessagingConfig {
   drainMs: number;
   /** Token trust (issuer, audience, identity's address for the JWKS), as platform/auth reads it. */
   trust: TokenTrustEnv;
+  /** Plaintext or mutual TLS, connection age, health port (MEL_GRPC_*). */
+  grpc: GrpcServerTransportConfig;
 }
 
 /** Parses and validates the basket's variables from `env`; throws ConfigError naming each bad one. */
@@ -95,5 +99,6 @@ export function loadBasketConfig(env: Env = process.env): BasketConfig {
     outboxClaimMs: parsed.MEL_BASKET_OUTBOX_CLAIM_TTL,
     drainMs: parsed.MEL_BASKET_DRAIN_TIMEOUT,
     trust: tokenTrustFrom(parsed),
+    grpc: grpcServerTransportFrom(parsed),
   };
 }

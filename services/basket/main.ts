@@ -8,7 +8,14 @@ import { BasketServiceService } from "../../gen/mel/basket/v1/basket.js";
 import { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
 import { startServiceAuthenticate } from "../../platform/auth/index.js";
 import { createEventBus, type EventBus } from "../../platform/events/index.js";
-import { type Authenticate, type BreakerOptions, createClient, createGrpcServer, type GrpcServer } from "../../platform/grpc/index.js";
+import {
+  type Authenticate,
+  type BreakerOptions,
+  createClient,
+  createGrpcServer,
+  createGrpcServerTransport,
+  type GrpcServer,
+} from "../../platform/grpc/index.js";
 import { createLogger, type Logger } from "../../platform/log/index.js";
 import { createShutdownSteps, isEntryPoint, runAsMain, stopAfterDrain } from "../../platform/process/index.js";
 import { createBasketService } from "./basket.grpc.js";
@@ -77,12 +84,14 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
     const db = basketModels(connection, { claimWrites });
     await createBasketIndexes(db);
 
+    const transport = createGrpcServerTransport(config.grpc);
     const { client: catalog } = createClient(CatalogServiceClient, {
       upstream: "catalog",
       target: config.catalogAddress,
       defaultDeadlineMs: config.catalogDeadlineMs,
       idempotentMethods: ["getItemsByIds"],
       ...(options.catalogBreaker ? { breaker: options.catalogBreaker } : {}),
+      ...transport.clientOptions("catalog"),
       logger,
     });
     shutdown.closing(catalog);
@@ -103,8 +112,10 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
     shutdown.add(() => relay.stop());
 
     // Loaded with the sessions signed out so far, and told of later sign-outs, before this instance serves.
-    const authenticate = options.authenticate ?? shutdown.closing(await startServiceAuthenticate(config.trust, { bus, queue: config.queue, logger }));
-    const server = createGrpcServer({ serviceName: "basket", logger });
+    const authenticate =
+      options.authenticate ??
+      shutdown.closing(await startServiceAuthenticate(config.trust, { bus, queue: config.queue, logger, ...transport.clientOptions("identity") }));
+    const server = createGrpcServer({ serviceName: "basket", logger, ...transport.serverOptions });
     server.addService(
       BasketServiceService,
       createBasketService({ db, catalog, authenticate, logger, relay, limits: config.limits, writeRetry, paymentTokenKey, now }),

@@ -78,6 +78,7 @@ export function testCatalogConfig(databaseUrl: string, overrides: Partial<Catalo
       MEL_JWKS_MAX_AGE: 300_000,
       MEL_JWKS_UNKNOWN_KID_COOLDOWN: 10_000,
     },
+    grpc: { tls: undefined, allowedClients: [], maxConnectionAgeMs: 300_000, maxConnectionAgeGraceMs: 1000, healthPort: undefined },
     ...overrides,
   };
 }

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { type TokenTrustEnv, tokenTrustEnv, tokenTrustFrom } from "../../platform/auth/index.js";
 import { boolean, defaultPorts, durationMs, type Env, integer, logLevel, parseConfig, port, text } from "../../platform/config/index.js";
 import { type MessagingConfig, messagingConfigFrom, messagingEnv } from "../../platform/events/index.js";
+import { type GrpcServerTransportConfig, grpcServerEnv, grpcServerTransportFrom } from "../../platform/grpc/index.js";
 
 export const catalogEnv = z.object({
   MEL_LOG_LEVEL: logLevel(),
@@ -20,6 +21,7 @@ export const catalogEnv = z.object({
   /** How long in-flight calls may finish on SIGTERM. */
   MEL_CATALOG_DRAIN_TIMEOUT: durationMs(10_000),
   ...tokenTrustEnv,
+  ...grpcServerEnv,
 });
 
 export type CatalogEnv = z.output<typeof catalogEnv>;
@@ -34,6 +36,8 @@ export interface CatalogConfig extends MessagingConfig {
   drainMs: number;
   /** Token trust (issuer, audience, identity's address for the JWKS), as platform/auth reads it. */
   trust: TokenTrustEnv;
+  /** Plaintext or mutual TLS, connection age, health port (MEL_GRPC_*). */
+  grpc: GrpcServerTransportConfig;
 }
 
 /** Parses and validates catalog's variables from `env`; throws ConfigError naming each bad one. */
@@ -49,5 +53,6 @@ export function loadCatalogConfig(env: Env = process.env): CatalogConfig {
     ...messagingConfigFrom(parsed, "CATALOG"),
     drainMs: parsed.MEL_CATALOG_DRAIN_TIMEOUT,
     trust: tokenTrustFrom(parsed),
+    grpc: grpcServerTransportFrom(parsed),
   };
 }

@@ -6,7 +6,7 @@ import type { Kysely } from "kysely";
 import { CatalogServiceService } from "../../gen/mel/catalog/v1/catalog.js";
 import { startServiceAuthenticate } from "../../platform/auth/index.js";
 import { createEventBus, createOutboxRelay, type EventBus, type OutboxRelay } from "../../platform/events/index.js";
-import { type Authenticate, createGrpcServer, type GrpcServer } from "../../platform/grpc/index.js";
+import { type Authenticate, createGrpcServer, createGrpcServerTransport, type GrpcServer } from "../../platform/grpc/index.js";
 import { createLogger, type Logger } from "../../platform/log/index.js";
 import { createShutdownSteps, isEntryPoint, runAsMain, stopAfterDrain } from "../../platform/process/index.js";
 import { createDatabase, migrateToLatest } from "../../platform/sql/index.js";
@@ -55,9 +55,12 @@ export async function startCatalog({ config, ...options }: StartCatalogOptions):
     relay.start();
     shutdown.add(() => relay.stop());
 
+    const transport = createGrpcServerTransport(config.grpc);
     // Loaded with the sessions signed out so far, and told of later sign-outs, before this instance serves.
-    const authenticate = options.authenticate ?? shutdown.closing(await startServiceAuthenticate(config.trust, { bus, queue: config.queue, logger }));
-    const server = createGrpcServer({ serviceName: "catalog", logger });
+    const authenticate =
+      options.authenticate ??
+      shutdown.closing(await startServiceAuthenticate(config.trust, { bus, queue: config.queue, logger, ...transport.clientOptions("identity") }));
+    const server = createGrpcServer({ serviceName: "catalog", logger, ...transport.serverOptions });
     server.addService(CatalogServiceService, createCatalogService({ db, authenticate, relay, logger }));
 
     const handlerDeps = { db, relay, logger };

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { tokenClaimsEnv } from "../../platform/auth/index.js";
 import { ConfigError, defaultPorts, durationMs, type Env, integer, logLevel, oneOf, parseConfig, port, text } from "../../platform/config/index.js";
 import { type PublisherConfig, publisherConfigFrom, publisherEnv } from "../../platform/events/index.js";
+import { type GrpcServerTransportConfig, grpcServerEnv, grpcServerTransportFrom } from "../../platform/grpc/index.js";
 import type { LogLevel } from "../../platform/log/index.js";
 import type { AccessTokenSettings } from "./access-token.js";
 import type { LoginThrottlePolicy } from "./login-throttle.js";
@@ -43,6 +44,7 @@ export const identityEnvSchema = z.object({
   MEL_IDENTITY_ADMIN_EMAIL: text("admin@lojasmel.local"),
   /** The demo admin's password; no admin is seeded without it. Only ever from the environment. */
   MEL_IDENTITY_ADMIN_PASSWORD: z.string().optional(),
+  ...grpcServerEnv,
 });
 
 export interface IdentityConfig {
@@ -65,6 +67,8 @@ export interface IdentityConfig {
   scrypt: ScryptParams;
   loginThrottle: LoginThrottlePolicy;
   admin: { email: string; password: string | undefined };
+  /** Plaintext or mutual TLS, connection age, health port (MEL_GRPC_*). */
+  grpc: GrpcServerTransportConfig;
 }
 
 function seconds(variable: string, ms: number, problems: string[]): number {
@@ -114,6 +118,7 @@ export function loadIdentityConfig(env: Env = process.env): IdentityConfig {
       lockoutSeconds: seconds("MEL_IDENTITY_LOGIN_LOCKOUT", raw.MEL_IDENTITY_LOGIN_LOCKOUT, problems),
     },
     admin: { email: raw.MEL_IDENTITY_ADMIN_EMAIL, password: raw.MEL_IDENTITY_ADMIN_PASSWORD },
+    grpc: grpcServerTransportFrom(raw),
   };
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`, problems);
   return config;

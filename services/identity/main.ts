@@ -10,7 +10,7 @@ import { IdentityServiceService } from "../../gen/mel/identity/v1/identity.js";
 import { SessionRevocationServiceService } from "../../gen/mel/identity/v1/session_revocations.js";
 import { createSessionRevocations, createSessionRevokedHandler, createTokenTrust } from "../../platform/auth/index.js";
 import { createEventBus, createOutboxRelay, instanceQueueName, type OutboxRelay } from "../../platform/events/index.js";
-import { createGrpcServer } from "../../platform/grpc/index.js";
+import { createGrpcServer, createGrpcServerTransport } from "../../platform/grpc/index.js";
 import { createLogger, type Logger } from "../../platform/log/index.js";
 import { createShutdownSteps, isEntryPoint, runAsMain, stopAfterDrain } from "../../platform/process/index.js";
 import { createDatabase, migrateToLatest } from "../../platform/sql/index.js";
@@ -132,7 +132,7 @@ export async function startIdentity(options: StartIdentityOptions): Promise<Runn
       logger,
       now,
     });
-    const server = createGrpcServer({ serviceName: "identity", logger });
+    const server = createGrpcServer({ serviceName: "identity", logger, ...createGrpcServerTransport(config.grpc).serverOptions });
     server.addService(
       IdentityServiceService,
       createIdentityService({ db, hasher, sessions, keyRing, passwordPolicy: config.passwordPolicy, authenticate, logger, now }),

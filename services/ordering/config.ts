@@ -4,6 +4,7 @@ import { z } from "zod";
 import { type TokenTrustEnv, tokenTrustEnv, tokenTrustFrom } from "../../platform/auth/index.js";
 import { defaultPorts, durationMs, type Env, integer, logLevel, parseConfig, port, text } from "../../platform/config/index.js";
 import { type MessagingConfig, messagingConfigFrom, messagingEnv } from "../../platform/events/index.js";
+import { type GrpcServerTransportConfig, grpcServerEnv, grpcServerTransportFrom } from "../../platform/grpc/index.js";
 
 export const orderingEnv = z.object({
   MEL_LOG_LEVEL: logLevel(),
@@ -28,6 +29,7 @@ export const orderingEnv = z.object({
   /** How long in-flight calls may finish on SIGTERM. */
   MEL_ORDERING_DRAIN_TIMEOUT: durationMs(10_000),
   ...tokenTrustEnv,
+  ...grpcServerEnv,
 });
 
 export type OrderingEnv = z.output<typeof orderingEnv>;
@@ -46,6 +48,8 @@ export interface OrderingConfig extends MessagingConfig {
   drainMs: number;
   /** Token trust (issuer, audience, identity's address for the JWKS), as platform/auth reads it. */
   trust: TokenTrustEnv;
+  /** Plaintext or mutual TLS, connection age, health port (MEL_GRPC_*). */
+  grpc: GrpcServerTransportConfig;
 }
 
 /** Parses and validates ordering's variables from `env`; throws ConfigError naming each bad one. */
@@ -65,5 +69,6 @@ export function loadOrderingConfig(env: Env = process.env): OrderingConfig {
     ...messagingConfigFrom(parsed, "ORDERING"),
     drainMs: parsed.MEL_ORDERING_DRAIN_TIMEOUT,
     trust: tokenTrustFrom(parsed),
+    grpc: grpcServerTransportFrom(parsed),
   };
 }

@@ -8,7 +8,7 @@ import type { Kysely } from "kysely";
 import { OrderingServiceService } from "../../gen/mel/ordering/v1/ordering.js";
 import { startServiceAuthenticate } from "../../platform/auth/index.js";
 import { createEventBus, createOutboxRelay, type EventBus } from "../../platform/events/index.js";
-import { type Authenticate, createGrpcServer, type GrpcServer } from "../../platform/grpc/index.js";
+import { type Authenticate, createGrpcServer, createGrpcServerTransport, type GrpcServer } from "../../platform/grpc/index.js";
 import { createLogger, type Logger } from "../../platform/log/index.js";
 import { createShutdownSteps, isEntryPoint, runAsMain, stopAfterDrain } from "../../platform/process/index.js";
 import { createDatabase, migrateToLatest } from "../../platform/sql/index.js";
@@ -95,9 +95,12 @@ export async function startOrdering({ config, ...options }: StartOrderingOptions
     steps.start();
     shutdown.add(() => steps.stop());
 
+    const transport = createGrpcServerTransport(config.grpc);
     // Loaded with the sessions signed out so far, and told of later sign-outs, before this instance serves.
-    const authenticate = options.authenticate ?? shutdown.closing(await startServiceAuthenticate(config.trust, { bus, queue: config.queue, logger }));
-    const server = createGrpcServer({ serviceName: "ordering", logger });
+    const authenticate =
+      options.authenticate ??
+      shutdown.closing(await startServiceAuthenticate(config.trust, { bus, queue: config.queue, logger, ...transport.clientOptions("identity") }));
+    const server = createGrpcServer({ serviceName: "ordering", logger, ...transport.serverOptions });
     server.addService(
       OrderingServiceService,
       createOrderingService({ db, authenticate, logger, notifier, timings, orderChanged, watchPollIntervalMs: config.watchPollMs }),
