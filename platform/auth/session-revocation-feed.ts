@@ -7,6 +7,7 @@
 // idempotent). When identity does not answer at start, the instance serves
 // anyway (public calls work) while the list is asked for again with back-off,
 // and its revocations refuse every token as UNAVAILABLE until it is in.
+import type { ChannelCredentials } from "@grpc/grpc-js";
 import { ExponentialBackoff, handleAll, retry } from "cockatiel";
 import type { SessionRevoked } from "../../gen/mel/events/v1/identity_events.js";
 import { SessionRevocationServiceClient } from "../../gen/mel/identity/v1/session_revocations.js";
@@ -42,6 +43,8 @@ export interface SessionRevocationFeedOptions {
   pageSize?: number;
   /** Deadline of one ListSessionRevocations call. Default 5000 ms. */
   deadlineMs?: number;
+  /** Mutual TLS to identity (MEL_GRPC_TLS_*); plaintext when absent. */
+  credentials?: ChannelCredentials;
 }
 
 export interface SessionRevocationFeed {
@@ -70,6 +73,7 @@ export async function startSessionRevocationFeed(options: SessionRevocationFeedO
     idempotentMethods: ["listSessionRevocations"],
     defaultDeadlineMs: options.deadlineMs ?? 5000,
     logger,
+    ...(options.credentials ? { credentials: options.credentials } : {}),
   });
   async function load(signal?: AbortSignal): Promise<void> {
     let pageToken = "";

@@ -151,6 +151,7 @@ export async function startServiceAuthenticate(
       identityTarget: trust.MEL_IDENTITY_ADDRESS,
       revocations: authenticate.revocations,
       logger: options.logger,
+      ...(options.credentials ? { credentials: options.credentials } : {}),
     });
     return Object.assign(authenticate, {
       close: async () => {
