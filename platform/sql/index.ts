@@ -23,3 +23,4 @@ export {
 } from "./database.js";
 export { createMigrator, type MigrateOptions, MigrationError, type MigrationSet, migrateToLatest } from "./migrator.js";
 export { captureMssqlStatements, compileForMssql, createMssqlCompiler } from "./mssql-compiler.js";
+export { isUniqueViolation } from "./unique-violation.js";

@@ -4,7 +4,7 @@
 import type { Kysely } from "kysely";
 import type { IdentityDatabase, IdentityLoginThrottleRow } from "./identity.table.js";
 import { type LoginThrottlePolicy, type LoginThrottleState, shouldLock } from "./login-throttle.js";
-import { isUniqueViolation } from "./user.repository.js";
+import { isUniqueViolation } from "../../platform/sql/index.js";
 
 type Db = Kysely<IdentityDatabase>;
 
