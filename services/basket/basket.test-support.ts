@@ -21,6 +21,8 @@ import type { CatalogConfig } from "../catalog/config.js";
 import { type RunningCatalog, startCatalog } from "../catalog/main.js";
 import { loadIdentityConfig } from "../identity/config.js";
 import { type RunningIdentity, startIdentity } from "../identity/main.js";
+import { loadOrderingConfig } from "../ordering/config.js";
+import { type RunningOrdering, startOrdering } from "../ordering/main.js";
 import { type BasketDb, basketModels, createBasketIndexes, hasAtomicConditionalUpdates } from "./basket.model.js";
 import { type BasketConfig, loadBasketConfig } from "./config.js";
 import { type RunningBasket, type StartBasketOptions, startBasket } from "./main.js";
@@ -81,6 +83,8 @@ export interface BasketTestMesh {
   catalogConfig: CatalogConfig;
   basket: RunningBasket;
   basketConfig: BasketConfig;
+  /** Ordering on the mesh's exchange, when the mesh was started with it (vouchers, orders from checkouts). */
+  ordering: RunningOrdering | undefined;
   mongo: TestMongoDatabase;
   /** The exchange every service of the mesh publishes to. */
   exchange: string;
@@ -110,8 +114,12 @@ function bearer(token: string): Metadata {
   return metadata;
 }
 
-/** Identity, catalog (with testItems) and basket on one fresh exchange and database. */
-export async function startBasketTestMesh(label: string, options: Omit<StartBasketOptions, "config"> = {}): Promise<BasketTestMesh> {
+/** Identity, catalog (with testItems), ordering when asked for, and basket on one fresh exchange and database. */
+export async function startBasketTestMesh(
+  label: string,
+  options: Omit<StartBasketOptions, "config"> = {},
+  mesh: { withOrdering?: boolean } = {},
+): Promise<BasketTestMesh> {
   await ensureRabbitMq();
   const dir = mkdtempSync(join(tmpdir(), "mel-basket-"));
   const prefix = uniqueName(label);
@@ -160,11 +168,32 @@ export async function startBasketTestMesh(label: string, options: Omit<StartBask
       await insertTestItem(catalog.db, id, 100, { name: `Produto ${id}`, pictureUrl: `/pics/${id}.webp`, price: { currencyCode: "BRL", amountMinor: price } });
     }
 
+    let ordering: RunningOrdering | undefined;
+    if (mesh.withOrdering) {
+      const orderingConfig = loadOrderingConfig({
+        MEL_LOG_LEVEL: "silent",
+        MEL_ORDERING_HOST: "127.0.0.1",
+        MEL_ORDERING_PORT: "0",
+        MEL_ORDERING_DATABASE_URL: `sqlite:${join(dir, "ordering.db")}`,
+        MEL_ORDERING_OUTBOX_POLL_MS: "100",
+        MEL_ORDERING_EVENT_RETRY_DELAYS_MS: "20,50",
+        MEL_EVENTS_EXCHANGE: exchange,
+        MEL_ORDERING_QUEUE: `${prefix}.ordering`,
+        MEL_IDENTITY_ADDRESS: identityAddress,
+        MEL_ORDERING_DRAIN_MS: "500",
+        ...(process.env.MEL_RABBITMQ_URL ? { MEL_RABBITMQ_URL: process.env.MEL_RABBITMQ_URL } : {}),
+      });
+      const started = await startOrdering({ config: orderingConfig });
+      ordering = started;
+      stops.push(() => started.stop());
+    }
+
     const mongo = await createTestMongoDatabase(label);
     stops.push(() => mongo.drop());
     const basketConfig = testBasketConfig({
       MEL_BASKET_MONGODB_URL: mongo.url,
       MEL_CATALOG_ADDRESS: `127.0.0.1:${catalog.port}`,
+      ...(ordering ? { MEL_ORDERING_ADDRESS: `127.0.0.1:${ordering.port}` } : {}),
       MEL_IDENTITY_ADDRESS: identityAddress,
       MEL_EVENTS_EXCHANGE: exchange,
       MEL_BASKET_QUEUE: `${prefix}.basket`,
@@ -187,12 +216,13 @@ export async function startBasketTestMesh(label: string, options: Omit<StartBask
     });
 
     const signIn = async (email: string, password: string) => (await callUnary(identityClient, "login", { email, password })).accessToken;
-    const mesh: BasketTestMesh = {
+    const running: BasketTestMesh = {
       identity,
       catalog,
       catalogConfig,
       basket,
       basketConfig,
+      ordering,
       mongo,
       exchange,
       client,
@@ -213,11 +243,11 @@ export async function startBasketTestMesh(label: string, options: Omit<StartBask
       async startCatalogAgain() {
         catalog = await startCatalog({ config: catalogConfig });
         catalogStopped = false;
-        mesh.catalog = catalog;
+        running.catalog = catalog;
       },
       stop: stopAll,
     };
-    return mesh;
+    return running;
   } catch (error) {
     await stopAll();
     throw error;
