@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { credentials, type Metadata, status } from "@grpc/grpc-js";
-import type { CheckoutRequest } from "../../gen/mel/basket/v1/basket.js";
+import type { Basket, CheckoutRequest } from "../../gen/mel/basket/v1/basket.js";
 import { OrderingServiceClient, type Voucher } from "../../gen/mel/ordering/v1/ordering.js";
 import { callUnary } from "../../platform/grpc/index.js";
 import { stopMongoServer } from "../../test/support/ferretdb.js";
@@ -18,6 +18,13 @@ const checkoutRequest = (): CheckoutRequest => ({
   card: { number: "4111 1111 1111 1111", holderName: "Ana Souza", expiryMonth: 12, expiryYear: new Date().getUTCFullYear() + 2, securityCode: "737" },
 });
 
+function present<T>(value: T | undefined, what: string): T {
+  assert.ok(value !== undefined, `expected ${what}`);
+  return value;
+}
+
+const basketOf = (response: { basket?: Basket | undefined }): Basket => present(response.basket, "a basket in the response");
+
 describe("vouchers on the basket", () => {
   let mesh: BasketTestMesh;
   let ordering: OrderingServiceClient;
@@ -26,7 +33,7 @@ describe("vouchers on the basket", () => {
 
   before(async () => {
     mesh = await startBasketTestMesh("basket-voucher", {}, { withOrdering: true });
-    ordering = new OrderingServiceClient(`127.0.0.1:${mesh.ordering!.port}`, credentials.createInsecure());
+    ordering = new OrderingServiceClient(`127.0.0.1:${present(mesh.ordering, "ordering in the mesh").port}`, credentials.createInsecure());
     admin = await mesh.admin();
   });
 
@@ -50,13 +57,13 @@ describe("vouchers on the basket", () => {
       updateTime: undefined,
       ...overrides,
     };
-    return (await callUnary(ordering, "createVoucher", { voucher }, { metadata: admin })).voucher!;
+    return present((await callUnary(ordering, "createVoucher", { voucher }, { metadata: admin })).voucher, "the created voucher");
   }
 
   const apply = (buyer: TestBuyer, code: string) => callUnary(mesh.client, "applyVoucher", { code }, { metadata: buyer.metadata });
   const add = (buyer: TestBuyer, productId: string, quantity: number) =>
     callUnary(mesh.client, "addItem", { productId, quantity }, { metadata: buyer.metadata });
-  const get = async (buyer: TestBuyer) => (await callUnary(mesh.client, "getBasket", {}, { metadata: buyer.metadata })).basket!;
+  const get = async (buyer: TestBuyer) => basketOf(await callUnary(mesh.client, "getBasket", {}, { metadata: buyer.metadata }));
   const brl = (amountMinor: number) => ({ currencyCode: "BRL", amountMinor });
 
   it("shows a percentage voucher's discount and the total after it, and follows the lines", async () => {
@@ -66,7 +73,7 @@ describe("vouchers on the basket", () => {
     await add(buyer, "mel", 3);
     await add(buyer, "pote", 1);
     await add(buyer, "caneca", 1);
-    const basket = (await apply(buyer, voucher.code.toLowerCase())).basket!;
+    const basket = basketOf(await apply(buyer, voucher.code.toLowerCase()));
     assert.deepEqual(basket.voucher, { code: voucher.code, percentOff: 15, amountOff: undefined });
     assert.deepEqual(basket.subtotal, brl(5900));
     assert.deepEqual(basket.discount, brl(885));
@@ -80,7 +87,7 @@ describe("vouchers on the basket", () => {
     const buyer = await mesh.signUp("voucher-fixed");
     const voucher = await createVoucher({ percentOff: 0, amountOff: brl(1500) });
     await add(buyer, "mel", 1);
-    const basket = (await apply(buyer, voucher.code)).basket!;
+    const basket = basketOf(await apply(buyer, voucher.code));
     assert.deepEqual(basket.discount, brl(1000));
     assert.deepEqual(basket.total, brl(0));
   });
@@ -97,7 +104,7 @@ describe("vouchers on the basket", () => {
     await add(buyer, "mel", 1);
     await apply(buyer, voucher.code);
     await callUnary(ordering, "deactivateVoucher", { code: voucher.code }, { metadata: admin });
-    const basket = (await add(buyer, "mel", 1)).basket!;
+    const basket = basketOf(await add(buyer, "mel", 1));
     assert.equal(basket.voucher, undefined);
     assert.equal(basket.voucherRemovedReason, `voucher ${voucher.code} is no longer offered: it was removed from your basket`);
     assert.deepEqual(basket.discount, brl(0));
@@ -109,7 +116,7 @@ describe("vouchers on the basket", () => {
     const voucher = await createVoucher();
     await add(buyer, "mel", 1);
     await apply(buyer, voucher.code);
-    const basket = (await callUnary(mesh.client, "removeVoucher", {}, { metadata: buyer.metadata })).basket!;
+    const basket = basketOf(await callUnary(mesh.client, "removeVoucher", {}, { metadata: buyer.metadata }));
     assert.equal(basket.voucher, undefined);
     assert.equal(basket.voucherRemovedReason, "");
     assert.deepEqual(basket.total, brl(1000));
@@ -124,7 +131,7 @@ describe("vouchers on the basket", () => {
     assert.deepEqual(accepted.total, brl(4000));
     const findOrder = async () => (await callUnary(ordering, "getOrder", { id: accepted.orderId }, { metadata: buyer.metadata }).catch(() => undefined))?.order;
     await waitUntil("the order to be made", async () => (await findOrder()) !== undefined);
-    const order = (await findOrder())!;
+    const order = present(await findOrder(), "the order");
     assert.equal(order.voucherCode, voucher.code);
     assert.deepEqual(
       { subtotal: order.subtotal, discount: order.discount, total: order.total },

@@ -174,7 +174,7 @@ describe("OrderingService vouchers over gRPC", () => {
     assert.notEqual(first.nextPageToken, "");
     const second = await callUnary(client, "listVouchers", { pageSize: 2, pageToken: first.nextPageToken }, { metadata: admin });
     assert.ok(second.vouchers.length > 0);
-    assert.ok(second.vouchers[0]!.code.toUpperCase() > first.vouchers[1]!.code.toUpperCase());
+    assert.ok((second.vouchers[0]?.code.toUpperCase() ?? "") > (first.vouchers[1]?.code.toUpperCase() ?? "~"));
     await rejectsWith(callUnary(client, "listVouchers", { pageSize: 2, pageToken: "junk" }, { metadata: admin }), status.INVALID_ARGUMENT, /^page_token: /);
     await rejectsWith(callUnary(client, "listVouchers", { pageSize: 2, pageToken: "" }, { metadata: buyer }), status.PERMISSION_DENIED, /admin/);
   });
