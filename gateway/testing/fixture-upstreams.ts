@@ -72,6 +72,7 @@ export function fixtureOrder(id: string, status: OrderStatus): Order {
     statusHistory: [],
     createTime,
     checkoutRequestId: "req-1",
+    voucherCode: "",
   };
 }
 

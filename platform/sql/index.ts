@@ -21,3 +21,4 @@ export {
   parseDatabaseUrl,
 } from "./database.js";
 export { createMigrator, type MigrateOptions, MigrationError, type MigrationSet, migrateToLatest } from "./migrator.js";
+export { isUniqueViolation } from "./unique-violation.js";

@@ -81,7 +81,20 @@ describe("BasketService over gRPC", () => {
     it("adds, changes, removes and replaces lines, priced by the catalog, then empties the basket", async () => {
       const buyer = await mesh.signUp("lifecycle");
       const empty = (await call.get(buyer)).basket;
-      assert.deepEqual({ ...empty, lines: empty?.lines }, { buyerId: buyer.id, lines: [], total: undefined, version: 0, updateTime: undefined });
+      assert.deepEqual(
+        { ...empty, lines: empty?.lines },
+        {
+          buyerId: buyer.id,
+          lines: [],
+          total: undefined,
+          subtotal: undefined,
+          discount: undefined,
+          voucher: undefined,
+          voucherRemovedReason: "",
+          version: 0,
+          updateTime: undefined,
+        },
+      );
 
       await call.add(buyer, "mel", 2);
       const added = (await call.add(buyer, "caneca", 1)).basket;

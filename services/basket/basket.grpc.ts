@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import { BasketServiceService } from "../../gen/mel/basket/v1/basket.js";
 import type { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
 import type { UserCheckoutAccepted } from "../../gen/mel/events/v1/basket_events.js";
+import type { OrderingServiceClient } from "../../gen/mel/ordering/v1/ordering.js";
 import { FailedPreconditionError, UnauthenticatedError } from "../../platform/errors/index.js";
 import { encodeEvent } from "../../platform/events/index.js";
 import { type Authenticate, type CallContext, implementService, type MethodPolicies } from "../../platform/grpc/index.js";
@@ -15,7 +16,6 @@ import {
   type Basket,
   type BasketLimits,
   type BasketLine,
-  basketTotal,
   priceLines,
   removeCheckedOutUnits,
   removeLine,
@@ -24,11 +24,12 @@ import {
   validateProductId,
   validateQuantity,
 } from "./basket.js";
-import { basketToProto, checkoutToFields, documentToBasket, fieldsToCheckout, fieldsToLine, lineToFields } from "./basket.mapper.js";
+import { basketToProto, checkoutToFields, documentToBasket, fieldsToCheckout, fieldsToLine, fieldsToVoucher, lineToFields } from "./basket.mapper.js";
 import type { BasketDb, OutboxEntryFields } from "./basket.model.js";
 import { findBasketDocument, updateBasket } from "./basket.repository.js";
 import type { BasketOutboxRelay } from "./basket-outbox-relay.js";
-import { changeBasketLines, lostRace, retryOnConflict, type WriteRetry } from "./basket-update.js";
+import { changeBasket, changeBasketLines, lostRace, recheckedVoucher, retryOnConflict, type WriteRetry } from "./basket-update.js";
+import { basketTotals, validateVoucherCodeInput } from "./basket-voucher.js";
 import { createPriceLookup, type PriceLookup } from "./catalog-prices.js";
 import {
   type CheckoutRecord,
@@ -43,10 +44,13 @@ import {
   validateRequestId,
 } from "./checkout.js";
 import { maskCard, validateCard } from "./payment-card.js";
+import { createVoucherCheck } from "./voucher-check.js";
 
 export interface BasketServiceDeps {
   db: BasketDb;
   catalog: CatalogServiceClient;
+  /** Ordering, asked whether a voucher may be used (with the buyer's token). */
+  ordering: OrderingServiceClient;
   authenticate: Authenticate;
   logger: Logger;
   /** Woken after a checkout so its event is published at once. */
@@ -66,6 +70,8 @@ export const basketPolicies: MethodPolicies<typeof BasketServiceService> = {
   updateItemQuantity: "authenticated",
   removeItem: "authenticated",
   deleteBasket: "authenticated",
+  applyVoucher: "authenticated",
+  removeVoucher: "authenticated",
   checkout: "authenticated",
 };
 
@@ -86,12 +92,13 @@ async function priced(lines: BasketLine[], prices: PriceLookup, required: Iterab
 
 /** The BasketService implementation for GrpcServer.addService(BasketServiceService, …). */
 export function createBasketService(deps: BasketServiceDeps) {
-  const { db, catalog, authenticate, logger, relay, limits, writeRetry, paymentTokenKey } = deps;
+  const { db, catalog, ordering, authenticate, logger, relay, limits, writeRetry, paymentTokenKey } = deps;
   const now = deps.now ?? (() => new Date());
   const retention = deps.checkoutRetention ?? defaultCheckoutRetention;
 
-  function change(buyerId: string, what: string, apply: (basket: Basket) => Promise<BasketLine[] | undefined> | BasketLine[] | undefined): Promise<Basket> {
-    return changeBasketLines(db, buyerId, what, apply, { retry: writeRetry, now });
+  /** A change of the lines; the voucher is checked again with ordering on the way. */
+  function change(ctx: CallContext, what: string, apply: (basket: Basket) => Promise<BasketLine[] | undefined> | BasketLine[] | undefined): Promise<Basket> {
+    return changeBasketLines(db, buyerOf(ctx), what, apply, { retry: writeRetry, now, recheckVoucher: createVoucherCheck(ordering, ctx) });
   }
 
   return implementService(
@@ -106,9 +113,7 @@ export function createBasketService(deps: BasketServiceDeps) {
         const productId = validateProductId(request.productId, "product_id");
         validateQuantity(request.quantity, "quantity", limits);
         const prices = createPriceLookup(catalog, ctx);
-        const basket = await change(buyerOf(ctx), "AddItem", (current) =>
-          priced(addUnits(current.lines, productId, request.quantity, limits), prices, [productId]),
-        );
+        const basket = await change(ctx, "AddItem", (current) => priced(addUnits(current.lines, productId, request.quantity, limits), prices, [productId]));
         return { basket: basketToProto(basket) };
       },
 
@@ -116,9 +121,7 @@ export function createBasketService(deps: BasketServiceDeps) {
         // Checked once up front, so a bad list fails before any read or catalog call.
         const wanted = replaceLines([], request.items, limits);
         const prices = createPriceLookup(catalog, ctx);
-        const basket = await change(buyerOf(ctx), "SetItems", (current) =>
-          priced(replaceLines(current.lines, request.items, limits), prices, productIdsOf(wanted)),
-        );
+        const basket = await change(ctx, "SetItems", (current) => priced(replaceLines(current.lines, request.items, limits), prices, productIdsOf(wanted)));
         return { basket: basketToProto(basket) };
       },
 
@@ -126,7 +129,7 @@ export function createBasketService(deps: BasketServiceDeps) {
         const productId = validateProductId(request.productId, "product_id");
         validateQuantity(request.quantity, "quantity", limits);
         const prices = createPriceLookup(catalog, ctx);
-        const basket = await change(buyerOf(ctx), "UpdateItemQuantity", (current) =>
+        const basket = await change(ctx, "UpdateItemQuantity", (current) =>
           priced(setLineQuantity(current.lines, productId, request.quantity), prices, [productId]),
         );
         return { basket: basketToProto(basket) };
@@ -135,13 +138,37 @@ export function createBasketService(deps: BasketServiceDeps) {
       async removeItem(request, ctx) {
         const productId = validateProductId(request.productId, "product_id");
         const prices = createPriceLookup(catalog, ctx);
-        const basket = await change(buyerOf(ctx), "RemoveItem", (current) => priced(removeLine(current.lines, productId), prices, []));
+        const basket = await change(ctx, "RemoveItem", (current) => priced(removeLine(current.lines, productId), prices, []));
         return { basket: basketToProto(basket) };
       },
 
       async deleteBasket(_request, ctx) {
-        await change(buyerOf(ctx), "DeleteBasket", (current) => (current.lines.length === 0 ? undefined : []));
+        await change(ctx, "DeleteBasket", (current) => (current.lines.length === 0 ? undefined : []));
         return {};
+      },
+
+      async applyVoucher(request, ctx) {
+        const code = validateVoucherCodeInput(request.code);
+        const verdict = await createVoucherCheck(ordering, ctx)(code);
+        if (!verdict.usable) throw new FailedPreconditionError(`${verdict.reason}; check the code, or try another`);
+        const basket = await changeBasket(db, buyerOf(ctx), "ApplyVoucher", () => ({ voucher: verdict.voucher, voucherRemovedReason: null }), {
+          retry: writeRetry,
+          now,
+        });
+        ctx.log.info({ voucher: verdict.voucher.code }, "voucher applied");
+        return { basket: basketToProto(basket) };
+      },
+
+      async removeVoucher(_request, ctx) {
+        const basket = await changeBasket(
+          db,
+          buyerOf(ctx),
+          "RemoveVoucher",
+          (current) =>
+            current.voucher === undefined && current.voucherRemovedReason === undefined ? undefined : { voucher: null, voucherRemovedReason: null },
+          { retry: writeRetry, now },
+        );
+        return { basket: basketToProto(basket) };
       },
 
       async checkout(request, ctx) {
@@ -152,6 +179,7 @@ export function createBasketService(deps: BasketServiceDeps) {
         // From here on only the masked method exists; the number and CVV stay in the request.
         const paymentMethod = maskCard(request.card!, cardNumber, paymentTokenKey);
         const prices = createPriceLookup(catalog, ctx);
+        const checkVoucher = createVoucherCheck(ordering, ctx);
 
         const outcome = await retryOnConflict("Checkout", writeRetry, async () => {
           const document = await findBasketDocument(db, buyerId);
@@ -171,10 +199,21 @@ export function createBasketService(deps: BasketServiceDeps) {
             const awaiting = newestAwaitingOrder(checkouts);
             if (awaiting) return { record: awaiting, outcome: "awaiting" as const };
           }
+          // A voucher ordering no longer accepts is removed, and the buyer sees the new total before ordering.
+          let voucher = document.voucher ? fieldsToVoucher(document.voucher) : undefined;
+          if (voucher !== undefined) {
+            const rechecked = await recheckedVoucher(voucher, checkVoucher);
+            if (rechecked.voucher === null) {
+              const reason = rechecked.voucherRemovedReason ?? "";
+              const removed = await updateBasket(db, buyerId, document.revision, { voucher: null, voucherRemovedReason: reason }, now());
+              return removed ? { outcome: "voucher removed" as const, reason } : lostRace;
+            }
+            voucher = rechecked.voucher;
+          }
           // Every line is repriced and written back; only the units no checkout holds go into this order.
           const lines = await priced(current, prices, productIdsOf(current));
           const ordered = removeCheckedOutUnits(lines, held);
-          const total = basketTotal(ordered)!;
+          const { total, discount } = basketTotals(ordered, voucher)!;
           const acceptedAt = now();
           const record: CheckoutRecord = {
             requestId,
@@ -182,6 +221,7 @@ export function createBasketService(deps: BasketServiceDeps) {
             total,
             acceptedAt,
             lines: ordered.map((line) => ({ productId: line.productId, quantity: line.quantity })),
+            ...(voucher ? { voucherCode: voucher.code } : {}),
           };
           const event: UserCheckoutAccepted = {
             buyerId,
@@ -198,6 +238,8 @@ export function createBasketService(deps: BasketServiceDeps) {
             })),
             total,
             buyerEmail: ctx.principal?.email ?? "",
+            voucherCode: voucher?.code ?? "",
+            discount: voucher ? discount : undefined,
           };
           const entry: OutboxEntryFields = {
             eventId: randomUUID(),
@@ -223,6 +265,9 @@ export function createBasketService(deps: BasketServiceDeps) {
           return written ? { record, outcome: "accepted" as const } : lostRace;
         });
 
+        if (outcome.outcome === "voucher removed") {
+          throw new FailedPreconditionError(`${outcome.reason}; nothing was ordered: check the new total and check out again`);
+        }
         const { record } = outcome;
         if (outcome.outcome === "repeated") {
           ctx.log.info({ requestId, orderId: record.orderId }, "checkout repeated: returning the first result");

@@ -1,8 +1,10 @@
 // Conversions at the basket's boundaries: document fields ↔ domain ↔ proto.
 import type { BasketLine as BasketLineProto, Basket as BasketProto } from "../../gen/mel/basket/v1/basket.js";
 import type { CatalogItem } from "../../gen/mel/catalog/v1/catalog.js";
-import { type Basket, type BasketLine, basketTotal, type CatalogPrice, emptyBasket, type Money } from "./basket.js";
-import type { BasketDocument, BasketLineFields, CheckoutFields, MoneyFields } from "./basket.model.js";
+import type { AppliedVoucher, Basket, BasketLine, CatalogPrice, Money } from "./basket.js";
+import { emptyBasket } from "./basket.js";
+import type { BasketDocument, BasketLineFields, CheckoutFields, MoneyFields, VoucherFields } from "./basket.model.js";
+import { basketTotals } from "./basket-voucher.js";
 import type { CheckoutRecord } from "./checkout.js";
 
 function money(fields: MoneyFields): Money {
@@ -31,9 +33,32 @@ export function lineToFields(line: BasketLine): BasketLineFields {
   };
 }
 
+export function fieldsToVoucher(fields: VoucherFields): AppliedVoucher {
+  return {
+    code: fields.code,
+    percentOff: fields.percentOff ?? undefined,
+    amountOff: fields.amountOff ? money(fields.amountOff) : undefined,
+  };
+}
+
+export function voucherToFields(voucher: AppliedVoucher): VoucherFields {
+  return {
+    code: voucher.code,
+    ...(voucher.percentOff !== undefined ? { percentOff: voucher.percentOff } : {}),
+    ...(voucher.amountOff ? { amountOff: money(voucher.amountOff) } : {}),
+  };
+}
+
 export function documentToBasket(document: BasketDocument | undefined, buyerId: string): Basket {
   if (!document) return emptyBasket(buyerId);
-  return { buyerId: document._id, lines: document.lines.map(fieldsToLine), version: document.version, updatedAt: document.updatedAt };
+  return {
+    buyerId: document._id,
+    lines: document.lines.map(fieldsToLine),
+    voucher: document.voucher ? fieldsToVoucher(document.voucher) : undefined,
+    voucherRemovedReason: document.voucherRemovedReason ?? undefined,
+    version: document.version,
+    updatedAt: document.updatedAt,
+  };
 }
 
 export function fieldsToCheckout(fields: CheckoutFields): CheckoutRecord {
@@ -46,6 +71,7 @@ export function fieldsToCheckout(fields: CheckoutFields): CheckoutRecord {
     orderStartedAt: fields.orderStartedAt ?? undefined,
     rejectedAt: fields.rejectedAt ?? undefined,
     rejectionReason: fields.rejectionReason ?? undefined,
+    voucherCode: fields.voucherCode ?? undefined,
   };
 }
 
@@ -58,6 +84,7 @@ export function checkoutToFields(record: CheckoutRecord): CheckoutFields {
     lines: record.lines.map((line) => ({ productId: line.productId, quantity: line.quantity })),
     ...(record.orderStartedAt ? { orderStartedAt: record.orderStartedAt } : {}),
     ...(record.rejectedAt ? { rejectedAt: record.rejectedAt, rejectionReason: record.rejectionReason ?? null } : {}),
+    ...(record.voucherCode ? { voucherCode: record.voucherCode } : {}),
   };
 }
 
@@ -82,12 +109,17 @@ export function lineToProto(line: BasketLine): BasketLineProto {
 }
 
 export function basketToProto(basket: Basket): BasketProto {
+  const totals = basketTotals(basket.lines, basket.voucher);
   return {
     buyerId: basket.buyerId,
     lines: basket.lines.map(lineToProto),
-    total: basketTotal(basket.lines),
+    total: totals?.total,
+    subtotal: totals?.subtotal,
+    discount: totals?.discount,
     version: basket.version,
     updateTime: basket.updatedAt,
+    voucher: basket.voucher && { code: basket.voucher.code, percentOff: basket.voucher.percentOff ?? 0, amountOff: basket.voucher.amountOff },
+    voucherRemovedReason: basket.voucherRemovedReason ?? "",
   };
 }
 

@@ -20,6 +20,13 @@ export interface BasketLineFields {
   quantity: number;
 }
 
+/** What ordering said of the applied voucher when it was last checked. */
+export interface VoucherFields {
+  code: string;
+  percentOff?: number | null | undefined;
+  amountOff?: MoneyFields | null | undefined;
+}
+
 export interface CheckoutFields {
   requestId: string;
   orderId: string;
@@ -29,6 +36,8 @@ export interface CheckoutFields {
   orderStartedAt?: Date | null | undefined;
   rejectedAt?: Date | null | undefined;
   rejectionReason?: string | null | undefined;
+  /** The voucher the checkout carried; OrderStarted takes it off the basket. */
+  voucherCode?: string | null | undefined;
 }
 
 export interface OutboxEntryFields {
@@ -54,6 +63,10 @@ export interface BasketDocument {
   /** Bumped when the lines change (the API's Basket.version). */
   version: number;
   lines: BasketLineFields[];
+  /** The applied voucher, if any. */
+  voucher?: VoucherFields | null | undefined;
+  /** Why the basket removed the last applied voucher, for the page to show. */
+  voucherRemovedReason?: string | null | undefined;
   updatedAt: Date;
   checkouts: CheckoutFields[];
   outbox: OutboxEntryFields[];
@@ -100,6 +113,16 @@ const checkout = new Schema<CheckoutFields>(
     orderStartedAt: { type: Date, required: false },
     rejectedAt: { type: Date, required: false },
     rejectionReason: { type: String, required: false },
+    voucherCode: { type: String, required: false },
+  },
+  { _id: false },
+);
+
+const voucher = new Schema<VoucherFields>(
+  {
+    code: { type: String, required: true },
+    percentOff: { type: Number, required: false },
+    amountOff: { type: money, required: false },
   },
   { _id: false },
 );
@@ -125,6 +148,8 @@ const basketSchema = new Schema<BasketDocument>(
     revision: { type: Number, required: true },
     version: { type: Number, required: true },
     lines: { type: [basketLine], default: [] },
+    voucher: { type: voucher, required: false },
+    voucherRemovedReason: { type: String, required: false },
     updatedAt: { type: Date, required: true },
     checkouts: { type: [checkout], default: [] },
     outbox: { type: [outboxEntry], default: [] },

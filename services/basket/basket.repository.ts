@@ -17,7 +17,7 @@ import { randomUUID } from "node:crypto";
 import mongoose from "mongoose";
 import { UnavailableError } from "../../platform/errors/index.js";
 import { bytesOf } from "./basket.mapper.js";
-import type { BasketDb, BasketDocument, BasketLineFields, CheckoutFields, InboxDocument, OutboxEntryFields } from "./basket.model.js";
+import type { BasketDb, BasketDocument, BasketLineFields, CheckoutFields, InboxDocument, OutboxEntryFields, VoucherFields } from "./basket.model.js";
 
 /** A claim older than this was left by a writer that died between its claim and its write. */
 const abandonedClaimMs = 5000;
@@ -61,9 +61,17 @@ export async function findBasketDocument(db: BasketDb, buyerId: string): Promise
 }
 
 /** Creates the buyer's document at revision and version 1; false when another writer created it first. */
-export async function insertBasketDocument(db: BasketDb, buyerId: string, lines: BasketLineFields[], now: Date): Promise<boolean> {
+export async function insertBasketDocument(
+  db: BasketDb,
+  buyerId: string,
+  lines: BasketLineFields[],
+  now: Date,
+  voucher: { voucher?: VoucherFields | null; voucherRemovedReason?: string | null } = {},
+): Promise<boolean> {
   try {
-    await store(() => db.baskets.create({ _id: buyerId, revision: 1, version: 1, lines, updatedAt: now, checkouts: [], outbox: [], outboxPending: false }));
+    await store(() =>
+      db.baskets.create({ _id: buyerId, revision: 1, version: 1, lines, ...voucher, updatedAt: now, checkouts: [], outbox: [], outboxPending: false }),
+    );
     return true;
   } catch (error) {
     if (isDuplicateKey(error)) return false;
@@ -75,6 +83,10 @@ export async function insertBasketDocument(db: BasketDb, buyerId: string, lines:
 export interface BasketWrite {
   /** New lines: the basket's version goes up and updatedAt is set. */
   lines?: BasketLineFields[];
+  /** The applied voucher (null: none); like lines, a change the buyer sees (version goes up). */
+  voucher?: VoucherFields | null;
+  /** Why the basket removed the voucher (null: clear it). */
+  voucherRemovedReason?: string | null;
   checkouts?: CheckoutFields[];
   /** The whole outbox; outboxPending follows from it. */
   outbox?: OutboxEntryFields[];
@@ -87,7 +99,11 @@ export async function updateBasket(db: BasketDb, buyerId: string, expectedRevisi
   if (claim === null) return false;
   try {
     const set: Record<string, unknown> = {};
-    if (write.lines) Object.assign(set, { lines: write.lines, updatedAt: now });
+    const visible = write.lines !== undefined || write.voucher !== undefined;
+    if (write.lines) Object.assign(set, { lines: write.lines });
+    if (write.voucher !== undefined) set.voucher = write.voucher;
+    if (write.voucherRemovedReason !== undefined) set.voucherRemovedReason = write.voucherRemovedReason;
+    if (visible) set.updatedAt = now;
     if (write.checkouts) set.checkouts = write.checkouts;
     if (write.outbox) {
       // Mongoose casts Buffers, not the Uint8Arrays of new entries or the BSON Binary of entries read back.
@@ -96,9 +112,7 @@ export async function updateBasket(db: BasketDb, buyerId: string, expectedRevisi
     }
     if (write.outboxClaimedUntil !== undefined) set.outboxClaimedUntil = write.outboxClaimedUntil;
     const result = await store(() =>
-      db.baskets
-        .updateOne({ _id: buyerId, revision: expectedRevision }, { $set: set, $inc: write.lines ? { revision: 1, version: 1 } : { revision: 1 } })
-        .exec(),
+      db.baskets.updateOne({ _id: buyerId, revision: expectedRevision }, { $set: set, $inc: visible ? { revision: 1, version: 1 } : { revision: 1 } }).exec(),
     );
     return result.matchedCount === 1;
   } finally {

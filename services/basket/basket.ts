@@ -21,9 +21,19 @@ export interface BasketLine {
   quantity: number;
 }
 
+/** The voucher on a basket (basket-voucher.ts has its rules). */
+export interface AppliedVoucher {
+  code: string;
+  percentOff: number | undefined;
+  amountOff: Money | undefined;
+}
+
 export interface Basket {
   buyerId: string;
   lines: BasketLine[];
+  voucher: AppliedVoucher | undefined;
+  /** Why the basket removed the last applied voucher; undefined otherwise. */
+  voucherRemovedReason: string | undefined;
   /** 0 for a buyer who has no basket document yet; increases with every change. */
   version: number;
   updatedAt: Date | undefined;
@@ -47,7 +57,7 @@ export interface BasketLimits {
 export const productIdMaxLength = 100;
 
 export function emptyBasket(buyerId: string): Basket {
-  return { buyerId, lines: [], version: 0, updatedAt: undefined };
+  return { buyerId, lines: [], voucher: undefined, voucherRemovedReason: undefined, version: 0, updatedAt: undefined };
 }
 
 export function samePrice(a: Money, b: Money): boolean {

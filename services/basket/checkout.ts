@@ -28,6 +28,8 @@ export interface CheckoutRecord {
   rejectedAt?: Date | undefined;
   /** Ordering's reason, told to a retry of this checkout. */
   rejectionReason?: string | undefined;
+  /** The voucher the checkout carried; OrderStarted takes it off the basket. */
+  voucherCode?: string | undefined;
 }
 
 export interface CheckoutRetention {

@@ -25,6 +25,9 @@ export const basketEnv = z.object({
   MEL_CATALOG_ADDRESS: address(`127.0.0.1:${defaultPorts.catalog}`),
   /** Deadline of each catalog call that prices a basket. */
   MEL_BASKET_CATALOG_DEADLINE: durationMs(2000),
+  MEL_ORDERING_ADDRESS: address(`127.0.0.1:${defaultPorts.ordering}`),
+  /** Deadline of each ordering call that checks a voucher. */
+  MEL_BASKET_ORDERING_DEADLINE: durationMs(2000),
   /** Most units of one product per basket line. */
   MEL_BASKET_MAX_LINE_QUANTITY: integer({ min: 1, max: 10_000, default: 99 }),
   /** Most products per basket; at most 100, the catalog's GetItemsByIds batch. */
@@ -62,6 +65,8 @@ export interface BasketConfig extends MessagingConfig {
   mongoTimeoutMs: number;
   catalogAddress: string;
   catalogDeadlineMs: number;
+  orderingAddress: string;
+  orderingDeadlineMs: number;
   limits: BasketLimits;
   writeAttempts: number;
   /** Undefined outside production when MEL_BASKET_PAYMENT_TOKEN_KEY is unset: main.ts makes a random one. */
@@ -92,6 +97,8 @@ export function loadBasketConfig(env: Env = process.env): BasketConfig {
     mongoTimeoutMs: parsed.MEL_BASKET_MONGODB_TIMEOUT,
     catalogAddress: parsed.MEL_CATALOG_ADDRESS,
     catalogDeadlineMs: parsed.MEL_BASKET_CATALOG_DEADLINE,
+    orderingAddress: parsed.MEL_ORDERING_ADDRESS,
+    orderingDeadlineMs: parsed.MEL_BASKET_ORDERING_DEADLINE,
     limits: { maxLineQuantity: parsed.MEL_BASKET_MAX_LINE_QUANTITY, maxLines: parsed.MEL_BASKET_MAX_LINES },
     writeAttempts: parsed.MEL_BASKET_WRITE_ATTEMPTS,
     paymentTokenKey: parsed.MEL_BASKET_PAYMENT_TOKEN_KEY,

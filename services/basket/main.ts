@@ -1,11 +1,12 @@
 // Basket's wiring, top to bottom: config → logger → MongoDB (indexes) →
-// catalog client → event bus, outbox relay → gRPC server and event consumers.
+// catalog and ordering clients → event bus, outbox relay → gRPC server and event consumers.
 // startBasket runs it in-process (tests, the mesh launcher on port 0); run
 // directly, this file reads the environment and drains on SIGTERM.
 import { randomBytes } from "node:crypto";
 import mongoose, { type Connection } from "mongoose";
 import { BasketServiceService } from "../../gen/mel/basket/v1/basket.js";
 import { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
+import { OrderingServiceClient } from "../../gen/mel/ordering/v1/ordering.js";
 import { startServiceAuthenticate } from "../../platform/auth/index.js";
 import { createEventBus, type EventBus } from "../../platform/events/index.js";
 import {
@@ -96,6 +97,15 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
     });
     shutdown.closing(catalog);
 
+    const { client: ordering } = createClient(OrderingServiceClient, {
+      upstream: "ordering",
+      target: config.orderingAddress,
+      defaultDeadlineMs: config.orderingDeadlineMs,
+      idempotentMethods: ["checkVoucher"],
+      logger,
+    });
+    shutdown.closing(ordering);
+
     const bus = shutdown.closing(await createEventBus({ url: config.rabbitMqUrl, logger, exchange: config.exchange, connectionName: "basket" }));
     const relay = createBasketOutboxRelay({
       db,
@@ -118,7 +128,7 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
     const server = createGrpcServer({ serviceName: "basket", logger, ...transport.serverOptions });
     server.addService(
       BasketServiceService,
-      createBasketService({ db, catalog, authenticate, logger, relay, limits: config.limits, writeRetry, paymentTokenKey, now }),
+      createBasketService({ db, catalog, ordering, authenticate, logger, relay, limits: config.limits, writeRetry, paymentTokenKey, now }),
     );
 
     const handlerDeps = { db, logger, writeRetry, now };

@@ -2,9 +2,9 @@
 // (reset-if-stale, then increment) rather than read-modify-write, so parallel
 // guesses against one account cannot slip past the limit by racing.
 import type { Kysely } from "kysely";
+import { isUniqueViolation } from "../../platform/sql/index.js";
 import type { IdentityDatabase, IdentityLoginThrottleRow } from "./identity.table.js";
 import { type LoginThrottlePolicy, type LoginThrottleState, shouldLock } from "./login-throttle.js";
-import { isUniqueViolation } from "./user.repository.js";
 
 type Db = Kysely<IdentityDatabase>;
 

@@ -2,6 +2,7 @@
 // caller owns the transaction; every statement compiles for SQLite, PostgreSQL
 // and SQL Server (identity.repository.test.ts checks all three).
 import type { Kysely } from "kysely";
+import { isUniqueViolation } from "../../platform/sql/index.js";
 import type { IdentityDatabase, IdentityUserRow } from "./identity.table.js";
 import { sortedRoles, type User, type UserWithPasswordHash } from "./user.js";
 
@@ -13,18 +14,6 @@ export interface NewUser {
   displayName: string;
   passwordHash: string;
   roles: string[];
-}
-
-/**
- * A unique or primary-key violation, by each driver's own code: PostgreSQL
- * 23505, SQLite SQLITE_CONSTRAINT_UNIQUE/PRIMARYKEY, SQL Server 2627/2601.
- * The database, not a prior read, is what makes "email unique" true under
- * concurrent registrations.
- */
-export function isUniqueViolation(error: unknown): boolean {
-  if (typeof error !== "object" || error === null) return false;
-  const { code, number } = error as { code?: unknown; number?: unknown };
-  return code === "23505" || code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY" || number === 2627 || number === 2601;
 }
 
 /**

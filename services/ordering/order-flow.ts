@@ -16,10 +16,12 @@ import {
 import { AbortedError, NotFoundError } from "../../platform/errors/index.js";
 import { addToOutbox } from "../../platform/events/index.js";
 import type { Logger } from "../../platform/log/index.js";
-import { type Order, type OrderStatus, stockItemsOf, type Transition, transition } from "./order.js";
+import { type Order, type OrderStatus, stockItemsOf, subtotalOf, type Transition, transition, withDiscount } from "./order.js";
 import { findOrderRecord, insertOrder, type OrderRecord, type OrderTrace, updateOrderStatus } from "./order.repository.js";
 import type { OrderingDatabase } from "./order.table.js";
 import { type StepTimings, stepAfter } from "./order-step.js";
+import { validateVoucherCode, voucherDiscount, voucherUsability } from "./voucher.js";
+import { findVoucher, recordRedemption, returnRedemption, takeRedemption } from "./voucher.repository.js";
 
 type Db = Kysely<OrderingDatabase>;
 
@@ -37,6 +39,36 @@ function traceOptions(trace: OrderTrace) {
 export async function startOrder(trx: Db, order: Order, trace: OrderTrace, timings: StepTimings): Promise<void> {
   await insertOrder(trx, order, trace, stepAfter(order.status, order.createTime, timings));
   await addToOutbox(trx, OrderStarted, { orderId: order.id, buyerId: order.buyerId, checkoutRequestId: order.checkoutRequestId }, traceOptions(trace));
+}
+
+export type VoucherRedemption = { redeemed: true; order: Order } | { redeemed: false; reason: string };
+
+/**
+ * Redeems voucher `code` for `order` inside the transaction that creates the
+ * order: the order with its discount, or why it cannot have it (unknown,
+ * inactive, out of its dates, used up, or an amount in another currency),
+ * naming the voucher. Nothing is written when it cannot.
+ */
+export async function redeemVoucher(trx: Db, order: Order, code: string, now: Date): Promise<VoucherRedemption> {
+  let valid: string;
+  try {
+    valid = validateVoucherCode(code, "voucher_code");
+  } catch {
+    return { redeemed: false, reason: `voucher ${code.slice(0, 60)} does not exist` };
+  }
+  const subtotal = subtotalOf(order);
+  const seen = await findVoucher(trx, valid);
+  if (seen?.amountOff !== undefined && seen.amountOff.currencyCode !== subtotal.currencyCode) {
+    return { redeemed: false, reason: `voucher ${seen.code} takes ${seen.amountOff.currencyCode} off, and this order is in ${subtotal.currencyCode}` };
+  }
+  const voucher = await takeRedemption(trx, valid, now);
+  if (voucher === undefined) {
+    const usability = voucherUsability(await findVoucher(trx, valid), valid, now);
+    return { redeemed: false, reason: usability.usable ? `voucher ${valid} could not be redeemed` : usability.reason };
+  }
+  const discount = voucherDiscount(voucher, subtotal);
+  await recordRedemption(trx, order.id, voucher.code, discount, now);
+  return { redeemed: true, order: withDiscount(order, voucher.code, discount) };
 }
 
 /** Announces that a checkout made no order and never will (CheckoutRejected), so basket releases its lines. */
@@ -116,6 +148,8 @@ export async function changeOrderStatus(trx: Db, orderId: string, to: OrderStatu
     if (options.authorizationId !== undefined) details.authorizationId = options.authorizationId;
     const changed = transition(record.order, to, options.now, details);
     if (!(await updateOrderStatus(trx, changed, stepAfter(to, options.now, options.timings)))) continue;
+    // A cancelled order gives its voucher's redemption back, once (the status change above happens once).
+    if (to === "CANCELLED") await returnRedemption(trx, orderId, options.now);
     const trace: OrderTrace = {
       correlationId: options.trace?.correlationId ?? record.trace.correlationId,
       traceparent: options.trace?.traceparent ?? record.trace.traceparent,

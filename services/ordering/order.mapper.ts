@@ -2,7 +2,7 @@
 // draft, and domain orders into the API's proto messages.
 import type { UserCheckoutAccepted } from "../../gen/mel/events/v1/basket_events.js";
 import { type Order as ProtoOrder, OrderStatus as ProtoOrderStatus } from "../../gen/mel/ordering/v1/ordering.js";
-import type { CheckoutDraft, Order, OrderStatus } from "./order.js";
+import { type CheckoutDraft, type Order, type OrderStatus, subtotalOf } from "./order.js";
 
 const protoStatuses: Readonly<Record<OrderStatus, ProtoOrderStatus>> = {
   SUBMITTED: ProtoOrderStatus.ORDER_STATUS_SUBMITTED,
@@ -32,6 +32,8 @@ export function checkoutToDraft(event: UserCheckoutAccepted): CheckoutDraft {
       units: line.units,
     })),
     total: event.total && { ...event.total },
+    voucherCode: event.voucherCode,
+    discount: event.discount && { ...event.discount },
   };
 }
 
@@ -49,5 +51,8 @@ export function orderToProto(order: Order): ProtoOrder {
     createTime: order.createTime,
     updateTime: order.updateTime,
     checkoutRequestId: order.checkoutRequestId,
+    subtotal: subtotalOf(order),
+    discount: { ...order.discount },
+    voucherCode: order.voucherCode ?? "",
   };
 }

@@ -43,6 +43,10 @@ export interface OrderTable {
   step_last_error: string | null;
   create_time: TimeColumn;
   update_time: TimeColumn;
+  /** The redeemed voucher's code as created (migration 0004); null without one. */
+  voucher_code: string | null;
+  /** What the voucher took off; total_amount_minor is the lines' sum minus this. */
+  discount_minor: ColumnType<number | string, number | undefined, number>;
 }
 
 export interface OrderLineTable {
@@ -65,15 +69,45 @@ export interface OrderStatusChangeTable {
   change_time: TimeColumn;
 }
 
+export interface VoucherTable {
+  /** The code upper-cased: one voucher per code whatever the case. */
+  code_key: string;
+  code: string;
+  percent_off: number | null;
+  amount_off_minor: ColumnType<number | string | null, number | null, number | null>;
+  amount_off_currency: string | null;
+  /** Never below zero (a check constraint): redemption is a conditional decrement. */
+  remaining_redemptions: number;
+  valid_from: TimeColumn | null;
+  valid_until: TimeColumn | null;
+  /** 0/1 on SQLite: read with Boolean(). */
+  active: ColumnType<boolean | number, boolean, boolean>;
+  create_time: TimeColumn;
+  update_time: TimeColumn;
+}
+
+export interface VoucherRedemptionTable {
+  /** One redemption per order, whatever the redeliveries. */
+  order_id: string;
+  voucher_code_key: string;
+  discount_minor: BigIntColumn;
+  redeemed_at: TimeColumn;
+  /** Set when the order was cancelled and the redemption went back to the voucher. */
+  returned_at: TimeColumn | null;
+}
+
 export interface OrderingTables {
   orders: OrderTable;
   order_line: OrderLineTable;
   order_status_change: OrderStatusChangeTable;
+  voucher: VoucherTable;
+  voucher_redemption: VoucherRedemptionTable;
 }
 
 export type OrderRow = Selectable<OrderTable>;
 export type OrderLineRow = Selectable<OrderLineTable>;
 export type OrderStatusChangeRow = Selectable<OrderStatusChangeTable>;
+export type VoucherRow = Selectable<VoucherTable>;
 
 /** Everything in ordering's database: its own tables plus the outbox and inbox. */
 export type OrderingDatabase = OrderingTables & MessagingTables;

@@ -73,7 +73,12 @@ export interface Order {
   address: Address;
   paymentMethod: MaskedPaymentMethod;
   lines: OrderLine[];
+  /** What the buyer pays: the lines' sum minus the discount. */
   total: Money;
+  /** What the redeemed voucher took off; zero without one. */
+  discount: Money;
+  /** The redeemed voucher's code as created; undefined without one. */
+  voucherCode: string | undefined;
   /** Oldest first; the first entry is SUBMITTED. */
   history: StatusChange[];
   createTime: Date;
@@ -172,6 +177,10 @@ export interface CheckoutDraft {
   paymentMethod: MaskedPaymentMethod | undefined;
   lines: Array<Omit<OrderLine, "unitPrice"> & { unitPrice: Money | undefined }>;
   total: Money | undefined;
+  /** The voucher the buyer applied; "" for none. Ordering decides what it takes off. */
+  voucherCode: string;
+  /** What the basket showed the voucher taking off: `total` is the lines' sum minus this. */
+  discount: Money | undefined;
 }
 
 const idPattern = /^[A-Za-z0-9._:-]+$/;
@@ -240,12 +249,14 @@ export function orderFromCheckout(draft: CheckoutDraft, now: Date): Order {
   if (mixed >= 0)
     throw new InvalidArgumentError(`lines[${mixed}].unit_price.currency_code`, `must be ${currencyCode} like the first line: an order has one currency`);
   const total: Money = { currencyCode, amountMinor: lines.reduce((sum, line) => sum + line.unitPrice.amountMinor * line.units, 0) };
+  const shownDiscount = draft.discount === undefined ? 0 : checkMoney(draft.discount, "discount").amountMinor;
   if (draft.total !== undefined) {
     const claimed = checkMoney(draft.total, "total");
-    if (claimed.currencyCode !== total.currencyCode || claimed.amountMinor !== total.amountMinor) {
+    const expected = total.amountMinor - shownDiscount;
+    if (claimed.currencyCode !== total.currencyCode || claimed.amountMinor !== expected) {
       throw new InvalidArgumentError(
         "total",
-        `must be the sum of the lines, ${total.amountMinor} ${total.currencyCode} (got ${claimed.amountMinor} ${claimed.currencyCode})`,
+        `must be the sum of the lines less the discount, ${expected} ${total.currencyCode} (got ${claimed.amountMinor} ${claimed.currencyCode})`,
       );
     }
   }
@@ -258,11 +269,31 @@ export function orderFromCheckout(draft: CheckoutDraft, now: Date): Order {
     address: { ...draft.address },
     paymentMethod,
     lines,
+    // Without a redeemed voucher the buyer pays the lines' sum; withDiscount applies one.
     total,
+    discount: { currencyCode, amountMinor: 0 },
+    voucherCode: undefined,
     history: [{ status: "SUBMITTED", changeTime: now, reason: "" }],
     createTime: now,
     updateTime: now,
     authorizationId: undefined,
+  };
+}
+
+/** The order's lines' sum, before any discount. */
+export function subtotalOf(order: Pick<Order, "total" | "discount">): Money {
+  return { currencyCode: order.total.currencyCode, amountMinor: order.total.amountMinor + order.discount.amountMinor };
+}
+
+/** `order` with the discount of the voucher it redeemed (at most its subtotal). */
+export function withDiscount(order: Order, voucherCode: string, discount: Money): Order {
+  const subtotal = subtotalOf(order);
+  const amountMinor = Math.min(discount.amountMinor, subtotal.amountMinor);
+  return {
+    ...order,
+    voucherCode,
+    discount: { currencyCode: subtotal.currencyCode, amountMinor },
+    total: { currencyCode: subtotal.currencyCode, amountMinor: subtotal.amountMinor - amountMinor },
   };
 }
 

@@ -16,6 +16,7 @@ import type { OrderNotifier } from "./order-notifier.js";
 import { checkPageSize, decodePageToken, encodePageToken } from "./order-page-token.js";
 import type { StepTimings } from "./order-step.js";
 import { watchOrderChanges } from "./order-watch.js";
+import { createVoucherMethods } from "./voucher.grpc.js";
 
 export interface OrderingServiceDeps {
   db: Kysely<OrderingDatabase>;
@@ -37,6 +38,12 @@ export const orderingPolicies: MethodPolicies<typeof OrderingServiceService> = {
   cancelOrder: "authenticated",
   shipOrder: { role: adminRole },
   watchOrder: "authenticated",
+  createVoucher: { role: adminRole },
+  updateVoucher: { role: adminRole },
+  deactivateVoucher: { role: adminRole },
+  listVouchers: { role: adminRole },
+  // Any signed-in buyer (basket asks on their behalf, with their token).
+  checkVoucher: "authenticated",
 };
 
 const maxCancelReasonLength = 200;
@@ -132,6 +139,8 @@ export function createOrderingService(deps: OrderingServiceDeps) {
         const watchDeps = { db, notifier, ...(deps.watchPollIntervalMs !== undefined ? { pollIntervalMs: deps.watchPollIntervalMs } : {}) };
         for await (const order of watchOrderChanges(watchDeps, first, ctx.signal)) yield { order: orderToProto(order) };
       },
+
+      ...createVoucherMethods({ db, now }),
     },
     { policies: orderingPolicies, authenticate, logger },
   );

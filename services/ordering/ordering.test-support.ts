@@ -46,6 +46,7 @@ export function testCheckout(overrides: Partial<UserCheckoutAccepted> = {}): Use
     ],
     total: { currencyCode: "BRL", amountMinor: 4550 },
     buyerEmail: "maria@example.com",
+    voucherCode: "",
     ...overrides,
   };
 }

@@ -22,6 +22,8 @@ import type { CatalogConfig } from "../../services/catalog/config.js";
 import { type RunningCatalog, startCatalog } from "../../services/catalog/main.js";
 import { loadIdentityConfig } from "../../services/identity/config.js";
 import { type RunningIdentity, startIdentity } from "../../services/identity/main.js";
+import { loadOrderingConfig } from "../../services/ordering/config.js";
+import { type RunningOrdering, startOrdering } from "../../services/ordering/main.js";
 import { createTestMongoDatabase, type TestMongoDatabase } from "./ferretdb.js";
 import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, uniqueName } from "./rabbitmq.js";
 
@@ -38,6 +40,8 @@ export interface BasketTestMesh {
   catalogConfig: CatalogConfig;
   basket: RunningBasket;
   basketConfig: BasketConfig;
+  /** Ordering on the mesh's exchange, when the mesh was started with it (vouchers, orders from checkouts). */
+  ordering: RunningOrdering | undefined;
   mongo: TestMongoDatabase;
   /** The exchange every service of the mesh publishes to. */
   exchange: string;
@@ -69,8 +73,12 @@ function bearer(token: string): Metadata {
   return metadata;
 }
 
-/** Identity, catalog (with testItems) and basket on one fresh exchange and database. */
-export async function startBasketTestMesh(label: string, options: Omit<StartBasketOptions, "config"> = {}): Promise<BasketTestMesh> {
+/** Identity, catalog (with testItems), ordering when asked for, and basket on one fresh exchange and database. */
+export async function startBasketTestMesh(
+  label: string,
+  options: Omit<StartBasketOptions, "config"> = {},
+  mesh: { withOrdering?: boolean } = {},
+): Promise<BasketTestMesh> {
   await ensureRabbitMq();
   const dir = mkdtempSync(join(tmpdir(), "mel-basket-"));
   const prefix = uniqueName(label);
@@ -121,11 +129,32 @@ export async function startBasketTestMesh(label: string, options: Omit<StartBask
       await insertTestItem(catalog.db, id, 100, { name: `Produto ${id}`, pictureUrl: `/pics/${id}.webp`, price: { currencyCode: "BRL", amountMinor: price } });
     }
 
+    let ordering: RunningOrdering | undefined;
+    if (mesh.withOrdering) {
+      const orderingConfig = loadOrderingConfig({
+        MEL_LOG_LEVEL: "silent",
+        MEL_ORDERING_HOST: "127.0.0.1",
+        MEL_ORDERING_PORT: "0",
+        MEL_ORDERING_DATABASE_URL: `sqlite:${join(dir, "ordering.db")}`,
+        MEL_ORDERING_OUTBOX_POLL_INTERVAL: "100",
+        MEL_ORDERING_EVENT_RETRY_DELAYS: "20,50",
+        MEL_RABBITMQ_URL: rabbitMqUrl,
+        MEL_EVENTS_EXCHANGE: exchange,
+        MEL_ORDERING_QUEUE: `${prefix}.ordering`,
+        MEL_IDENTITY_ADDRESS: identityAddress,
+        MEL_ORDERING_DRAIN_TIMEOUT: "500",
+      });
+      const started = await startOrdering({ config: orderingConfig });
+      ordering = started;
+      stops.push(() => started.stop());
+    }
+
     const mongo = await createTestMongoDatabase(label);
     stops.push(() => mongo.drop());
     const basketConfig = testBasketConfig({
       MEL_BASKET_MONGODB_URL: mongo.url,
       MEL_CATALOG_ADDRESS: `127.0.0.1:${catalog.port}`,
+      ...(ordering ? { MEL_ORDERING_ADDRESS: `127.0.0.1:${ordering.port}` } : {}),
       MEL_IDENTITY_ADDRESS: identityAddress,
       MEL_EVENTS_EXCHANGE: exchange,
       MEL_BASKET_QUEUE: `${prefix}.basket`,
@@ -148,12 +177,13 @@ export async function startBasketTestMesh(label: string, options: Omit<StartBask
     });
 
     const signIn = async (email: string, password: string) => (await callUnary(identityClient, "login", { email, password })).accessToken;
-    const mesh: BasketTestMesh = {
+    const running: BasketTestMesh = {
       identity,
       catalog,
       catalogConfig,
       basket,
       basketConfig,
+      ordering,
       mongo,
       exchange,
       client,
@@ -181,11 +211,11 @@ export async function startBasketTestMesh(label: string, options: Omit<StartBask
       async startCatalogAgain() {
         catalog = await startCatalog({ config: catalogConfig });
         catalogStopped = false;
-        mesh.catalog = catalog;
+        running.catalog = catalog;
       },
       stop: stopAll,
     };
-    return mesh;
+    return running;
   } catch (error) {
     await stopAll();
     throw error;

@@ -5,7 +5,8 @@
 // record is marked started in the same update, so the event is applied once
 // even without the inbox. An unknown request id (record pruned, or a checkout
 // from elsewhere) removes nothing: deleting lines we cannot tie to the order
-// could throw away a newer basket.
+// could throw away a newer basket. The voucher the checkout carried goes too:
+// the order redeemed it.
 import type { OrderStarted } from "../../../gen/mel/events/v1/ordering_events.js";
 import type { EventHandler } from "../../../platform/events/index.js";
 import { removeCheckedOutUnits } from "../basket.js";
@@ -40,7 +41,12 @@ export function createOrderStartedHandler({ db, logger, writeRetry, now }: Baske
           db,
           event.buyerId,
           document.revision,
-          { lines: lines.map(lineToFields), checkouts: marked.map(checkoutToFields) },
+          {
+            lines: lines.map(lineToFields),
+            checkouts: marked.map(checkoutToFields),
+            // The order consumed the voucher it carried: it is not offered to the next order.
+            ...(record.voucherCode !== undefined && document.voucher?.code.toUpperCase() === record.voucherCode.toUpperCase() ? { voucher: null } : {}),
+          },
           startedAt,
         );
         return written ? ("removed" as const) : lostRace;

@@ -14,7 +14,7 @@ import { orderFromCheckout } from "../order.js";
 import { checkoutToDraft } from "../order.mapper.js";
 import { findOrderIdByCheckoutRequest, findOrderVersion } from "../order.repository.js";
 import type { OrderingDatabase } from "../order.table.js";
-import { type OrderFlowDeps, rejectCheckout, startOrder } from "../order-flow.js";
+import { changeOrderStatus, type OrderFlowDeps, redeemVoucher, rejectCheckout, startOrder } from "../order-flow.js";
 
 export function createUserCheckoutAcceptedHandler({
   db,
@@ -44,16 +44,26 @@ export function createUserCheckoutAcceptedHandler({
       if ((await findOrderVersion(trx, event.orderId)) !== undefined) {
         return reject(`order id ${event.orderId} already belongs to another checkout`);
       }
+      const at = now();
       let order;
       try {
-        order = orderFromCheckout(checkoutToDraft(event), now());
+        order = orderFromCheckout(checkoutToDraft(event), at);
       } catch (error) {
         // No retry makes a malformed checkout valid. Anything else (the database) is retried by the bus.
         if (error instanceof InvalidArgumentError) return reject(`the checkout is invalid: ${error.message}`);
         throw error;
       }
+      // The voucher is redeemed in this transaction: the order exists with its discount, or not at all.
+      const redemption = event.voucherCode === "" ? undefined : await redeemVoucher(trx, order, event.voucherCode, at);
+      if (redemption?.redeemed) order = redemption.order;
       await startOrder(trx, order, trace, timings);
-      return () => logger.info({ ...log, buyerId: order.buyerId, lines: order.lines.length, total: order.total }, "order submitted");
+      if (redemption !== undefined && !redemption.redeemed) {
+        // The buyer was shown a discount the order cannot have: it is cancelled, naming the voucher, rather than charged more.
+        await changeOrderStatus(trx, order.id, "CANCELLED", { now: at, timings, reason: `cancelled: ${redemption.reason}`, trace });
+        return () => logger.info({ ...log, reason: redemption.reason }, "order cancelled: its voucher could not be redeemed");
+      }
+      const submitted = order;
+      return () => logger.info({ ...log, lines: submitted.lines.length, total: submitted.total, voucher: submitted.voucherCode }, "order submitted");
     },
     logger,
   );

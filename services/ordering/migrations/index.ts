@@ -4,10 +4,12 @@ import { messagingTablesMigration, outboxParkingMigration } from "../../../platf
 import type { MigrationSet } from "../../../platform/sql/index.js";
 import * as orderingTables from "./0001_ordering_tables.js";
 import * as checkoutRequestPerBuyer from "./0002_checkout_request_per_buyer.js";
+import * as vouchers from "./0004_vouchers.js";
 
 export const orderingMigrations: MigrationSet = {
   "0000_messaging_tables": messagingTablesMigration,
   "0001_ordering_tables": orderingTables,
   "0002_checkout_request_per_buyer": checkoutRequestPerBuyer,
   "0003_outbox_parking": outboxParkingMigration,
+  "0004_vouchers": vouchers,
 };

@@ -39,15 +39,44 @@ export interface BasketLine {
   quantity: number;
 }
 
+/** A voucher applied to the basket, as ordering described it when it was last checked. */
+export interface BasketVoucher {
+  code: string;
+  /** Set for a percentage voucher (1 to 100). */
+  percentOff: number;
+  /** Set for a fixed-amount voucher. */
+  amountOff?: Money | undefined;
+}
+
 export interface Basket {
   buyerId: string;
   lines: BasketLine[];
+  /** What checkout would charge: subtotal - discount. */
   total?:
     | Money
     | undefined;
   /** Increases with every change. */
   version: number;
-  updateTime?: Date | undefined;
+  updateTime?:
+    | Date
+    | undefined;
+  /** The applied voucher; unset when there is none. */
+  voucher?:
+    | BasketVoucher
+    | undefined;
+  /** The sum of the lines. */
+  subtotal?:
+    | Money
+    | undefined;
+  /** What the voucher takes off the subtotal (never more than it). */
+  discount?:
+    | Money
+    | undefined;
+  /**
+   * Why the last applied voucher was removed by the basket (it expired, ran out…),
+   * for the page to show; empty otherwise.
+   */
+  voucherRemovedReason: string;
 }
 
 export interface GetBasketRequest {
@@ -101,6 +130,21 @@ export interface DeleteBasketRequest {
 }
 
 export interface DeleteBasketResponse {
+}
+
+export interface ApplyVoucherRequest {
+  code: string;
+}
+
+export interface ApplyVoucherResponse {
+  basket?: Basket | undefined;
+}
+
+export interface RemoveVoucherRequest {
+}
+
+export interface RemoveVoucherResponse {
+  basket?: Basket | undefined;
 }
 
 export interface CheckoutRequest {
@@ -291,8 +335,129 @@ export const BasketLine: MessageFns<BasketLine> = {
   },
 };
 
+function createBaseBasketVoucher(): BasketVoucher {
+  return { code: "", percentOff: 0, amountOff: undefined };
+}
+
+export const BasketVoucher: MessageFns<BasketVoucher> = {
+  encode(message: BasketVoucher, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== "") {
+      writer.uint32(10).string(message.code);
+    }
+    if (message.percentOff !== 0) {
+      writer.uint32(16).int32(message.percentOff);
+    }
+    if (message.amountOff !== undefined) {
+      Money.encode(message.amountOff, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BasketVoucher {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBasketVoucher();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.percentOff = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.amountOff = Money.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BasketVoucher {
+    return {
+      code: isSet(object.code) ? globalThis.String(object.code) : "",
+      percentOff: isSet(object.percentOff)
+        ? globalThis.Number(object.percentOff)
+        : isSet(object.percent_off)
+        ? globalThis.Number(object.percent_off)
+        : 0,
+      amountOff: isSet(object.amountOff)
+        ? Money.fromJSON(object.amountOff)
+        : isSet(object.amount_off)
+        ? Money.fromJSON(object.amount_off)
+        : undefined,
+    };
+  },
+
+  toJSON(message: BasketVoucher): unknown {
+    const obj: any = {};
+    if (message.code !== "") {
+      obj.code = message.code;
+    }
+    if (message.percentOff !== 0) {
+      obj.percentOff = Math.round(message.percentOff);
+    }
+    if (message.amountOff !== undefined) {
+      obj.amountOff = Money.toJSON(message.amountOff);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BasketVoucher>, I>>(base?: I): BasketVoucher {
+    return BasketVoucher.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BasketVoucher>, I>>(object: I): BasketVoucher {
+    const message = createBaseBasketVoucher();
+    message.code = object.code ?? "";
+    message.percentOff = object.percentOff ?? 0;
+    message.amountOff = (object.amountOff !== undefined && object.amountOff !== null)
+      ? Money.fromPartial(object.amountOff)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseBasket(): Basket {
-  return { buyerId: "", lines: [], total: undefined, version: 0, updateTime: undefined };
+  return {
+    buyerId: "",
+    lines: [],
+    total: undefined,
+    version: 0,
+    updateTime: undefined,
+    voucher: undefined,
+    subtotal: undefined,
+    discount: undefined,
+    voucherRemovedReason: "",
+  };
 }
 
 export const Basket: MessageFns<Basket> = {
@@ -311,6 +476,18 @@ export const Basket: MessageFns<Basket> = {
     }
     if (message.updateTime !== undefined) {
       Timestamp.encode(toTimestamp(message.updateTime), writer.uint32(42).fork()).join();
+    }
+    if (message.voucher !== undefined) {
+      BasketVoucher.encode(message.voucher, writer.uint32(50).fork()).join();
+    }
+    if (message.subtotal !== undefined) {
+      Money.encode(message.subtotal, writer.uint32(58).fork()).join();
+    }
+    if (message.discount !== undefined) {
+      Money.encode(message.discount, writer.uint32(66).fork()).join();
+    }
+    if (message.voucherRemovedReason !== "") {
+      writer.uint32(74).string(message.voucherRemovedReason);
     }
     return writer;
   },
@@ -368,6 +545,38 @@ export const Basket: MessageFns<Basket> = {
             message.updateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.voucher = BasketVoucher.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.subtotal = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.discount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.voucherRemovedReason = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -395,6 +604,14 @@ export const Basket: MessageFns<Basket> = {
         : isSet(object.update_time)
         ? fromJsonTimestamp(object.update_time)
         : undefined,
+      voucher: isSet(object.voucher) ? BasketVoucher.fromJSON(object.voucher) : undefined,
+      subtotal: isSet(object.subtotal) ? Money.fromJSON(object.subtotal) : undefined,
+      discount: isSet(object.discount) ? Money.fromJSON(object.discount) : undefined,
+      voucherRemovedReason: isSet(object.voucherRemovedReason)
+        ? globalThis.String(object.voucherRemovedReason)
+        : isSet(object.voucher_removed_reason)
+        ? globalThis.String(object.voucher_removed_reason)
+        : "",
     };
   },
 
@@ -415,6 +632,18 @@ export const Basket: MessageFns<Basket> = {
     if (message.updateTime !== undefined) {
       obj.updateTime = message.updateTime.toISOString();
     }
+    if (message.voucher !== undefined) {
+      obj.voucher = BasketVoucher.toJSON(message.voucher);
+    }
+    if (message.subtotal !== undefined) {
+      obj.subtotal = Money.toJSON(message.subtotal);
+    }
+    if (message.discount !== undefined) {
+      obj.discount = Money.toJSON(message.discount);
+    }
+    if (message.voucherRemovedReason !== "") {
+      obj.voucherRemovedReason = message.voucherRemovedReason;
+    }
     return obj;
   },
 
@@ -428,6 +657,16 @@ export const Basket: MessageFns<Basket> = {
     message.total = (object.total !== undefined && object.total !== null) ? Money.fromPartial(object.total) : undefined;
     message.version = object.version ?? 0;
     message.updateTime = object.updateTime ?? undefined;
+    message.voucher = (object.voucher !== undefined && object.voucher !== null)
+      ? BasketVoucher.fromPartial(object.voucher)
+      : undefined;
+    message.subtotal = (object.subtotal !== undefined && object.subtotal !== null)
+      ? Money.fromPartial(object.subtotal)
+      : undefined;
+    message.discount = (object.discount !== undefined && object.discount !== null)
+      ? Money.fromPartial(object.discount)
+      : undefined;
+    message.voucherRemovedReason = object.voucherRemovedReason ?? "";
     return message;
   },
 };
@@ -1344,6 +1583,263 @@ export const DeleteBasketResponse: MessageFns<DeleteBasketResponse> = {
   },
 };
 
+function createBaseApplyVoucherRequest(): ApplyVoucherRequest {
+  return { code: "" };
+}
+
+export const ApplyVoucherRequest: MessageFns<ApplyVoucherRequest> = {
+  encode(message: ApplyVoucherRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== "") {
+      writer.uint32(10).string(message.code);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApplyVoucherRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApplyVoucherRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApplyVoucherRequest {
+    return { code: isSet(object.code) ? globalThis.String(object.code) : "" };
+  },
+
+  toJSON(message: ApplyVoucherRequest): unknown {
+    const obj: any = {};
+    if (message.code !== "") {
+      obj.code = message.code;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ApplyVoucherRequest>, I>>(base?: I): ApplyVoucherRequest {
+    return ApplyVoucherRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ApplyVoucherRequest>, I>>(object: I): ApplyVoucherRequest {
+    const message = createBaseApplyVoucherRequest();
+    message.code = object.code ?? "";
+    return message;
+  },
+};
+
+function createBaseApplyVoucherResponse(): ApplyVoucherResponse {
+  return { basket: undefined };
+}
+
+export const ApplyVoucherResponse: MessageFns<ApplyVoucherResponse> = {
+  encode(message: ApplyVoucherResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.basket !== undefined) {
+      Basket.encode(message.basket, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApplyVoucherResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApplyVoucherResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.basket = Basket.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApplyVoucherResponse {
+    return { basket: isSet(object.basket) ? Basket.fromJSON(object.basket) : undefined };
+  },
+
+  toJSON(message: ApplyVoucherResponse): unknown {
+    const obj: any = {};
+    if (message.basket !== undefined) {
+      obj.basket = Basket.toJSON(message.basket);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ApplyVoucherResponse>, I>>(base?: I): ApplyVoucherResponse {
+    return ApplyVoucherResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ApplyVoucherResponse>, I>>(object: I): ApplyVoucherResponse {
+    const message = createBaseApplyVoucherResponse();
+    message.basket = (object.basket !== undefined && object.basket !== null)
+      ? Basket.fromPartial(object.basket)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRemoveVoucherRequest(): RemoveVoucherRequest {
+  return {};
+}
+
+export const RemoveVoucherRequest: MessageFns<RemoveVoucherRequest> = {
+  encode(_: RemoveVoucherRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveVoucherRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveVoucherRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RemoveVoucherRequest {
+    return {};
+  },
+
+  toJSON(_: RemoveVoucherRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveVoucherRequest>, I>>(base?: I): RemoveVoucherRequest {
+    return RemoveVoucherRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveVoucherRequest>, I>>(_: I): RemoveVoucherRequest {
+    const message = createBaseRemoveVoucherRequest();
+    return message;
+  },
+};
+
+function createBaseRemoveVoucherResponse(): RemoveVoucherResponse {
+  return { basket: undefined };
+}
+
+export const RemoveVoucherResponse: MessageFns<RemoveVoucherResponse> = {
+  encode(message: RemoveVoucherResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.basket !== undefined) {
+      Basket.encode(message.basket, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveVoucherResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveVoucherResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.basket = Basket.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveVoucherResponse {
+    return { basket: isSet(object.basket) ? Basket.fromJSON(object.basket) : undefined };
+  },
+
+  toJSON(message: RemoveVoucherResponse): unknown {
+    const obj: any = {};
+    if (message.basket !== undefined) {
+      obj.basket = Basket.toJSON(message.basket);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveVoucherResponse>, I>>(base?: I): RemoveVoucherResponse {
+    return RemoveVoucherResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveVoucherResponse>, I>>(object: I): RemoveVoucherResponse {
+    const message = createBaseRemoveVoucherResponse();
+    message.basket = (object.basket !== undefined && object.basket !== null)
+      ? Basket.fromPartial(object.basket)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseCheckoutRequest(): CheckoutRequest {
   return { requestId: "", address: undefined, card: undefined };
 }
@@ -1651,6 +2147,28 @@ export const BasketServiceService = {
       Buffer.from(DeleteBasketResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteBasketResponse => DeleteBasketResponse.decode(value),
   },
+  /** Applies a voucher code (ordering says whether it may be used); replaces any other. */
+  applyVoucher: {
+    path: "/mel.basket.v1.BasketService/ApplyVoucher" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ApplyVoucherRequest): Buffer => Buffer.from(ApplyVoucherRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ApplyVoucherRequest => ApplyVoucherRequest.decode(value),
+    responseSerialize: (value: ApplyVoucherResponse): Buffer =>
+      Buffer.from(ApplyVoucherResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ApplyVoucherResponse => ApplyVoucherResponse.decode(value),
+  },
+  /** Removes the voucher. */
+  removeVoucher: {
+    path: "/mel.basket.v1.BasketService/RemoveVoucher" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveVoucherRequest): Buffer => Buffer.from(RemoveVoucherRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveVoucherRequest => RemoveVoucherRequest.decode(value),
+    responseSerialize: (value: RemoveVoucherResponse): Buffer =>
+      Buffer.from(RemoveVoucherResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemoveVoucherResponse => RemoveVoucherResponse.decode(value),
+  },
   /**
    * Places the order: idempotent by request_id (the buyer's own key). Lines an
    * earlier checkout holds until its order starts are not ordered again: when
@@ -1681,6 +2199,10 @@ export interface BasketServiceServer extends UntypedServiceImplementation {
   removeItem: handleUnaryCall<RemoveItemRequest, RemoveItemResponse>;
   /** Empties the basket. */
   deleteBasket: handleUnaryCall<DeleteBasketRequest, DeleteBasketResponse>;
+  /** Applies a voucher code (ordering says whether it may be used); replaces any other. */
+  applyVoucher: handleUnaryCall<ApplyVoucherRequest, ApplyVoucherResponse>;
+  /** Removes the voucher. */
+  removeVoucher: handleUnaryCall<RemoveVoucherRequest, RemoveVoucherResponse>;
   /**
    * Places the order: idempotent by request_id (the buyer's own key). Lines an
    * earlier checkout holds until its order starts are not ordered again: when
@@ -1786,6 +2308,38 @@ export interface BasketServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteBasketResponse) => void,
+  ): ClientUnaryCall;
+  /** Applies a voucher code (ordering says whether it may be used); replaces any other. */
+  applyVoucher(
+    request: ApplyVoucherRequest,
+    callback: (error: ServiceError | null, response: ApplyVoucherResponse) => void,
+  ): ClientUnaryCall;
+  applyVoucher(
+    request: ApplyVoucherRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ApplyVoucherResponse) => void,
+  ): ClientUnaryCall;
+  applyVoucher(
+    request: ApplyVoucherRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ApplyVoucherResponse) => void,
+  ): ClientUnaryCall;
+  /** Removes the voucher. */
+  removeVoucher(
+    request: RemoveVoucherRequest,
+    callback: (error: ServiceError | null, response: RemoveVoucherResponse) => void,
+  ): ClientUnaryCall;
+  removeVoucher(
+    request: RemoveVoucherRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemoveVoucherResponse) => void,
+  ): ClientUnaryCall;
+  removeVoucher(
+    request: RemoveVoucherRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemoveVoucherResponse) => void,
   ): ClientUnaryCall;
   /**
    * Places the order: idempotent by request_id (the buyer's own key). Lines an

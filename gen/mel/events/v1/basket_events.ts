@@ -35,6 +35,10 @@ export interface UserCheckoutAccepted {
   lines: CheckoutLine[];
   total?: Money | undefined;
   buyerEmail: string;
+  /** The voucher the buyer applied (empty for none): ordering redeems it with the order. */
+  voucherCode: string;
+  /** What the basket showed the voucher taking off; total is the lines' sum minus this. */
+  discount?: Money | undefined;
 }
 
 function createBaseCheckoutLine(): CheckoutLine {
@@ -198,6 +202,8 @@ function createBaseUserCheckoutAccepted(): UserCheckoutAccepted {
     lines: [],
     total: undefined,
     buyerEmail: "",
+    voucherCode: "",
+    discount: undefined,
   };
 }
 
@@ -226,6 +232,12 @@ export const UserCheckoutAccepted: MessageFns<UserCheckoutAccepted> = {
     }
     if (message.buyerEmail !== "") {
       writer.uint32(66).string(message.buyerEmail);
+    }
+    if (message.voucherCode !== "") {
+      writer.uint32(74).string(message.voucherCode);
+    }
+    if (message.discount !== undefined) {
+      Money.encode(message.discount, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -307,6 +319,22 @@ export const UserCheckoutAccepted: MessageFns<UserCheckoutAccepted> = {
             message.buyerEmail = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.voucherCode = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.discount = Money.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -351,6 +379,12 @@ export const UserCheckoutAccepted: MessageFns<UserCheckoutAccepted> = {
         : isSet(object.buyer_email)
         ? globalThis.String(object.buyer_email)
         : "",
+      voucherCode: isSet(object.voucherCode)
+        ? globalThis.String(object.voucherCode)
+        : isSet(object.voucher_code)
+        ? globalThis.String(object.voucher_code)
+        : "",
+      discount: isSet(object.discount) ? Money.fromJSON(object.discount) : undefined,
     };
   },
 
@@ -380,6 +414,12 @@ export const UserCheckoutAccepted: MessageFns<UserCheckoutAccepted> = {
     if (message.buyerEmail !== "") {
       obj.buyerEmail = message.buyerEmail;
     }
+    if (message.voucherCode !== "") {
+      obj.voucherCode = message.voucherCode;
+    }
+    if (message.discount !== undefined) {
+      obj.discount = Money.toJSON(message.discount);
+    }
     return obj;
   },
 
@@ -400,6 +440,10 @@ export const UserCheckoutAccepted: MessageFns<UserCheckoutAccepted> = {
     message.lines = object.lines?.map((e) => CheckoutLine.fromPartial(e)) || [];
     message.total = (object.total !== undefined && object.total !== null) ? Money.fromPartial(object.total) : undefined;
     message.buyerEmail = object.buyerEmail ?? "";
+    message.voucherCode = object.voucherCode ?? "";
+    message.discount = (object.discount !== undefined && object.discount !== null)
+      ? Money.fromPartial(object.discount)
+      : undefined;
     return message;
   },
 };

@@ -20,6 +20,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { FieldMask } from "../../../google/protobuf/field_mask.js";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
 import { Address } from "../../common/v1/address.js";
 import { Money } from "../../common/v1/money.js";
@@ -121,6 +122,16 @@ export interface Order {
   createTime?: Date | undefined;
   updateTime?: Date | undefined;
   checkoutRequestId: string;
+  /** The sum of the lines; total is subtotal - discount. */
+  subtotal?:
+    | Money
+    | undefined;
+  /** What the voucher took off (zero without one). */
+  discount?:
+    | Money
+    | undefined;
+  /** The voucher the order redeemed, as its code was created; empty without one. */
+  voucherCode: string;
 }
 
 export interface ListOrdersRequest {
@@ -165,6 +176,82 @@ export interface WatchOrderRequest {
 
 export interface WatchOrderResponse {
   order?: Order | undefined;
+}
+
+/** A discount code. Exactly one of percent_off and amount_off is set. */
+export interface Voucher {
+  /** Letters, digits, "-" and "_"; matched whatever the case. */
+  code: string;
+  /** 1 to 100: percent of the subtotal, rounded half-even to the minor unit. */
+  percentOff: number;
+  /** A fixed amount off (never more than the subtotal). */
+  amountOff?:
+    | Money
+    | undefined;
+  /** Orders that may still redeem it; each order takes one and a cancelled order gives it back. */
+  remainingRedemptions: number;
+  /** Usable from (inclusive) and until (exclusive); unset means no bound. */
+  validFrom?: Date | undefined;
+  validUntil?: Date | undefined;
+  active: boolean;
+  createTime?: Date | undefined;
+  updateTime?: Date | undefined;
+}
+
+export interface CreateVoucherRequest {
+  voucher?: Voucher | undefined;
+}
+
+export interface CreateVoucherResponse {
+  voucher?: Voucher | undefined;
+}
+
+export interface UpdateVoucherRequest {
+  /** voucher.code names the voucher; the code itself cannot change. */
+  voucher?:
+    | Voucher
+    | undefined;
+  /** Fields of voucher to change (snake_case paths); empty means every writable field. */
+  updateMask?: string[] | undefined;
+}
+
+export interface UpdateVoucherResponse {
+  voucher?: Voucher | undefined;
+}
+
+export interface DeactivateVoucherRequest {
+  code: string;
+}
+
+export interface DeactivateVoucherResponse {
+  voucher?: Voucher | undefined;
+}
+
+export interface ListVouchersRequest {
+  /** 1 to 100; 0 means the default (20). */
+  pageSize: number;
+  pageToken: string;
+}
+
+export interface ListVouchersResponse {
+  vouchers: Voucher[];
+  nextPageToken: string;
+}
+
+export interface CheckVoucherRequest {
+  code: string;
+}
+
+export interface CheckVoucherResponse {
+  /** True when an order placed now may redeem it. */
+  usable: boolean;
+  /** Why not, for the buyer ("voucher X has expired"); empty when usable. */
+  reason: string;
+  /** The voucher's code as created, and what it takes off when usable. */
+  code: string;
+  percentOff: number;
+  amountOff?: Money | undefined;
+  validUntil?: Date | undefined;
 }
 
 function createBaseOrderLine(): OrderLine {
@@ -436,6 +523,9 @@ function createBaseOrder(): Order {
     createTime: undefined,
     updateTime: undefined,
     checkoutRequestId: "",
+    subtotal: undefined,
+    discount: undefined,
+    voucherCode: "",
   };
 }
 
@@ -473,6 +563,15 @@ export const Order: MessageFns<Order> = {
     }
     if (message.checkoutRequestId !== "") {
       writer.uint32(90).string(message.checkoutRequestId);
+    }
+    if (message.subtotal !== undefined) {
+      Money.encode(message.subtotal, writer.uint32(98).fork()).join();
+    }
+    if (message.discount !== undefined) {
+      Money.encode(message.discount, writer.uint32(106).fork()).join();
+    }
+    if (message.voucherCode !== "") {
+      writer.uint32(114).string(message.voucherCode);
     }
     return writer;
   },
@@ -578,6 +677,30 @@ export const Order: MessageFns<Order> = {
             message.checkoutRequestId = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.subtotal = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.discount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.voucherCode = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -627,6 +750,13 @@ export const Order: MessageFns<Order> = {
         : isSet(object.checkout_request_id)
         ? globalThis.String(object.checkout_request_id)
         : "",
+      subtotal: isSet(object.subtotal) ? Money.fromJSON(object.subtotal) : undefined,
+      discount: isSet(object.discount) ? Money.fromJSON(object.discount) : undefined,
+      voucherCode: isSet(object.voucherCode)
+        ? globalThis.String(object.voucherCode)
+        : isSet(object.voucher_code)
+        ? globalThis.String(object.voucher_code)
+        : "",
     };
   },
 
@@ -665,6 +795,15 @@ export const Order: MessageFns<Order> = {
     if (message.checkoutRequestId !== "") {
       obj.checkoutRequestId = message.checkoutRequestId;
     }
+    if (message.subtotal !== undefined) {
+      obj.subtotal = Money.toJSON(message.subtotal);
+    }
+    if (message.discount !== undefined) {
+      obj.discount = Money.toJSON(message.discount);
+    }
+    if (message.voucherCode !== "") {
+      obj.voucherCode = message.voucherCode;
+    }
     return obj;
   },
 
@@ -688,6 +827,13 @@ export const Order: MessageFns<Order> = {
     message.createTime = object.createTime ?? undefined;
     message.updateTime = object.updateTime ?? undefined;
     message.checkoutRequestId = object.checkoutRequestId ?? "";
+    message.subtotal = (object.subtotal !== undefined && object.subtotal !== null)
+      ? Money.fromPartial(object.subtotal)
+      : undefined;
+    message.discount = (object.discount !== undefined && object.discount !== null)
+      ? Money.fromPartial(object.discount)
+      : undefined;
+    message.voucherCode = object.voucherCode ?? "";
     return message;
   },
 };
@@ -1428,6 +1574,1089 @@ export const WatchOrderResponse: MessageFns<WatchOrderResponse> = {
   },
 };
 
+function createBaseVoucher(): Voucher {
+  return {
+    code: "",
+    percentOff: 0,
+    amountOff: undefined,
+    remainingRedemptions: 0,
+    validFrom: undefined,
+    validUntil: undefined,
+    active: false,
+    createTime: undefined,
+    updateTime: undefined,
+  };
+}
+
+export const Voucher: MessageFns<Voucher> = {
+  encode(message: Voucher, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== "") {
+      writer.uint32(10).string(message.code);
+    }
+    if (message.percentOff !== 0) {
+      writer.uint32(16).int32(message.percentOff);
+    }
+    if (message.amountOff !== undefined) {
+      Money.encode(message.amountOff, writer.uint32(26).fork()).join();
+    }
+    if (message.remainingRedemptions !== 0) {
+      writer.uint32(32).int32(message.remainingRedemptions);
+    }
+    if (message.validFrom !== undefined) {
+      Timestamp.encode(toTimestamp(message.validFrom), writer.uint32(42).fork()).join();
+    }
+    if (message.validUntil !== undefined) {
+      Timestamp.encode(toTimestamp(message.validUntil), writer.uint32(50).fork()).join();
+    }
+    if (message.active !== false) {
+      writer.uint32(56).bool(message.active);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(66).fork()).join();
+    }
+    if (message.updateTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.updateTime), writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Voucher {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVoucher();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.percentOff = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.amountOff = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.remainingRedemptions = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.validFrom = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.validUntil = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.active = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.updateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Voucher {
+    return {
+      code: isSet(object.code) ? globalThis.String(object.code) : "",
+      percentOff: isSet(object.percentOff)
+        ? globalThis.Number(object.percentOff)
+        : isSet(object.percent_off)
+        ? globalThis.Number(object.percent_off)
+        : 0,
+      amountOff: isSet(object.amountOff)
+        ? Money.fromJSON(object.amountOff)
+        : isSet(object.amount_off)
+        ? Money.fromJSON(object.amount_off)
+        : undefined,
+      remainingRedemptions: isSet(object.remainingRedemptions)
+        ? globalThis.Number(object.remainingRedemptions)
+        : isSet(object.remaining_redemptions)
+        ? globalThis.Number(object.remaining_redemptions)
+        : 0,
+      validFrom: isSet(object.validFrom)
+        ? fromJsonTimestamp(object.validFrom)
+        : isSet(object.valid_from)
+        ? fromJsonTimestamp(object.valid_from)
+        : undefined,
+      validUntil: isSet(object.validUntil)
+        ? fromJsonTimestamp(object.validUntil)
+        : isSet(object.valid_until)
+        ? fromJsonTimestamp(object.valid_until)
+        : undefined,
+      active: isSet(object.active) ? globalThis.Boolean(object.active) : false,
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      updateTime: isSet(object.updateTime)
+        ? fromJsonTimestamp(object.updateTime)
+        : isSet(object.update_time)
+        ? fromJsonTimestamp(object.update_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Voucher): unknown {
+    const obj: any = {};
+    if (message.code !== "") {
+      obj.code = message.code;
+    }
+    if (message.percentOff !== 0) {
+      obj.percentOff = Math.round(message.percentOff);
+    }
+    if (message.amountOff !== undefined) {
+      obj.amountOff = Money.toJSON(message.amountOff);
+    }
+    if (message.remainingRedemptions !== 0) {
+      obj.remainingRedemptions = Math.round(message.remainingRedemptions);
+    }
+    if (message.validFrom !== undefined) {
+      obj.validFrom = message.validFrom.toISOString();
+    }
+    if (message.validUntil !== undefined) {
+      obj.validUntil = message.validUntil.toISOString();
+    }
+    if (message.active !== false) {
+      obj.active = message.active;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.updateTime !== undefined) {
+      obj.updateTime = message.updateTime.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Voucher>, I>>(base?: I): Voucher {
+    return Voucher.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Voucher>, I>>(object: I): Voucher {
+    const message = createBaseVoucher();
+    message.code = object.code ?? "";
+    message.percentOff = object.percentOff ?? 0;
+    message.amountOff = (object.amountOff !== undefined && object.amountOff !== null)
+      ? Money.fromPartial(object.amountOff)
+      : undefined;
+    message.remainingRedemptions = object.remainingRedemptions ?? 0;
+    message.validFrom = object.validFrom ?? undefined;
+    message.validUntil = object.validUntil ?? undefined;
+    message.active = object.active ?? false;
+    message.createTime = object.createTime ?? undefined;
+    message.updateTime = object.updateTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseCreateVoucherRequest(): CreateVoucherRequest {
+  return { voucher: undefined };
+}
+
+export const CreateVoucherRequest: MessageFns<CreateVoucherRequest> = {
+  encode(message: CreateVoucherRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.voucher !== undefined) {
+      Voucher.encode(message.voucher, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateVoucherRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateVoucherRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.voucher = Voucher.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateVoucherRequest {
+    return { voucher: isSet(object.voucher) ? Voucher.fromJSON(object.voucher) : undefined };
+  },
+
+  toJSON(message: CreateVoucherRequest): unknown {
+    const obj: any = {};
+    if (message.voucher !== undefined) {
+      obj.voucher = Voucher.toJSON(message.voucher);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateVoucherRequest>, I>>(base?: I): CreateVoucherRequest {
+    return CreateVoucherRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateVoucherRequest>, I>>(object: I): CreateVoucherRequest {
+    const message = createBaseCreateVoucherRequest();
+    message.voucher = (object.voucher !== undefined && object.voucher !== null)
+      ? Voucher.fromPartial(object.voucher)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCreateVoucherResponse(): CreateVoucherResponse {
+  return { voucher: undefined };
+}
+
+export const CreateVoucherResponse: MessageFns<CreateVoucherResponse> = {
+  encode(message: CreateVoucherResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.voucher !== undefined) {
+      Voucher.encode(message.voucher, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateVoucherResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateVoucherResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.voucher = Voucher.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateVoucherResponse {
+    return { voucher: isSet(object.voucher) ? Voucher.fromJSON(object.voucher) : undefined };
+  },
+
+  toJSON(message: CreateVoucherResponse): unknown {
+    const obj: any = {};
+    if (message.voucher !== undefined) {
+      obj.voucher = Voucher.toJSON(message.voucher);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateVoucherResponse>, I>>(base?: I): CreateVoucherResponse {
+    return CreateVoucherResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateVoucherResponse>, I>>(object: I): CreateVoucherResponse {
+    const message = createBaseCreateVoucherResponse();
+    message.voucher = (object.voucher !== undefined && object.voucher !== null)
+      ? Voucher.fromPartial(object.voucher)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateVoucherRequest(): UpdateVoucherRequest {
+  return { voucher: undefined, updateMask: undefined };
+}
+
+export const UpdateVoucherRequest: MessageFns<UpdateVoucherRequest> = {
+  encode(message: UpdateVoucherRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.voucher !== undefined) {
+      Voucher.encode(message.voucher, writer.uint32(10).fork()).join();
+    }
+    if (message.updateMask !== undefined) {
+      FieldMask.encode(FieldMask.wrap(message.updateMask), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateVoucherRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateVoucherRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.voucher = Voucher.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.updateMask = FieldMask.unwrap(FieldMask.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateVoucherRequest {
+    return {
+      voucher: isSet(object.voucher) ? Voucher.fromJSON(object.voucher) : undefined,
+      updateMask: isSet(object.updateMask)
+        ? FieldMask.unwrap(FieldMask.fromJSON(object.updateMask))
+        : isSet(object.update_mask)
+        ? FieldMask.unwrap(FieldMask.fromJSON(object.update_mask))
+        : undefined,
+    };
+  },
+
+  toJSON(message: UpdateVoucherRequest): unknown {
+    const obj: any = {};
+    if (message.voucher !== undefined) {
+      obj.voucher = Voucher.toJSON(message.voucher);
+    }
+    if (message.updateMask !== undefined) {
+      obj.updateMask = FieldMask.toJSON(FieldMask.wrap(message.updateMask));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateVoucherRequest>, I>>(base?: I): UpdateVoucherRequest {
+    return UpdateVoucherRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateVoucherRequest>, I>>(object: I): UpdateVoucherRequest {
+    const message = createBaseUpdateVoucherRequest();
+    message.voucher = (object.voucher !== undefined && object.voucher !== null)
+      ? Voucher.fromPartial(object.voucher)
+      : undefined;
+    message.updateMask = object.updateMask ?? undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateVoucherResponse(): UpdateVoucherResponse {
+  return { voucher: undefined };
+}
+
+export const UpdateVoucherResponse: MessageFns<UpdateVoucherResponse> = {
+  encode(message: UpdateVoucherResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.voucher !== undefined) {
+      Voucher.encode(message.voucher, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateVoucherResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateVoucherResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.voucher = Voucher.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateVoucherResponse {
+    return { voucher: isSet(object.voucher) ? Voucher.fromJSON(object.voucher) : undefined };
+  },
+
+  toJSON(message: UpdateVoucherResponse): unknown {
+    const obj: any = {};
+    if (message.voucher !== undefined) {
+      obj.voucher = Voucher.toJSON(message.voucher);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateVoucherResponse>, I>>(base?: I): UpdateVoucherResponse {
+    return UpdateVoucherResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateVoucherResponse>, I>>(object: I): UpdateVoucherResponse {
+    const message = createBaseUpdateVoucherResponse();
+    message.voucher = (object.voucher !== undefined && object.voucher !== null)
+      ? Voucher.fromPartial(object.voucher)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDeactivateVoucherRequest(): DeactivateVoucherRequest {
+  return { code: "" };
+}
+
+export const DeactivateVoucherRequest: MessageFns<DeactivateVoucherRequest> = {
+  encode(message: DeactivateVoucherRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== "") {
+      writer.uint32(10).string(message.code);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeactivateVoucherRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeactivateVoucherRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeactivateVoucherRequest {
+    return { code: isSet(object.code) ? globalThis.String(object.code) : "" };
+  },
+
+  toJSON(message: DeactivateVoucherRequest): unknown {
+    const obj: any = {};
+    if (message.code !== "") {
+      obj.code = message.code;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeactivateVoucherRequest>, I>>(base?: I): DeactivateVoucherRequest {
+    return DeactivateVoucherRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeactivateVoucherRequest>, I>>(object: I): DeactivateVoucherRequest {
+    const message = createBaseDeactivateVoucherRequest();
+    message.code = object.code ?? "";
+    return message;
+  },
+};
+
+function createBaseDeactivateVoucherResponse(): DeactivateVoucherResponse {
+  return { voucher: undefined };
+}
+
+export const DeactivateVoucherResponse: MessageFns<DeactivateVoucherResponse> = {
+  encode(message: DeactivateVoucherResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.voucher !== undefined) {
+      Voucher.encode(message.voucher, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeactivateVoucherResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeactivateVoucherResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.voucher = Voucher.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeactivateVoucherResponse {
+    return { voucher: isSet(object.voucher) ? Voucher.fromJSON(object.voucher) : undefined };
+  },
+
+  toJSON(message: DeactivateVoucherResponse): unknown {
+    const obj: any = {};
+    if (message.voucher !== undefined) {
+      obj.voucher = Voucher.toJSON(message.voucher);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeactivateVoucherResponse>, I>>(base?: I): DeactivateVoucherResponse {
+    return DeactivateVoucherResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeactivateVoucherResponse>, I>>(object: I): DeactivateVoucherResponse {
+    const message = createBaseDeactivateVoucherResponse();
+    message.voucher = (object.voucher !== undefined && object.voucher !== null)
+      ? Voucher.fromPartial(object.voucher)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListVouchersRequest(): ListVouchersRequest {
+  return { pageSize: 0, pageToken: "" };
+}
+
+export const ListVouchersRequest: MessageFns<ListVouchersRequest> = {
+  encode(message: ListVouchersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListVouchersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListVouchersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListVouchersRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListVouchersRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListVouchersRequest>, I>>(base?: I): ListVouchersRequest {
+    return ListVouchersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListVouchersRequest>, I>>(object: I): ListVouchersRequest {
+    const message = createBaseListVouchersRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListVouchersResponse(): ListVouchersResponse {
+  return { vouchers: [], nextPageToken: "" };
+}
+
+export const ListVouchersResponse: MessageFns<ListVouchersResponse> = {
+  encode(message: ListVouchersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.vouchers) {
+      Voucher.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListVouchersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListVouchersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.vouchers.push(Voucher.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListVouchersResponse {
+    return {
+      vouchers: globalThis.Array.isArray(object?.vouchers) ? object.vouchers.map((e: any) => Voucher.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListVouchersResponse): unknown {
+    const obj: any = {};
+    if (message.vouchers?.length) {
+      obj.vouchers = message.vouchers.map((e) => Voucher.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListVouchersResponse>, I>>(base?: I): ListVouchersResponse {
+    return ListVouchersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListVouchersResponse>, I>>(object: I): ListVouchersResponse {
+    const message = createBaseListVouchersResponse();
+    message.vouchers = object.vouchers?.map((e) => Voucher.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseCheckVoucherRequest(): CheckVoucherRequest {
+  return { code: "" };
+}
+
+export const CheckVoucherRequest: MessageFns<CheckVoucherRequest> = {
+  encode(message: CheckVoucherRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== "") {
+      writer.uint32(10).string(message.code);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckVoucherRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckVoucherRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckVoucherRequest {
+    return { code: isSet(object.code) ? globalThis.String(object.code) : "" };
+  },
+
+  toJSON(message: CheckVoucherRequest): unknown {
+    const obj: any = {};
+    if (message.code !== "") {
+      obj.code = message.code;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckVoucherRequest>, I>>(base?: I): CheckVoucherRequest {
+    return CheckVoucherRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckVoucherRequest>, I>>(object: I): CheckVoucherRequest {
+    const message = createBaseCheckVoucherRequest();
+    message.code = object.code ?? "";
+    return message;
+  },
+};
+
+function createBaseCheckVoucherResponse(): CheckVoucherResponse {
+  return { usable: false, reason: "", code: "", percentOff: 0, amountOff: undefined, validUntil: undefined };
+}
+
+export const CheckVoucherResponse: MessageFns<CheckVoucherResponse> = {
+  encode(message: CheckVoucherResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.usable !== false) {
+      writer.uint32(8).bool(message.usable);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    if (message.code !== "") {
+      writer.uint32(26).string(message.code);
+    }
+    if (message.percentOff !== 0) {
+      writer.uint32(32).int32(message.percentOff);
+    }
+    if (message.amountOff !== undefined) {
+      Money.encode(message.amountOff, writer.uint32(42).fork()).join();
+    }
+    if (message.validUntil !== undefined) {
+      Timestamp.encode(toTimestamp(message.validUntil), writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckVoucherResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckVoucherResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.usable = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.percentOff = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.amountOff = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.validUntil = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckVoucherResponse {
+    return {
+      usable: isSet(object.usable) ? globalThis.Boolean(object.usable) : false,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      code: isSet(object.code) ? globalThis.String(object.code) : "",
+      percentOff: isSet(object.percentOff)
+        ? globalThis.Number(object.percentOff)
+        : isSet(object.percent_off)
+        ? globalThis.Number(object.percent_off)
+        : 0,
+      amountOff: isSet(object.amountOff)
+        ? Money.fromJSON(object.amountOff)
+        : isSet(object.amount_off)
+        ? Money.fromJSON(object.amount_off)
+        : undefined,
+      validUntil: isSet(object.validUntil)
+        ? fromJsonTimestamp(object.validUntil)
+        : isSet(object.valid_until)
+        ? fromJsonTimestamp(object.valid_until)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CheckVoucherResponse): unknown {
+    const obj: any = {};
+    if (message.usable !== false) {
+      obj.usable = message.usable;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.code !== "") {
+      obj.code = message.code;
+    }
+    if (message.percentOff !== 0) {
+      obj.percentOff = Math.round(message.percentOff);
+    }
+    if (message.amountOff !== undefined) {
+      obj.amountOff = Money.toJSON(message.amountOff);
+    }
+    if (message.validUntil !== undefined) {
+      obj.validUntil = message.validUntil.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckVoucherResponse>, I>>(base?: I): CheckVoucherResponse {
+    return CheckVoucherResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckVoucherResponse>, I>>(object: I): CheckVoucherResponse {
+    const message = createBaseCheckVoucherResponse();
+    message.usable = object.usable ?? false;
+    message.reason = object.reason ?? "";
+    message.code = object.code ?? "";
+    message.percentOff = object.percentOff ?? 0;
+    message.amountOff = (object.amountOff !== undefined && object.amountOff !== null)
+      ? Money.fromPartial(object.amountOff)
+      : undefined;
+    message.validUntil = object.validUntil ?? undefined;
+    return message;
+  },
+};
+
 /** Orders placed through checkout and their progress. */
 export type OrderingServiceService = typeof OrderingServiceService;
 export const OrderingServiceService = {
@@ -1481,6 +2710,65 @@ export const OrderingServiceService = {
     responseSerialize: (value: WatchOrderResponse): Buffer => Buffer.from(WatchOrderResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): WatchOrderResponse => WatchOrderResponse.decode(value),
   },
+  /** Admin: adds a voucher (its code is unique, whatever the case). */
+  createVoucher: {
+    path: "/mel.ordering.v1.OrderingService/CreateVoucher" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateVoucherRequest): Buffer => Buffer.from(CreateVoucherRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateVoucherRequest => CreateVoucherRequest.decode(value),
+    responseSerialize: (value: CreateVoucherResponse): Buffer =>
+      Buffer.from(CreateVoucherResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateVoucherResponse => CreateVoucherResponse.decode(value),
+  },
+  /** Admin: changes the fields of a voucher named in update_mask. */
+  updateVoucher: {
+    path: "/mel.ordering.v1.OrderingService/UpdateVoucher" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateVoucherRequest): Buffer => Buffer.from(UpdateVoucherRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateVoucherRequest => UpdateVoucherRequest.decode(value),
+    responseSerialize: (value: UpdateVoucherResponse): Buffer =>
+      Buffer.from(UpdateVoucherResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateVoucherResponse => UpdateVoucherResponse.decode(value),
+  },
+  /** Admin: a voucher no order may use any more (orders that used it keep their discount). */
+  deactivateVoucher: {
+    path: "/mel.ordering.v1.OrderingService/DeactivateVoucher" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeactivateVoucherRequest): Buffer =>
+      Buffer.from(DeactivateVoucherRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeactivateVoucherRequest => DeactivateVoucherRequest.decode(value),
+    responseSerialize: (value: DeactivateVoucherResponse): Buffer =>
+      Buffer.from(DeactivateVoucherResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeactivateVoucherResponse => DeactivateVoucherResponse.decode(value),
+  },
+  /** Admin: every voucher, by code. */
+  listVouchers: {
+    path: "/mel.ordering.v1.OrderingService/ListVouchers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListVouchersRequest): Buffer => Buffer.from(ListVouchersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListVouchersRequest => ListVouchersRequest.decode(value),
+    responseSerialize: (value: ListVouchersResponse): Buffer =>
+      Buffer.from(ListVouchersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListVouchersResponse => ListVouchersResponse.decode(value),
+  },
+  /**
+   * Whether an order placed now could use the voucher, and what it takes off
+   * (basket asks this when a buyer applies a code and whenever the basket changes).
+   */
+  checkVoucher: {
+    path: "/mel.ordering.v1.OrderingService/CheckVoucher" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CheckVoucherRequest): Buffer => Buffer.from(CheckVoucherRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CheckVoucherRequest => CheckVoucherRequest.decode(value),
+    responseSerialize: (value: CheckVoucherResponse): Buffer =>
+      Buffer.from(CheckVoucherResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CheckVoucherResponse => CheckVoucherResponse.decode(value),
+  },
 } as const;
 
 export interface OrderingServiceServer extends UntypedServiceImplementation {
@@ -1494,6 +2782,19 @@ export interface OrderingServiceServer extends UntypedServiceImplementation {
   shipOrder: handleUnaryCall<ShipOrderRequest, ShipOrderResponse>;
   /** The order now, then again at each status change, until it is SHIPPED or CANCELLED. */
   watchOrder: handleServerStreamingCall<WatchOrderRequest, WatchOrderResponse>;
+  /** Admin: adds a voucher (its code is unique, whatever the case). */
+  createVoucher: handleUnaryCall<CreateVoucherRequest, CreateVoucherResponse>;
+  /** Admin: changes the fields of a voucher named in update_mask. */
+  updateVoucher: handleUnaryCall<UpdateVoucherRequest, UpdateVoucherResponse>;
+  /** Admin: a voucher no order may use any more (orders that used it keep their discount). */
+  deactivateVoucher: handleUnaryCall<DeactivateVoucherRequest, DeactivateVoucherResponse>;
+  /** Admin: every voucher, by code. */
+  listVouchers: handleUnaryCall<ListVouchersRequest, ListVouchersResponse>;
+  /**
+   * Whether an order placed now could use the voucher, and what it takes off
+   * (basket asks this when a buyer applies a code and whenever the basket changes).
+   */
+  checkVoucher: handleUnaryCall<CheckVoucherRequest, CheckVoucherResponse>;
 }
 
 export interface OrderingServiceClient extends Client {
@@ -1568,6 +2869,89 @@ export interface OrderingServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<WatchOrderResponse>;
+  /** Admin: adds a voucher (its code is unique, whatever the case). */
+  createVoucher(
+    request: CreateVoucherRequest,
+    callback: (error: ServiceError | null, response: CreateVoucherResponse) => void,
+  ): ClientUnaryCall;
+  createVoucher(
+    request: CreateVoucherRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateVoucherResponse) => void,
+  ): ClientUnaryCall;
+  createVoucher(
+    request: CreateVoucherRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateVoucherResponse) => void,
+  ): ClientUnaryCall;
+  /** Admin: changes the fields of a voucher named in update_mask. */
+  updateVoucher(
+    request: UpdateVoucherRequest,
+    callback: (error: ServiceError | null, response: UpdateVoucherResponse) => void,
+  ): ClientUnaryCall;
+  updateVoucher(
+    request: UpdateVoucherRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateVoucherResponse) => void,
+  ): ClientUnaryCall;
+  updateVoucher(
+    request: UpdateVoucherRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateVoucherResponse) => void,
+  ): ClientUnaryCall;
+  /** Admin: a voucher no order may use any more (orders that used it keep their discount). */
+  deactivateVoucher(
+    request: DeactivateVoucherRequest,
+    callback: (error: ServiceError | null, response: DeactivateVoucherResponse) => void,
+  ): ClientUnaryCall;
+  deactivateVoucher(
+    request: DeactivateVoucherRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeactivateVoucherResponse) => void,
+  ): ClientUnaryCall;
+  deactivateVoucher(
+    request: DeactivateVoucherRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeactivateVoucherResponse) => void,
+  ): ClientUnaryCall;
+  /** Admin: every voucher, by code. */
+  listVouchers(
+    request: ListVouchersRequest,
+    callback: (error: ServiceError | null, response: ListVouchersResponse) => void,
+  ): ClientUnaryCall;
+  listVouchers(
+    request: ListVouchersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListVouchersResponse) => void,
+  ): ClientUnaryCall;
+  listVouchers(
+    request: ListVouchersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListVouchersResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Whether an order placed now could use the voucher, and what it takes off
+   * (basket asks this when a buyer applies a code and whenever the basket changes).
+   */
+  checkVoucher(
+    request: CheckVoucherRequest,
+    callback: (error: ServiceError | null, response: CheckVoucherResponse) => void,
+  ): ClientUnaryCall;
+  checkVoucher(
+    request: CheckVoucherRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CheckVoucherResponse) => void,
+  ): ClientUnaryCall;
+  checkVoucher(
+    request: CheckVoucherRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CheckVoucherResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const OrderingServiceClient = makeGenericClientConstructor(

@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mel/basket/v1/basket.proto.
  */
 export const file_mel_basket_v1_basket: GenFile = /*@__PURE__*/
-  fileDesc("ChptZWwvYmFza2V0L3YxL2Jhc2tldC5wcm90bxINbWVsLmJhc2tldC52MSK1AQoKQmFza2V0TGluZRISCgpwcm9kdWN0X2lkGAEgASgJEhQKDHByb2R1Y3RfbmFtZRgCIAEoCRITCgtwaWN0dXJlX3VybBgDIAEoCRIoCgp1bml0X3ByaWNlGAQgASgLMhQubWVsLmNvbW1vbi52MS5Nb25leRIsCg5vbGRfdW5pdF9wcmljZRgFIAEoCzIULm1lbC5jb21tb24udjEuTW9uZXkSEAoIcXVhbnRpdHkYBiABKAUiqwEKBkJhc2tldBIQCghidXllcl9pZBgBIAEoCRIoCgVsaW5lcxgCIAMoCzIZLm1lbC5iYXNrZXQudjEuQmFza2V0TGluZRIjCgV0b3RhbBgDIAEoCzIULm1lbC5jb21tb24udjEuTW9uZXkSDwoHdmVyc2lvbhgEIAEoAxIvCgt1cGRhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiEgoQR2V0QmFza2V0UmVxdWVzdCI6ChFHZXRCYXNrZXRSZXNwb25zZRIlCgZiYXNrZXQYASABKAsyFS5tZWwuYmFza2V0LnYxLkJhc2tldCI2Cg5BZGRJdGVtUmVxdWVzdBISCgpwcm9kdWN0X2lkGAEgASgJEhAKCHF1YW50aXR5GAIgASgFIjgKD0FkZEl0ZW1SZXNwb25zZRIlCgZiYXNrZXQYASABKAsyFS5tZWwuYmFza2V0LnYxLkJhc2tldCI6ChJCYXNrZXRJdGVtUXVhbnRpdHkSEgoKcHJvZHVjdF9pZBgBIAEoCRIQCghxdWFudGl0eRgCIAEoBSJDCg9TZXRJdGVtc1JlcXVlc3QSMAoFaXRlbXMYASADKAsyIS5tZWwuYmFza2V0LnYxLkJhc2tldEl0ZW1RdWFudGl0eSI5ChBTZXRJdGVtc1Jlc3BvbnNlEiUKBmJhc2tldBgBIAEoCzIVLm1lbC5iYXNrZXQudjEuQmFza2V0IkEKGVVwZGF0ZUl0ZW1RdWFudGl0eVJlcXVlc3QSEgoKcHJvZHVjdF9pZBgBIAEoCRIQCghxdWFudGl0eRgCIAEoBSJDChpVcGRhdGVJdGVtUXVhbnRpdHlSZXNwb25zZRIlCgZiYXNrZXQYASABKAsyFS5tZWwuYmFza2V0LnYxLkJhc2tldCInChFSZW1vdmVJdGVtUmVxdWVzdBISCgpwcm9kdWN0X2lkGAEgASgJIjsKElJlbW92ZUl0ZW1SZXNwb25zZRIlCgZiYXNrZXQYASABKAsyFS5tZWwuYmFza2V0LnYxLkJhc2tldCIVChNEZWxldGVCYXNrZXRSZXF1ZXN0IhYKFERlbGV0ZUJhc2tldFJlc3BvbnNlIngKD0NoZWNrb3V0UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEicKB2FkZHJlc3MYAiABKAsyFi5tZWwuY29tbW9uLnYxLkFkZHJlc3MSKAoEY2FyZBgDIAEoCzIaLm1lbC5jb21tb24udjEuUGF5bWVudENhcmQijgEKEENoZWNrb3V0UmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCRIjCgV0b3RhbBgDIAEoCzIULm1lbC5jb21tb24udjEuTW9uZXkSLwoLYWNjZXB0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wMsoGCg1CYXNrZXRTZXJ2aWNlEmYKCUdldEJhc2tldBIfLm1lbC5iYXNrZXQudjEuR2V0QmFza2V0UmVxdWVzdBogLm1lbC5iYXNrZXQudjEuR2V0QmFza2V0UmVzcG9uc2UiFoLT5JMCEBIOL2FwaS92MS9iYXNrZXQSaQoHQWRkSXRlbRIdLm1lbC5iYXNrZXQudjEuQWRkSXRlbVJlcXVlc3QaHi5tZWwuYmFza2V0LnYxLkFkZEl0ZW1SZXNwb25zZSIfgtPkkwIZOgEqIhQvYXBpL3YxL2Jhc2tldC9pdGVtcxJsCghTZXRJdGVtcxIeLm1lbC5iYXNrZXQudjEuU2V0SXRlbXNSZXF1ZXN0Gh8ubWVsLmJhc2tldC52MS5TZXRJdGVtc1Jlc3BvbnNlIh+C0+STAhk6ASoaFC9hcGkvdjEvYmFza2V0L2l0ZW1zEpcBChJVcGRhdGVJdGVtUXVhbnRpdHkSKC5tZWwuYmFza2V0LnYxLlVwZGF0ZUl0ZW1RdWFudGl0eVJlcXVlc3QaKS5tZWwuYmFza2V0LnYxLlVwZGF0ZUl0ZW1RdWFudGl0eVJlc3BvbnNlIiyC0+STAiY6ASoyIS9hcGkvdjEvYmFza2V0L2l0ZW1zL3twcm9kdWN0X2lkfRJ8CgpSZW1vdmVJdGVtEiAubWVsLmJhc2tldC52MS5SZW1vdmVJdGVtUmVxdWVzdBohLm1lbC5iYXNrZXQudjEuUmVtb3ZlSXRlbVJlc3BvbnNlIimC0+STAiMqIS9hcGkvdjEvYmFza2V0L2l0ZW1zL3twcm9kdWN0X2lkfRJvCgxEZWxldGVCYXNrZXQSIi5tZWwuYmFza2V0LnYxLkRlbGV0ZUJhc2tldFJlcXVlc3QaIy5tZWwuYmFza2V0LnYxLkRlbGV0ZUJhc2tldFJlc3BvbnNlIhaC0+STAhAqDi9hcGkvdjEvYmFza2V0Em8KCENoZWNrb3V0Eh4ubWVsLmJhc2tldC52MS5DaGVja291dFJlcXVlc3QaHy5tZWwuYmFza2V0LnYxLkNoZWNrb3V0UmVzcG9uc2UiIoLT5JMCHDoBKiIXL2FwaS92MS9iYXNrZXQvY2hlY2tvdXRiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp, file_mel_common_v1_address, file_mel_common_v1_money, file_mel_common_v1_payment]);
+  fileDesc("ChptZWwvYmFza2V0L3YxL2Jhc2tldC5wcm90bxINbWVsLmJhc2tldC52MSK1AQoKQmFza2V0TGluZRISCgpwcm9kdWN0X2lkGAEgASgJEhQKDHByb2R1Y3RfbmFtZRgCIAEoCRITCgtwaWN0dXJlX3VybBgDIAEoCRIoCgp1bml0X3ByaWNlGAQgASgLMhQubWVsLmNvbW1vbi52MS5Nb25leRIsCg5vbGRfdW5pdF9wcmljZRgFIAEoCzIULm1lbC5jb21tb24udjEuTW9uZXkSEAoIcXVhbnRpdHkYBiABKAUiXAoNQmFza2V0Vm91Y2hlchIMCgRjb2RlGAEgASgJEhMKC3BlcmNlbnRfb2ZmGAIgASgFEigKCmFtb3VudF9vZmYYAyABKAsyFC5tZWwuY29tbW9uLnYxLk1vbmV5IsoCCgZCYXNrZXQSEAoIYnV5ZXJfaWQYASABKAkSKAoFbGluZXMYAiADKAsyGS5tZWwuYmFza2V0LnYxLkJhc2tldExpbmUSIwoFdG90YWwYAyABKAsyFC5tZWwuY29tbW9uLnYxLk1vbmV5Eg8KB3ZlcnNpb24YBCABKAMSLwoLdXBkYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KB3ZvdWNoZXIYBiABKAsyHC5tZWwuYmFza2V0LnYxLkJhc2tldFZvdWNoZXISJgoIc3VidG90YWwYByABKAsyFC5tZWwuY29tbW9uLnYxLk1vbmV5EiYKCGRpc2NvdW50GAggASgLMhQubWVsLmNvbW1vbi52MS5Nb25leRIeChZ2b3VjaGVyX3JlbW92ZWRfcmVhc29uGAkgASgJIhIKEEdldEJhc2tldFJlcXVlc3QiOgoRR2V0QmFza2V0UmVzcG9uc2USJQoGYmFza2V0GAEgASgLMhUubWVsLmJhc2tldC52MS5CYXNrZXQiNgoOQWRkSXRlbVJlcXVlc3QSEgoKcHJvZHVjdF9pZBgBIAEoCRIQCghxdWFudGl0eRgCIAEoBSI4Cg9BZGRJdGVtUmVzcG9uc2USJQoGYmFza2V0GAEgASgLMhUubWVsLmJhc2tldC52MS5CYXNrZXQiOgoSQmFza2V0SXRlbVF1YW50aXR5EhIKCnByb2R1Y3RfaWQYASABKAkSEAoIcXVhbnRpdHkYAiABKAUiQwoPU2V0SXRlbXNSZXF1ZXN0EjAKBWl0ZW1zGAEgAygLMiEubWVsLmJhc2tldC52MS5CYXNrZXRJdGVtUXVhbnRpdHkiOQoQU2V0SXRlbXNSZXNwb25zZRIlCgZiYXNrZXQYASABKAsyFS5tZWwuYmFza2V0LnYxLkJhc2tldCJBChlVcGRhdGVJdGVtUXVhbnRpdHlSZXF1ZXN0EhIKCnByb2R1Y3RfaWQYASABKAkSEAoIcXVhbnRpdHkYAiABKAUiQwoaVXBkYXRlSXRlbVF1YW50aXR5UmVzcG9uc2USJQoGYmFza2V0GAEgASgLMhUubWVsLmJhc2tldC52MS5CYXNrZXQiJwoRUmVtb3ZlSXRlbVJlcXVlc3QSEgoKcHJvZHVjdF9pZBgBIAEoCSI7ChJSZW1vdmVJdGVtUmVzcG9uc2USJQoGYmFza2V0GAEgASgLMhUubWVsLmJhc2tldC52MS5CYXNrZXQiFQoTRGVsZXRlQmFza2V0UmVxdWVzdCIWChREZWxldGVCYXNrZXRSZXNwb25zZSIjChNBcHBseVZvdWNoZXJSZXF1ZXN0EgwKBGNvZGUYASABKAkiPQoUQXBwbHlWb3VjaGVyUmVzcG9uc2USJQoGYmFza2V0GAEgASgLMhUubWVsLmJhc2tldC52MS5CYXNrZXQiFgoUUmVtb3ZlVm91Y2hlclJlcXVlc3QiPgoVUmVtb3ZlVm91Y2hlclJlc3BvbnNlEiUKBmJhc2tldBgBIAEoCzIVLm1lbC5iYXNrZXQudjEuQmFza2V0IngKD0NoZWNrb3V0UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEicKB2FkZHJlc3MYAiABKAsyFi5tZWwuY29tbW9uLnYxLkFkZHJlc3MSKAoEY2FyZBgDIAEoCzIaLm1lbC5jb21tb24udjEuUGF5bWVudENhcmQijgEKEENoZWNrb3V0UmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCRIjCgV0b3RhbBgDIAEoCzIULm1lbC5jb21tb24udjEuTW9uZXkSLwoLYWNjZXB0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wMsIICg1CYXNrZXRTZXJ2aWNlEmYKCUdldEJhc2tldBIfLm1lbC5iYXNrZXQudjEuR2V0QmFza2V0UmVxdWVzdBogLm1lbC5iYXNrZXQudjEuR2V0QmFza2V0UmVzcG9uc2UiFoLT5JMCEBIOL2FwaS92MS9iYXNrZXQSaQoHQWRkSXRlbRIdLm1lbC5iYXNrZXQudjEuQWRkSXRlbVJlcXVlc3QaHi5tZWwuYmFza2V0LnYxLkFkZEl0ZW1SZXNwb25zZSIfgtPkkwIZOgEqIhQvYXBpL3YxL2Jhc2tldC9pdGVtcxJsCghTZXRJdGVtcxIeLm1lbC5iYXNrZXQudjEuU2V0SXRlbXNSZXF1ZXN0Gh8ubWVsLmJhc2tldC52MS5TZXRJdGVtc1Jlc3BvbnNlIh+C0+STAhk6ASoaFC9hcGkvdjEvYmFza2V0L2l0ZW1zEpcBChJVcGRhdGVJdGVtUXVhbnRpdHkSKC5tZWwuYmFza2V0LnYxLlVwZGF0ZUl0ZW1RdWFudGl0eVJlcXVlc3QaKS5tZWwuYmFza2V0LnYxLlVwZGF0ZUl0ZW1RdWFudGl0eVJlc3BvbnNlIiyC0+STAiY6ASoyIS9hcGkvdjEvYmFza2V0L2l0ZW1zL3twcm9kdWN0X2lkfRJ8CgpSZW1vdmVJdGVtEiAubWVsLmJhc2tldC52MS5SZW1vdmVJdGVtUmVxdWVzdBohLm1lbC5iYXNrZXQudjEuUmVtb3ZlSXRlbVJlc3BvbnNlIimC0+STAiMqIS9hcGkvdjEvYmFza2V0L2l0ZW1zL3twcm9kdWN0X2lkfRJvCgxEZWxldGVCYXNrZXQSIi5tZWwuYmFza2V0LnYxLkRlbGV0ZUJhc2tldFJlcXVlc3QaIy5tZWwuYmFza2V0LnYxLkRlbGV0ZUJhc2tldFJlc3BvbnNlIhaC0+STAhAqDi9hcGkvdjEvYmFza2V0EnoKDEFwcGx5Vm91Y2hlchIiLm1lbC5iYXNrZXQudjEuQXBwbHlWb3VjaGVyUmVxdWVzdBojLm1lbC5iYXNrZXQudjEuQXBwbHlWb3VjaGVyUmVzcG9uc2UiIYLT5JMCGzoBKiIWL2FwaS92MS9iYXNrZXQvdm91Y2hlchJ6Cg1SZW1vdmVWb3VjaGVyEiMubWVsLmJhc2tldC52MS5SZW1vdmVWb3VjaGVyUmVxdWVzdBokLm1lbC5iYXNrZXQudjEuUmVtb3ZlVm91Y2hlclJlc3BvbnNlIh6C0+STAhgqFi9hcGkvdjEvYmFza2V0L3ZvdWNoZXISbwoIQ2hlY2tvdXQSHi5tZWwuYmFza2V0LnYxLkNoZWNrb3V0UmVxdWVzdBofLm1lbC5iYXNrZXQudjEuQ2hlY2tvdXRSZXNwb25zZSIigtPkkwIcOgEqIhcvYXBpL3YxL2Jhc2tldC9jaGVja291dGIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp, file_mel_common_v1_address, file_mel_common_v1_money, file_mel_common_v1_payment]);
 
 /**
  * @generated from message mel.basket.v1.BasketLine
@@ -66,6 +66,39 @@ export const BasketLineSchema: GenMessage<BasketLine> = /*@__PURE__*/
   messageDesc(file_mel_basket_v1_basket, 0);
 
 /**
+ * A voucher applied to the basket, as ordering described it when it was last checked.
+ *
+ * @generated from message mel.basket.v1.BasketVoucher
+ */
+export type BasketVoucher = Message<"mel.basket.v1.BasketVoucher"> & {
+  /**
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * Set for a percentage voucher (1 to 100).
+   *
+   * @generated from field: int32 percent_off = 2;
+   */
+  percentOff: number;
+
+  /**
+   * Set for a fixed-amount voucher.
+   *
+   * @generated from field: mel.common.v1.Money amount_off = 3;
+   */
+  amountOff?: Money | undefined;
+};
+
+/**
+ * Describes the message mel.basket.v1.BasketVoucher.
+ * Use `create(BasketVoucherSchema)` to create a new message.
+ */
+export const BasketVoucherSchema: GenMessage<BasketVoucher> = /*@__PURE__*/
+  messageDesc(file_mel_basket_v1_basket, 1);
+
+/**
  * @generated from message mel.basket.v1.Basket
  */
 export type Basket = Message<"mel.basket.v1.Basket"> & {
@@ -80,6 +113,8 @@ export type Basket = Message<"mel.basket.v1.Basket"> & {
   lines: BasketLine[];
 
   /**
+   * What checkout would charge: subtotal - discount.
+   *
    * @generated from field: mel.common.v1.Money total = 3;
    */
   total?: Money | undefined;
@@ -95,6 +130,35 @@ export type Basket = Message<"mel.basket.v1.Basket"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 5;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * The applied voucher; unset when there is none.
+   *
+   * @generated from field: mel.basket.v1.BasketVoucher voucher = 6;
+   */
+  voucher?: BasketVoucher | undefined;
+
+  /**
+   * The sum of the lines.
+   *
+   * @generated from field: mel.common.v1.Money subtotal = 7;
+   */
+  subtotal?: Money | undefined;
+
+  /**
+   * What the voucher takes off the subtotal (never more than it).
+   *
+   * @generated from field: mel.common.v1.Money discount = 8;
+   */
+  discount?: Money | undefined;
+
+  /**
+   * Why the last applied voucher was removed by the basket (it expired, ran out…),
+   * for the page to show; empty otherwise.
+   *
+   * @generated from field: string voucher_removed_reason = 9;
+   */
+  voucherRemovedReason: string;
 };
 
 /**
@@ -102,7 +166,7 @@ export type Basket = Message<"mel.basket.v1.Basket"> & {
  * Use `create(BasketSchema)` to create a new message.
  */
 export const BasketSchema: GenMessage<Basket> = /*@__PURE__*/
-  messageDesc(file_mel_basket_v1_basket, 1);
+  messageDesc(file_mel_basket_v1_basket, 2);
 
 /**
  * @generated from message mel.basket.v1.GetBasketRequest
@@ -115,7 +179,7 @@ export type GetBasketRequest = Message<"mel.basket.v1.GetBasketRequest"> & {
  * Use `create(GetBasketRequestSchema)` to create a new message.
  */
 export const GetBasketRequestSchema: GenMessage<GetBasketRequest> = /*@__PURE__*/
-  messageDesc(file_mel_basket_v1_basket, 2);
+  messageDesc(file_mel_basket_v1_basket, 3);
 
 /**
  * @generated from message mel.basket.v1.GetBasketResponse
@@ -132,7 +196,7 @@ export type GetBasketResponse = Message<"mel.basket.v1.GetBasketResponse"> & {
  * Use `create(GetBasketResponseSchema)` to create a new message.
  */
 export const GetBasketResponseSchema: GenMessage<GetBasketResponse> = /*@__PURE__*/
-  messageDesc(file_mel_basket_v1_basket, 3);
+  messageDesc(file_mel_basket_v1_basket, 4);
 
 /**
  * @generated from message mel.basket.v1.AddItemRequest
@@ -156,7 +220,7 @@ export type AddItemRequest = Message<"mel.basket.v1.AddItemRequest"> & {
  * Use `create(AddItemRequestSchema)` to create a new message.
  */
 export const AddItemRequestSchema: GenMessage<AddItemRequest> = /*@__PURE__*/
-  messageDesc(file_mel_basket_v1_basket, 4);
+  messageDesc(file_mel_basket_v1_basket, 5);
 
 /**
  * @generated from message mel.basket.v1.AddItemResponse
@@ -173,7 +237,7 @@ export type AddItemResponse = Message<"mel.basket.v1.AddItemResponse"> & {
  * Use `create(AddItemResponseSchema)` to create a new message.
  */
 export const AddItemResponseSchema: GenMessage<AddItemResponse> = /*@__PURE__*/
-  messageDesc(file_mel_basket_v1_basket, 5);
+  messageDesc(file_mel_basket_v1_basket, 6);
 
 /**
  * @generated from message mel.basket.v1.BasketItemQuantity
@@ -195,7 +259,7 @@ export type BasketItemQuantity = Message<"mel.basket.v1.BasketItemQuantity"> & {
  * Use `create(BasketItemQuantitySchema)` to create a new message.
  */
 export const BasketItemQuantitySchema: GenMessage<BasketItemQuantity> = /*@__PURE__*/
-  messageDesc(file_mel_basket_v1_basket, 6);
+  messageDesc(file_mel_basket_v1_basket, 7);
 
 /**
  * @generated from message mel.basket.v1.SetItemsRequest
@@ -212,7 +276,7 @@ export type SetItemsRequest = Message<"mel.basket.v1.SetItemsRequest"> & {
  * Use `create(SetItemsRequestSchema)` to create a new message.
  */
 export const SetItemsRequestSchema: GenMessage<SetItemsRequest> = /*@__PURE__*/
-  messageDesc(file_mel_basket_v1_basket, 7);
+  messageDesc(file_mel_basket_v1_basket, 8);
 
 /**
  * @generated from message mel.basket.v1.SetItemsResponse
@@ -229,7 +293,7 @@ export type SetItemsResponse = Message<"mel.basket.v1.SetItemsResponse"> & {
  * Use `create(SetItemsResponseSchema)` to create a new message.
  */
 export const SetItemsResponseSchema: GenMessage<SetItemsResponse> = /*@__PURE__*/
-  messageDesc(file_mel_basket_v1_basket, 8);
+  messageDesc(file_mel_basket_v1_basket, 9);
 
 /**
  * @generated from message mel.basket.v1.UpdateItemQuantityRequest
@@ -251,7 +315,7 @@ export type UpdateItemQuantityRequest = Message<"mel.basket.v1.UpdateItemQuantit
  * Use `create(UpdateItemQuantityRequestSchema)` to create a new message.
  */
 export const UpdateItemQuantityRequestSchema: GenMessage<UpdateItemQuantityRequest> = /*@__PURE__*/
-  messageDesc(file_mel_basket_v1_basket, 9);
+  messageDesc(file_mel_basket_v1_basket, 10);
 
 /**
  * @generated from message mel.basket.v1.UpdateItemQuantityResponse
@@ -268,7 +332,7 @@ export type UpdateItemQuantityResponse = Message<"mel.basket.v1.UpdateItemQuanti
  * Use `create(UpdateItemQuantityResponseSchema)` to create a new message.
  */
 export const UpdateItemQuantityResponseSchema: GenMessage<UpdateItemQuantityResponse> = /*@__PURE__*/
-  messageDesc(file_mel_basket_v1_basket, 10);
+  messageDesc(file_mel_basket_v1_basket, 11);
 
 /**
  * @generated from message mel.basket.v1.RemoveItemRequest
@@ -285,7 +349,7 @@ export type RemoveItemRequest = Message<"mel.basket.v1.RemoveItemRequest"> & {
  * Use `create(RemoveItemRequestSchema)` to create a new message.
  */
 export const RemoveItemRequestSchema: GenMessage<RemoveItemRequest> = /*@__PURE__*/
-  messageDesc(file_mel_basket_v1_basket, 11);
+  messageDesc(file_mel_basket_v1_basket, 12);
 
 /**
  * @generated from message mel.basket.v1.RemoveItemResponse
@@ -302,7 +366,7 @@ export type RemoveItemResponse = Message<"mel.basket.v1.RemoveItemResponse"> & {
  * Use `create(RemoveItemResponseSchema)` to create a new message.
  */
 export const RemoveItemResponseSchema: GenMessage<RemoveItemResponse> = /*@__PURE__*/
-  messageDesc(file_mel_basket_v1_basket, 12);
+  messageDesc(file_mel_basket_v1_basket, 13);
 
 /**
  * @generated from message mel.basket.v1.DeleteBasketRequest
@@ -315,7 +379,7 @@ export type DeleteBasketRequest = Message<"mel.basket.v1.DeleteBasketRequest"> &
  * Use `create(DeleteBasketRequestSchema)` to create a new message.
  */
 export const DeleteBasketRequestSchema: GenMessage<DeleteBasketRequest> = /*@__PURE__*/
-  messageDesc(file_mel_basket_v1_basket, 13);
+  messageDesc(file_mel_basket_v1_basket, 14);
 
 /**
  * @generated from message mel.basket.v1.DeleteBasketResponse
@@ -328,7 +392,71 @@ export type DeleteBasketResponse = Message<"mel.basket.v1.DeleteBasketResponse">
  * Use `create(DeleteBasketResponseSchema)` to create a new message.
  */
 export const DeleteBasketResponseSchema: GenMessage<DeleteBasketResponse> = /*@__PURE__*/
-  messageDesc(file_mel_basket_v1_basket, 14);
+  messageDesc(file_mel_basket_v1_basket, 15);
+
+/**
+ * @generated from message mel.basket.v1.ApplyVoucherRequest
+ */
+export type ApplyVoucherRequest = Message<"mel.basket.v1.ApplyVoucherRequest"> & {
+  /**
+   * @generated from field: string code = 1;
+   */
+  code: string;
+};
+
+/**
+ * Describes the message mel.basket.v1.ApplyVoucherRequest.
+ * Use `create(ApplyVoucherRequestSchema)` to create a new message.
+ */
+export const ApplyVoucherRequestSchema: GenMessage<ApplyVoucherRequest> = /*@__PURE__*/
+  messageDesc(file_mel_basket_v1_basket, 16);
+
+/**
+ * @generated from message mel.basket.v1.ApplyVoucherResponse
+ */
+export type ApplyVoucherResponse = Message<"mel.basket.v1.ApplyVoucherResponse"> & {
+  /**
+   * @generated from field: mel.basket.v1.Basket basket = 1;
+   */
+  basket?: Basket | undefined;
+};
+
+/**
+ * Describes the message mel.basket.v1.ApplyVoucherResponse.
+ * Use `create(ApplyVoucherResponseSchema)` to create a new message.
+ */
+export const ApplyVoucherResponseSchema: GenMessage<ApplyVoucherResponse> = /*@__PURE__*/
+  messageDesc(file_mel_basket_v1_basket, 17);
+
+/**
+ * @generated from message mel.basket.v1.RemoveVoucherRequest
+ */
+export type RemoveVoucherRequest = Message<"mel.basket.v1.RemoveVoucherRequest"> & {
+};
+
+/**
+ * Describes the message mel.basket.v1.RemoveVoucherRequest.
+ * Use `create(RemoveVoucherRequestSchema)` to create a new message.
+ */
+export const RemoveVoucherRequestSchema: GenMessage<RemoveVoucherRequest> = /*@__PURE__*/
+  messageDesc(file_mel_basket_v1_basket, 18);
+
+/**
+ * @generated from message mel.basket.v1.RemoveVoucherResponse
+ */
+export type RemoveVoucherResponse = Message<"mel.basket.v1.RemoveVoucherResponse"> & {
+  /**
+   * @generated from field: mel.basket.v1.Basket basket = 1;
+   */
+  basket?: Basket | undefined;
+};
+
+/**
+ * Describes the message mel.basket.v1.RemoveVoucherResponse.
+ * Use `create(RemoveVoucherResponseSchema)` to create a new message.
+ */
+export const RemoveVoucherResponseSchema: GenMessage<RemoveVoucherResponse> = /*@__PURE__*/
+  messageDesc(file_mel_basket_v1_basket, 19);
 
 /**
  * @generated from message mel.basket.v1.CheckoutRequest
@@ -357,7 +485,7 @@ export type CheckoutRequest = Message<"mel.basket.v1.CheckoutRequest"> & {
  * Use `create(CheckoutRequestSchema)` to create a new message.
  */
 export const CheckoutRequestSchema: GenMessage<CheckoutRequest> = /*@__PURE__*/
-  messageDesc(file_mel_basket_v1_basket, 15);
+  messageDesc(file_mel_basket_v1_basket, 20);
 
 /**
  * @generated from message mel.basket.v1.CheckoutResponse
@@ -391,7 +519,7 @@ export type CheckoutResponse = Message<"mel.basket.v1.CheckoutResponse"> & {
  * Use `create(CheckoutResponseSchema)` to create a new message.
  */
 export const CheckoutResponseSchema: GenMessage<CheckoutResponse> = /*@__PURE__*/
-  messageDesc(file_mel_basket_v1_basket, 16);
+  messageDesc(file_mel_basket_v1_basket, 21);
 
 /**
  * The caller's basket. The buyer is always the token's subject: there is no
@@ -459,6 +587,26 @@ export const BasketService: GenService<{
     methodKind: "unary";
     input: typeof DeleteBasketRequestSchema;
     output: typeof DeleteBasketResponseSchema;
+  },
+  /**
+   * Applies a voucher code (ordering says whether it may be used); replaces any other.
+   *
+   * @generated from rpc mel.basket.v1.BasketService.ApplyVoucher
+   */
+  applyVoucher: {
+    methodKind: "unary";
+    input: typeof ApplyVoucherRequestSchema;
+    output: typeof ApplyVoucherResponseSchema;
+  },
+  /**
+   * Removes the voucher.
+   *
+   * @generated from rpc mel.basket.v1.BasketService.RemoveVoucher
+   */
+  removeVoucher: {
+    methodKind: "unary";
+    input: typeof RemoveVoucherRequestSchema;
+    output: typeof RemoveVoucherResponseSchema;
   },
   /**
    * Places the order: idempotent by request_id (the buyer's own key). Lines an

@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mel/events/v1/basket_events.proto.
  */
 export const file_mel_events_v1_basket_events: GenFile = /*@__PURE__*/
-  fileDesc("CiFtZWwvZXZlbnRzL3YxL2Jhc2tldF9ldmVudHMucHJvdG8SDW1lbC5ldmVudHMudjEihgEKDENoZWNrb3V0TGluZRISCgpwcm9kdWN0X2lkGAEgASgJEhQKDHByb2R1Y3RfbmFtZRgCIAEoCRITCgtwaWN0dXJlX3VybBgDIAEoCRIoCgp1bml0X3ByaWNlGAQgASgLMhQubWVsLmNvbW1vbi52MS5Nb25leRINCgV1bml0cxgFIAEoBSKZAgoUVXNlckNoZWNrb3V0QWNjZXB0ZWQSEAoIYnV5ZXJfaWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIQCghvcmRlcl9pZBgDIAEoCRInCgdhZGRyZXNzGAQgASgLMhYubWVsLmNvbW1vbi52MS5BZGRyZXNzEjQKDnBheW1lbnRfbWV0aG9kGAUgASgLMhwubWVsLmNvbW1vbi52MS5QYXltZW50TWV0aG9kEioKBWxpbmVzGAYgAygLMhsubWVsLmV2ZW50cy52MS5DaGVja291dExpbmUSIwoFdG90YWwYByABKAsyFC5tZWwuY29tbW9uLnYxLk1vbmV5EhMKC2J1eWVyX2VtYWlsGAggASgJOgSguxgBYgZwcm90bzM", [file_mel_common_v1_address, file_mel_common_v1_money, file_mel_common_v1_payment, file_mel_events_v1_delivery]);
+  fileDesc("CiFtZWwvZXZlbnRzL3YxL2Jhc2tldF9ldmVudHMucHJvdG8SDW1lbC5ldmVudHMudjEihgEKDENoZWNrb3V0TGluZRISCgpwcm9kdWN0X2lkGAEgASgJEhQKDHByb2R1Y3RfbmFtZRgCIAEoCRITCgtwaWN0dXJlX3VybBgDIAEoCRIoCgp1bml0X3ByaWNlGAQgASgLMhQubWVsLmNvbW1vbi52MS5Nb25leRINCgV1bml0cxgFIAEoBSLXAgoUVXNlckNoZWNrb3V0QWNjZXB0ZWQSEAoIYnV5ZXJfaWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIQCghvcmRlcl9pZBgDIAEoCRInCgdhZGRyZXNzGAQgASgLMhYubWVsLmNvbW1vbi52MS5BZGRyZXNzEjQKDnBheW1lbnRfbWV0aG9kGAUgASgLMhwubWVsLmNvbW1vbi52MS5QYXltZW50TWV0aG9kEioKBWxpbmVzGAYgAygLMhsubWVsLmV2ZW50cy52MS5DaGVja291dExpbmUSIwoFdG90YWwYByABKAsyFC5tZWwuY29tbW9uLnYxLk1vbmV5EhMKC2J1eWVyX2VtYWlsGAggASgJEhQKDHZvdWNoZXJfY29kZRgJIAEoCRImCghkaXNjb3VudBgKIAEoCzIULm1lbC5jb21tb24udjEuTW9uZXk6BKC7GAFiBnByb3RvMw", [file_mel_common_v1_address, file_mel_common_v1_money, file_mel_common_v1_payment, file_mel_events_v1_delivery]);
 
 /**
  * A priced line as the buyer accepted it at checkout.
@@ -107,6 +107,20 @@ export type UserCheckoutAccepted = Message<"mel.events.v1.UserCheckoutAccepted">
    * @generated from field: string buyer_email = 8;
    */
   buyerEmail: string;
+
+  /**
+   * The voucher the buyer applied (empty for none): ordering redeems it with the order.
+   *
+   * @generated from field: string voucher_code = 9;
+   */
+  voucherCode: string;
+
+  /**
+   * What the basket showed the voucher taking off; total is the lines' sum minus this.
+   *
+   * @generated from field: mel.common.v1.Money discount = 10;
+   */
+  discount?: Money | undefined;
 };
 
 /**

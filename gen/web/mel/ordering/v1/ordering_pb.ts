@@ -5,8 +5,8 @@
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb.js";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Address } from "../../common/v1/address_pb.js";
 import { file_mel_common_v1_address } from "../../common/v1/address_pb.js";
 import type { Money } from "../../common/v1/money_pb.js";
@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mel/ordering/v1/ordering.proto.
  */
 export const file_mel_ordering_v1_ordering: GenFile = /*@__PURE__*/
-  fileDesc("Ch5tZWwvb3JkZXJpbmcvdjEvb3JkZXJpbmcucHJvdG8SD21lbC5vcmRlcmluZy52MSKDAQoJT3JkZXJMaW5lEhIKCnByb2R1Y3RfaWQYASABKAkSFAoMcHJvZHVjdF9uYW1lGAIgASgJEhMKC3BpY3R1cmVfdXJsGAMgASgJEigKCnVuaXRfcHJpY2UYBCABKAsyFC5tZWwuY29tbW9uLnYxLk1vbmV5Eg0KBXVuaXRzGAUgASgFIoIBChFPcmRlclN0YXR1c0NoYW5nZRIsCgZzdGF0dXMYASABKA4yHC5tZWwub3JkZXJpbmcudjEuT3JkZXJTdGF0dXMSLwoLY2hhbmdlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgDIAEoCSK9AwoFT3JkZXISCgoCaWQYASABKAkSEAoIYnV5ZXJfaWQYAiABKAkSLAoGc3RhdHVzGAMgASgOMhwubWVsLm9yZGVyaW5nLnYxLk9yZGVyU3RhdHVzEicKB2FkZHJlc3MYBCABKAsyFi5tZWwuY29tbW9uLnYxLkFkZHJlc3MSNAoOcGF5bWVudF9tZXRob2QYBSABKAsyHC5tZWwuY29tbW9uLnYxLlBheW1lbnRNZXRob2QSKQoFbGluZXMYBiADKAsyGi5tZWwub3JkZXJpbmcudjEuT3JkZXJMaW5lEiMKBXRvdGFsGAcgASgLMhQubWVsLmNvbW1vbi52MS5Nb25leRI6Cg5zdGF0dXNfaGlzdG9yeRgIIAMoCzIiLm1lbC5vcmRlcmluZy52MS5PcmRlclN0YXR1c0NoYW5nZRIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhsKE2NoZWNrb3V0X3JlcXVlc3RfaWQYCyABKAkiOgoRTGlzdE9yZGVyc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiVQoSTGlzdE9yZGVyc1Jlc3BvbnNlEiYKBm9yZGVycxgBIAMoCzIWLm1lbC5vcmRlcmluZy52MS5PcmRlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiHQoPR2V0T3JkZXJSZXF1ZXN0EgoKAmlkGAEgASgJIjkKEEdldE9yZGVyUmVzcG9uc2USJQoFb3JkZXIYASABKAsyFi5tZWwub3JkZXJpbmcudjEuT3JkZXIiMAoSQ2FuY2VsT3JkZXJSZXF1ZXN0EgoKAmlkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSI8ChNDYW5jZWxPcmRlclJlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYubWVsLm9yZGVyaW5nLnYxLk9yZGVyIh4KEFNoaXBPcmRlclJlcXVlc3QSCgoCaWQYASABKAkiOgoRU2hpcE9yZGVyUmVzcG9uc2USJQoFb3JkZXIYASABKAsyFi5tZWwub3JkZXJpbmcudjEuT3JkZXIiHwoRV2F0Y2hPcmRlclJlcXVlc3QSCgoCaWQYASABKAkiOwoSV2F0Y2hPcmRlclJlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYubWVsLm9yZGVyaW5nLnYxLk9yZGVyKtwBCgtPcmRlclN0YXR1cxIcChhPUkRFUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZPUkRFUl9TVEFUVVNfU1VCTUlUVEVEEAESJAogT1JERVJfU1RBVFVTX0FXQUlUSU5HX1ZBTElEQVRJT04QAhIgChxPUkRFUl9TVEFUVVNfU1RPQ0tfQ09ORklSTUVEEAMSFQoRT1JERVJfU1RBVFVTX1BBSUQQBBIYChRPUkRFUl9TVEFUVVNfU0hJUFBFRBAFEhoKFk9SREVSX1NUQVRVU19DQU5DRUxMRUQQBjLkBAoPT3JkZXJpbmdTZXJ2aWNlEm0KCkxpc3RPcmRlcnMSIi5tZWwub3JkZXJpbmcudjEuTGlzdE9yZGVyc1JlcXVlc3QaIy5tZWwub3JkZXJpbmcudjEuTGlzdE9yZGVyc1Jlc3BvbnNlIhaC0+STAhASDi9hcGkvdjEvb3JkZXJzEmwKCEdldE9yZGVyEiAubWVsLm9yZGVyaW5nLnYxLkdldE9yZGVyUmVxdWVzdBohLm1lbC5vcmRlcmluZy52MS5HZXRPcmRlclJlc3BvbnNlIhuC0+STAhUSEy9hcGkvdjEvb3JkZXJzL3tpZH0SfwoLQ2FuY2VsT3JkZXISIy5tZWwub3JkZXJpbmcudjEuQ2FuY2VsT3JkZXJSZXF1ZXN0GiQubWVsLm9yZGVyaW5nLnYxLkNhbmNlbE9yZGVyUmVzcG9uc2UiJYLT5JMCHzoBKiIaL2FwaS92MS9vcmRlcnMve2lkfTpjYW5jZWwSdwoJU2hpcE9yZGVyEiEubWVsLm9yZGVyaW5nLnYxLlNoaXBPcmRlclJlcXVlc3QaIi5tZWwub3JkZXJpbmcudjEuU2hpcE9yZGVyUmVzcG9uc2UiI4LT5JMCHToBKiIYL2FwaS92MS9vcmRlcnMve2lkfTpzaGlwEnoKCldhdGNoT3JkZXISIi5tZWwub3JkZXJpbmcudjEuV2F0Y2hPcmRlclJlcXVlc3QaIy5tZWwub3JkZXJpbmcudjEuV2F0Y2hPcmRlclJlc3BvbnNlIiGC0+STAhsSGS9hcGkvdjEvb3JkZXJzL3tpZH06d2F0Y2gwAWIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp, file_mel_common_v1_address, file_mel_common_v1_money, file_mel_common_v1_payment]);
+  fileDesc("Ch5tZWwvb3JkZXJpbmcvdjEvb3JkZXJpbmcucHJvdG8SD21lbC5vcmRlcmluZy52MSKDAQoJT3JkZXJMaW5lEhIKCnByb2R1Y3RfaWQYASABKAkSFAoMcHJvZHVjdF9uYW1lGAIgASgJEhMKC3BpY3R1cmVfdXJsGAMgASgJEigKCnVuaXRfcHJpY2UYBCABKAsyFC5tZWwuY29tbW9uLnYxLk1vbmV5Eg0KBXVuaXRzGAUgASgFIoIBChFPcmRlclN0YXR1c0NoYW5nZRIsCgZzdGF0dXMYASABKA4yHC5tZWwub3JkZXJpbmcudjEuT3JkZXJTdGF0dXMSLwoLY2hhbmdlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgDIAEoCSKjBAoFT3JkZXISCgoCaWQYASABKAkSEAoIYnV5ZXJfaWQYAiABKAkSLAoGc3RhdHVzGAMgASgOMhwubWVsLm9yZGVyaW5nLnYxLk9yZGVyU3RhdHVzEicKB2FkZHJlc3MYBCABKAsyFi5tZWwuY29tbW9uLnYxLkFkZHJlc3MSNAoOcGF5bWVudF9tZXRob2QYBSABKAsyHC5tZWwuY29tbW9uLnYxLlBheW1lbnRNZXRob2QSKQoFbGluZXMYBiADKAsyGi5tZWwub3JkZXJpbmcudjEuT3JkZXJMaW5lEiMKBXRvdGFsGAcgASgLMhQubWVsLmNvbW1vbi52MS5Nb25leRI6Cg5zdGF0dXNfaGlzdG9yeRgIIAMoCzIiLm1lbC5vcmRlcmluZy52MS5PcmRlclN0YXR1c0NoYW5nZRIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhsKE2NoZWNrb3V0X3JlcXVlc3RfaWQYCyABKAkSJgoIc3VidG90YWwYDCABKAsyFC5tZWwuY29tbW9uLnYxLk1vbmV5EiYKCGRpc2NvdW50GA0gASgLMhQubWVsLmNvbW1vbi52MS5Nb25leRIUCgx2b3VjaGVyX2NvZGUYDiABKAkiOgoRTGlzdE9yZGVyc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiVQoSTGlzdE9yZGVyc1Jlc3BvbnNlEiYKBm9yZGVycxgBIAMoCzIWLm1lbC5vcmRlcmluZy52MS5PcmRlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiHQoPR2V0T3JkZXJSZXF1ZXN0EgoKAmlkGAEgASgJIjkKEEdldE9yZGVyUmVzcG9uc2USJQoFb3JkZXIYASABKAsyFi5tZWwub3JkZXJpbmcudjEuT3JkZXIiMAoSQ2FuY2VsT3JkZXJSZXF1ZXN0EgoKAmlkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSI8ChNDYW5jZWxPcmRlclJlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYubWVsLm9yZGVyaW5nLnYxLk9yZGVyIh4KEFNoaXBPcmRlclJlcXVlc3QSCgoCaWQYASABKAkiOgoRU2hpcE9yZGVyUmVzcG9uc2USJQoFb3JkZXIYASABKAsyFi5tZWwub3JkZXJpbmcudjEuT3JkZXIiHwoRV2F0Y2hPcmRlclJlcXVlc3QSCgoCaWQYASABKAkiOwoSV2F0Y2hPcmRlclJlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYubWVsLm9yZGVyaW5nLnYxLk9yZGVyIsgCCgdWb3VjaGVyEgwKBGNvZGUYASABKAkSEwoLcGVyY2VudF9vZmYYAiABKAUSKAoKYW1vdW50X29mZhgDIAEoCzIULm1lbC5jb21tb24udjEuTW9uZXkSHQoVcmVtYWluaW5nX3JlZGVtcHRpb25zGAQgASgFEi4KCnZhbGlkX2Zyb20YBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3ZhbGlkX3VudGlsGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZhY3RpdmUYByABKAgSLwoLY3JlYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJBChRDcmVhdGVWb3VjaGVyUmVxdWVzdBIpCgd2b3VjaGVyGAEgASgLMhgubWVsLm9yZGVyaW5nLnYxLlZvdWNoZXIiQgoVQ3JlYXRlVm91Y2hlclJlc3BvbnNlEikKB3ZvdWNoZXIYASABKAsyGC5tZWwub3JkZXJpbmcudjEuVm91Y2hlciJyChRVcGRhdGVWb3VjaGVyUmVxdWVzdBIpCgd2b3VjaGVyGAEgASgLMhgubWVsLm9yZGVyaW5nLnYxLlZvdWNoZXISLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkIKFVVwZGF0ZVZvdWNoZXJSZXNwb25zZRIpCgd2b3VjaGVyGAEgASgLMhgubWVsLm9yZGVyaW5nLnYxLlZvdWNoZXIiKAoYRGVhY3RpdmF0ZVZvdWNoZXJSZXF1ZXN0EgwKBGNvZGUYASABKAkiRgoZRGVhY3RpdmF0ZVZvdWNoZXJSZXNwb25zZRIpCgd2b3VjaGVyGAEgASgLMhgubWVsLm9yZGVyaW5nLnYxLlZvdWNoZXIiPAoTTGlzdFZvdWNoZXJzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJbChRMaXN0Vm91Y2hlcnNSZXNwb25zZRIqCgh2b3VjaGVycxgBIAMoCzIYLm1lbC5vcmRlcmluZy52MS5Wb3VjaGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIjChNDaGVja1ZvdWNoZXJSZXF1ZXN0EgwKBGNvZGUYASABKAkitAEKFENoZWNrVm91Y2hlclJlc3BvbnNlEg4KBnVzYWJsZRgBIAEoCBIOCgZyZWFzb24YAiABKAkSDAoEY29kZRgDIAEoCRITCgtwZXJjZW50X29mZhgEIAEoBRIoCgphbW91bnRfb2ZmGAUgASgLMhQubWVsLmNvbW1vbi52MS5Nb25leRIvCgt2YWxpZF91bnRpbBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAq3AEKC09yZGVyU3RhdHVzEhwKGE9SREVSX1NUQVRVU19VTlNQRUNJRklFRBAAEhoKFk9SREVSX1NUQVRVU19TVUJNSVRURUQQARIkCiBPUkRFUl9TVEFUVVNfQVdBSVRJTkdfVkFMSURBVElPThACEiAKHE9SREVSX1NUQVRVU19TVE9DS19DT05GSVJNRUQQAxIVChFPUkRFUl9TVEFUVVNfUEFJRBAEEhgKFE9SREVSX1NUQVRVU19TSElQUEVEEAUSGgoWT1JERVJfU1RBVFVTX0NBTkNFTExFRBAGMpMKCg9PcmRlcmluZ1NlcnZpY2USbQoKTGlzdE9yZGVycxIiLm1lbC5vcmRlcmluZy52MS5MaXN0T3JkZXJzUmVxdWVzdBojLm1lbC5vcmRlcmluZy52MS5MaXN0T3JkZXJzUmVzcG9uc2UiFoLT5JMCEBIOL2FwaS92MS9vcmRlcnMSbAoIR2V0T3JkZXISIC5tZWwub3JkZXJpbmcudjEuR2V0T3JkZXJSZXF1ZXN0GiEubWVsLm9yZGVyaW5nLnYxLkdldE9yZGVyUmVzcG9uc2UiG4LT5JMCFRITL2FwaS92MS9vcmRlcnMve2lkfRJ/CgtDYW5jZWxPcmRlchIjLm1lbC5vcmRlcmluZy52MS5DYW5jZWxPcmRlclJlcXVlc3QaJC5tZWwub3JkZXJpbmcudjEuQ2FuY2VsT3JkZXJSZXNwb25zZSIlgtPkkwIfOgEqIhovYXBpL3YxL29yZGVycy97aWR9OmNhbmNlbBJ3CglTaGlwT3JkZXISIS5tZWwub3JkZXJpbmcudjEuU2hpcE9yZGVyUmVxdWVzdBoiLm1lbC5vcmRlcmluZy52MS5TaGlwT3JkZXJSZXNwb25zZSIjgtPkkwIdOgEqIhgvYXBpL3YxL29yZGVycy97aWR9OnNoaXASegoKV2F0Y2hPcmRlchIiLm1lbC5vcmRlcmluZy52MS5XYXRjaE9yZGVyUmVxdWVzdBojLm1lbC5vcmRlcmluZy52MS5XYXRjaE9yZGVyUmVzcG9uc2UiIYLT5JMCGxIZL2FwaS92MS9vcmRlcnMve2lkfTp3YXRjaDABEoEBCg1DcmVhdGVWb3VjaGVyEiUubWVsLm9yZGVyaW5nLnYxLkNyZWF0ZVZvdWNoZXJSZXF1ZXN0GiYubWVsLm9yZGVyaW5nLnYxLkNyZWF0ZVZvdWNoZXJSZXNwb25zZSIhgtPkkwIbOgd2b3VjaGVyIhAvYXBpL3YxL3ZvdWNoZXJzEpABCg1VcGRhdGVWb3VjaGVyEiUubWVsLm9yZGVyaW5nLnYxLlVwZGF0ZVZvdWNoZXJSZXF1ZXN0GiYubWVsLm9yZGVyaW5nLnYxLlVwZGF0ZVZvdWNoZXJSZXNwb25zZSIwgtPkkwIqOgd2b3VjaGVyMh8vYXBpL3YxL3ZvdWNoZXJzL3t2b3VjaGVyLmNvZGV9EpkBChFEZWFjdGl2YXRlVm91Y2hlchIpLm1lbC5vcmRlcmluZy52MS5EZWFjdGl2YXRlVm91Y2hlclJlcXVlc3QaKi5tZWwub3JkZXJpbmcudjEuRGVhY3RpdmF0ZVZvdWNoZXJSZXNwb25zZSItgtPkkwInOgEqIiIvYXBpL3YxL3ZvdWNoZXJzL3tjb2RlfTpkZWFjdGl2YXRlEnUKDExpc3RWb3VjaGVycxIkLm1lbC5vcmRlcmluZy52MS5MaXN0Vm91Y2hlcnNSZXF1ZXN0GiUubWVsLm9yZGVyaW5nLnYxLkxpc3RWb3VjaGVyc1Jlc3BvbnNlIhiC0+STAhISEC9hcGkvdjEvdm91Y2hlcnMSggEKDENoZWNrVm91Y2hlchIkLm1lbC5vcmRlcmluZy52MS5DaGVja1ZvdWNoZXJSZXF1ZXN0GiUubWVsLm9yZGVyaW5nLnYxLkNoZWNrVm91Y2hlclJlc3BvbnNlIiWC0+STAh8SHS9hcGkvdjEvdm91Y2hlcnMve2NvZGV9OmNoZWNrYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_mel_common_v1_address, file_mel_common_v1_money, file_mel_common_v1_payment]);
 
 /**
  * @generated from message mel.ordering.v1.OrderLine
@@ -145,6 +145,27 @@ export type Order = Message<"mel.ordering.v1.Order"> & {
    * @generated from field: string checkout_request_id = 11;
    */
   checkoutRequestId: string;
+
+  /**
+   * The sum of the lines; total is subtotal - discount.
+   *
+   * @generated from field: mel.common.v1.Money subtotal = 12;
+   */
+  subtotal?: Money | undefined;
+
+  /**
+   * What the voucher took off (zero without one).
+   *
+   * @generated from field: mel.common.v1.Money discount = 13;
+   */
+  discount?: Money | undefined;
+
+  /**
+   * The voucher the order redeemed, as its code was created; empty without one.
+   *
+   * @generated from field: string voucher_code = 14;
+   */
+  voucherCode: string;
 };
 
 /**
@@ -342,6 +363,297 @@ export const WatchOrderResponseSchema: GenMessage<WatchOrderResponse> = /*@__PUR
   messageDesc(file_mel_ordering_v1_ordering, 12);
 
 /**
+ * A discount code. Exactly one of percent_off and amount_off is set.
+ *
+ * @generated from message mel.ordering.v1.Voucher
+ */
+export type Voucher = Message<"mel.ordering.v1.Voucher"> & {
+  /**
+   * Letters, digits, "-" and "_"; matched whatever the case.
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * 1 to 100: percent of the subtotal, rounded half-even to the minor unit.
+   *
+   * @generated from field: int32 percent_off = 2;
+   */
+  percentOff: number;
+
+  /**
+   * A fixed amount off (never more than the subtotal).
+   *
+   * @generated from field: mel.common.v1.Money amount_off = 3;
+   */
+  amountOff?: Money | undefined;
+
+  /**
+   * Orders that may still redeem it; each order takes one and a cancelled order gives it back.
+   *
+   * @generated from field: int32 remaining_redemptions = 4;
+   */
+  remainingRedemptions: number;
+
+  /**
+   * Usable from (inclusive) and until (exclusive); unset means no bound.
+   *
+   * @generated from field: google.protobuf.Timestamp valid_from = 5;
+   */
+  validFrom?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp valid_until = 6;
+   */
+  validUntil?: Timestamp | undefined;
+
+  /**
+   * @generated from field: bool active = 7;
+   */
+  active: boolean;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp create_time = 8;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp update_time = 9;
+   */
+  updateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message mel.ordering.v1.Voucher.
+ * Use `create(VoucherSchema)` to create a new message.
+ */
+export const VoucherSchema: GenMessage<Voucher> = /*@__PURE__*/
+  messageDesc(file_mel_ordering_v1_ordering, 13);
+
+/**
+ * @generated from message mel.ordering.v1.CreateVoucherRequest
+ */
+export type CreateVoucherRequest = Message<"mel.ordering.v1.CreateVoucherRequest"> & {
+  /**
+   * @generated from field: mel.ordering.v1.Voucher voucher = 1;
+   */
+  voucher?: Voucher | undefined;
+};
+
+/**
+ * Describes the message mel.ordering.v1.CreateVoucherRequest.
+ * Use `create(CreateVoucherRequestSchema)` to create a new message.
+ */
+export const CreateVoucherRequestSchema: GenMessage<CreateVoucherRequest> = /*@__PURE__*/
+  messageDesc(file_mel_ordering_v1_ordering, 14);
+
+/**
+ * @generated from message mel.ordering.v1.CreateVoucherResponse
+ */
+export type CreateVoucherResponse = Message<"mel.ordering.v1.CreateVoucherResponse"> & {
+  /**
+   * @generated from field: mel.ordering.v1.Voucher voucher = 1;
+   */
+  voucher?: Voucher | undefined;
+};
+
+/**
+ * Describes the message mel.ordering.v1.CreateVoucherResponse.
+ * Use `create(CreateVoucherResponseSchema)` to create a new message.
+ */
+export const CreateVoucherResponseSchema: GenMessage<CreateVoucherResponse> = /*@__PURE__*/
+  messageDesc(file_mel_ordering_v1_ordering, 15);
+
+/**
+ * @generated from message mel.ordering.v1.UpdateVoucherRequest
+ */
+export type UpdateVoucherRequest = Message<"mel.ordering.v1.UpdateVoucherRequest"> & {
+  /**
+   * voucher.code names the voucher; the code itself cannot change.
+   *
+   * @generated from field: mel.ordering.v1.Voucher voucher = 1;
+   */
+  voucher?: Voucher | undefined;
+
+  /**
+   * Fields of voucher to change (snake_case paths); empty means every writable field.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 2;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message mel.ordering.v1.UpdateVoucherRequest.
+ * Use `create(UpdateVoucherRequestSchema)` to create a new message.
+ */
+export const UpdateVoucherRequestSchema: GenMessage<UpdateVoucherRequest> = /*@__PURE__*/
+  messageDesc(file_mel_ordering_v1_ordering, 16);
+
+/**
+ * @generated from message mel.ordering.v1.UpdateVoucherResponse
+ */
+export type UpdateVoucherResponse = Message<"mel.ordering.v1.UpdateVoucherResponse"> & {
+  /**
+   * @generated from field: mel.ordering.v1.Voucher voucher = 1;
+   */
+  voucher?: Voucher | undefined;
+};
+
+/**
+ * Describes the message mel.ordering.v1.UpdateVoucherResponse.
+ * Use `create(UpdateVoucherResponseSchema)` to create a new message.
+ */
+export const UpdateVoucherResponseSchema: GenMessage<UpdateVoucherResponse> = /*@__PURE__*/
+  messageDesc(file_mel_ordering_v1_ordering, 17);
+
+/**
+ * @generated from message mel.ordering.v1.DeactivateVoucherRequest
+ */
+export type DeactivateVoucherRequest = Message<"mel.ordering.v1.DeactivateVoucherRequest"> & {
+  /**
+   * @generated from field: string code = 1;
+   */
+  code: string;
+};
+
+/**
+ * Describes the message mel.ordering.v1.DeactivateVoucherRequest.
+ * Use `create(DeactivateVoucherRequestSchema)` to create a new message.
+ */
+export const DeactivateVoucherRequestSchema: GenMessage<DeactivateVoucherRequest> = /*@__PURE__*/
+  messageDesc(file_mel_ordering_v1_ordering, 18);
+
+/**
+ * @generated from message mel.ordering.v1.DeactivateVoucherResponse
+ */
+export type DeactivateVoucherResponse = Message<"mel.ordering.v1.DeactivateVoucherResponse"> & {
+  /**
+   * @generated from field: mel.ordering.v1.Voucher voucher = 1;
+   */
+  voucher?: Voucher | undefined;
+};
+
+/**
+ * Describes the message mel.ordering.v1.DeactivateVoucherResponse.
+ * Use `create(DeactivateVoucherResponseSchema)` to create a new message.
+ */
+export const DeactivateVoucherResponseSchema: GenMessage<DeactivateVoucherResponse> = /*@__PURE__*/
+  messageDesc(file_mel_ordering_v1_ordering, 19);
+
+/**
+ * @generated from message mel.ordering.v1.ListVouchersRequest
+ */
+export type ListVouchersRequest = Message<"mel.ordering.v1.ListVouchersRequest"> & {
+  /**
+   * 1 to 100; 0 means the default (20).
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message mel.ordering.v1.ListVouchersRequest.
+ * Use `create(ListVouchersRequestSchema)` to create a new message.
+ */
+export const ListVouchersRequestSchema: GenMessage<ListVouchersRequest> = /*@__PURE__*/
+  messageDesc(file_mel_ordering_v1_ordering, 20);
+
+/**
+ * @generated from message mel.ordering.v1.ListVouchersResponse
+ */
+export type ListVouchersResponse = Message<"mel.ordering.v1.ListVouchersResponse"> & {
+  /**
+   * @generated from field: repeated mel.ordering.v1.Voucher vouchers = 1;
+   */
+  vouchers: Voucher[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message mel.ordering.v1.ListVouchersResponse.
+ * Use `create(ListVouchersResponseSchema)` to create a new message.
+ */
+export const ListVouchersResponseSchema: GenMessage<ListVouchersResponse> = /*@__PURE__*/
+  messageDesc(file_mel_ordering_v1_ordering, 21);
+
+/**
+ * @generated from message mel.ordering.v1.CheckVoucherRequest
+ */
+export type CheckVoucherRequest = Message<"mel.ordering.v1.CheckVoucherRequest"> & {
+  /**
+   * @generated from field: string code = 1;
+   */
+  code: string;
+};
+
+/**
+ * Describes the message mel.ordering.v1.CheckVoucherRequest.
+ * Use `create(CheckVoucherRequestSchema)` to create a new message.
+ */
+export const CheckVoucherRequestSchema: GenMessage<CheckVoucherRequest> = /*@__PURE__*/
+  messageDesc(file_mel_ordering_v1_ordering, 22);
+
+/**
+ * @generated from message mel.ordering.v1.CheckVoucherResponse
+ */
+export type CheckVoucherResponse = Message<"mel.ordering.v1.CheckVoucherResponse"> & {
+  /**
+   * True when an order placed now may redeem it.
+   *
+   * @generated from field: bool usable = 1;
+   */
+  usable: boolean;
+
+  /**
+   * Why not, for the buyer ("voucher X has expired"); empty when usable.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+
+  /**
+   * The voucher's code as created, and what it takes off when usable.
+   *
+   * @generated from field: string code = 3;
+   */
+  code: string;
+
+  /**
+   * @generated from field: int32 percent_off = 4;
+   */
+  percentOff: number;
+
+  /**
+   * @generated from field: mel.common.v1.Money amount_off = 5;
+   */
+  amountOff?: Money | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp valid_until = 6;
+   */
+  validUntil?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message mel.ordering.v1.CheckVoucherResponse.
+ * Use `create(CheckVoucherResponseSchema)` to create a new message.
+ */
+export const CheckVoucherResponseSchema: GenMessage<CheckVoucherResponse> = /*@__PURE__*/
+  messageDesc(file_mel_ordering_v1_ordering, 23);
+
+/**
  * @generated from enum mel.ordering.v1.OrderStatus
  */
 export enum OrderStatus {
@@ -442,6 +754,57 @@ export const OrderingService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchOrderRequestSchema;
     output: typeof WatchOrderResponseSchema;
+  },
+  /**
+   * Admin: adds a voucher (its code is unique, whatever the case).
+   *
+   * @generated from rpc mel.ordering.v1.OrderingService.CreateVoucher
+   */
+  createVoucher: {
+    methodKind: "unary";
+    input: typeof CreateVoucherRequestSchema;
+    output: typeof CreateVoucherResponseSchema;
+  },
+  /**
+   * Admin: changes the fields of a voucher named in update_mask.
+   *
+   * @generated from rpc mel.ordering.v1.OrderingService.UpdateVoucher
+   */
+  updateVoucher: {
+    methodKind: "unary";
+    input: typeof UpdateVoucherRequestSchema;
+    output: typeof UpdateVoucherResponseSchema;
+  },
+  /**
+   * Admin: a voucher no order may use any more (orders that used it keep their discount).
+   *
+   * @generated from rpc mel.ordering.v1.OrderingService.DeactivateVoucher
+   */
+  deactivateVoucher: {
+    methodKind: "unary";
+    input: typeof DeactivateVoucherRequestSchema;
+    output: typeof DeactivateVoucherResponseSchema;
+  },
+  /**
+   * Admin: every voucher, by code.
+   *
+   * @generated from rpc mel.ordering.v1.OrderingService.ListVouchers
+   */
+  listVouchers: {
+    methodKind: "unary";
+    input: typeof ListVouchersRequestSchema;
+    output: typeof ListVouchersResponseSchema;
+  },
+  /**
+   * Whether an order placed now could use the voucher, and what it takes off
+   * (basket asks this when a buyer applies a code and whenever the basket changes).
+   *
+   * @generated from rpc mel.ordering.v1.OrderingService.CheckVoucher
+   */
+  checkVoucher: {
+    methodKind: "unary";
+    input: typeof CheckVoucherRequestSchema;
+    output: typeof CheckVoucherResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_mel_ordering_v1_ordering, 0);
