@@ -46,7 +46,7 @@ export async function handleGrpcWebRequest(
   const encode = (frame: Buffer): Buffer | string => (contentType.text ? frame.toString("base64") : frame);
 
   if (!streaming) {
-    let outcome;
+    let outcome: Awaited<ReturnType<typeof upstream.unary>>;
     try {
       outcome = await upstream.unary(target.grpcPath, message, options);
     } catch (error: unknown) {

@@ -11,6 +11,8 @@ export interface OpenApiInfo {
   description?: string;
 }
 
+const anySchema: JsonObject = { type: "object", properties: { "@type": { type: "string" } }, additionalProperties: true };
+
 // Schemas of the well-known types, as their proto3 JSON mapping writes them.
 const wellKnownSchemas: Record<string, JsonObject> = {
   "google.protobuf.Timestamp": { type: "string", format: "date-time" },
@@ -20,7 +22,7 @@ const wellKnownSchemas: Record<string, JsonObject> = {
   "google.protobuf.Struct": { type: "object", additionalProperties: true },
   "google.protobuf.Value": {},
   "google.protobuf.ListValue": { type: "array", items: {} },
-  "google.protobuf.Any": { type: "object", properties: { "@type": { type: "string" } }, additionalProperties: true },
+  "google.protobuf.Any": anySchema,
   "google.protobuf.StringValue": { type: "string", nullable: true },
   "google.protobuf.BytesValue": { type: "string", format: "byte", nullable: true },
   "google.protobuf.BoolValue": { type: "boolean", nullable: true },
@@ -39,7 +41,7 @@ const statusSchema: JsonObject = {
   properties: {
     code: { type: "integer", format: "int32", description: "gRPC status code (google.rpc.Code)" },
     message: { type: "string" },
-    details: { type: "array", items: wellKnownSchemas["google.protobuf.Any"]! },
+    details: { type: "array", items: anySchema },
   },
   required: ["code", "message", "details"],
 };
@@ -120,7 +122,8 @@ export function createOpenApiDocument(catalog: ServiceCatalog, info: OpenApiInfo
   const paths: Record<string, JsonObject> = {};
   for (const binding of catalog.bindings) {
     const openApiPath = binding.template.source.replace(/\{([^}=]+)(=[^}]*)?\}/g, "{$1}");
-    const item = (paths[openApiPath] ??= {});
+    const item = paths[openApiPath] ?? {};
+    paths[openApiPath] = item;
     item[binding.httpMethod.toLowerCase()] = operation(binding);
   }
 
@@ -246,17 +249,17 @@ function collectComments(files: DescFile[]): Map<string, string> {
     };
     const visitMessage = (message: DescMessage, path: number[]) => {
       note(message.typeName, path);
-      message.fields.forEach((field) => note(`${message.typeName}.${field.name}`, [...path, 2, message.proto.field.indexOf(field.proto)]));
-      message.nestedMessages.forEach((nested) => visitMessage(nested, [...path, 3, message.proto.nestedType.indexOf(nested.proto)]));
-      message.nestedEnums.forEach((nested) => note(nested.typeName, [...path, 4, message.proto.enumType.indexOf(nested.proto)]));
+      for (const field of message.fields) note(`${message.typeName}.${field.name}`, [...path, 2, message.proto.field.indexOf(field.proto)]);
+      for (const nested of message.nestedMessages) visitMessage(nested, [...path, 3, message.proto.nestedType.indexOf(nested.proto)]);
+      for (const nested of message.nestedEnums) note(nested.typeName, [...path, 4, message.proto.enumType.indexOf(nested.proto)]);
     };
-    file.messages.forEach((message) => visitMessage(message, [4, file.proto.messageType.indexOf(message.proto)]));
-    file.enums.forEach((desc) => note(desc.typeName, [5, file.proto.enumType.indexOf(desc.proto)]));
-    file.services.forEach((service) => {
+    for (const message of file.messages) visitMessage(message, [4, file.proto.messageType.indexOf(message.proto)]);
+    for (const desc of file.enums) note(desc.typeName, [5, file.proto.enumType.indexOf(desc.proto)]);
+    for (const service of file.services) {
       const servicePath = [6, file.proto.service.indexOf(service.proto)];
       note(service.typeName, servicePath);
-      service.methods.forEach((method) => note(`${service.typeName}.${method.name}`, [...servicePath, 2, service.proto.method.indexOf(method.proto)]));
-    });
+      for (const method of service.methods) note(`${service.typeName}.${method.name}`, [...servicePath, 2, service.proto.method.indexOf(method.proto)]);
+    }
   }
   return comments;
 }

@@ -25,9 +25,15 @@ function harness(initial: TestSigningKey[], options: CachedKeySetOptions = {}) {
   return {
     set,
     verifier,
-    serve: (...next: TestSigningKey[]) => void (keys = jwksOf(...next)),
-    fail: (error: Error | undefined) => void (failure = error),
-    advance: (ms: number) => void (time += ms),
+    serve: (...next: TestSigningKey[]) => {
+      keys = jwksOf(...next);
+    },
+    fail: (error: Error | undefined) => {
+      failure = error;
+    },
+    advance: (ms: number) => {
+      time += ms;
+    },
   };
 }
 

@@ -18,7 +18,7 @@ const wireAllowanceMs = 1000;
 const servers: TestCatalogServer[] = [];
 const closers: (() => void)[] = [];
 after(async () => {
-  closers.forEach((close) => close());
+  for (const close of closers) close();
   await Promise.all(servers.map((server) => server.stop()));
 });
 
@@ -466,7 +466,12 @@ describe("what counts for the circuit breaker", () => {
 describe("cancellation", () => {
   test("a call whose signal is already aborted ends CANCELLED without reaching the server", async () => {
     let calls = 0;
-    const server = await serve({ getItem: async () => ((calls += 1), {}) });
+    const server = await serve({
+      getItem: async () => {
+        calls += 1;
+        return {};
+      },
+    });
     const { client } = catalogClient(server.address);
     const controller = new AbortController();
     controller.abort();
@@ -480,8 +485,18 @@ describe("cancellation", () => {
 describe("channel", () => {
   test("several addresses are used in round robin", async () => {
     const hits = [0, 0];
-    const first = await serve({ getItem: async () => ((hits[0]! += 1), {}) });
-    const second = await serve({ getItem: async () => ((hits[1]! += 1), {}) });
+    const first = await serve({
+      getItem: async () => {
+        hits[0]! += 1;
+        return {};
+      },
+    });
+    const second = await serve({
+      getItem: async () => {
+        hits[1]! += 1;
+        return {};
+      },
+    });
     const { client } = catalogClient(`127.0.0.1:${first.port},localhost:${second.port}`);
     for (let i = 0; i < 40 && (hits[0] === 0 || hits[1] === 0); i++) await callUnary(client, "getItem", { id: "rr" });
     assert.ok(hits[0]! > 0 && hits[1]! > 0, `both instances served calls (${hits.join(", ")})`);

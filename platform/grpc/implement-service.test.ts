@@ -26,7 +26,7 @@ import { createGrpcServer } from "./server.js";
 const servers: TestServer[] = [];
 const closers: (() => void)[] = [];
 after(async () => {
-  closers.forEach((close) => close());
+  for (const close of closers) close();
   await Promise.all(servers.map((server) => server.stop()));
 });
 

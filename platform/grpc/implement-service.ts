@@ -110,8 +110,7 @@ function checkWiring<Definition extends ServiceDefinition>(
   const methods = Object.keys(definition);
   const service = serviceNameOf(definition);
   const problems: string[] = [];
-  for (const name of methods) {
-    const method = definition[name]!;
+  for (const [name, method] of Object.entries(definition)) {
     if (method.requestStream) problems.push(`${name}: client-streaming methods are not supported by implementService`);
     if (typeof (handlers as Record<string, unknown>)[name] !== "function") problems.push(`${name}: no handler`);
     const policy = (policies as Record<string, MethodPolicy | undefined>)[name];

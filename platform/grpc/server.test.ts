@@ -27,7 +27,7 @@ import { createGrpcServer } from "./server.js";
 const closers: (() => void)[] = [];
 const servers: TestServer[] = [];
 after(async () => {
-  closers.forEach((close) => close());
+  for (const close of closers) close();
   await Promise.all(servers.map((server) => server.stop()));
 });
 

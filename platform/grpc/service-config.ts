@@ -91,7 +91,8 @@ export function toChannelTarget(target: string): string {
     .map((part) => part.trim().replace(/^localhost:/, "127.0.0.1:"))
     .filter((part) => part.length > 0);
   if (parts.length === 0) throw new Error("a gRPC target needs at least one host:port");
-  if (parts.length === 1) return parts[0]!;
+  const [only] = parts;
+  if (parts.length === 1 && only !== undefined) return only;
   if (parts.every((part) => ipv4HostPort.test(part))) return `ipv4:${parts.join(",")}`;
   if (parts.every((part) => ipv6HostPort.test(part))) return `ipv6:${parts.join(",")}`;
   throw new Error(

@@ -19,7 +19,15 @@ describe("wakeable loop", () => {
 
   it("sleeps as long as the round asks, and wake() ends the sleep at once", async () => {
     let rounds = 0;
-    const loop = createWakeableLoop({ round: async () => (rounds++, 60_000), onError: () => undefined, retryInitialDelayMs: 1, retryMaxDelayMs: 1 });
+    const loop = createWakeableLoop({
+      round: async () => {
+        rounds++;
+        return 60_000;
+      },
+      onError: () => undefined,
+      retryInitialDelayMs: 1,
+      retryMaxDelayMs: 1,
+    });
     loop.start();
     await tick(59_999);
     assert.equal(rounds, 1, "one round, then a 60 s sleep");

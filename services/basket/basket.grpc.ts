@@ -175,9 +175,11 @@ export function createBasketService(deps: BasketServiceDeps) {
         const buyerId = buyerOf(ctx);
         const requestId = validateRequestId(request.requestId);
         const address = validateAddress(request.address);
-        const cardNumber = validateCard(request.card, now());
+        const { card } = request;
+        const cardNumber = validateCard(card, now());
+        if (card === undefined) throw new Error("validateCard lets no missing card through");
         // From here on only the masked method exists; the number and CVV stay in the request.
-        const paymentMethod = maskCard(request.card!, cardNumber, paymentTokenKey);
+        const paymentMethod = maskCard(card, cardNumber, paymentTokenKey);
         const prices = createPriceLookup(catalog, ctx);
         const checkVoucher = createVoucherCheck(ordering, ctx);
 
@@ -213,7 +215,10 @@ export function createBasketService(deps: BasketServiceDeps) {
           // Every line is repriced and written back; only the units no checkout holds go into this order.
           const lines = await priced(current, prices, productIdsOf(current));
           const ordered = removeCheckedOutUnits(lines, held);
-          const { total, discount } = basketTotals(ordered, voucher)!;
+          const totals = basketTotals(ordered, voucher);
+          // An empty order was answered above (every unit awaits an earlier order) or refused as an empty basket.
+          if (totals === undefined) throw new FailedPreconditionError("the basket has nothing left to order");
+          const { total, discount } = totals;
           const acceptedAt = now();
           const record: CheckoutRecord = {
             requestId,

@@ -210,7 +210,8 @@ export interface BasketDb {
  * `ferretdbVersion` in buildInfo.
  */
 export async function hasAtomicConditionalUpdates(connection: Connection): Promise<boolean> {
-  const info = (await connection.db!.admin().command({ buildInfo: 1 })) as Record<string, unknown>;
+  if (connection.db === undefined) throw new Error("the MongoDB connection is not open yet: connect before asking the server what it is");
+  const info = (await connection.db.admin().command({ buildInfo: 1 })) as Record<string, unknown>;
   return info.ferretdbVersion === undefined;
 }
 

@@ -118,13 +118,15 @@ export async function updateBasket(db: BasketDb, buyerId: string, expectedRevisi
   } finally {
     // Released once the write is done, so a writer still holding an older read
     // can claim this revision only after the document has moved past it.
-    if (claim) await store(() => db.writeClaims!.deleteOne({ _id: claim }).exec());
+    const claims = db.writeClaims;
+    if (claim && claims) await store(() => claims.deleteOne({ _id: claim }).exec());
   }
 }
 
 /** Inserts the claim on (buyerId, revision): its id, or null when another writer holds it. */
 async function claimRevision(db: BasketDb, buyerId: string, revision: number, now: Date): Promise<unknown> {
-  const claims = db.writeClaims!;
+  const claims = db.writeClaims;
+  if (claims === undefined) throw new Error("revision claims are used only when the store cannot update conditionally; this store has none");
   try {
     return (await store(() => claims.create({ buyerId, revision, claimedAt: now })))._id;
   } catch (error) {

@@ -36,7 +36,7 @@ export function createPriceLookup(catalog: CatalogServiceClient, call: { log: Lo
   return async (productIds) => {
     const ids = [...new Set(productIds)].filter((id) => !asked.has(id));
     if (ids.length > 0) {
-      let response;
+      let response: Awaited<ReturnType<typeof callUnary<CatalogServiceClient, "getItemsByIds">>>;
       try {
         response = await callUnary(catalog, "getItemsByIds", { ids }, call.signal ? { signal: call.signal } : {});
       } catch (error) {

@@ -31,7 +31,7 @@ export function createVoucherCheck(ordering: OrderingServiceClient, call: { log:
     const key = code.toUpperCase();
     const known = verdicts.get(key);
     if (known) return known;
-    let response;
+    let response: Awaited<ReturnType<typeof callUnary<OrderingServiceClient, "checkVoucher">>>;
     try {
       response = await callUnary(ordering, "checkVoucher", { code }, call.signal ? { signal: call.signal } : {});
     } catch (error) {

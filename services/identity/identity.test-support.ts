@@ -117,7 +117,9 @@ export async function startTestIdentity(
     address,
     client,
     call,
-    shiftClock: (ms) => void (offsetMs = ms),
+    shiftClock: (ms) => {
+      offsetMs = ms;
+    },
     logText: () => lines.join(""),
     stop: async () => {
       client.close();

@@ -244,7 +244,9 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
       basket: new BasketServiceClient(address(basket.port), credentials.createInsecure()),
       ordering: new OrderingServiceClient(address(orderingPort), credentials.createInsecure()),
     };
-    cleanups.push(async () => Object.values(clients).forEach((client) => client.close()));
+    cleanups.push(async () => {
+      for (const client of Object.values(clients)) client.close();
+    });
 
     const orderingDb = createDatabase<OrderingDatabase>(databases.ordering.url, { variable: "MEL_ORDERING_DATABASE_URL", maxConnections: 2 });
     const catalogDb = createDatabase<CatalogDatabase>(databases.catalog.url, { variable: "MEL_CATALOG_DATABASE_URL", maxConnections: 2 });

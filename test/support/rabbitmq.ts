@@ -88,13 +88,16 @@ export function ensureRabbitMq(): Promise<void> {
  */
 export async function restartBroker(whileDown: () => Promise<void> = async () => undefined): Promise<void> {
   await rabbitmqctl("stop_app");
+  let failure: { error: unknown } | undefined;
   try {
     await whileDown();
-  } finally {
-    await rabbitmqctl("start_app").catch(() => startBroker());
-    const lastError = await waitUntilConnectable(60);
-    if (lastError !== undefined) throw new Error(`RabbitMQ did not come back after the restart: ${lastError}`);
+  } catch (error) {
+    failure = { error };
   }
+  await rabbitmqctl("start_app").catch(() => startBroker());
+  const lastError = await waitUntilConnectable(60);
+  if (lastError !== undefined) throw new Error(`RabbitMQ did not come back after the restart: ${lastError}`);
+  if (failure) throw failure.error;
 }
 
 /** A prefix like `t.<label>.<random>` for every exchange and queue a test declares. */

@@ -45,7 +45,7 @@ export function createUserCheckoutAcceptedHandler({
         return reject(`order id ${event.orderId} already belongs to another checkout`);
       }
       const at = now();
-      let order;
+      let order: ReturnType<typeof orderFromCheckout>;
       try {
         order = orderFromCheckout(checkoutToDraft(event), at);
       } catch (error) {
