@@ -2,11 +2,11 @@
 // would run them: the gateway's main.ts (no database or broker needed) and
 // catalog's (SQLite in a temp folder, the real RabbitMQ on names of its own).
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { describe, it } from "node:test";
+import { afterEach, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { credentials } from "@grpc/grpc-js";
 import { CatalogServiceClient, ListItemsRequest, type ListItemsResponse } from "../../gen/mel/catalog/v1/catalog.js";
@@ -19,7 +19,16 @@ interface Run {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   output(): string;
   signal(name: NodeJS.Signals): void;
+  /** Waits until `condition` holds, failing if the child exits first. */
+  until(what: string, condition: () => boolean): Promise<void>;
 }
+
+// Children still running when a test ends (it failed before stopping them)
+// are killed, or their open pipes would keep this file from ever finishing.
+const children = new Set<ChildProcess>();
+afterEach(() => {
+  for (const child of children) child.kill("SIGKILL");
+});
 
 function run(entry: string, env: Record<string, string>): Run {
   const child = spawn(process.execPath, ["--import", "tsx", join(root, entry)], {
@@ -30,13 +39,34 @@ function run(entry: string, env: Record<string, string>): Run {
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.once("exit", (code, signal) => done({ code, signal })));
-  return { exit, output: () => output, signal: (name) => child.kill(name) };
-}
-
-/** Waits for a line the child prints once it is up: its port is its own choice (0), so its log is the only sign. */
-function until(what: string, condition: () => boolean): Promise<void> {
-  return waitUntil(what, condition, 30_000, 50);
+  children.add(child);
+  let exited = false;
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+    child.once("exit", (code, signal) => {
+      exited = true;
+      children.delete(child);
+      done({ code, signal });
+    }),
+  );
+  return {
+    exit,
+    output: () => output,
+    signal: (name) => child.kill(name),
+    until(what, condition) {
+      // Its port is its own choice (0), so the line it prints once it is up is
+      // the only sign. Starting takes tsx a long while on a busy machine; a
+      // child that exits instead fails at once, with what it printed.
+      return waitUntil(
+        what,
+        () => {
+          if (exited) throw new Error(`${entry} exited before ${what}:\n${output}`);
+          return condition();
+        },
+        180_000,
+        50,
+      );
+    },
+  };
 }
 
 describe("runAsMain", () => {
@@ -49,7 +79,7 @@ describe("runAsMain", () => {
 
   it("starts, then on SIGTERM stops once and exits 0", async () => {
     const gateway = run("gateway/main.ts", { MEL_GATEWAY_PORT: "0", MEL_GATEWAY_HOST: "127.0.0.1" });
-    await until("the gateway to listen", () => gateway.output().includes("gateway listening"));
+    await gateway.until("the gateway to listen", () => gateway.output().includes("gateway listening"));
     gateway.signal("SIGTERM");
     const { code } = await gateway.exit;
     assert.equal(code, 0, gateway.output());
@@ -59,7 +89,7 @@ describe("runAsMain", () => {
   it("exits 1 with the reason when the service cannot start", async () => {
     // A second gateway on the first one's port cannot bind it.
     const blocker = run("gateway/main.ts", { MEL_GATEWAY_PORT: "0", MEL_GATEWAY_HOST: "127.0.0.1" });
-    await until("the first gateway to listen", () => blocker.output().includes("gateway listening"));
+    await blocker.until("the first gateway to listen", () => blocker.output().includes("gateway listening"));
     const url = /"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(blocker.output());
     assert.ok(url, blocker.output());
     const second = run("gateway/main.ts", { MEL_GATEWAY_PORT: url[1]!, MEL_GATEWAY_HOST: "127.0.0.1" });
@@ -83,7 +113,7 @@ describe("runAsMain", () => {
         MEL_EVENTS_EXCHANGE: `${prefix}.events`,
         MEL_CATALOG_QUEUE: `${prefix}.catalog`,
       });
-      await until("catalog to listen", () => /"msg":"catalog listening"/.test(catalog.output()));
+      await catalog.until("catalog to listen", () => /"msg":"catalog listening"/.test(catalog.output()));
       const address = /"address":"(127\.0\.0\.1:\d+)"/.exec(catalog.output());
       assert.ok(address, catalog.output());
       const client = new CatalogServiceClient(address[1]!, credentials.createInsecure());
