@@ -10,7 +10,15 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Kysely } from "kysely";
 import { OrderStarted } from "../gen/mel/events/v1/ordering_events.js";
-import { addToOutbox, createEventBus, createOutboxRelay, type EventBus, type MessagingTables, messagingTablesMigration } from "../platform/events/index.js";
+import {
+  addToOutbox,
+  createEventBus,
+  createOutboxRelay,
+  type EventBus,
+  type MessagingTables,
+  messagingTablesMigration,
+  outboxParkingMigration,
+} from "../platform/events/index.js";
 import { createLogger } from "../platform/log/index.js";
 import { createDatabase, migrateToLatest } from "../platform/sql/index.js";
 import { createTestPostgresDatabase } from "../test/support/postgres.js";
@@ -73,7 +81,7 @@ const event = (index: number) => ({ orderId: `order-${index}`, buyerId: "bench-b
 
 /** An outbox on `db` whose relay publishes through `bus`; one event per transaction, as a service writes them. */
 async function outboxScenario(name: string, db: Kysely<MessagingTables>, bus: EventBus): Promise<{ scenario: Scenario; stop(): Promise<void> }> {
-  await migrateToLatest(db, { "0000_messaging_tables": messagingTablesMigration }, { tablePrefix: "bench" });
+  await migrateToLatest(db, { "0000_messaging_tables": messagingTablesMigration, "0001_outbox_parking": outboxParkingMigration }, { tablePrefix: "bench" });
   const relay = createOutboxRelay({ db, bus, logger: quiet });
   relay.start();
   return {

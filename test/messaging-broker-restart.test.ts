@@ -16,6 +16,7 @@ import {
   handleOnce,
   type MessagingTables,
   messagingTablesMigration,
+  outboxParkingMigration,
   PublishError,
 } from "../platform/events/index.js";
 import { type AnyKysely, createDatabase, migrateToLatest } from "../platform/sql/index.js";
@@ -44,6 +45,7 @@ before(async () => {
     db,
     {
       "0000_messaging_tables": messagingTablesMigration,
+      "0002_outbox_parking": outboxParkingMigration,
       "0001_applied": {
         up: async (schemaDb: AnyKysely) => {
           await schemaDb.schema
