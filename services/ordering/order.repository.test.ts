@@ -383,6 +383,7 @@ describe("order repository on SQL Server (compiled)", () => {
     // 0001's inline UNIQUE has a generated name on SQL Server: 0002 looks it up before replacing it with the per-buyer one.
     assert.match(joined, /exec\('alter table orders drop constraint ' \+ quotename\(@name\)\)/);
     assert.match(joined, /alter table "orders" add constraint "orders_buyer_checkout_request_unique" unique \("buyer_id", "checkout_request_id"\)/);
+    assert.match(joined, /create index "orders_status_create_time" on "orders" \("status", "create_time", "id"\)/);
   });
 
   it("compiles the repository's statements to T-SQL (TOP, no LIMIT)", async () => {
