@@ -101,6 +101,39 @@ describe("storefront", () => {
     });
   });
 
+  it("an admin lists the paid orders, sees a shopper's new order among them and ships it from the list", async () => {
+    await asShopper("admin-ship-order", async ({ page }) => {
+      await register(page, newShopper("envio"));
+      await addToBasket(page, "Caneca Favo Esmaltada", 1);
+      await page.goto("/checkout");
+      await fillCheckout(page);
+      await page.getByRole("button", { name: "Fazer o pedido" }).click();
+      await page.waitForURL(/\/orders\/[0-9a-f-]{36}$/);
+      const orderId = new URL(page.url()).pathname.split("/").at(-1) ?? "";
+      await page.getByTestId("order-status").filter({ hasText: "Pago" }).waitFor({ timeout: 30_000 });
+
+      await signIn(page, adminEmail, adminPassword, "/admin");
+      await page.getByLabel("Situação dos pedidos").selectOption({ label: "Pago" });
+      const row = page.locator(`tr[data-order-id="${orderId}"]`);
+      await row.waitFor();
+      assert.equal(await row.getByTestId("admin-order-status").textContent(), "Pago");
+      assert.match(await textOf(row), /R\$ \d+,\d{2}/, "the total in reais");
+      await assertAccessible(page);
+
+      // By keyboard: the button takes Enter, and focus stays on the row once the button is gone.
+      const ship = row.getByRole("button", { name: `Enviar pedido ${orderId.slice(0, 8)}` });
+      await ship.focus();
+      await page.keyboard.press("Enter");
+      await row.getByTestId("admin-order-status").filter({ hasText: "Enviado" }).waitFor();
+      assert.equal(await row.getByRole("button").count(), 0, "a shipped order has nothing left to ship");
+      assert.equal(await page.evaluate<string | undefined>("document.activeElement?.closest('tr')?.dataset.orderId"), orderId);
+
+      await page.getByLabel("Situação dos pedidos").selectOption({ label: "Enviado" });
+      await page.locator(`tr[data-order-id="${orderId}"][data-status="SHIPPED"]`).waitFor();
+      await assertAccessible(page);
+    });
+  });
+
   it("a price changed by an admin shows old and new price on the basket page of a shopper holding the item", async () => {
     await asShopper("price-change-notice", async ({ page }) => {
       await register(page, newShopper("preco"));

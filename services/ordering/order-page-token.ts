@@ -1,4 +1,4 @@
-// ListOrders' page token: the (create_time, id) of the last order of the
+// ListOrders' and SearchOrders' page token: the (create_time, id) of the last order of the
 // previous page, so the next page starts right after it however many orders
 // arrive meanwhile (keyset paging, newest first). Opaque to callers.
 import { InvalidArgumentError } from "../../platform/errors/index.js";
@@ -11,12 +11,12 @@ export function encodePageToken(cursor: OrderCursor): string {
   return Buffer.from(JSON.stringify({ t: cursor.createTime, i: cursor.id })).toString("base64url");
 }
 
-/** The cursor in `token`; undefined for "" (the first page). */
-export function decodePageToken(token: string): OrderCursor | undefined {
+/** The cursor in `token`, a next_page_token of `method`; undefined for "" (the first page). */
+export function decodePageToken(token: string, method: "ListOrders" | "SearchOrders"): OrderCursor | undefined {
   if (token === "") return undefined;
   const invalid = new InvalidArgumentError(
     "page_token",
-    "is not a token from a previous ListOrders response; send the next_page_token as received, or none for the first page",
+    `is not a token from a previous ${method} response; send the next_page_token as received, or none for the first page`,
   );
   let parsed: unknown;
   try {

@@ -17,6 +17,13 @@ export function statusToProto(status: OrderStatus): ProtoOrderStatus {
   return protoStatuses[status];
 }
 
+const domainStatuses = new Map<ProtoOrderStatus, OrderStatus>(Object.entries(protoStatuses).map(([status, proto]) => [proto, status as OrderStatus]));
+
+/** The domain status a request names; undefined for UNSPECIFIED or a number no status has (the caller decides what that means). */
+export function statusFromProto(status: ProtoOrderStatus): OrderStatus | undefined {
+  return domainStatuses.get(status);
+}
+
 export function checkoutToDraft(event: UserCheckoutAccepted): CheckoutDraft {
   return {
     orderId: event.orderId,

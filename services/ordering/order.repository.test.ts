@@ -17,7 +17,9 @@ import {
   insertOrder,
   listBuyerOrders,
   nextStepDueAt,
+  type OrderCursor,
   rescheduleStep,
+  searchOrders,
   updateOrderStatus,
 } from "./order.repository.js";
 import type { OrderingDatabase } from "./order.table.js";
@@ -179,6 +181,38 @@ for (const dialect of testDialects) {
       const [firstOrder] = await listBuyerOrders(store.db, buyerId, 1);
       assert.equal(firstOrder?.lines.length, 2);
       assert.equal(firstOrder?.history.length, 1);
+    });
+
+    it("searches every buyer's orders of one status newest first, page by page", async () => {
+      const base = Date.parse("2031-03-01T00:00:00.000Z");
+      const noTrace = { correlationId: undefined, traceparent: undefined };
+      const wanted: Order[] = [];
+      for (let index = 0; index < 5; index++) {
+        // Two orders share each instant so the id tie-break is exercised; the buyers differ.
+        const order = newOrder({ buyerId: `buyer-search-${index % 3}` }, new Date(base + Math.floor(index / 2) * 1000));
+        await insertOrder(store.db, order, noTrace, undefined);
+        await updateOrderStatus(store.db, transition(order, "CANCELLED", order.createTime, { reason: "search" }), undefined);
+        wanted.push(order);
+      }
+      // Newer, but still SUBMITTED: another status is left out.
+      const submitted = newOrder({ buyerId: "buyer-search-0" }, new Date(base + 10_000));
+      await insertOrder(store.db, submitted, noTrace, undefined);
+      const expected = [...wanted].sort((a, b) => b.createTime.getTime() - a.createTime.getTime() || (a.id < b.id ? 1 : -1)).map((order) => order.id);
+      // Other tests' orders are older than these: the first pages are all this test's.
+      const seen: string[] = [];
+      let cursor: OrderCursor | undefined;
+      while (seen.length < expected.length) {
+        const page = await searchOrders(store.db, "CANCELLED", 2, cursor);
+        assert.ok(page.length > 0, `page after ${seen.length} orders is empty`);
+        assert.ok(page.every((order) => order.status === "CANCELLED"));
+        seen.push(...page.map((order) => order.id));
+        const last = page.at(-1) as Order;
+        cursor = { createTime: last.createTime.toISOString(), id: last.id };
+      }
+      assert.deepEqual(seen.slice(0, expected.length), expected);
+      const [newest] = await searchOrders(store.db, undefined, 1);
+      assert.equal(newest?.id, submitted.id, "no status means any status");
+      assert.equal(newest?.lines.length, 2);
     });
 
     it("keeps scheduled steps durable: due, claimed by one runner, rescheduled, cleared", async () => {
@@ -349,6 +383,7 @@ describe("order repository on SQL Server (compiled)", () => {
     // 0001's inline UNIQUE has a generated name on SQL Server: 0002 looks it up before replacing it with the per-buyer one.
     assert.match(joined, /exec\('alter table orders drop constraint ' \+ quotename\(@name\)\)/);
     assert.match(joined, /alter table "orders" add constraint "orders_buyer_checkout_request_unique" unique \("buyer_id", "checkout_request_id"\)/);
+    assert.match(joined, /create index "orders_status_create_time" on "orders" \("status", "create_time", "id"\)/);
   });
 
   it("compiles the repository's statements to T-SQL (TOP, no LIMIT)", async () => {
@@ -357,6 +392,7 @@ describe("order repository on SQL Server (compiled)", () => {
     await insertOrder(db, order, { correlationId: "c", traceparent: undefined }, { step: "await-validation", dueAt: new Date() });
     await findOrderRecord(db, order.id);
     await listBuyerOrders(db, "buyer", 20, { createTime: new Date().toISOString(), id: "x" });
+    await searchOrders(db, "PAID", 20, { createTime: new Date().toISOString(), id: "x" });
     await updateOrderStatus(db, transition(order, "CANCELLED", new Date()), undefined);
     await findDueSteps(db, new Date(), 10);
     await claimStep(db, order.id, "await-validation", new Date(), new Date());
@@ -366,6 +402,10 @@ describe("order repository on SQL Server (compiled)", () => {
     assert.ok(
       sqlText.some((text) => /select top\(\d+\)/i.test(text) && text.includes('from "orders"')),
       "TOP for limits",
+    );
+    assert.ok(
+      sqlText.some((text) => /select top\(\d+\) \* from "orders" where "status" = @\d+ and \("create_time" < @\d+ or/.test(text)),
+      "a status search pages by keyset",
     );
     assert.ok(
       sqlText.every((text) => !/\blimit\b/i.test(text)),

@@ -5,7 +5,7 @@
 // (order.repository.test.ts checks all three).
 import type { Kysely, SelectQueryBuilder } from "kysely";
 import { isMssql } from "../../platform/sql/index.js";
-import type { Order, OrderLine, StatusChange, Transition } from "./order.js";
+import type { Order, OrderLine, OrderStatus, StatusChange, Transition } from "./order.js";
 import type { OrderingDatabase, OrderLineRow, OrderRow, OrderStatusChangeRow } from "./order.table.js";
 import type { OrderStep, ScheduledStep } from "./order-step.js";
 
@@ -24,7 +24,7 @@ export interface OrderRecord {
   step: (ScheduledStep & { attempts: number }) | undefined;
 }
 
-/** Keyset position in a buyer's orders, newest first. */
+/** Keyset position in a list of orders, newest first. */
 export interface OrderCursor {
   createTime: string;
   id: string;
@@ -166,13 +166,24 @@ export async function findOrderIdByCheckoutRequest(db: Db, buyerId: string, chec
 
 /** Up to `limit` of a buyer's orders, newest first, after `cursor` when given. */
 export async function listBuyerOrders(db: Db, buyerId: string, limit: number, cursor?: OrderCursor): Promise<Order[]> {
-  let query = db.selectFrom("orders").selectAll().where("buyer_id", "=", buyerId);
+  return newestFirst(db, db.selectFrom("orders").selectAll().where("buyer_id", "=", buyerId), limit, cursor);
+}
+
+/** Up to `limit` orders of every buyer, newest first, only those now in `status` when given, after `cursor` when given. */
+export async function searchOrders(db: Db, status: OrderStatus | undefined, limit: number, cursor?: OrderCursor): Promise<Order[]> {
+  const query = db.selectFrom("orders").selectAll();
+  return newestFirst(db, status === undefined ? query : query.where("status", "=", status), limit, cursor);
+}
+
+/** One keyset page of `query`: (create_time, id) descending, strictly after `cursor`. */
+async function newestFirst(db: Db, query: SelectQueryBuilder<OrderingDatabase, "orders", OrderRow>, limit: number, cursor?: OrderCursor): Promise<Order[]> {
+  let page = query;
   if (cursor !== undefined) {
-    query = query.where((eb) =>
+    page = page.where((eb) =>
       eb.or([eb("create_time", "<", cursor.createTime), eb.and([eb("create_time", "=", cursor.createTime), eb("id", "<", cursor.id)])]),
     );
   }
-  const rows = await first(db, query.orderBy("create_time", "desc").orderBy("id", "desc"), limit).execute();
+  const rows = await first(db, page.orderBy("create_time", "desc").orderBy("id", "desc"), limit).execute();
   return withLinesAndHistory(db, rows);
 }
 

@@ -108,6 +108,16 @@ describe("OrderingService over gRPC", () => {
       (await unary<{ order?: ProtoOrder | undefined }>((md, cb) => client.shipOrder({ id }, md, cb), await metadataFor(subject, roles))).order as ProtoOrder,
     listOrders: async (subject: string, pageSize: number, pageToken = "") =>
       unary<{ orders: ProtoOrder[]; nextPageToken: string }>((md, cb) => client.listOrders({ pageSize, pageToken }, md, cb), await metadataFor(subject)),
+    searchOrders: async (subject: string, roles: string[], request: { status?: OrderStatus; pageSize?: number; pageToken?: string }) =>
+      unary<{ orders: ProtoOrder[]; nextPageToken: string }>(
+        (md, cb) =>
+          client.searchOrders(
+            { status: request.status ?? OrderStatus.ORDER_STATUS_UNSPECIFIED, pageSize: request.pageSize ?? 0, pageToken: request.pageToken ?? "" },
+            md,
+            cb,
+          ),
+        await metadataFor(subject, roles),
+      ),
   };
 
   function rejectsWith(promise: Promise<unknown>, code: status, message?: RegExp) {
@@ -218,6 +228,48 @@ describe("OrderingService over gRPC", () => {
     } while (token !== "");
     assert.equal(pages, 3);
     assert.deepEqual(seenIds, [...ids].reverse());
+  });
+
+  it("searches every buyer's orders of one status for an admin, newest first, page by page", async () => {
+    const paid: string[] = [];
+    for (const buyerId of ["buyer-search-a", "buyer-search-b", "buyer-search-a"]) paid.push((await paidOrder(buyerId)).checkout.orderId);
+    const waiting = (await placeOrder("buyer-search-b")).checkout.orderId;
+    const seenOrders: ProtoOrder[] = [];
+    let token = "";
+    do {
+      const page = await as.searchOrders("staff-search", ["admin"], { status: OrderStatus.ORDER_STATUS_PAID, pageSize: 2, pageToken: token });
+      assert.ok(page.orders.length <= 2);
+      seenOrders.push(...page.orders);
+      token = page.nextPageToken;
+    } while (token !== "");
+    assert.ok(seenOrders.every((order) => order.status === OrderStatus.ORDER_STATUS_PAID));
+    // Other tests' paid orders are older: these three come first, newest first.
+    assert.deepEqual(
+      seenOrders.slice(0, 3).map((order) => order.id),
+      [...paid].reverse(),
+    );
+    assert.deepEqual(
+      seenOrders.slice(0, 3).map((order) => order.buyerId),
+      ["buyer-search-a", "buyer-search-b", "buyer-search-a"],
+    );
+    const [newest] = (await as.searchOrders("staff-search", ["admin"], { pageSize: 1 })).orders;
+    assert.equal(newest?.id, waiting, "UNSPECIFIED means any status");
+  });
+
+  it("refuses SearchOrders to a buyer", async () => {
+    await rejectsWith(as.searchOrders("buyer-search-c", [], {}), status.PERMISSION_DENIED);
+  });
+
+  it("refuses SearchOrders with a bad status, page size or page token, naming the field", async () => {
+    const admin = ["admin"];
+    await rejectsWith(as.searchOrders("staff-search", admin, { status: 99 as OrderStatus }), status.INVALID_ARGUMENT, /^status: must be an OrderStatus/);
+    await rejectsWith(as.searchOrders("staff-search", admin, { pageSize: 101 }), status.INVALID_ARGUMENT, /^page_size: must be 1 to 100/);
+    await rejectsWith(as.searchOrders("staff-search", admin, { pageSize: -1 }), status.INVALID_ARGUMENT, /^page_size: /);
+    await rejectsWith(
+      as.searchOrders("staff-search", admin, { pageToken: "garbage!" }),
+      status.INVALID_ARGUMENT,
+      /^page_token: is not a token from a previous SearchOrders response/,
+    );
   });
 
   it("shows an order to its buyer and to admins; to anyone else it does not exist", async () => {

@@ -3,13 +3,13 @@
 // their events in the same transaction), and lets typed errors become
 // statuses in platform/grpc.
 import type { Kysely } from "kysely";
-import { OrderingServiceService } from "../../gen/mel/ordering/v1/ordering.js";
+import { OrderingServiceService, OrderStatus as ProtoOrderStatus } from "../../gen/mel/ordering/v1/ordering.js";
 import { InvalidArgumentError, NotFoundError, PermissionDeniedError } from "../../platform/errors/index.js";
 import { type Authenticate, type CallContext, implementService, type MethodPolicies } from "../../platform/grpc/index.js";
 import type { Logger } from "../../platform/log/index.js";
 import { type Order, orderLimits } from "./order.js";
-import { orderToProto } from "./order.mapper.js";
-import { findOrder, listBuyerOrders } from "./order.repository.js";
+import { orderToProto, statusFromProto } from "./order.mapper.js";
+import { findOrder, listBuyerOrders, searchOrders } from "./order.repository.js";
 import type { OrderingDatabase } from "./order.table.js";
 import { changeOrderStatus, type OrderChanged } from "./order-flow.js";
 import type { OrderNotifier } from "./order-notifier.js";
@@ -34,6 +34,7 @@ export const adminRole = "admin";
 
 export const orderingPolicies: MethodPolicies<typeof OrderingServiceService> = {
   listOrders: "authenticated",
+  searchOrders: { role: adminRole },
   getOrder: "authenticated",
   cancelOrder: "authenticated",
   shipOrder: { role: adminRole },
@@ -52,6 +53,24 @@ function requireOrderId(id: string): string {
   if (id === "") throw new InvalidArgumentError("id", "is required: the order's id");
   if (id.length > orderLimits.idLength) throw new InvalidArgumentError("id", `must be at most ${orderLimits.idLength} characters (got ${id.length})`);
   return id;
+}
+
+/** The status SearchOrders filters on; undefined (any status) for UNSPECIFIED. */
+function requireSearchStatus(status: ProtoOrderStatus) {
+  if (status === ProtoOrderStatus.ORDER_STATUS_UNSPECIFIED) return undefined;
+  const known = statusFromProto(status);
+  if (known === undefined) throw new InvalidArgumentError("status", `must be an OrderStatus, or ORDER_STATUS_UNSPECIFIED for any status (got ${status})`);
+  return known;
+}
+
+/** One more than the page size was read: the extra order says another page exists, and the page's last order is where it starts. */
+function pageOf(orders: readonly Order[], pageSize: number) {
+  const page = orders.slice(0, pageSize);
+  const last = page.at(-1);
+  return {
+    orders: page.map(orderToProto),
+    nextPageToken: orders.length > pageSize && last ? encodePageToken({ createTime: last.createTime.toISOString(), id: last.id }) : "",
+  };
 }
 
 function callerOf(ctx: CallContext) {
@@ -86,15 +105,15 @@ export function createOrderingService(deps: OrderingServiceDeps) {
     {
       async listOrders(request, ctx) {
         const pageSize = checkPageSize(request.pageSize);
-        const cursor = decodePageToken(request.pageToken);
-        // One more than asked says whether another page exists.
-        const orders = await listBuyerOrders(db, callerOf(ctx).id, pageSize + 1, cursor);
-        const page = orders.slice(0, pageSize);
-        const last = page.at(-1);
-        return {
-          orders: page.map(orderToProto),
-          nextPageToken: orders.length > pageSize && last ? encodePageToken({ createTime: last.createTime.toISOString(), id: last.id }) : "",
-        };
+        const cursor = decodePageToken(request.pageToken, "ListOrders");
+        return pageOf(await listBuyerOrders(db, callerOf(ctx).id, pageSize + 1, cursor), pageSize);
+      },
+
+      async searchOrders(request) {
+        const status = requireSearchStatus(request.status);
+        const pageSize = checkPageSize(request.pageSize);
+        const cursor = decodePageToken(request.pageToken, "SearchOrders");
+        return pageOf(await searchOrders(db, status, pageSize + 1, cursor), pageSize);
       },
 
       async getOrder(request, ctx) {

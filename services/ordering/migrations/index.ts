@@ -5,6 +5,7 @@ import type { MigrationSet } from "../../../platform/sql/index.js";
 import * as orderingTables from "./0001_ordering_tables.js";
 import * as checkoutRequestPerBuyer from "./0002_checkout_request_per_buyer.js";
 import * as vouchers from "./0004_vouchers.js";
+import * as ordersByStatus from "./0005_orders_by_status.js";
 
 export const orderingMigrations: MigrationSet = {
   "0000_messaging_tables": messagingTablesMigration,
@@ -12,4 +13,5 @@ export const orderingMigrations: MigrationSet = {
   "0002_checkout_request_per_buyer": checkoutRequestPerBuyer,
   "0003_outbox_parking": outboxParkingMigration,
   "0004_vouchers": vouchers,
+  "0005_orders_by_status": ordersByStatus,
 };

@@ -1,14 +1,15 @@
 // The shop's staff (role admin): items (create, change price, adjust stock,
-// delete) and shipping paid orders. A price change here reaches every basket
-// holding the item through ProductPriceChanged.
+// delete) and every buyer's orders, shipping the paid ones (admin-orders.tsx).
+// A price change here reaches every basket holding the item through
+// ProductPriceChanged.
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { CatalogBrand, CatalogItem, CatalogType } from "../../../gen/web/mel/catalog/v1/catalog_pb.js";
-import { OrderStatus } from "../../../gen/web/mel/ordering/v1/ordering_pb.js";
 import { type FieldErrors, fieldErrorsOf, messageOf } from "../api/errors.js";
 import { account, isAdmin } from "../api/session.js";
 import { useServices } from "../app-context.js";
 import { Field, FormError, focusFirstInvalid, Page } from "../components.js";
-import { formatMoney, statusLabels } from "../format.js";
+import { formatMoney } from "../format.js";
+import { AdminOrders } from "./admin-orders.js";
 
 /** "34,90", "34.90" or "1.234,50" (reais) in centavos; -1 when it is not an amount, for the server to refuse with its own words. */
 export function parseReais(text: string): bigint {
@@ -181,45 +182,6 @@ function CreateItemForm({ onCreated }: { onCreated: () => void }) {
   );
 }
 
-function ShipOrderForm() {
-  const { clients } = useServices();
-  const [id, setId] = useState("");
-  const [errors, setErrors] = useState<FieldErrors>({});
-  const [error, setError] = useState("");
-  const [done, setDone] = useState("");
-  return (
-    <form
-      class="ship-order"
-      noValidate
-      onSubmit={async (event) => {
-        event.preventDefault();
-        setErrors({});
-        setError("");
-        setDone("");
-        try {
-          const { order } = await clients.ordering.getOrder({ id: id.trim() });
-          if (order?.status !== OrderStatus.PAID) {
-            setError(`O pedido está ${order ? statusLabels[order.status] : "?"}: só pedidos pagos são enviados.`);
-            return;
-          }
-          const shipped = await clients.ordering.shipOrder({ id: id.trim() });
-          setDone(`Pedido ${shipped.order?.id.slice(0, 8)}: ${shipped.order ? statusLabels[shipped.order.status] : ""}`);
-        } catch (e: unknown) {
-          const fields = fieldErrorsOf(e);
-          setErrors(fields);
-          setError(fields.id ? "" : messageOf(e));
-        }
-      }}
-    >
-      <h2>Enviar pedido pago</h2>
-      <Field name="id" label="Número do pedido" value={id} onInput={setId} errors={errors} />
-      <FormError message={error} />
-      {done && <p role="status">{done}</p>}
-      <button type="submit">Marcar como enviado</button>
-    </form>
-  );
-}
-
 export function AdminPage() {
   const { clients } = useServices();
   const [query, setQuery] = useState("");
@@ -259,7 +221,7 @@ export function AdminPage() {
         ))}
       </ul>
       <CreateItemForm onCreated={refresh} />
-      <ShipOrderForm />
+      <AdminOrders />
     </Page>
   );
 }

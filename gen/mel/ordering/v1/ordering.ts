@@ -145,6 +145,20 @@ export interface ListOrdersResponse {
   nextPageToken: string;
 }
 
+export interface SearchOrdersRequest {
+  /** Only orders now in this status; UNSPECIFIED means any status. */
+  status: OrderStatus;
+  /** 1 to 100; 0 means the default (20). */
+  pageSize: number;
+  /** next_page_token of the previous response with the same status; empty for the first page. */
+  pageToken: string;
+}
+
+export interface SearchOrdersResponse {
+  orders: Order[];
+  nextPageToken: string;
+}
+
 export interface GetOrderRequest {
   id: string;
 }
@@ -1014,6 +1028,204 @@ export const ListOrdersResponse: MessageFns<ListOrdersResponse> = {
   },
   fromPartial<I extends Exact<DeepPartial<ListOrdersResponse>, I>>(object: I): ListOrdersResponse {
     const message = createBaseListOrdersResponse();
+    message.orders = object.orders?.map((e) => Order.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseSearchOrdersRequest(): SearchOrdersRequest {
+  return { status: 0, pageSize: 0, pageToken: "" };
+}
+
+export const SearchOrdersRequest: MessageFns<SearchOrdersRequest> = {
+  encode(message: SearchOrdersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.status !== 0) {
+      writer.uint32(8).int32(message.status);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SearchOrdersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSearchOrdersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SearchOrdersRequest {
+    return {
+      status: isSet(object.status) ? orderStatusFromJSON(object.status) : 0,
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: SearchOrdersRequest): unknown {
+    const obj: any = {};
+    if (message.status !== 0) {
+      obj.status = orderStatusToJSON(message.status);
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SearchOrdersRequest>, I>>(base?: I): SearchOrdersRequest {
+    return SearchOrdersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SearchOrdersRequest>, I>>(object: I): SearchOrdersRequest {
+    const message = createBaseSearchOrdersRequest();
+    message.status = object.status ?? 0;
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseSearchOrdersResponse(): SearchOrdersResponse {
+  return { orders: [], nextPageToken: "" };
+}
+
+export const SearchOrdersResponse: MessageFns<SearchOrdersResponse> = {
+  encode(message: SearchOrdersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.orders) {
+      Order.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SearchOrdersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSearchOrdersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.orders.push(Order.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SearchOrdersResponse {
+    return {
+      orders: globalThis.Array.isArray(object?.orders) ? object.orders.map((e: any) => Order.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: SearchOrdersResponse): unknown {
+    const obj: any = {};
+    if (message.orders?.length) {
+      obj.orders = message.orders.map((e) => Order.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SearchOrdersResponse>, I>>(base?: I): SearchOrdersResponse {
+    return SearchOrdersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SearchOrdersResponse>, I>>(object: I): SearchOrdersResponse {
+    const message = createBaseSearchOrdersResponse();
     message.orders = object.orders?.map((e) => Order.fromPartial(e)) || [];
     message.nextPageToken = object.nextPageToken ?? "";
     return message;
@@ -2670,6 +2882,17 @@ export const OrderingServiceService = {
     responseSerialize: (value: ListOrdersResponse): Buffer => Buffer.from(ListOrdersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListOrdersResponse => ListOrdersResponse.decode(value),
   },
+  /** Admin: every buyer's orders, newest first, optionally of one status. */
+  searchOrders: {
+    path: "/mel.ordering.v1.OrderingService/SearchOrders" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SearchOrdersRequest): Buffer => Buffer.from(SearchOrdersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SearchOrdersRequest => SearchOrdersRequest.decode(value),
+    responseSerialize: (value: SearchOrdersResponse): Buffer =>
+      Buffer.from(SearchOrdersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SearchOrdersResponse => SearchOrdersResponse.decode(value),
+  },
   /** One order (its buyer or an admin). */
   getOrder: {
     path: "/mel.ordering.v1.OrderingService/GetOrder" as const,
@@ -2774,6 +2997,8 @@ export const OrderingServiceService = {
 export interface OrderingServiceServer extends UntypedServiceImplementation {
   /** The caller's orders, newest first. */
   listOrders: handleUnaryCall<ListOrdersRequest, ListOrdersResponse>;
+  /** Admin: every buyer's orders, newest first, optionally of one status. */
+  searchOrders: handleUnaryCall<SearchOrdersRequest, SearchOrdersResponse>;
   /** One order (its buyer or an admin). */
   getOrder: handleUnaryCall<GetOrderRequest, GetOrderResponse>;
   /** The buyer cancels an order that is not yet paid. */
@@ -2813,6 +3038,22 @@ export interface OrderingServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListOrdersResponse) => void,
+  ): ClientUnaryCall;
+  /** Admin: every buyer's orders, newest first, optionally of one status. */
+  searchOrders(
+    request: SearchOrdersRequest,
+    callback: (error: ServiceError | null, response: SearchOrdersResponse) => void,
+  ): ClientUnaryCall;
+  searchOrders(
+    request: SearchOrdersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SearchOrdersResponse) => void,
+  ): ClientUnaryCall;
+  searchOrders(
+    request: SearchOrdersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SearchOrdersResponse) => void,
   ): ClientUnaryCall;
   /** One order (its buyer or an admin). */
   getOrder(

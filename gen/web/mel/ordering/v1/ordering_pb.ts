@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mel/ordering/v1/ordering.proto.
  */
 export const file_mel_ordering_v1_ordering: GenFile = /*@__PURE__*/
-  fileDesc("Ch5tZWwvb3JkZXJpbmcvdjEvb3JkZXJpbmcucHJvdG8SD21lbC5vcmRlcmluZy52MSKDAQoJT3JkZXJMaW5lEhIKCnByb2R1Y3RfaWQYASABKAkSFAoMcHJvZHVjdF9uYW1lGAIgASgJEhMKC3BpY3R1cmVfdXJsGAMgASgJEigKCnVuaXRfcHJpY2UYBCABKAsyFC5tZWwuY29tbW9uLnYxLk1vbmV5Eg0KBXVuaXRzGAUgASgFIoIBChFPcmRlclN0YXR1c0NoYW5nZRIsCgZzdGF0dXMYASABKA4yHC5tZWwub3JkZXJpbmcudjEuT3JkZXJTdGF0dXMSLwoLY2hhbmdlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgDIAEoCSKjBAoFT3JkZXISCgoCaWQYASABKAkSEAoIYnV5ZXJfaWQYAiABKAkSLAoGc3RhdHVzGAMgASgOMhwubWVsLm9yZGVyaW5nLnYxLk9yZGVyU3RhdHVzEicKB2FkZHJlc3MYBCABKAsyFi5tZWwuY29tbW9uLnYxLkFkZHJlc3MSNAoOcGF5bWVudF9tZXRob2QYBSABKAsyHC5tZWwuY29tbW9uLnYxLlBheW1lbnRNZXRob2QSKQoFbGluZXMYBiADKAsyGi5tZWwub3JkZXJpbmcudjEuT3JkZXJMaW5lEiMKBXRvdGFsGAcgASgLMhQubWVsLmNvbW1vbi52MS5Nb25leRI6Cg5zdGF0dXNfaGlzdG9yeRgIIAMoCzIiLm1lbC5vcmRlcmluZy52MS5PcmRlclN0YXR1c0NoYW5nZRIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhsKE2NoZWNrb3V0X3JlcXVlc3RfaWQYCyABKAkSJgoIc3VidG90YWwYDCABKAsyFC5tZWwuY29tbW9uLnYxLk1vbmV5EiYKCGRpc2NvdW50GA0gASgLMhQubWVsLmNvbW1vbi52MS5Nb25leRIUCgx2b3VjaGVyX2NvZGUYDiABKAkiOgoRTGlzdE9yZGVyc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiVQoSTGlzdE9yZGVyc1Jlc3BvbnNlEiYKBm9yZGVycxgBIAMoCzIWLm1lbC5vcmRlcmluZy52MS5PcmRlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiHQoPR2V0T3JkZXJSZXF1ZXN0EgoKAmlkGAEgASgJIjkKEEdldE9yZGVyUmVzcG9uc2USJQoFb3JkZXIYASABKAsyFi5tZWwub3JkZXJpbmcudjEuT3JkZXIiMAoSQ2FuY2VsT3JkZXJSZXF1ZXN0EgoKAmlkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSI8ChNDYW5jZWxPcmRlclJlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYubWVsLm9yZGVyaW5nLnYxLk9yZGVyIh4KEFNoaXBPcmRlclJlcXVlc3QSCgoCaWQYASABKAkiOgoRU2hpcE9yZGVyUmVzcG9uc2USJQoFb3JkZXIYASABKAsyFi5tZWwub3JkZXJpbmcudjEuT3JkZXIiHwoRV2F0Y2hPcmRlclJlcXVlc3QSCgoCaWQYASABKAkiOwoSV2F0Y2hPcmRlclJlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYubWVsLm9yZGVyaW5nLnYxLk9yZGVyIsgCCgdWb3VjaGVyEgwKBGNvZGUYASABKAkSEwoLcGVyY2VudF9vZmYYAiABKAUSKAoKYW1vdW50X29mZhgDIAEoCzIULm1lbC5jb21tb24udjEuTW9uZXkSHQoVcmVtYWluaW5nX3JlZGVtcHRpb25zGAQgASgFEi4KCnZhbGlkX2Zyb20YBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3ZhbGlkX3VudGlsGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZhY3RpdmUYByABKAgSLwoLY3JlYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJBChRDcmVhdGVWb3VjaGVyUmVxdWVzdBIpCgd2b3VjaGVyGAEgASgLMhgubWVsLm9yZGVyaW5nLnYxLlZvdWNoZXIiQgoVQ3JlYXRlVm91Y2hlclJlc3BvbnNlEikKB3ZvdWNoZXIYASABKAsyGC5tZWwub3JkZXJpbmcudjEuVm91Y2hlciJyChRVcGRhdGVWb3VjaGVyUmVxdWVzdBIpCgd2b3VjaGVyGAEgASgLMhgubWVsLm9yZGVyaW5nLnYxLlZvdWNoZXISLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkIKFVVwZGF0ZVZvdWNoZXJSZXNwb25zZRIpCgd2b3VjaGVyGAEgASgLMhgubWVsLm9yZGVyaW5nLnYxLlZvdWNoZXIiKAoYRGVhY3RpdmF0ZVZvdWNoZXJSZXF1ZXN0EgwKBGNvZGUYASABKAkiRgoZRGVhY3RpdmF0ZVZvdWNoZXJSZXNwb25zZRIpCgd2b3VjaGVyGAEgASgLMhgubWVsLm9yZGVyaW5nLnYxLlZvdWNoZXIiPAoTTGlzdFZvdWNoZXJzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJbChRMaXN0Vm91Y2hlcnNSZXNwb25zZRIqCgh2b3VjaGVycxgBIAMoCzIYLm1lbC5vcmRlcmluZy52MS5Wb3VjaGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIjChNDaGVja1ZvdWNoZXJSZXF1ZXN0EgwKBGNvZGUYASABKAkitAEKFENoZWNrVm91Y2hlclJlc3BvbnNlEg4KBnVzYWJsZRgBIAEoCBIOCgZyZWFzb24YAiABKAkSDAoEY29kZRgDIAEoCRITCgtwZXJjZW50X29mZhgEIAEoBRIoCgphbW91bnRfb2ZmGAUgASgLMhQubWVsLmNvbW1vbi52MS5Nb25leRIvCgt2YWxpZF91bnRpbBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAq3AEKC09yZGVyU3RhdHVzEhwKGE9SREVSX1NUQVRVU19VTlNQRUNJRklFRBAAEhoKFk9SREVSX1NUQVRVU19TVUJNSVRURUQQARIkCiBPUkRFUl9TVEFUVVNfQVdBSVRJTkdfVkFMSURBVElPThACEiAKHE9SREVSX1NUQVRVU19TVE9DS19DT05GSVJNRUQQAxIVChFPUkRFUl9TVEFUVVNfUEFJRBAEEhgKFE9SREVSX1NUQVRVU19TSElQUEVEEAUSGgoWT1JERVJfU1RBVFVTX0NBTkNFTExFRBAGMpMKCg9PcmRlcmluZ1NlcnZpY2USbQoKTGlzdE9yZGVycxIiLm1lbC5vcmRlcmluZy52MS5MaXN0T3JkZXJzUmVxdWVzdBojLm1lbC5vcmRlcmluZy52MS5MaXN0T3JkZXJzUmVzcG9uc2UiFoLT5JMCEBIOL2FwaS92MS9vcmRlcnMSbAoIR2V0T3JkZXISIC5tZWwub3JkZXJpbmcudjEuR2V0T3JkZXJSZXF1ZXN0GiEubWVsLm9yZGVyaW5nLnYxLkdldE9yZGVyUmVzcG9uc2UiG4LT5JMCFRITL2FwaS92MS9vcmRlcnMve2lkfRJ/CgtDYW5jZWxPcmRlchIjLm1lbC5vcmRlcmluZy52MS5DYW5jZWxPcmRlclJlcXVlc3QaJC5tZWwub3JkZXJpbmcudjEuQ2FuY2VsT3JkZXJSZXNwb25zZSIlgtPkkwIfOgEqIhovYXBpL3YxL29yZGVycy97aWR9OmNhbmNlbBJ3CglTaGlwT3JkZXISIS5tZWwub3JkZXJpbmcudjEuU2hpcE9yZGVyUmVxdWVzdBoiLm1lbC5vcmRlcmluZy52MS5TaGlwT3JkZXJSZXNwb25zZSIjgtPkkwIdOgEqIhgvYXBpL3YxL29yZGVycy97aWR9OnNoaXASegoKV2F0Y2hPcmRlchIiLm1lbC5vcmRlcmluZy52MS5XYXRjaE9yZGVyUmVxdWVzdBojLm1lbC5vcmRlcmluZy52MS5XYXRjaE9yZGVyUmVzcG9uc2UiIYLT5JMCGxIZL2FwaS92MS9vcmRlcnMve2lkfTp3YXRjaDABEoEBCg1DcmVhdGVWb3VjaGVyEiUubWVsLm9yZGVyaW5nLnYxLkNyZWF0ZVZvdWNoZXJSZXF1ZXN0GiYubWVsLm9yZGVyaW5nLnYxLkNyZWF0ZVZvdWNoZXJSZXNwb25zZSIhgtPkkwIbOgd2b3VjaGVyIhAvYXBpL3YxL3ZvdWNoZXJzEpABCg1VcGRhdGVWb3VjaGVyEiUubWVsLm9yZGVyaW5nLnYxLlVwZGF0ZVZvdWNoZXJSZXF1ZXN0GiYubWVsLm9yZGVyaW5nLnYxLlVwZGF0ZVZvdWNoZXJSZXNwb25zZSIwgtPkkwIqOgd2b3VjaGVyMh8vYXBpL3YxL3ZvdWNoZXJzL3t2b3VjaGVyLmNvZGV9EpkBChFEZWFjdGl2YXRlVm91Y2hlchIpLm1lbC5vcmRlcmluZy52MS5EZWFjdGl2YXRlVm91Y2hlclJlcXVlc3QaKi5tZWwub3JkZXJpbmcudjEuRGVhY3RpdmF0ZVZvdWNoZXJSZXNwb25zZSItgtPkkwInOgEqIiIvYXBpL3YxL3ZvdWNoZXJzL3tjb2RlfTpkZWFjdGl2YXRlEnUKDExpc3RWb3VjaGVycxIkLm1lbC5vcmRlcmluZy52MS5MaXN0Vm91Y2hlcnNSZXF1ZXN0GiUubWVsLm9yZGVyaW5nLnYxLkxpc3RWb3VjaGVyc1Jlc3BvbnNlIhiC0+STAhISEC9hcGkvdjEvdm91Y2hlcnMSggEKDENoZWNrVm91Y2hlchIkLm1lbC5vcmRlcmluZy52MS5DaGVja1ZvdWNoZXJSZXF1ZXN0GiUubWVsLm9yZGVyaW5nLnYxLkNoZWNrVm91Y2hlclJlc3BvbnNlIiWC0+STAh8SHS9hcGkvdjEvdm91Y2hlcnMve2NvZGV9OmNoZWNrYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_mel_common_v1_address, file_mel_common_v1_money, file_mel_common_v1_payment]);
+  fileDesc("Ch5tZWwvb3JkZXJpbmcvdjEvb3JkZXJpbmcucHJvdG8SD21lbC5vcmRlcmluZy52MSKDAQoJT3JkZXJMaW5lEhIKCnByb2R1Y3RfaWQYASABKAkSFAoMcHJvZHVjdF9uYW1lGAIgASgJEhMKC3BpY3R1cmVfdXJsGAMgASgJEigKCnVuaXRfcHJpY2UYBCABKAsyFC5tZWwuY29tbW9uLnYxLk1vbmV5Eg0KBXVuaXRzGAUgASgFIoIBChFPcmRlclN0YXR1c0NoYW5nZRIsCgZzdGF0dXMYASABKA4yHC5tZWwub3JkZXJpbmcudjEuT3JkZXJTdGF0dXMSLwoLY2hhbmdlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgDIAEoCSKjBAoFT3JkZXISCgoCaWQYASABKAkSEAoIYnV5ZXJfaWQYAiABKAkSLAoGc3RhdHVzGAMgASgOMhwubWVsLm9yZGVyaW5nLnYxLk9yZGVyU3RhdHVzEicKB2FkZHJlc3MYBCABKAsyFi5tZWwuY29tbW9uLnYxLkFkZHJlc3MSNAoOcGF5bWVudF9tZXRob2QYBSABKAsyHC5tZWwuY29tbW9uLnYxLlBheW1lbnRNZXRob2QSKQoFbGluZXMYBiADKAsyGi5tZWwub3JkZXJpbmcudjEuT3JkZXJMaW5lEiMKBXRvdGFsGAcgASgLMhQubWVsLmNvbW1vbi52MS5Nb25leRI6Cg5zdGF0dXNfaGlzdG9yeRgIIAMoCzIiLm1lbC5vcmRlcmluZy52MS5PcmRlclN0YXR1c0NoYW5nZRIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhsKE2NoZWNrb3V0X3JlcXVlc3RfaWQYCyABKAkSJgoIc3VidG90YWwYDCABKAsyFC5tZWwuY29tbW9uLnYxLk1vbmV5EiYKCGRpc2NvdW50GA0gASgLMhQubWVsLmNvbW1vbi52MS5Nb25leRIUCgx2b3VjaGVyX2NvZGUYDiABKAkiOgoRTGlzdE9yZGVyc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiVQoSTGlzdE9yZGVyc1Jlc3BvbnNlEiYKBm9yZGVycxgBIAMoCzIWLm1lbC5vcmRlcmluZy52MS5PcmRlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiagoTU2VhcmNoT3JkZXJzUmVxdWVzdBIsCgZzdGF0dXMYASABKA4yHC5tZWwub3JkZXJpbmcudjEuT3JkZXJTdGF0dXMSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiVwoUU2VhcmNoT3JkZXJzUmVzcG9uc2USJgoGb3JkZXJzGAEgAygLMhYubWVsLm9yZGVyaW5nLnYxLk9yZGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIdCg9HZXRPcmRlclJlcXVlc3QSCgoCaWQYASABKAkiOQoQR2V0T3JkZXJSZXNwb25zZRIlCgVvcmRlchgBIAEoCzIWLm1lbC5vcmRlcmluZy52MS5PcmRlciIwChJDYW5jZWxPcmRlclJlcXVlc3QSCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJIjwKE0NhbmNlbE9yZGVyUmVzcG9uc2USJQoFb3JkZXIYASABKAsyFi5tZWwub3JkZXJpbmcudjEuT3JkZXIiHgoQU2hpcE9yZGVyUmVxdWVzdBIKCgJpZBgBIAEoCSI6ChFTaGlwT3JkZXJSZXNwb25zZRIlCgVvcmRlchgBIAEoCzIWLm1lbC5vcmRlcmluZy52MS5PcmRlciIfChFXYXRjaE9yZGVyUmVxdWVzdBIKCgJpZBgBIAEoCSI7ChJXYXRjaE9yZGVyUmVzcG9uc2USJQoFb3JkZXIYASABKAsyFi5tZWwub3JkZXJpbmcudjEuT3JkZXIiyAIKB1ZvdWNoZXISDAoEY29kZRgBIAEoCRITCgtwZXJjZW50X29mZhgCIAEoBRIoCgphbW91bnRfb2ZmGAMgASgLMhQubWVsLmNvbW1vbi52MS5Nb25leRIdChVyZW1haW5pbmdfcmVkZW1wdGlvbnMYBCABKAUSLgoKdmFsaWRfZnJvbRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdmFsaWRfdW50aWwYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBmFjdGl2ZRgHIAEoCBIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkEKFENyZWF0ZVZvdWNoZXJSZXF1ZXN0EikKB3ZvdWNoZXIYASABKAsyGC5tZWwub3JkZXJpbmcudjEuVm91Y2hlciJCChVDcmVhdGVWb3VjaGVyUmVzcG9uc2USKQoHdm91Y2hlchgBIAEoCzIYLm1lbC5vcmRlcmluZy52MS5Wb3VjaGVyInIKFFVwZGF0ZVZvdWNoZXJSZXF1ZXN0EikKB3ZvdWNoZXIYASABKAsyGC5tZWwub3JkZXJpbmcudjEuVm91Y2hlchIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siQgoVVXBkYXRlVm91Y2hlclJlc3BvbnNlEikKB3ZvdWNoZXIYASABKAsyGC5tZWwub3JkZXJpbmcudjEuVm91Y2hlciIoChhEZWFjdGl2YXRlVm91Y2hlclJlcXVlc3QSDAoEY29kZRgBIAEoCSJGChlEZWFjdGl2YXRlVm91Y2hlclJlc3BvbnNlEikKB3ZvdWNoZXIYASABKAsyGC5tZWwub3JkZXJpbmcudjEuVm91Y2hlciI8ChNMaXN0Vm91Y2hlcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlsKFExpc3RWb3VjaGVyc1Jlc3BvbnNlEioKCHZvdWNoZXJzGAEgAygLMhgubWVsLm9yZGVyaW5nLnYxLlZvdWNoZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiMKE0NoZWNrVm91Y2hlclJlcXVlc3QSDAoEY29kZRgBIAEoCSK0AQoUQ2hlY2tWb3VjaGVyUmVzcG9uc2USDgoGdXNhYmxlGAEgASgIEg4KBnJlYXNvbhgCIAEoCRIMCgRjb2RlGAMgASgJEhMKC3BlcmNlbnRfb2ZmGAQgASgFEigKCmFtb3VudF9vZmYYBSABKAsyFC5tZWwuY29tbW9uLnYxLk1vbmV5Ei8KC3ZhbGlkX3VudGlsGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCrcAQoLT3JkZXJTdGF0dXMSHAoYT1JERVJfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGgoWT1JERVJfU1RBVFVTX1NVQk1JVFRFRBABEiQKIE9SREVSX1NUQVRVU19BV0FJVElOR19WQUxJREFUSU9OEAISIAocT1JERVJfU1RBVFVTX1NUT0NLX0NPTkZJUk1FRBADEhUKEU9SREVSX1NUQVRVU19QQUlEEAQSGAoUT1JERVJfU1RBVFVTX1NISVBQRUQQBRIaChZPUkRFUl9TVEFUVVNfQ0FOQ0VMTEVEEAYykgsKD09yZGVyaW5nU2VydmljZRJtCgpMaXN0T3JkZXJzEiIubWVsLm9yZGVyaW5nLnYxLkxpc3RPcmRlcnNSZXF1ZXN0GiMubWVsLm9yZGVyaW5nLnYxLkxpc3RPcmRlcnNSZXNwb25zZSIWgtPkkwIQEg4vYXBpL3YxL29yZGVycxJ9CgxTZWFyY2hPcmRlcnMSJC5tZWwub3JkZXJpbmcudjEuU2VhcmNoT3JkZXJzUmVxdWVzdBolLm1lbC5vcmRlcmluZy52MS5TZWFyY2hPcmRlcnNSZXNwb25zZSIgkAIBgtPkkwIXEhUvYXBpL3YxL29yZGVyczpzZWFyY2gSbAoIR2V0T3JkZXISIC5tZWwub3JkZXJpbmcudjEuR2V0T3JkZXJSZXF1ZXN0GiEubWVsLm9yZGVyaW5nLnYxLkdldE9yZGVyUmVzcG9uc2UiG4LT5JMCFRITL2FwaS92MS9vcmRlcnMve2lkfRJ/CgtDYW5jZWxPcmRlchIjLm1lbC5vcmRlcmluZy52MS5DYW5jZWxPcmRlclJlcXVlc3QaJC5tZWwub3JkZXJpbmcudjEuQ2FuY2VsT3JkZXJSZXNwb25zZSIlgtPkkwIfOgEqIhovYXBpL3YxL29yZGVycy97aWR9OmNhbmNlbBJ3CglTaGlwT3JkZXISIS5tZWwub3JkZXJpbmcudjEuU2hpcE9yZGVyUmVxdWVzdBoiLm1lbC5vcmRlcmluZy52MS5TaGlwT3JkZXJSZXNwb25zZSIjgtPkkwIdOgEqIhgvYXBpL3YxL29yZGVycy97aWR9OnNoaXASegoKV2F0Y2hPcmRlchIiLm1lbC5vcmRlcmluZy52MS5XYXRjaE9yZGVyUmVxdWVzdBojLm1lbC5vcmRlcmluZy52MS5XYXRjaE9yZGVyUmVzcG9uc2UiIYLT5JMCGxIZL2FwaS92MS9vcmRlcnMve2lkfTp3YXRjaDABEoEBCg1DcmVhdGVWb3VjaGVyEiUubWVsLm9yZGVyaW5nLnYxLkNyZWF0ZVZvdWNoZXJSZXF1ZXN0GiYubWVsLm9yZGVyaW5nLnYxLkNyZWF0ZVZvdWNoZXJSZXNwb25zZSIhgtPkkwIbOgd2b3VjaGVyIhAvYXBpL3YxL3ZvdWNoZXJzEpABCg1VcGRhdGVWb3VjaGVyEiUubWVsLm9yZGVyaW5nLnYxLlVwZGF0ZVZvdWNoZXJSZXF1ZXN0GiYubWVsLm9yZGVyaW5nLnYxLlVwZGF0ZVZvdWNoZXJSZXNwb25zZSIwgtPkkwIqOgd2b3VjaGVyMh8vYXBpL3YxL3ZvdWNoZXJzL3t2b3VjaGVyLmNvZGV9EpkBChFEZWFjdGl2YXRlVm91Y2hlchIpLm1lbC5vcmRlcmluZy52MS5EZWFjdGl2YXRlVm91Y2hlclJlcXVlc3QaKi5tZWwub3JkZXJpbmcudjEuRGVhY3RpdmF0ZVZvdWNoZXJSZXNwb25zZSItgtPkkwInOgEqIiIvYXBpL3YxL3ZvdWNoZXJzL3tjb2RlfTpkZWFjdGl2YXRlEnUKDExpc3RWb3VjaGVycxIkLm1lbC5vcmRlcmluZy52MS5MaXN0Vm91Y2hlcnNSZXF1ZXN0GiUubWVsLm9yZGVyaW5nLnYxLkxpc3RWb3VjaGVyc1Jlc3BvbnNlIhiC0+STAhISEC9hcGkvdjEvdm91Y2hlcnMSggEKDENoZWNrVm91Y2hlchIkLm1lbC5vcmRlcmluZy52MS5DaGVja1ZvdWNoZXJSZXF1ZXN0GiUubWVsLm9yZGVyaW5nLnYxLkNoZWNrVm91Y2hlclJlc3BvbnNlIiWC0+STAh8SHS9hcGkvdjEvdm91Y2hlcnMve2NvZGV9OmNoZWNrYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_mel_common_v1_address, file_mel_common_v1_money, file_mel_common_v1_payment]);
 
 /**
  * @generated from message mel.ordering.v1.OrderLine
@@ -222,6 +222,61 @@ export const ListOrdersResponseSchema: GenMessage<ListOrdersResponse> = /*@__PUR
   messageDesc(file_mel_ordering_v1_ordering, 4);
 
 /**
+ * @generated from message mel.ordering.v1.SearchOrdersRequest
+ */
+export type SearchOrdersRequest = Message<"mel.ordering.v1.SearchOrdersRequest"> & {
+  /**
+   * Only orders now in this status; UNSPECIFIED means any status.
+   *
+   * @generated from field: mel.ordering.v1.OrderStatus status = 1;
+   */
+  status: OrderStatus;
+
+  /**
+   * 1 to 100; 0 means the default (20).
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous response with the same status; empty for the first page.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message mel.ordering.v1.SearchOrdersRequest.
+ * Use `create(SearchOrdersRequestSchema)` to create a new message.
+ */
+export const SearchOrdersRequestSchema: GenMessage<SearchOrdersRequest> = /*@__PURE__*/
+  messageDesc(file_mel_ordering_v1_ordering, 5);
+
+/**
+ * @generated from message mel.ordering.v1.SearchOrdersResponse
+ */
+export type SearchOrdersResponse = Message<"mel.ordering.v1.SearchOrdersResponse"> & {
+  /**
+   * @generated from field: repeated mel.ordering.v1.Order orders = 1;
+   */
+  orders: Order[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message mel.ordering.v1.SearchOrdersResponse.
+ * Use `create(SearchOrdersResponseSchema)` to create a new message.
+ */
+export const SearchOrdersResponseSchema: GenMessage<SearchOrdersResponse> = /*@__PURE__*/
+  messageDesc(file_mel_ordering_v1_ordering, 6);
+
+/**
  * @generated from message mel.ordering.v1.GetOrderRequest
  */
 export type GetOrderRequest = Message<"mel.ordering.v1.GetOrderRequest"> & {
@@ -236,7 +291,7 @@ export type GetOrderRequest = Message<"mel.ordering.v1.GetOrderRequest"> & {
  * Use `create(GetOrderRequestSchema)` to create a new message.
  */
 export const GetOrderRequestSchema: GenMessage<GetOrderRequest> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 5);
+  messageDesc(file_mel_ordering_v1_ordering, 7);
 
 /**
  * @generated from message mel.ordering.v1.GetOrderResponse
@@ -253,7 +308,7 @@ export type GetOrderResponse = Message<"mel.ordering.v1.GetOrderResponse"> & {
  * Use `create(GetOrderResponseSchema)` to create a new message.
  */
 export const GetOrderResponseSchema: GenMessage<GetOrderResponse> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 6);
+  messageDesc(file_mel_ordering_v1_ordering, 8);
 
 /**
  * @generated from message mel.ordering.v1.CancelOrderRequest
@@ -275,7 +330,7 @@ export type CancelOrderRequest = Message<"mel.ordering.v1.CancelOrderRequest"> &
  * Use `create(CancelOrderRequestSchema)` to create a new message.
  */
 export const CancelOrderRequestSchema: GenMessage<CancelOrderRequest> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 7);
+  messageDesc(file_mel_ordering_v1_ordering, 9);
 
 /**
  * @generated from message mel.ordering.v1.CancelOrderResponse
@@ -292,7 +347,7 @@ export type CancelOrderResponse = Message<"mel.ordering.v1.CancelOrderResponse">
  * Use `create(CancelOrderResponseSchema)` to create a new message.
  */
 export const CancelOrderResponseSchema: GenMessage<CancelOrderResponse> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 8);
+  messageDesc(file_mel_ordering_v1_ordering, 10);
 
 /**
  * @generated from message mel.ordering.v1.ShipOrderRequest
@@ -309,7 +364,7 @@ export type ShipOrderRequest = Message<"mel.ordering.v1.ShipOrderRequest"> & {
  * Use `create(ShipOrderRequestSchema)` to create a new message.
  */
 export const ShipOrderRequestSchema: GenMessage<ShipOrderRequest> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 9);
+  messageDesc(file_mel_ordering_v1_ordering, 11);
 
 /**
  * @generated from message mel.ordering.v1.ShipOrderResponse
@@ -326,7 +381,7 @@ export type ShipOrderResponse = Message<"mel.ordering.v1.ShipOrderResponse"> & {
  * Use `create(ShipOrderResponseSchema)` to create a new message.
  */
 export const ShipOrderResponseSchema: GenMessage<ShipOrderResponse> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 10);
+  messageDesc(file_mel_ordering_v1_ordering, 12);
 
 /**
  * @generated from message mel.ordering.v1.WatchOrderRequest
@@ -343,7 +398,7 @@ export type WatchOrderRequest = Message<"mel.ordering.v1.WatchOrderRequest"> & {
  * Use `create(WatchOrderRequestSchema)` to create a new message.
  */
 export const WatchOrderRequestSchema: GenMessage<WatchOrderRequest> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 11);
+  messageDesc(file_mel_ordering_v1_ordering, 13);
 
 /**
  * @generated from message mel.ordering.v1.WatchOrderResponse
@@ -360,7 +415,7 @@ export type WatchOrderResponse = Message<"mel.ordering.v1.WatchOrderResponse"> &
  * Use `create(WatchOrderResponseSchema)` to create a new message.
  */
 export const WatchOrderResponseSchema: GenMessage<WatchOrderResponse> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 12);
+  messageDesc(file_mel_ordering_v1_ordering, 14);
 
 /**
  * A discount code. Exactly one of percent_off and amount_off is set.
@@ -429,7 +484,7 @@ export type Voucher = Message<"mel.ordering.v1.Voucher"> & {
  * Use `create(VoucherSchema)` to create a new message.
  */
 export const VoucherSchema: GenMessage<Voucher> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 13);
+  messageDesc(file_mel_ordering_v1_ordering, 15);
 
 /**
  * @generated from message mel.ordering.v1.CreateVoucherRequest
@@ -446,7 +501,7 @@ export type CreateVoucherRequest = Message<"mel.ordering.v1.CreateVoucherRequest
  * Use `create(CreateVoucherRequestSchema)` to create a new message.
  */
 export const CreateVoucherRequestSchema: GenMessage<CreateVoucherRequest> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 14);
+  messageDesc(file_mel_ordering_v1_ordering, 16);
 
 /**
  * @generated from message mel.ordering.v1.CreateVoucherResponse
@@ -463,7 +518,7 @@ export type CreateVoucherResponse = Message<"mel.ordering.v1.CreateVoucherRespon
  * Use `create(CreateVoucherResponseSchema)` to create a new message.
  */
 export const CreateVoucherResponseSchema: GenMessage<CreateVoucherResponse> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 15);
+  messageDesc(file_mel_ordering_v1_ordering, 17);
 
 /**
  * @generated from message mel.ordering.v1.UpdateVoucherRequest
@@ -489,7 +544,7 @@ export type UpdateVoucherRequest = Message<"mel.ordering.v1.UpdateVoucherRequest
  * Use `create(UpdateVoucherRequestSchema)` to create a new message.
  */
 export const UpdateVoucherRequestSchema: GenMessage<UpdateVoucherRequest> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 16);
+  messageDesc(file_mel_ordering_v1_ordering, 18);
 
 /**
  * @generated from message mel.ordering.v1.UpdateVoucherResponse
@@ -506,7 +561,7 @@ export type UpdateVoucherResponse = Message<"mel.ordering.v1.UpdateVoucherRespon
  * Use `create(UpdateVoucherResponseSchema)` to create a new message.
  */
 export const UpdateVoucherResponseSchema: GenMessage<UpdateVoucherResponse> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 17);
+  messageDesc(file_mel_ordering_v1_ordering, 19);
 
 /**
  * @generated from message mel.ordering.v1.DeactivateVoucherRequest
@@ -523,7 +578,7 @@ export type DeactivateVoucherRequest = Message<"mel.ordering.v1.DeactivateVouche
  * Use `create(DeactivateVoucherRequestSchema)` to create a new message.
  */
 export const DeactivateVoucherRequestSchema: GenMessage<DeactivateVoucherRequest> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 18);
+  messageDesc(file_mel_ordering_v1_ordering, 20);
 
 /**
  * @generated from message mel.ordering.v1.DeactivateVoucherResponse
@@ -540,7 +595,7 @@ export type DeactivateVoucherResponse = Message<"mel.ordering.v1.DeactivateVouch
  * Use `create(DeactivateVoucherResponseSchema)` to create a new message.
  */
 export const DeactivateVoucherResponseSchema: GenMessage<DeactivateVoucherResponse> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 19);
+  messageDesc(file_mel_ordering_v1_ordering, 21);
 
 /**
  * @generated from message mel.ordering.v1.ListVouchersRequest
@@ -564,7 +619,7 @@ export type ListVouchersRequest = Message<"mel.ordering.v1.ListVouchersRequest">
  * Use `create(ListVouchersRequestSchema)` to create a new message.
  */
 export const ListVouchersRequestSchema: GenMessage<ListVouchersRequest> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 20);
+  messageDesc(file_mel_ordering_v1_ordering, 22);
 
 /**
  * @generated from message mel.ordering.v1.ListVouchersResponse
@@ -586,7 +641,7 @@ export type ListVouchersResponse = Message<"mel.ordering.v1.ListVouchersResponse
  * Use `create(ListVouchersResponseSchema)` to create a new message.
  */
 export const ListVouchersResponseSchema: GenMessage<ListVouchersResponse> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 21);
+  messageDesc(file_mel_ordering_v1_ordering, 23);
 
 /**
  * @generated from message mel.ordering.v1.CheckVoucherRequest
@@ -603,7 +658,7 @@ export type CheckVoucherRequest = Message<"mel.ordering.v1.CheckVoucherRequest">
  * Use `create(CheckVoucherRequestSchema)` to create a new message.
  */
 export const CheckVoucherRequestSchema: GenMessage<CheckVoucherRequest> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 22);
+  messageDesc(file_mel_ordering_v1_ordering, 24);
 
 /**
  * @generated from message mel.ordering.v1.CheckVoucherResponse
@@ -651,7 +706,7 @@ export type CheckVoucherResponse = Message<"mel.ordering.v1.CheckVoucherResponse
  * Use `create(CheckVoucherResponseSchema)` to create a new message.
  */
 export const CheckVoucherResponseSchema: GenMessage<CheckVoucherResponse> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 23);
+  messageDesc(file_mel_ordering_v1_ordering, 25);
 
 /**
  * @generated from enum mel.ordering.v1.OrderStatus
@@ -714,6 +769,16 @@ export const OrderingService: GenService<{
     methodKind: "unary";
     input: typeof ListOrdersRequestSchema;
     output: typeof ListOrdersResponseSchema;
+  },
+  /**
+   * Admin: every buyer's orders, newest first, optionally of one status.
+   *
+   * @generated from rpc mel.ordering.v1.OrderingService.SearchOrders
+   */
+  searchOrders: {
+    methodKind: "unary";
+    input: typeof SearchOrdersRequestSchema;
+    output: typeof SearchOrdersResponseSchema;
   },
   /**
    * One order (its buyer or an admin).
