@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Kysely } from "kysely";
 import {
+  OrderCancellationCause,
   CheckoutRejected,
   OrderStatusChangedToAwaitingValidation,
   OrderStatusChangedToCancelled,
@@ -201,6 +202,7 @@ for (const dialect of testDialects) {
       );
       const cancelled = OrderStatusChangedToCancelled.decode(events.at(-1)!.payload);
       assert.equal(cancelled.items.length, 2, "catalog is told what to release");
+      assert.equal(cancelled.cause, OrderCancellationCause.ORDER_CANCELLATION_CAUSE_PAYMENT_DECLINED);
     });
 
     it("cancels on stock rejection naming the short items, once", async () => {
@@ -217,7 +219,9 @@ for (const dialect of testDialects) {
       assert.match(order?.history.at(-1)?.reason ?? "", /product-b \(wanted 1, available 0\)/);
       assert.equal(order?.history.length, 3);
       const events = await outbox(store.db, checkout.orderId);
-      assert.equal(events.filter((row) => row.event_type === "OrderStatusChangedToCancelled").length, 1);
+      const cancellations = events.filter((row) => row.event_type === "OrderStatusChangedToCancelled");
+      assert.equal(cancellations.length, 1);
+      assert.equal(OrderStatusChangedToCancelled.decode(cancellations[0]!.payload).cause, OrderCancellationCause.ORDER_CANCELLATION_CAUSE_STOCK_SHORT);
     });
 
     it("gives back stock reserved for an order cancelled meanwhile", async () => {
@@ -226,7 +230,14 @@ for (const dialect of testDialects) {
       await runner.runDueSteps();
       await store.db
         .transaction()
-        .execute((trx) => changeOrderStatus(trx, checkout.orderId, "CANCELLED", { now: new Date(), timings: deps.timings, reason: "buyer" }));
+        .execute((trx) =>
+          changeOrderStatus(trx, checkout.orderId, "CANCELLED", {
+            now: new Date(),
+            timings: deps.timings,
+            reason: "buyer",
+            cause: OrderCancellationCause.ORDER_CANCELLATION_CAUSE_BUYER,
+          }),
+        );
       await createOrderStockConfirmedHandler(deps)({ orderId: checkout.orderId }, testMeta("OrderStockConfirmed", `late-${checkout.orderId}`));
       const order = await findOrder(store.db, checkout.orderId);
       assert.equal(order?.status, "CANCELLED");
@@ -244,7 +255,14 @@ for (const dialect of testDialects) {
       await startOrder(slow)(checkout, testMeta("UserCheckoutAccepted", `evt-${checkout.orderId}`));
       await store.db
         .transaction()
-        .execute((trx) => changeOrderStatus(trx, checkout.orderId, "CANCELLED", { now: new Date(), timings: slow.timings, reason: "buyer" }));
+        .execute((trx) =>
+          changeOrderStatus(trx, checkout.orderId, "CANCELLED", {
+            now: new Date(),
+            timings: slow.timings,
+            reason: "buyer",
+            cause: OrderCancellationCause.ORDER_CANCELLATION_CAUSE_BUYER,
+          }),
+        );
       await runner.runDueSteps();
       const record = await findOrderRecord(store.db, checkout.orderId);
       assert.equal(record?.order.status, "CANCELLED");

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
+import { OrderCancellationCause } from "../../../gen/mel/events/v1/ordering_events.js";
 import { findOrder } from "../order.repository.js";
 import { changeOrderStatus, type OrderFlowDeps } from "../order-flow.js";
 import {
@@ -108,10 +109,25 @@ for (const dialect of testDialects) {
       assert.equal((await findVoucher(store.db, voucher.code))?.remainingRedemptions, 0);
       await store.db
         .transaction()
-        .execute((trx) => changeOrderStatus(trx, checkout.orderId, "CANCELLED", { now: new Date(), timings: deps.timings, reason: "test" }));
+        .execute((trx) =>
+          changeOrderStatus(trx, checkout.orderId, "CANCELLED", {
+            now: new Date(),
+            timings: deps.timings,
+            reason: "test",
+            cause: OrderCancellationCause.ORDER_CANCELLATION_CAUSE_BUYER,
+          }),
+        );
       assert.equal((await findVoucher(store.db, voucher.code))?.remainingRedemptions, 1);
       await assert.rejects(
-        store.db.transaction().execute((trx) => changeOrderStatus(trx, checkout.orderId, "CANCELLED", { now: new Date(), timings: deps.timings })),
+        store.db
+          .transaction()
+          .execute((trx) =>
+            changeOrderStatus(trx, checkout.orderId, "CANCELLED", {
+              now: new Date(),
+              timings: deps.timings,
+              cause: OrderCancellationCause.ORDER_CANCELLATION_CAUSE_BUYER,
+            }),
+          ),
         /is CANCELLED and cannot become CANCELLED/,
       );
       assert.equal((await findVoucher(store.db, voucher.code))?.remainingRedemptions, 1);
