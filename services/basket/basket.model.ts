@@ -55,6 +55,12 @@ export interface OutboxEntryFields {
   lastError?: string | null | undefined;
 }
 
+/** A cancelled order whose lines went back into the basket: makes the give-back happen once per order. */
+export interface ReturnedOrderFields {
+  orderId: string;
+  returnedAt: Date;
+}
+
 export interface BasketDocument {
   /** The buyer id (the token subject). */
   _id: string;
@@ -69,6 +75,8 @@ export interface BasketDocument {
   voucherRemovedReason?: string | null | undefined;
   updatedAt: Date;
   checkouts: CheckoutFields[];
+  /** Cancelled orders already given back, newest last (absent on documents written before it existed). */
+  returnedOrders?: ReturnedOrderFields[] | undefined;
   outbox: OutboxEntryFields[];
   /** True while any outbox entry is unsent: the relay's query. */
   outboxPending: boolean;
@@ -127,6 +135,11 @@ const voucher = new Schema<VoucherFields>(
   { _id: false },
 );
 
+const returnedOrder = new Schema<ReturnedOrderFields>(
+  { orderId: { type: String, required: true }, returnedAt: { type: Date, required: true } },
+  { _id: false },
+);
+
 const outboxEntry = new Schema<OutboxEntryFields>(
   {
     eventId: { type: String, required: true },
@@ -152,6 +165,7 @@ const basketSchema = new Schema<BasketDocument>(
     voucherRemovedReason: { type: String, required: false },
     updatedAt: { type: Date, required: true },
     checkouts: { type: [checkout], default: [] },
+    returnedOrders: { type: [returnedOrder], default: [] },
     outbox: { type: [outboxEntry], default: [] },
     outboxPending: { type: Boolean, default: false },
     outboxClaimedUntil: { type: Date, required: false },

@@ -17,7 +17,16 @@ import { randomUUID } from "node:crypto";
 import mongoose from "mongoose";
 import { UnavailableError } from "../../platform/errors/index.js";
 import { bytesOf } from "./basket.mapper.js";
-import type { BasketDb, BasketDocument, BasketLineFields, CheckoutFields, InboxDocument, OutboxEntryFields, VoucherFields } from "./basket.model.js";
+import type {
+  BasketDb,
+  BasketDocument,
+  BasketLineFields,
+  CheckoutFields,
+  InboxDocument,
+  OutboxEntryFields,
+  ReturnedOrderFields,
+  VoucherFields,
+} from "./basket.model.js";
 
 /** A claim older than this was left by a writer that died between its claim and its write. */
 const abandonedClaimMs = 5000;
@@ -66,7 +75,7 @@ export async function insertBasketDocument(
   buyerId: string,
   lines: BasketLineFields[],
   now: Date,
-  voucher: { voucher?: VoucherFields | null; voucherRemovedReason?: string | null } = {},
+  voucher: { voucher?: VoucherFields | null; voucherRemovedReason?: string | null; returnedOrders?: ReturnedOrderFields[] } = {},
 ): Promise<boolean> {
   try {
     await store(() =>
@@ -88,6 +97,8 @@ export interface BasketWrite {
   /** Why the basket removed the voucher (null: clear it). */
   voucherRemovedReason?: string | null;
   checkouts?: CheckoutFields[];
+  /** The whole list of cancelled orders given back. */
+  returnedOrders?: ReturnedOrderFields[];
   /** The whole outbox; outboxPending follows from it. */
   outbox?: OutboxEntryFields[];
   outboxClaimedUntil?: Date | null;
@@ -105,6 +116,7 @@ export async function updateBasket(db: BasketDb, buyerId: string, expectedRevisi
     if (write.voucherRemovedReason !== undefined) set.voucherRemovedReason = write.voucherRemovedReason;
     if (visible) set.updatedAt = now;
     if (write.checkouts) set.checkouts = write.checkouts;
+    if (write.returnedOrders) set.returnedOrders = write.returnedOrders;
     if (write.outbox) {
       // Mongoose casts Buffers, not the Uint8Arrays of new entries or the BSON Binary of entries read back.
       const outbox = write.outbox.map((entry) => ({ ...entry, payload: Buffer.from(bytesOf(entry.payload)) }));

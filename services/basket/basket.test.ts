@@ -1,5 +1,5 @@
 // The basket's rules without I/O: edits, limits, pricing, price changes and
-// what a started order removes.
+// what a started order removes and a cancelled one gives back.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../../platform/errors/index.js";
@@ -9,6 +9,7 @@ import {
   type BasketLine,
   basketTotal,
   type CatalogPrice,
+  giveBackUnits,
   type Money,
   priceLines,
   removeCheckedOutUnits,
@@ -181,5 +182,68 @@ describe("events", () => {
         ["p3", 2],
       ],
     );
+  });
+
+  test("a cancelled order's units merge into the product's line and add lines for the others", () => {
+    const { lines, leftOut } = giveBackUnits(
+      [line("p1", 2)],
+      [
+        { productId: "p1", quantity: 3 },
+        { productId: "p2", quantity: 1 },
+      ],
+      limits,
+    );
+    assert.deepEqual(
+      lines.map((l) => [l.productId, l.quantity]),
+      [
+        ["p1", 5],
+        ["p2", 1],
+      ],
+    );
+    assert.equal(lines[1]?.unitPrice.currencyCode, "", "a new line waits for its catalog price");
+    assert.deepEqual(leftOut, []);
+  });
+
+  test("giving back caps each line at the most units per product and names what is left out", () => {
+    const { lines, leftOut } = giveBackUnits(
+      [line("p1", 8)],
+      [
+        { productId: "p1", quantity: 5 },
+        { productId: "p2", quantity: 12 },
+      ],
+      limits,
+    );
+    assert.deepEqual(
+      lines.map((l) => [l.productId, l.quantity]),
+      [
+        ["p1", 10],
+        ["p2", 10],
+      ],
+    );
+    assert.deepEqual(leftOut, [
+      { productId: "p1", quantity: 3 },
+      { productId: "p2", quantity: 2 },
+    ]);
+  });
+
+  test("giving back adds no line past the most lines a basket holds", () => {
+    const { lines, leftOut } = giveBackUnits(
+      [line("p1", 1), line("p2", 1)],
+      [
+        { productId: "p3", quantity: 1 },
+        { productId: "p4", quantity: 2 },
+        { productId: "p1", quantity: 1 },
+      ],
+      limits,
+    );
+    assert.deepEqual(
+      lines.map((l) => [l.productId, l.quantity]),
+      [
+        ["p1", 2],
+        ["p2", 1],
+        ["p3", 1],
+      ],
+    );
+    assert.deepEqual(leftOut, [{ productId: "p4", quantity: 2 }]);
   });
 });

@@ -190,6 +190,42 @@ export function removeCheckedOutUnits(lines: readonly BasketLine[], checkedOut: 
   });
 }
 
+/**
+ * OrderStatusChangedToCancelled on the shop's side: a cancelled order's units
+ * go back into the basket, into the product's line when it has one (units
+ * added since stay), else into a new line. A line holds at most
+ * maxLineQuantity units and the basket at most maxLines lines; what does not
+ * fit is left out and returned, so the caller can say so.
+ */
+export function giveBackUnits(
+  lines: readonly BasketLine[],
+  givenBack: readonly ItemQuantity[],
+  limits: BasketLimits,
+): { lines: BasketLine[]; leftOut: ItemQuantity[] } {
+  const result = [...lines];
+  const leftOut: ItemQuantity[] = [];
+  for (const item of givenBack) {
+    if (!Number.isInteger(item.quantity) || item.quantity <= 0) continue;
+    const index = result.findIndex((line) => line.productId === item.productId);
+    const existing = index === -1 ? undefined : result[index];
+    if (existing === undefined) {
+      if (result.length >= limits.maxLines) {
+        leftOut.push(item);
+        continue;
+      }
+      const quantity = Math.min(item.quantity, limits.maxLineQuantity);
+      result.push(unpricedLine(item.productId, quantity));
+      if (quantity < item.quantity) leftOut.push({ productId: item.productId, quantity: item.quantity - quantity });
+      continue;
+    }
+    const quantity = Math.min(existing.quantity + item.quantity, Math.max(limits.maxLineQuantity, existing.quantity));
+    result[index] = { ...existing, quantity };
+    const added = quantity - existing.quantity;
+    if (added < item.quantity) leftOut.push({ productId: item.productId, quantity: item.quantity - added });
+  }
+  return { lines: result, leftOut };
+}
+
 /** The sum of the lines, or undefined for an empty basket (there is no currency to state). */
 export function basketTotal(lines: readonly BasketLine[]): Money | undefined {
   const first = lines[0];

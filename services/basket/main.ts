@@ -26,6 +26,7 @@ import { defaultWriteRetry } from "./basket-update.js";
 import { type BasketConfig, loadBasketConfig } from "./config.js";
 import { createCheckoutRejectedHandler } from "./events/checkout-rejected.handler.js";
 import { createOrderStartedHandler } from "./events/order-started.handler.js";
+import { createOrderStatusChangedToCancelledHandler } from "./events/order-status-changed-to-cancelled.handler.js";
 import { createProductPriceChangedHandler } from "./events/product-price-changed.handler.js";
 
 export interface StartBasketOptions {
@@ -138,6 +139,7 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
         ProductPriceChanged: createProductPriceChangedHandler(handlerDeps),
         OrderStarted: createOrderStartedHandler(handlerDeps),
         CheckoutRejected: createCheckoutRejectedHandler(handlerDeps),
+        OrderStatusChangedToCancelled: createOrderStatusChangedToCancelledHandler({ ...handlerDeps, catalog, limits: config.limits }),
       },
       prefetch: config.eventPrefetch,
       retryDelaysMs: config.eventRetryDelaysMs,

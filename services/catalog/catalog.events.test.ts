@@ -7,7 +7,12 @@ import { credentials, type Metadata } from "@grpc/grpc-js";
 import { type ChannelModel, connect } from "amqplib";
 import { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
 import type { OrderStockRejected, ProductPriceChanged } from "../../gen/mel/events/v1/catalog_events.js";
-import { OrderStatusChangedToAwaitingValidation, OrderStatusChangedToCancelled, OrderStatusChangedToPaid } from "../../gen/mel/events/v1/ordering_events.js";
+import {
+  OrderCancellationCause,
+  OrderStatusChangedToAwaitingValidation,
+  OrderStatusChangedToCancelled,
+  OrderStatusChangedToPaid,
+} from "../../gen/mel/events/v1/ordering_events.js";
 import { createEventBus, decodeEvent, type EventBus, type EventName, isEventName } from "../../platform/events/index.js";
 import { callUnary } from "../../platform/grpc/index.js";
 import { createLogger } from "../../platform/log/index.js";
@@ -225,7 +230,13 @@ describe("catalog events on PostgreSQL and RabbitMQ", () => {
     await awaitingValidation("order-cancel", [{ productId: id, units: 7 }]);
     await waitUntil("OrderStockConfirmed for order-cancel", () => answersFor("order-cancel").length === 1);
     assert.deepEqual(await stockOf(id), [3, 7]);
-    const cancelled = { orderId: "order-cancel", buyerId: "buyer-1", reason: "payment declined", items: [{ productId: id, units: 7 }] };
+    const cancelled = {
+      orderId: "order-cancel",
+      buyerId: "buyer-1",
+      reason: "payment declined",
+      items: [{ productId: id, units: 7 }],
+      cause: OrderCancellationCause.ORDER_CANCELLATION_CAUSE_PAYMENT_DECLINED,
+    };
     const eventId = await publisher.publish(OrderStatusChangedToCancelled, cancelled);
     await handled(eventId, "reserved stock released");
     assert.deepEqual(await stockOf(id), [10, 0]);

@@ -6,6 +6,7 @@
 import type { Kysely } from "kysely";
 import {
   CheckoutRejected,
+  OrderCancellationCause,
   OrderStarted,
   OrderStatusChangedToAwaitingValidation,
   OrderStatusChangedToCancelled,
@@ -77,7 +78,7 @@ export async function rejectCheckout(trx: Db, rejection: CheckoutRejected, trace
 }
 
 /** Writes the event that announces `order` reaching its current status. */
-async function announceStatus(trx: Db, order: Order, reason: string, trace: OrderTrace): Promise<void> {
+async function announceStatus(trx: Db, order: Order, reason: string, cause: OrderCancellationCause, trace: OrderTrace): Promise<void> {
   const options = traceOptions(trace);
   const base = { orderId: order.id, buyerId: order.buyerId };
   const status: OrderStatus = order.status;
@@ -95,7 +96,7 @@ async function announceStatus(trx: Db, order: Order, reason: string, trace: Orde
       await addToOutbox(trx, OrderStatusChangedToShipped, base, options);
       return;
     case "CANCELLED":
-      await announceCancellation(trx, order, reason, trace);
+      await announceCancellation(trx, order, reason, cause, trace);
       return;
     case "SUBMITTED":
       throw new Error(`order ${order.id}: SUBMITTED is announced by startOrder, not by a status change`);
@@ -104,17 +105,25 @@ async function announceStatus(trx: Db, order: Order, reason: string, trace: Orde
 
 /**
  * OrderStatusChangedToCancelled for `order`: catalog releases whatever the
- * order holds. Also sent again on its own when a reservation arrives for an
- * order that was cancelled meanwhile.
+ * order holds, and basket gives the lines back for a cause on the shop's
+ * side. Also sent again on its own (cause UNSPECIFIED: the first announcement
+ * carried it) when a reservation arrives for an order that was cancelled meanwhile.
  */
-export async function announceCancellation(trx: Db, order: Order, reason: string, trace: OrderTrace): Promise<void> {
-  await addToOutbox(trx, OrderStatusChangedToCancelled, { orderId: order.id, buyerId: order.buyerId, reason, items: stockItemsOf(order) }, traceOptions(trace));
+export async function announceCancellation(trx: Db, order: Order, reason: string, cause: OrderCancellationCause, trace: OrderTrace): Promise<void> {
+  await addToOutbox(
+    trx,
+    OrderStatusChangedToCancelled,
+    { orderId: order.id, buyerId: order.buyerId, reason, items: stockItemsOf(order), cause },
+    traceOptions(trace),
+  );
 }
 
 export interface StatusChangeOptions {
   now: Date;
   timings: StepTimings;
   reason?: string;
+  /** Who or what cancels: required when moving to CANCELLED. */
+  cause?: OrderCancellationCause;
   authorizationId?: string;
   /** The cause's trace (an event's or a call's); the checkout's trace when absent. */
   trace?: OrderTrace | undefined;
@@ -139,6 +148,9 @@ export interface StatusChanged {
  * the winner's status rather than overwriting it.
  */
 export async function changeOrderStatus(trx: Db, orderId: string, to: OrderStatus, options: StatusChangeOptions): Promise<StatusChanged> {
+  if (to === "CANCELLED" && (options.cause === undefined || options.cause === OrderCancellationCause.ORDER_CANCELLATION_CAUSE_UNSPECIFIED)) {
+    throw new Error(`order ${orderId}: a cancellation must state its cause`);
+  }
   for (let attempt = 1; attempt <= maxConflictRetries; attempt++) {
     const record: OrderRecord | undefined = await findOrderRecord(trx, orderId);
     if (record === undefined) throw new NotFoundError(`order ${orderId} does not exist`);
@@ -155,7 +167,7 @@ export async function changeOrderStatus(trx: Db, orderId: string, to: OrderStatu
       traceparent: options.trace?.traceparent ?? record.trace.traceparent,
     };
     await options.announce?.(trx, changed.order, trace);
-    await announceStatus(trx, changed.order, changed.change.reason, trace);
+    await announceStatus(trx, changed.order, changed.change.reason, options.cause ?? OrderCancellationCause.ORDER_CANCELLATION_CAUSE_UNSPECIFIED, trace);
     return { transition: changed, trace };
   }
   throw new AbortedError(`order ${orderId} kept changing while it was being moved to ${to}; try again`);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Kysely } from "kysely";
+import { OrderCancellationCause } from "../../gen/mel/events/v1/ordering_events.js";
 import { createDatabase, createMigrator, migrateToLatest } from "../../platform/sql/index.js";
 import { captureMssqlStatements, createMssqlCompiler } from "../../platform/sql/mssql-compiler.test-support.js";
 import { createEmptyTestDatabase } from "../../test/support/sql-database.js";
@@ -100,7 +101,14 @@ for (const dialect of testDialects) {
       await store.db.transaction().execute((trx) => startOrder(trx, order, { correlationId: "corr-race", traceparent: undefined }, timings));
       const attempts = await Promise.allSettled([
         store.db.transaction().execute((trx) => changeOrderStatus(trx, order.id, "AWAITING_VALIDATION", { now: new Date(), timings })),
-        store.db.transaction().execute((trx) => changeOrderStatus(trx, order.id, "CANCELLED", { now: new Date(), timings, reason: "buyer" })),
+        store.db.transaction().execute((trx) =>
+          changeOrderStatus(trx, order.id, "CANCELLED", {
+            now: new Date(),
+            timings,
+            reason: "buyer",
+            cause: OrderCancellationCause.ORDER_CANCELLATION_CAUSE_BUYER,
+          }),
+        ),
       ]);
       const won = attempts.filter((attempt) => attempt.status === "fulfilled");
       const lost = attempts.filter((attempt) => attempt.status === "rejected");
@@ -125,7 +133,14 @@ for (const dialect of testDialects) {
       await store.db.transaction().execute((trx) => startOrder(trx, order, { correlationId: undefined, traceparent: undefined }, timings));
       const attempts = await Promise.allSettled(
         Array.from({ length: 4 }, () =>
-          store.db.transaction().execute((trx) => changeOrderStatus(trx, order.id, "CANCELLED", { now: new Date(), timings, reason: "x" })),
+          store.db.transaction().execute((trx) =>
+            changeOrderStatus(trx, order.id, "CANCELLED", {
+              now: new Date(),
+              timings,
+              reason: "x",
+              cause: OrderCancellationCause.ORDER_CANCELLATION_CAUSE_BUYER,
+            }),
+          ),
         ),
       );
       assert.equal(attempts.filter((attempt) => attempt.status === "fulfilled").length, 1);
@@ -147,7 +162,14 @@ for (const dialect of testDialects) {
         store.db.transaction().execute((trx) => changeOrderStatus(trx, order.id, "PAID", { now: new Date(), timings })),
         IllegalTransitionError,
       );
-      await store.db.transaction().execute((trx) => changeOrderStatus(trx, order.id, "CANCELLED", { now: new Date(), timings, reason: "buyer" }));
+      await store.db.transaction().execute((trx) =>
+        changeOrderStatus(trx, order.id, "CANCELLED", {
+          now: new Date(),
+          timings,
+          reason: "buyer",
+          cause: OrderCancellationCause.ORDER_CANCELLATION_CAUSE_BUYER,
+        }),
+      );
       const rows = await store.db.selectFrom("outbox").select(["event_type", "correlation_id"]).orderBy("seq").execute();
       assert.deepEqual(
         rows.slice(before).map((row) => row.event_type),
@@ -246,7 +268,14 @@ for (const dialect of testDialects) {
       const waiting = await findOrderRecord(store.db, order.id);
       assert.equal(waiting?.step?.step, "await-validation");
       assert.equal(waiting?.step?.dueAt.getTime(), order.createTime.getTime() + 60_000);
-      await store.db.transaction().execute((trx) => changeOrderStatus(trx, order.id, "CANCELLED", { now: new Date(), timings, reason: "buyer" }));
+      await store.db.transaction().execute((trx) =>
+        changeOrderStatus(trx, order.id, "CANCELLED", {
+          now: new Date(),
+          timings,
+          reason: "buyer",
+          cause: OrderCancellationCause.ORDER_CANCELLATION_CAUSE_BUYER,
+        }),
+      );
       assert.equal((await findOrderRecord(store.db, order.id))?.step, undefined);
     });
   });

@@ -10,6 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { type ClientUnaryCall, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { UserCheckoutAccepted } from "../../gen/mel/events/v1/basket_events.js";
 import { OrderStockConfirmed, OrderStockRejected } from "../../gen/mel/events/v1/catalog_events.js";
+import { OrderCancellationCause } from "../../gen/mel/events/v1/ordering_events.js";
 import { OrderingServiceClient, OrderStatus, type Order as ProtoOrder } from "../../gen/mel/ordering/v1/ordering.js";
 import { createEventBus, type EventBus, type EventMeta, type EventName } from "../../platform/events/index.js";
 import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, uniqueName } from "../../test/support/rabbitmq.js";
@@ -307,6 +308,7 @@ describe("OrderingService over gRPC", () => {
     await waitUntil("the cancellation event", () => seen.some((event) => event.orderId === checkout.orderId && event.type === "OrderStatusChangedToCancelled"));
     const event = seen.find((seenEvent) => seenEvent.orderId === checkout.orderId && seenEvent.type === "OrderStatusChangedToCancelled");
     assert.equal((event?.event.items as unknown[] | undefined)?.length, 2);
+    assert.equal(event?.event.cause, OrderCancellationCause.ORDER_CANCELLATION_CAUSE_BUYER);
     await rejectsWith(as.cancelOrder(checkout.orderId, "buyer-cancel"), status.FAILED_PRECONDITION, /is CANCELLED and cannot become CANCELLED/);
   });
 

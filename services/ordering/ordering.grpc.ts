@@ -3,6 +3,7 @@
 // their events in the same transaction), and lets typed errors become
 // statuses in platform/grpc.
 import type { Kysely } from "kysely";
+import { OrderCancellationCause } from "../../gen/mel/events/v1/ordering_events.js";
 import { OrderingServiceService, OrderStatus as ProtoOrderStatus } from "../../gen/mel/ordering/v1/ordering.js";
 import { InvalidArgumentError, NotFoundError, PermissionDeniedError } from "../../platform/errors/index.js";
 import { type Authenticate, type CallContext, implementService, type MethodPolicies } from "../../platform/grpc/index.js";
@@ -132,6 +133,7 @@ export function createOrderingService(deps: OrderingServiceDeps) {
             now: now(),
             timings,
             reason: note === "" ? "cancelled by the buyer" : `cancelled by the buyer: ${note}`,
+            cause: OrderCancellationCause.ORDER_CANCELLATION_CAUSE_BUYER,
             trace: traceOf(ctx),
             check: (order) => {
               if (order.buyerId === caller.id) return;

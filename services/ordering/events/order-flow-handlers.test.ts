@@ -6,6 +6,7 @@ import { after, before, describe, it } from "node:test";
 import type { Kysely } from "kysely";
 import {
   CheckoutRejected,
+  OrderCancellationCause,
   OrderStatusChangedToAwaitingValidation,
   OrderStatusChangedToCancelled,
   OrderStatusChangedToPaid,
@@ -201,6 +202,7 @@ for (const dialect of testDialects) {
       );
       const cancelled = OrderStatusChangedToCancelled.decode(events.at(-1)!.payload);
       assert.equal(cancelled.items.length, 2, "catalog is told what to release");
+      assert.equal(cancelled.cause, OrderCancellationCause.ORDER_CANCELLATION_CAUSE_PAYMENT_DECLINED);
     });
 
     it("cancels on stock rejection naming the short items, once", async () => {
@@ -217,16 +219,23 @@ for (const dialect of testDialects) {
       assert.match(order?.history.at(-1)?.reason ?? "", /product-b \(wanted 1, available 0\)/);
       assert.equal(order?.history.length, 3);
       const events = await outbox(store.db, checkout.orderId);
-      assert.equal(events.filter((row) => row.event_type === "OrderStatusChangedToCancelled").length, 1);
+      const cancellations = events.filter((row) => row.event_type === "OrderStatusChangedToCancelled");
+      assert.equal(cancellations.length, 1);
+      assert.equal(OrderStatusChangedToCancelled.decode(cancellations[0]!.payload).cause, OrderCancellationCause.ORDER_CANCELLATION_CAUSE_STOCK_SHORT);
     });
 
     it("gives back stock reserved for an order cancelled meanwhile", async () => {
       const checkout = testCheckout();
       await startOrder(deps)(checkout, testMeta("UserCheckoutAccepted", `evt-${checkout.orderId}`));
       await runner.runDueSteps();
-      await store.db
-        .transaction()
-        .execute((trx) => changeOrderStatus(trx, checkout.orderId, "CANCELLED", { now: new Date(), timings: deps.timings, reason: "buyer" }));
+      await store.db.transaction().execute((trx) =>
+        changeOrderStatus(trx, checkout.orderId, "CANCELLED", {
+          now: new Date(),
+          timings: deps.timings,
+          reason: "buyer",
+          cause: OrderCancellationCause.ORDER_CANCELLATION_CAUSE_BUYER,
+        }),
+      );
       await createOrderStockConfirmedHandler(deps)({ orderId: checkout.orderId }, testMeta("OrderStockConfirmed", `late-${checkout.orderId}`));
       const order = await findOrder(store.db, checkout.orderId);
       assert.equal(order?.status, "CANCELLED");
@@ -242,9 +251,14 @@ for (const dialect of testDialects) {
       const slow = { ...deps, timings: { gracePeriodMs: 0 } };
       const checkout = testCheckout();
       await startOrder(slow)(checkout, testMeta("UserCheckoutAccepted", `evt-${checkout.orderId}`));
-      await store.db
-        .transaction()
-        .execute((trx) => changeOrderStatus(trx, checkout.orderId, "CANCELLED", { now: new Date(), timings: slow.timings, reason: "buyer" }));
+      await store.db.transaction().execute((trx) =>
+        changeOrderStatus(trx, checkout.orderId, "CANCELLED", {
+          now: new Date(),
+          timings: slow.timings,
+          reason: "buyer",
+          cause: OrderCancellationCause.ORDER_CANCELLATION_CAUSE_BUYER,
+        }),
+      );
       await runner.runDueSteps();
       const record = await findOrderRecord(store.db, checkout.orderId);
       assert.equal(record?.order.status, "CANCELLED");

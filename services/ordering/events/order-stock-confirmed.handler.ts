@@ -3,6 +3,7 @@
 // the reservation after our cancellation went out) is given back: the
 // cancellation is announced again so catalog releases it.
 import type { OrderStockConfirmed } from "../../../gen/mel/events/v1/catalog_events.js";
+import { OrderCancellationCause } from "../../../gen/mel/events/v1/ordering_events.js";
 import { type EventHandler, handleOnce } from "../../../platform/events/index.js";
 import { IllegalTransitionError } from "../order.js";
 import { findOrderRecord } from "../order.repository.js";
@@ -29,10 +30,16 @@ export function createOrderStockConfirmedHandler({
         if (error.current === "CANCELLED") {
           const record = await findOrderRecord(trx, event.orderId);
           if (record) {
-            await announceCancellation(trx, record.order, "order was cancelled before its stock was reserved", {
-              correlationId: trace.correlationId ?? record.trace.correlationId,
-              traceparent: trace.traceparent ?? record.trace.traceparent,
-            });
+            await announceCancellation(
+              trx,
+              record.order,
+              "order was cancelled before its stock was reserved",
+              OrderCancellationCause.ORDER_CANCELLATION_CAUSE_UNSPECIFIED,
+              {
+                correlationId: trace.correlationId ?? record.trace.correlationId,
+                traceparent: trace.traceparent ?? record.trace.traceparent,
+              },
+            );
           }
           return () => logger.info({ orderId: event.orderId, eventId: meta.eventId }, "stock confirmed for a cancelled order; asked catalog to release it");
         }

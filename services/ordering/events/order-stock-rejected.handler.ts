@@ -2,6 +2,7 @@
 // Catalog reserved nothing, but the cancellation still goes out (its
 // consumers release whatever the order holds, which is nothing here).
 import type { OrderStockRejected } from "../../../gen/mel/events/v1/catalog_events.js";
+import { OrderCancellationCause } from "../../../gen/mel/events/v1/ordering_events.js";
 import { type EventHandler, handleOnce } from "../../../platform/events/index.js";
 import { IllegalTransitionError, stockRejectedReason } from "../order.js";
 import type { OrderingDatabase } from "../order.table.js";
@@ -24,6 +25,7 @@ export function createOrderStockRejectedHandler({
           now: now(),
           timings,
           reason,
+          cause: OrderCancellationCause.ORDER_CANCELLATION_CAUSE_STOCK_SHORT,
           trace: { correlationId: meta.correlationId, traceparent: meta.traceparent },
         });
         return () => logger.info({ orderId: event.orderId, eventId: meta.eventId, shortages: event.shortages }, "order cancelled: stock rejected");

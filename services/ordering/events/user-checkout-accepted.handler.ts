@@ -8,6 +8,7 @@
 // rejected, logged at error, and CheckoutRejected tells basket, which releases
 // the lines the checkout held and answers a retry of it with the reason.
 import type { UserCheckoutAccepted } from "../../../gen/mel/events/v1/basket_events.js";
+import { OrderCancellationCause } from "../../../gen/mel/events/v1/ordering_events.js";
 import { InvalidArgumentError } from "../../../platform/errors/index.js";
 import { type EventHandler, handleOnce } from "../../../platform/events/index.js";
 import { orderFromCheckout } from "../order.js";
@@ -59,7 +60,13 @@ export function createUserCheckoutAcceptedHandler({
       await startOrder(trx, order, trace, timings);
       if (redemption !== undefined && !redemption.redeemed) {
         // The buyer was shown a discount the order cannot have: it is cancelled, naming the voucher, rather than charged more.
-        await changeOrderStatus(trx, order.id, "CANCELLED", { now: at, timings, reason: `cancelled: ${redemption.reason}`, trace });
+        await changeOrderStatus(trx, order.id, "CANCELLED", {
+          now: at,
+          timings,
+          reason: `cancelled: ${redemption.reason}`,
+          cause: OrderCancellationCause.ORDER_CANCELLATION_CAUSE_VOUCHER_UNAVAILABLE,
+          trace,
+        });
         return () => logger.info({ ...log, reason: redemption.reason }, "order cancelled: its voucher could not be redeemed");
       }
       const submitted = order;

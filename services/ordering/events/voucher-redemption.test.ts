@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
+import { OrderCancellationCause, OrderStatusChangedToCancelled } from "../../../gen/mel/events/v1/ordering_events.js";
 import { findOrder } from "../order.repository.js";
 import { changeOrderStatus, type OrderFlowDeps } from "../order-flow.js";
 import {
@@ -98,6 +99,16 @@ for (const dialect of testDialects) {
       const order = await findOrder(store.db, checkout.orderId);
       assert.equal(order?.status, "CANCELLED");
       assert.equal(order?.history.at(-1)?.reason, "cancelled: voucher NO-SUCH-VOUCHER does not exist");
+      const announced = await store.db
+        .selectFrom("outbox")
+        .select("payload")
+        .where("event_type", "=", "OrderStatusChangedToCancelled")
+        .execute()
+        .then((rows) => rows.map((row) => OrderStatusChangedToCancelled.decode(row.payload)).filter((event) => event.orderId === checkout.orderId));
+      assert.deepEqual(
+        announced.map((event) => event.cause),
+        [OrderCancellationCause.ORDER_CANCELLATION_CAUSE_VOUCHER_UNAVAILABLE],
+      );
     });
 
     it("gives the redemption back when the order is cancelled, once", async () => {
@@ -106,12 +117,23 @@ for (const dialect of testDialects) {
       const checkout = checkoutWith(voucher.code, 455);
       await createUserCheckoutAcceptedHandler(deps)(checkout, testMeta("UserCheckoutAccepted", randomUUID()));
       assert.equal((await findVoucher(store.db, voucher.code))?.remainingRedemptions, 0);
-      await store.db
-        .transaction()
-        .execute((trx) => changeOrderStatus(trx, checkout.orderId, "CANCELLED", { now: new Date(), timings: deps.timings, reason: "test" }));
+      await store.db.transaction().execute((trx) =>
+        changeOrderStatus(trx, checkout.orderId, "CANCELLED", {
+          now: new Date(),
+          timings: deps.timings,
+          reason: "test",
+          cause: OrderCancellationCause.ORDER_CANCELLATION_CAUSE_BUYER,
+        }),
+      );
       assert.equal((await findVoucher(store.db, voucher.code))?.remainingRedemptions, 1);
       await assert.rejects(
-        store.db.transaction().execute((trx) => changeOrderStatus(trx, checkout.orderId, "CANCELLED", { now: new Date(), timings: deps.timings })),
+        store.db.transaction().execute((trx) =>
+          changeOrderStatus(trx, checkout.orderId, "CANCELLED", {
+            now: new Date(),
+            timings: deps.timings,
+            cause: OrderCancellationCause.ORDER_CANCELLATION_CAUSE_BUYER,
+          }),
+        ),
         /is CANCELLED and cannot become CANCELLED/,
       );
       assert.equal((await findVoucher(store.db, voucher.code))?.remainingRedemptions, 1);

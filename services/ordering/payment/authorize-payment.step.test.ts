@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { OrderCancellationCause } from "../../../gen/mel/events/v1/ordering_events.js";
 import { deferred } from "../../../test/support/wait.js";
 import { createAwaitValidationStep } from "../await-validation.step.js";
 import { createOrderStockConfirmedHandler } from "../events/order-stock-confirmed.handler.js";
@@ -159,9 +160,14 @@ describe("the payment step", () => {
     const slow: PaymentGateway = {
       async authorize(request) {
         // The buyer's cancel commits while the gateway is deciding.
-        await store.db
-          .transaction()
-          .execute((trx) => changeOrderStatus(trx, orderId, "CANCELLED", { now: new Date(), timings: deps.timings, reason: "buyer" }));
+        await store.db.transaction().execute((trx) =>
+          changeOrderStatus(trx, orderId, "CANCELLED", {
+            now: new Date(),
+            timings: deps.timings,
+            reason: "buyer",
+            cause: OrderCancellationCause.ORDER_CANCELLATION_CAUSE_BUYER,
+          }),
+        );
         return real.authorize(request);
       },
       voidAuthorization: real.voidAuthorization,

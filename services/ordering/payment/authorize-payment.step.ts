@@ -10,7 +10,7 @@
 // process dies after the gateway answered but before the commit, the step's
 // lease runs out and it runs again: the gateway is idempotent by order id, so
 // the second answer is the first.
-import { OrderPaymentFailed, OrderPaymentSucceeded } from "../../../gen/mel/events/v1/ordering_events.js";
+import { OrderCancellationCause, OrderPaymentFailed, OrderPaymentSucceeded } from "../../../gen/mel/events/v1/ordering_events.js";
 import { addToOutbox } from "../../../platform/events/index.js";
 import { IllegalTransitionError } from "../order.js";
 import { clearStep, findOrder, findOrderRecord } from "../order.repository.js";
@@ -62,6 +62,7 @@ export function createAuthorizePaymentStep(deps: AuthorizePaymentDeps): StepHand
             now: now(),
             timings,
             reason,
+            cause: OrderCancellationCause.ORDER_CANCELLATION_CAUSE_PAYMENT_DECLINED,
             announce: (inner, _cancelled, trace) => addToOutbox(inner, OrderPaymentFailed, { orderId, reason }, trace).then(() => undefined),
           });
         }

@@ -12,6 +12,67 @@ export const protobufPackage = "mel.events.v1";
 
 export const protobufFileName = "mel/events/v1/ordering_events.proto";
 
+/** Who or what cancelled an order. */
+export enum OrderCancellationCause {
+  /**
+   * ORDER_CANCELLATION_CAUSE_UNSPECIFIED - Not stated: a producer that predates the field, or a repeat of an earlier
+   * announcement (the first one carried the cause). Consumers that act on the
+   * cause do nothing for it.
+   */
+  ORDER_CANCELLATION_CAUSE_UNSPECIFIED = 0,
+  /** ORDER_CANCELLATION_CAUSE_BUYER - The buyer cancelled the order. */
+  ORDER_CANCELLATION_CAUSE_BUYER = 1,
+  /** ORDER_CANCELLATION_CAUSE_STOCK_SHORT - Catalog could not reserve every unit. */
+  ORDER_CANCELLATION_CAUSE_STOCK_SHORT = 2,
+  /** ORDER_CANCELLATION_CAUSE_PAYMENT_DECLINED - The payment gateway declined the card, or kept failing. */
+  ORDER_CANCELLATION_CAUSE_PAYMENT_DECLINED = 3,
+  /** ORDER_CANCELLATION_CAUSE_VOUCHER_UNAVAILABLE - The voucher the checkout carried could not be redeemed. */
+  ORDER_CANCELLATION_CAUSE_VOUCHER_UNAVAILABLE = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function orderCancellationCauseFromJSON(object: any): OrderCancellationCause {
+  switch (object) {
+    case 0:
+    case "ORDER_CANCELLATION_CAUSE_UNSPECIFIED":
+      return OrderCancellationCause.ORDER_CANCELLATION_CAUSE_UNSPECIFIED;
+    case 1:
+    case "ORDER_CANCELLATION_CAUSE_BUYER":
+      return OrderCancellationCause.ORDER_CANCELLATION_CAUSE_BUYER;
+    case 2:
+    case "ORDER_CANCELLATION_CAUSE_STOCK_SHORT":
+      return OrderCancellationCause.ORDER_CANCELLATION_CAUSE_STOCK_SHORT;
+    case 3:
+    case "ORDER_CANCELLATION_CAUSE_PAYMENT_DECLINED":
+      return OrderCancellationCause.ORDER_CANCELLATION_CAUSE_PAYMENT_DECLINED;
+    case 4:
+    case "ORDER_CANCELLATION_CAUSE_VOUCHER_UNAVAILABLE":
+      return OrderCancellationCause.ORDER_CANCELLATION_CAUSE_VOUCHER_UNAVAILABLE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return OrderCancellationCause.UNRECOGNIZED;
+  }
+}
+
+export function orderCancellationCauseToJSON(object: OrderCancellationCause): string {
+  switch (object) {
+    case OrderCancellationCause.ORDER_CANCELLATION_CAUSE_UNSPECIFIED:
+      return "ORDER_CANCELLATION_CAUSE_UNSPECIFIED";
+    case OrderCancellationCause.ORDER_CANCELLATION_CAUSE_BUYER:
+      return "ORDER_CANCELLATION_CAUSE_BUYER";
+    case OrderCancellationCause.ORDER_CANCELLATION_CAUSE_STOCK_SHORT:
+      return "ORDER_CANCELLATION_CAUSE_STOCK_SHORT";
+    case OrderCancellationCause.ORDER_CANCELLATION_CAUSE_PAYMENT_DECLINED:
+      return "ORDER_CANCELLATION_CAUSE_PAYMENT_DECLINED";
+    case OrderCancellationCause.ORDER_CANCELLATION_CAUSE_VOUCHER_UNAVAILABLE:
+      return "ORDER_CANCELLATION_CAUSE_VOUCHER_UNAVAILABLE";
+    case OrderCancellationCause.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Units of one product an order needs. */
 export interface OrderStockItem {
   productId: string;
@@ -78,12 +139,17 @@ export interface OrderStatusChangedToShipped {
   buyerId: string;
 }
 
-/** Cancelled (buyer, stock rejected or payment failed): catalog releases any reservation. */
+/**
+ * Cancelled (buyer, stock rejected, payment failed or voucher unavailable):
+ * catalog releases any reservation; for a cause on the shop's side, basket
+ * gives the lines back to the buyer's basket.
+ */
 export interface OrderStatusChangedToCancelled {
   orderId: string;
   buyerId: string;
   reason: string;
   items: OrderStockItem[];
+  cause: OrderCancellationCause;
 }
 
 function createBaseOrderStockItem(): OrderStockItem {
@@ -1028,7 +1094,7 @@ export const OrderStatusChangedToShipped: MessageFns<OrderStatusChangedToShipped
 };
 
 function createBaseOrderStatusChangedToCancelled(): OrderStatusChangedToCancelled {
-  return { orderId: "", buyerId: "", reason: "", items: [] };
+  return { orderId: "", buyerId: "", reason: "", items: [], cause: 0 };
 }
 
 export const OrderStatusChangedToCancelled: MessageFns<OrderStatusChangedToCancelled> = {
@@ -1044,6 +1110,9 @@ export const OrderStatusChangedToCancelled: MessageFns<OrderStatusChangedToCance
     }
     for (const v of message.items) {
       OrderStockItem.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.cause !== 0) {
+      writer.uint32(40).int32(message.cause);
     }
     return writer;
   },
@@ -1093,6 +1162,14 @@ export const OrderStatusChangedToCancelled: MessageFns<OrderStatusChangedToCance
             message.items.push(OrderStockItem.decode(reader, reader.uint32()));
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.cause = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1119,6 +1196,7 @@ export const OrderStatusChangedToCancelled: MessageFns<OrderStatusChangedToCance
         : "",
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
       items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => OrderStockItem.fromJSON(e)) : [],
+      cause: isSet(object.cause) ? orderCancellationCauseFromJSON(object.cause) : 0,
     };
   },
 
@@ -1136,6 +1214,9 @@ export const OrderStatusChangedToCancelled: MessageFns<OrderStatusChangedToCance
     if (message.items?.length) {
       obj.items = message.items.map((e) => OrderStockItem.toJSON(e));
     }
+    if (message.cause !== 0) {
+      obj.cause = orderCancellationCauseToJSON(message.cause);
+    }
     return obj;
   },
 
@@ -1150,6 +1231,7 @@ export const OrderStatusChangedToCancelled: MessageFns<OrderStatusChangedToCance
     message.buyerId = object.buyerId ?? "";
     message.reason = object.reason ?? "";
     message.items = object.items?.map((e) => OrderStockItem.fromPartial(e)) || [];
+    message.cause = object.cause ?? 0;
     return message;
   },
 };

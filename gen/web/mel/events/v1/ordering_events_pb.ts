@@ -2,8 +2,8 @@
 // @generated from file mel/events/v1/ordering_events.proto (package mel.events.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Money } from "../../common/v1/money_pb.js";
 import { file_mel_common_v1_money } from "../../common/v1/money_pb.js";
 import { file_mel_events_v1_delivery } from "./delivery_pb.js";
@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mel/events/v1/ordering_events.proto.
  */
 export const file_mel_events_v1_ordering_events: GenFile = /*@__PURE__*/
-  fileDesc("CiNtZWwvZXZlbnRzL3YxL29yZGVyaW5nX2V2ZW50cy5wcm90bxINbWVsLmV2ZW50cy52MSIzCg5PcmRlclN0b2NrSXRlbRISCgpwcm9kdWN0X2lkGAEgASgJEg0KBXVuaXRzGAIgASgFIlUKDE9yZGVyU3RhcnRlZBIQCghvcmRlcl9pZBgBIAEoCRIQCghidXllcl9pZBgCIAEoCRIbChNjaGVja291dF9yZXF1ZXN0X2lkGAMgASgJOgSguxgBImkKEENoZWNrb3V0UmVqZWN0ZWQSEAoIb3JkZXJfaWQYASABKAkSEAoIYnV5ZXJfaWQYAiABKAkSGwoTY2hlY2tvdXRfcmVxdWVzdF9pZBgDIAEoCRIOCgZyZWFzb24YBCABKAk6BKC7GAEigAEKJk9yZGVyU3RhdHVzQ2hhbmdlZFRvQXdhaXRpbmdWYWxpZGF0aW9uEhAKCG9yZGVyX2lkGAEgASgJEhAKCGJ1eWVyX2lkGAIgASgJEiwKBWl0ZW1zGAMgAygLMh0ubWVsLmV2ZW50cy52MS5PcmRlclN0b2NrSXRlbToEoLsYASJzCiJPcmRlclN0YXR1c0NoYW5nZWRUb1N0b2NrQ29uZmlybWVkEhAKCG9yZGVyX2lkGAEgASgJEhAKCGJ1eWVyX2lkGAIgASgJEiMKBXRvdGFsGAMgASgLMhQubWVsLmNvbW1vbi52MS5Nb25leToEoLsYAiJJChVPcmRlclBheW1lbnRTdWNjZWVkZWQSEAoIb3JkZXJfaWQYASABKAkSGAoQYXV0aG9yaXphdGlvbl9pZBgCIAEoCToEoLsYAiI8ChJPcmRlclBheW1lbnRGYWlsZWQSEAoIb3JkZXJfaWQYASABKAkSDgoGcmVhc29uGAIgASgJOgSguxgCInIKGE9yZGVyU3RhdHVzQ2hhbmdlZFRvUGFpZBIQCghvcmRlcl9pZBgBIAEoCRIQCghidXllcl9pZBgCIAEoCRIsCgVpdGVtcxgDIAMoCzIdLm1lbC5ldmVudHMudjEuT3JkZXJTdG9ja0l0ZW06BKC7GAEiRwobT3JkZXJTdGF0dXNDaGFuZ2VkVG9TaGlwcGVkEhAKCG9yZGVyX2lkGAEgASgJEhAKCGJ1eWVyX2lkGAIgASgJOgSguxgCIocBCh1PcmRlclN0YXR1c0NoYW5nZWRUb0NhbmNlbGxlZBIQCghvcmRlcl9pZBgBIAEoCRIQCghidXllcl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkSLAoFaXRlbXMYBCADKAsyHS5tZWwuZXZlbnRzLnYxLk9yZGVyU3RvY2tJdGVtOgSguxgBYgZwcm90bzM", [file_mel_common_v1_money, file_mel_events_v1_delivery]);
+  fileDesc("CiNtZWwvZXZlbnRzL3YxL29yZGVyaW5nX2V2ZW50cy5wcm90bxINbWVsLmV2ZW50cy52MSIzCg5PcmRlclN0b2NrSXRlbRISCgpwcm9kdWN0X2lkGAEgASgJEg0KBXVuaXRzGAIgASgFIlUKDE9yZGVyU3RhcnRlZBIQCghvcmRlcl9pZBgBIAEoCRIQCghidXllcl9pZBgCIAEoCRIbChNjaGVja291dF9yZXF1ZXN0X2lkGAMgASgJOgSguxgBImkKEENoZWNrb3V0UmVqZWN0ZWQSEAoIb3JkZXJfaWQYASABKAkSEAoIYnV5ZXJfaWQYAiABKAkSGwoTY2hlY2tvdXRfcmVxdWVzdF9pZBgDIAEoCRIOCgZyZWFzb24YBCABKAk6BKC7GAEigAEKJk9yZGVyU3RhdHVzQ2hhbmdlZFRvQXdhaXRpbmdWYWxpZGF0aW9uEhAKCG9yZGVyX2lkGAEgASgJEhAKCGJ1eWVyX2lkGAIgASgJEiwKBWl0ZW1zGAMgAygLMh0ubWVsLmV2ZW50cy52MS5PcmRlclN0b2NrSXRlbToEoLsYASJzCiJPcmRlclN0YXR1c0NoYW5nZWRUb1N0b2NrQ29uZmlybWVkEhAKCG9yZGVyX2lkGAEgASgJEhAKCGJ1eWVyX2lkGAIgASgJEiMKBXRvdGFsGAMgASgLMhQubWVsLmNvbW1vbi52MS5Nb25leToEoLsYAiJJChVPcmRlclBheW1lbnRTdWNjZWVkZWQSEAoIb3JkZXJfaWQYASABKAkSGAoQYXV0aG9yaXphdGlvbl9pZBgCIAEoCToEoLsYAiI8ChJPcmRlclBheW1lbnRGYWlsZWQSEAoIb3JkZXJfaWQYASABKAkSDgoGcmVhc29uGAIgASgJOgSguxgCInIKGE9yZGVyU3RhdHVzQ2hhbmdlZFRvUGFpZBIQCghvcmRlcl9pZBgBIAEoCRIQCghidXllcl9pZBgCIAEoCRIsCgVpdGVtcxgDIAMoCzIdLm1lbC5ldmVudHMudjEuT3JkZXJTdG9ja0l0ZW06BKC7GAEiRwobT3JkZXJTdGF0dXNDaGFuZ2VkVG9TaGlwcGVkEhAKCG9yZGVyX2lkGAEgASgJEhAKCGJ1eWVyX2lkGAIgASgJOgSguxgCIr0BCh1PcmRlclN0YXR1c0NoYW5nZWRUb0NhbmNlbGxlZBIQCghvcmRlcl9pZBgBIAEoCRIQCghidXllcl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkSLAoFaXRlbXMYBCADKAsyHS5tZWwuZXZlbnRzLnYxLk9yZGVyU3RvY2tJdGVtEjQKBWNhdXNlGAUgASgOMiUubWVsLmV2ZW50cy52MS5PcmRlckNhbmNlbGxhdGlvbkNhdXNlOgSguxgBKvEBChZPcmRlckNhbmNlbGxhdGlvbkNhdXNlEigKJE9SREVSX0NBTkNFTExBVElPTl9DQVVTRV9VTlNQRUNJRklFRBAAEiIKHk9SREVSX0NBTkNFTExBVElPTl9DQVVTRV9CVVlFUhABEigKJE9SREVSX0NBTkNFTExBVElPTl9DQVVTRV9TVE9DS19TSE9SVBACEi0KKU9SREVSX0NBTkNFTExBVElPTl9DQVVTRV9QQVlNRU5UX0RFQ0xJTkVEEAMSMAosT1JERVJfQ0FOQ0VMTEFUSU9OX0NBVVNFX1ZPVUNIRVJfVU5BVkFJTEFCTEUQBGIGcHJvdG8z", [file_mel_common_v1_money, file_mel_events_v1_delivery]);
 
 /**
  * Units of one product an order needs.
@@ -268,7 +268,9 @@ export const OrderStatusChangedToShippedSchema: GenMessage<OrderStatusChangedToS
   messageDesc(file_mel_events_v1_ordering_events, 8);
 
 /**
- * Cancelled (buyer, stock rejected or payment failed): catalog releases any reservation.
+ * Cancelled (buyer, stock rejected, payment failed or voucher unavailable):
+ * catalog releases any reservation; for a cause on the shop's side, basket
+ * gives the lines back to the buyer's basket.
  *
  * @generated from message mel.events.v1.OrderStatusChangedToCancelled
  */
@@ -292,6 +294,11 @@ export type OrderStatusChangedToCancelled = Message<"mel.events.v1.OrderStatusCh
    * @generated from field: repeated mel.events.v1.OrderStockItem items = 4;
    */
   items: OrderStockItem[];
+
+  /**
+   * @generated from field: mel.events.v1.OrderCancellationCause cause = 5;
+   */
+  cause: OrderCancellationCause;
 };
 
 /**
@@ -300,4 +307,54 @@ export type OrderStatusChangedToCancelled = Message<"mel.events.v1.OrderStatusCh
  */
 export const OrderStatusChangedToCancelledSchema: GenMessage<OrderStatusChangedToCancelled> = /*@__PURE__*/
   messageDesc(file_mel_events_v1_ordering_events, 9);
+
+/**
+ * Who or what cancelled an order.
+ *
+ * @generated from enum mel.events.v1.OrderCancellationCause
+ */
+export enum OrderCancellationCause {
+  /**
+   * Not stated: a producer that predates the field, or a repeat of an earlier
+   * announcement (the first one carried the cause). Consumers that act on the
+   * cause do nothing for it.
+   *
+   * @generated from enum value: ORDER_CANCELLATION_CAUSE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The buyer cancelled the order.
+   *
+   * @generated from enum value: ORDER_CANCELLATION_CAUSE_BUYER = 1;
+   */
+  BUYER = 1,
+
+  /**
+   * Catalog could not reserve every unit.
+   *
+   * @generated from enum value: ORDER_CANCELLATION_CAUSE_STOCK_SHORT = 2;
+   */
+  STOCK_SHORT = 2,
+
+  /**
+   * The payment gateway declined the card, or kept failing.
+   *
+   * @generated from enum value: ORDER_CANCELLATION_CAUSE_PAYMENT_DECLINED = 3;
+   */
+  PAYMENT_DECLINED = 3,
+
+  /**
+   * The voucher the checkout carried could not be redeemed.
+   *
+   * @generated from enum value: ORDER_CANCELLATION_CAUSE_VOUCHER_UNAVAILABLE = 4;
+   */
+  VOUCHER_UNAVAILABLE = 4,
+}
+
+/**
+ * Describes the enum mel.events.v1.OrderCancellationCause.
+ */
+export const OrderCancellationCauseSchema: GenEnum<OrderCancellationCause> = /*@__PURE__*/
+  enumDesc(file_mel_events_v1_ordering_events, 0);
 
