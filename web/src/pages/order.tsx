@@ -13,6 +13,10 @@ import { useServices } from "../app-context.js";
 import { FormError, Page } from "../components.js";
 import { formatDate, formatMoney, isCancellable, statusLabels } from "../format.js";
 
+/** How long a just-placed order may take to appear before the page says it cannot find it. */
+const orderPendingMs = 60_000;
+const pendingCodes = new Set([Code.NotFound, Code.DeadlineExceeded, Code.Unavailable]);
+
 export function OrderPage() {
   const { clients } = useServices();
   const { params } = useRoute();
@@ -27,14 +31,29 @@ export function OrderPage() {
     if (!signedIn) return;
     const stop = new AbortController();
     void (async () => {
-      try {
-        for await (const update of clients.ordering.watchOrder({ id }, { signal: stop.signal, timeoutMs: watchTimeoutMs })) {
-          if (update.order) setOrder(update.order);
-          setError("");
+      // Right after checkout the order exists only once ordering has taken the
+      // checkout event off its queue: until the first snapshot arrives, NOT_FOUND
+      // and a busy ordering mean "not yet", so the page asks again for a while.
+      const pendingUntil = Date.now() + orderPendingMs;
+      let seen = false;
+      for (let delayMs = 250; ; delayMs = Math.min(delayMs * 2, 4000)) {
+        try {
+          for await (const update of clients.ordering.watchOrder({ id }, { signal: stop.signal, timeoutMs: watchTimeoutMs })) {
+            if (update.order) setOrder(update.order);
+            seen = true;
+            setError("");
+          }
+          return;
+        } catch (e: unknown) {
+          if (stop.signal.aborted || (e instanceof ConnectError && e.code === Code.Canceled)) return;
+          const notYet = e instanceof ConnectError && pendingCodes.has(e.code) && !seen && Date.now() + delayMs < pendingUntil;
+          if (!notYet) {
+            setError(messageOf(e));
+            return;
+          }
+          await new Promise((wake) => setTimeout(wake, delayMs));
+          if (stop.signal.aborted) return;
         }
-      } catch (e: unknown) {
-        if (stop.signal.aborted || (e instanceof ConnectError && e.code === Code.Canceled)) return;
-        setError(messageOf(e));
       }
     })();
     return () => stop.abort();
