@@ -38,4 +38,14 @@ export { createGrpcServer, defaultDescriptorSetPath } from "./server.js";
 export type { RetryOptions, RetryThrottlingOptions } from "./service-config.js";
 export { defaultRetry, defaultRetryThrottling, toChannelTarget } from "./service-config.js";
 export type { MappedStatus } from "./status.js";
-export { internalErrorDetails, isStatusCarrying, statusName, toGrpcStatus } from "./status.js";
+export {
+  errorDomain,
+  errorInfoOf,
+  internalErrorDetails,
+  isStatusCarrying,
+  readStatusDetails,
+  reasonName,
+  statusDetailsKey,
+  statusName,
+  toGrpcStatus,
+} from "./status.js";
