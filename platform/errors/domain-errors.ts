@@ -19,6 +19,8 @@ export const StatusCode = {
   RESOURCE_EXHAUSTED: 8,
   FAILED_PRECONDITION: 9,
   ABORTED: 10,
+  /** Only for a dependency that failed in a way the caller cannot act on (platform/grpc's upstream failures). */
+  INTERNAL: 13,
   UNAVAILABLE: 14,
   UNAUTHENTICATED: 16,
 } as const;
@@ -45,6 +47,7 @@ const generalReasons: Record<DomainStatusCode, ErrorReason> = {
   [StatusCode.RESOURCE_EXHAUSTED]: ErrorReason.QUOTA_EXCEEDED,
   [StatusCode.FAILED_PRECONDITION]: ErrorReason.PRECONDITION_FAILED,
   [StatusCode.ABORTED]: ErrorReason.CONCURRENT_MODIFICATION,
+  [StatusCode.INTERNAL]: ErrorReason.INTERNAL_ERROR,
   [StatusCode.UNAVAILABLE]: ErrorReason.SERVICE_UNAVAILABLE,
   [StatusCode.UNAUTHENTICATED]: ErrorReason.AUTHENTICATION_REQUIRED,
 };

@@ -20,6 +20,7 @@ import {
 import type { CircuitBreakerPolicy } from "cockatiel";
 import type { Logger } from "../log/index.js";
 import { type BreakerOptions, createBreakerInterceptor, createCallPolicyInterceptor, defaultBreaker } from "./client-interceptors.js";
+import { currentCallContext } from "./call-context.js";
 import { serviceNameOf } from "./implement-service.js";
 import {
   buildServiceConfig,
@@ -30,6 +31,7 @@ import {
   type RetryThrottlingOptions,
   toChannelTarget,
 } from "./service-config.js";
+import { upstreamFailure } from "./upstream-failure.js";
 
 export const defaultDeadlineMs = 5_000;
 
@@ -94,7 +96,24 @@ export function createClient<C extends Client, Ctor extends GeneratedClientConst
   }
   const channel = buildChannel(options, idempotentMethods, deadlineByPath);
   const client = new ClientConstructor(channel.target, options.credentials ?? credentials.createInsecure(), channel.clientOptions);
+  upstreamNames.set(client, options.upstream);
   return { client, breaker: channel.breaker };
+}
+
+/** The upstream name each client was made for, so a failed call's error can name it. */
+const upstreamNames = new WeakMap<Client, string>();
+
+function definitionOf(client: Client): ServiceDefinition | undefined {
+  return (client.constructor as Partial<GeneratedClientConstructor<Client>>).service;
+}
+
+function serviceNameOfClient(client: Client): string {
+  const definition = definitionOf(client);
+  return definition === undefined ? "an upstream service" : serviceNameOf(definition);
+}
+
+function methodPath(client: Client, method: string): string {
+  return definitionOf(client)?.[method]?.path ?? method;
 }
 
 export interface CreateGenericClientOptions extends UpstreamOptions {
@@ -186,9 +205,12 @@ export interface UnaryCallOptions {
 }
 
 /**
- * Calls a unary method of a generated client and resolves with the response,
- * or rejects with the grpc-js ServiceError (code, details, metadata). Inside a
- * handler, a rejected upstream status passes through implementService as is.
+ * Calls a unary method of a generated client and resolves with the response.
+ * Inside a handler a failure rejects with what upstreamFailure makes of it
+ * (UNAVAILABLE or INTERNAL naming the upstream, or the caller's own
+ * CANCELLED), never with the callee's status; an UpstreamFailureError keeps
+ * the callee's answer for a service that deliberately translates it. Outside
+ * a handler it rejects with the grpc-js ServiceError (code, details, metadata).
  */
 export function callUnary<C extends Client, M extends UnaryMethodName<C>>(
   client: C,
@@ -197,12 +219,13 @@ export function callUnary<C extends Client, M extends UnaryMethodName<C>>(
   options: UnaryCallOptions = {},
 ): Promise<UnaryResponse<C, M>> {
   const invoke = client[method] as unknown as UnaryMethod<UnaryRequest<C, M>, UnaryResponse<C, M>>;
+  const incoming = currentCallContext();
   return new Promise((resolve, reject) => {
     const { signal } = options;
     const onAbort = () => call.cancel();
     const call = invoke.call(client, request, options.metadata ?? new Metadata(), options.deadline ? { deadline: options.deadline } : {}, (error, response) => {
       signal?.removeEventListener("abort", onAbort);
-      if (error) reject(error);
+      if (error) reject(upstreamFailure(upstreamNames.get(client) ?? serviceNameOfClient(client), methodPath(client, method), error, incoming));
       else resolve(response);
     });
     if (signal?.aborted) call.cancel();

@@ -36,6 +36,8 @@ export { implementService, serviceNameOf } from "./implement-service.js";
 export type { CreateGrpcServerOptions, GrpcServer } from "./server.js";
 export { createGrpcServer, defaultDescriptorSetPath } from "./server.js";
 export type { RetryOptions, RetryThrottlingOptions } from "./service-config.js";
+export type { UpstreamStatus } from "./upstream-failure.js";
+export { UpstreamFailureError, upstreamFailure } from "./upstream-failure.js";
 export { defaultRetry, defaultRetryThrottling, toChannelTarget } from "./service-config.js";
 export type { MappedStatus } from "./status.js";
 export {
