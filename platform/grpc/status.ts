@@ -3,7 +3,7 @@
 // an ErrorInfo with the stable reason always, a BadRequest naming the field
 // for INVALID_ARGUMENT, a RetryInfo where waiting helps.
 import { status as GrpcStatus, Metadata } from "@grpc/grpc-js";
-import { Any } from "../../gen/google/protobuf/any.js";
+import type { Any } from "../../gen/google/protobuf/any.js";
 import { BadRequest, ErrorInfo, RetryInfo, protobufPackage as rpcPackage } from "../../gen/google/rpc/error_details.js";
 import { Status } from "../../gen/google/rpc/status.js";
 import { DomainError, ErrorReason, InvalidArgumentError } from "../errors/index.js";
