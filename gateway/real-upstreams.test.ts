@@ -14,6 +14,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { BadRequestSchema, ErrorInfoSchema } from "../gen/web/google/rpc/error_details_pb.js";
+import { CatalogService } from "../gen/web/mel/catalog/v1/catalog_pb.js";
 import { createLogger } from "../platform/log/index.js";
 import { testCatalogConfig } from "../services/catalog/catalog.test-support.js";
 import { demoCatalogSize } from "../services/catalog/demo-catalog.js";
@@ -175,9 +176,8 @@ describe("catalog behind the gateway", () => {
   });
 
   it("hands gRPC-Web clients the error details in the trailers", async () => {
-    const service = createFileRegistry(descriptorSet).getService("mel.catalog.v1.CatalogService")!;
-    const client = createClient(service, createGrpcWebTransport({ baseUrl: gateway.url })) as unknown as Record<string, (request: unknown) => Promise<any>>;
-    const error = await client.listItems!({ pageSize: 500 }).then(
+    const client = createClient(CatalogService, createGrpcWebTransport({ baseUrl: gateway.url }));
+    const error = await client.listItems({ pageSize: 500 }).then(
       () => assert.fail("ListItems with page_size 500 should fail"),
       (failure: unknown) => ConnectError.from(failure),
     );

@@ -12,7 +12,7 @@ import { errorDomain, readStatusDetails } from "./status.js";
 const servers: TestServer[] = [];
 const closers: (() => void)[] = [];
 after(async () => {
-  closers.forEach((close) => close());
+  for (const close of closers) close();
   await Promise.all(servers.map((server) => server.stop()));
 });
 
