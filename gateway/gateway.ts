@@ -4,12 +4,12 @@
 // error bodies that are google.rpc.Status JSON (or gRPC statuses for gRPC-Web).
 
 import type { FileDescriptorSet } from "@bufbuild/protobuf/wkt";
-import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import cors from "@fastify/cors";
 import rateLimit from "@fastify/rate-limit";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import Fastify from "fastify";
+import { idempotentMethodsOf as contractIdempotentMethods } from "../platform/grpc/index.js";
 import type { Logger } from "../platform/log/index.js";
 import type { GatewayConfig } from "./config.js";
 import type { GatewayMethod, ServiceCatalog } from "./descriptors.js";
@@ -198,19 +198,10 @@ function groupByAddress(upstreams: Record<string, string>): Map<string, string[]
   return groups;
 }
 
-// Safe to retry: RPCs the contract marks idempotent, and RPCs bound to GET,
-// which HTTP already promises have no side effects.
+// Safe to retry: the RPCs the contract marks NO_SIDE_EFFECTS or IDEMPOTENT
+// (`option idempotency_level` in proto/), as every platform client reads them.
 function idempotentMethodsOf(catalog: ServiceCatalog, services: string[]): string[] {
-  const names = new Set<string>();
-  for (const method of catalog.methodsByPath.values()) {
-    if (services.includes(method.service.typeName) && method.method.idempotency !== MethodOptions_IdempotencyLevel.IDEMPOTENCY_UNKNOWN) {
-      names.add(method.grpcPath.slice(1));
-    }
-  }
-  for (const binding of catalog.bindings) {
-    if (binding.httpMethod === "GET" && services.includes(binding.target.service.typeName)) names.add(binding.target.grpcPath.slice(1));
-  }
-  return [...names];
+  return services.flatMap((service) => contractIdempotentMethods(catalog.registry, service).map(({ service: name, method }) => `${name}/${method}`));
 }
 
 function grpcWebContentType(request: FastifyRequest): GrpcWebContentType | undefined {

@@ -39,7 +39,6 @@ async function startFront(identity: TestIdentity, unknownKidCooldown: string): P
   const { client: identityClient } = createClient(IdentityServiceClient, {
     upstream: "identity",
     target: identity.address,
-    idempotentMethods: ["me"],
     logger: quiet,
   });
   const whoAmI = async () => {

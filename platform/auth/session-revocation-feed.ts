@@ -67,7 +67,6 @@ export async function startSessionRevocationFeed(options: SessionRevocationFeedO
   const { client } = createClient(SessionRevocationServiceClient, {
     upstream: "identity",
     target: options.identityTarget,
-    idempotentMethods: ["listSessionRevocations"],
     defaultDeadlineMs: options.deadlineMs ?? 5000,
     logger,
   });

@@ -21,7 +21,9 @@ import type { CircuitBreakerPolicy } from "cockatiel";
 import type { Logger } from "../log/index.js";
 import { type BreakerOptions, createBreakerInterceptor, createCallPolicyInterceptor, defaultBreaker } from "./client-interceptors.js";
 import { currentCallContext } from "./call-context.js";
+import { contractRegistry, idempotentMethodsOf } from "./contract.js";
 import { serviceNameOf } from "./implement-service.js";
+import { defaultDescriptorSetPath } from "./server.js";
 import {
   buildServiceConfig,
   defaultRetry,
@@ -60,8 +62,11 @@ export interface GeneratedClientConstructor<C extends Client> {
 }
 
 export interface CreateClientOptions<Definition extends ServiceDefinition> extends UpstreamOptions {
-  /** Client method names ("getItemsByIds") that are safe to repeat: only these are retried. */
-  idempotentMethods: (keyof Definition & string)[];
+  /**
+   * The descriptor set whose `idempotency_level` options say which methods are
+   * retried (NO_SIDE_EFFECTS and IDEMPOTENT ones); gen/descriptor.binpb by default.
+   */
+  descriptorSetPath?: string;
   /** Per-method deadline overrides in ms, by client method name. */
   methodDeadlinesMs?: Partial<Record<keyof Definition & string, number>>;
 }
@@ -73,9 +78,10 @@ export interface UpstreamClient<C extends Client> {
 }
 
 /**
- * A generated client for `upstream` with the platform's channel. Call its
- * unary methods with callUnary for promises. Throws at startup on an unknown
- * method name or a target that cannot be spread.
+ * A generated client for `upstream` with the platform's channel; the methods
+ * retried are those the contract marks idempotent. Call its unary methods
+ * with callUnary for promises. Throws at startup on an unknown method name,
+ * a service missing from the descriptor set, or a target that cannot be spread.
  */
 export function createClient<C extends Client, Ctor extends GeneratedClientConstructor<C>>(
   ClientConstructor: Ctor & GeneratedClientConstructor<C>,
@@ -89,7 +95,7 @@ export function createClient<C extends Client, Ctor extends GeneratedClientConst
       throw new Error(`${options.upstream}: ${service} has no method "${name}" (use the client's method names, e.g. "${Object.keys(definition)[0]}")`);
     return { service, method: method.path.split("/")[2] ?? name };
   };
-  const idempotentMethods = options.idempotentMethods.map(protoName);
+  const idempotentMethods = idempotentMethodsOf(contractRegistry(options.descriptorSetPath ?? defaultDescriptorSetPath), service);
   const deadlineByPath = new Map<string, number>();
   for (const [name, ms] of Object.entries(options.methodDeadlinesMs ?? {}) as [string, number | undefined][]) {
     if (ms !== undefined) deadlineByPath.set(`/${service}/${protoName(name).method}`, ms);
@@ -119,7 +125,11 @@ function methodPath(client: Client, method: string): string {
 export interface CreateGenericClientOptions extends UpstreamOptions {
   /** Full proto service name ("mel.catalog.v1.CatalogService") that short method names below belong to. */
   serviceName?: string;
-  /** Methods safe to repeat, as proto method names ("GetItem") of serviceName or full names ("mel.catalog.v1.CatalogService/GetItem"). */
+  /**
+   * Methods safe to repeat, as proto method names ("GetItem") of serviceName or
+   * full names ("mel.catalog.v1.CatalogService/GetItem"): the gateway lists
+   * those its descriptor set marks idempotent (see idempotentMethodsOf).
+   */
   idempotentMethods: string[];
   /** Per-method deadline overrides in ms, keyed like idempotentMethods. */
   methodDeadlinesMs?: Record<string, number>;

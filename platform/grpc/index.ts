@@ -1,7 +1,7 @@
 // The gRPC platform: the server bootstrap (health, reflection, graceful drain),
 // implementService (CallContext, access policies, the one mapping from thrown
 // errors to statuses, one log line per call) and the client factory (deadlines,
-// retries for idempotent methods via the service config, circuit breaker,
+// retries for the methods the contract marks idempotent via the service config, circuit breaker,
 // metadata and deadline propagation, round robin).
 // Must never: hold business rules, keep global state beyond the per-call
 // AsyncLocalStorage, retry a method not declared idempotent, make a call
@@ -22,6 +22,7 @@ export type {
 } from "./client.js";
 export { callUnary, createClient, createGenericClient, defaultDeadlineMs } from "./client.js";
 export type { BreakerOptions } from "./client-interceptors.js";
+export { contractRegistry, idempotentMethodsOf } from "./contract.js";
 export { breakerFailureCodes, defaultBreaker } from "./client-interceptors.js";
 export type {
   Authenticate,

@@ -24,7 +24,7 @@ async function detailsWhenThrowing(error: unknown): Promise<{ received: ServiceE
     },
   });
   servers.push(server);
-  const { client } = createClient(CatalogServiceClient, { upstream: "catalog", target: server.address, idempotentMethods: [], logger: captureLog().logger });
+  const { client } = createClient(CatalogServiceClient, { upstream: "catalog", target: server.address, logger: captureLog().logger });
   closers.push(() => client.close());
   const received = await rejectionOf(callUnary(client, "getItem", { id: "1" }));
   const status = readStatusDetails(received.metadata);

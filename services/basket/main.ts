@@ -80,7 +80,6 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
       upstream: "catalog",
       target: config.catalogAddress,
       defaultDeadlineMs: config.catalogDeadlineMs,
-      idempotentMethods: ["getItemsByIds"],
       ...(options.catalogBreaker ? { breaker: options.catalogBreaker } : {}),
       logger,
     });
