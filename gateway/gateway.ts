@@ -10,6 +10,7 @@ import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import Fastify from "fastify";
 import { idempotentMethodsOf as contractIdempotentMethods } from "../platform/grpc/index.js";
+import { ErrorReason } from "../platform/errors/index.js";
 import type { Logger } from "../platform/log/index.js";
 import type { GatewayConfig } from "./config.js";
 import type { GatewayMethod, ServiceCatalog } from "./descriptors.js";
@@ -19,7 +20,7 @@ import type { GatewayContext } from "./gateway-context.js";
 import { grpcStatusOfGatewayError, handleGrpcWebRequest, sendTrailersOnly } from "./grpc-web.js";
 import type { GrpcWebContentType } from "./grpc-web-framing.js";
 import { parseGrpcWebContentType } from "./grpc-web-framing.js";
-import { answerClientError, ClientAbortError, GatewayError, statusJson } from "./http-status.js";
+import { answerClientError, ClientAbortError, GatewayError, statusJsonFromFailure } from "./http-status.js";
 import { findRoute, handleJsonRequest } from "./json-routes.js";
 import { createOpenApiDocument } from "./openapi.js";
 import { registerStaticSite } from "./static-site.js";
@@ -117,9 +118,8 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
           GrpcStatus.RESOURCE_EXHAUSTED,
           `too many ${method.method.name} attempts from this address; retry in ${verdict.ttlInSeconds} s`,
           429,
-          {
-            "retry-after": String(verdict.ttlInSeconds),
-          },
+          { "retry-after": String(verdict.ttlInSeconds) },
+          { reason: ErrorReason.RATE_LIMITED, retryDelayMs: verdict.ttlInSeconds * 1000 },
         );
       }
     },
@@ -182,11 +182,13 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     } catch {
       grpcWeb = { text: false, responseType: "application/grpc-web+proto" };
     }
-    if (grpcWeb && request.method === "POST") return sendTrailersOnly(reply, grpcWeb, { code, details: message });
+    // The gateway's own errors carry error details as an upstream's do.
+    const metadata = error instanceof GatewayError ? error.statusMetadata() : undefined;
+    if (grpcWeb && request.method === "POST") return sendTrailersOnly(reply, grpcWeb, { code, details: message, metadata });
     return reply
       .code(httpStatus)
       .header("content-type", jsonType)
-      .send(JSON.stringify(statusJson(code, message)));
+      .send(JSON.stringify(statusJsonFromFailure({ code, details: message, metadata }, catalog.registry)));
   }
 
   return { app, upstreams: byAddress };

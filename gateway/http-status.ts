@@ -10,6 +10,7 @@ import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import type { Metadata } from "@grpc/grpc-js";
 import { status as GrpcStatus } from "@grpc/grpc-js";
+import { type StatusDetailsInput, statusDetailsFor } from "../platform/grpc/index.js";
 
 const httpStatusByGrpcCode: Record<GrpcStatus, number> = {
   [GrpcStatus.OK]: 200,
@@ -46,9 +47,16 @@ export class GatewayError extends Error {
     message: string,
     readonly httpStatus: number = httpStatusFromGrpc(code),
     readonly headers: Record<string, string> = {},
+    /** The reason and retry delay programs read in the error details (see docs/errors.md). */
+    readonly statusDetails: StatusDetailsInput = {},
   ) {
     super(message);
     this.name = "GatewayError";
+  }
+
+  /** grpc-status-details-bin for this error: ErrorInfo, and RetryInfo when waiting helps. */
+  statusMetadata(): Metadata {
+    return statusDetailsFor(this.code, this.message, this.statusDetails);
   }
 }
 

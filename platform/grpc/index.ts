@@ -40,7 +40,7 @@ export type { RetryOptions, RetryThrottlingOptions } from "./service-config.js";
 export type { UpstreamStatus } from "./upstream-failure.js";
 export { UpstreamFailureError, upstreamFailure } from "./upstream-failure.js";
 export { defaultRetry, defaultRetryThrottling, toChannelTarget } from "./service-config.js";
-export type { MappedStatus } from "./status.js";
+export type { MappedStatus, StatusDetailsInput } from "./status.js";
 export {
   errorDomain,
   errorInfoOf,
@@ -48,6 +48,7 @@ export {
   isStatusCarrying,
   readStatusDetails,
   reasonName,
+  statusDetailsFor,
   statusDetailsKey,
   statusName,
   toGrpcStatus,

@@ -99,17 +99,38 @@ export function errorInfoOf(status: Status | undefined): ErrorInfo | undefined {
   return any === undefined ? undefined : ErrorInfo.decode(any.value);
 }
 
+/** What a status says to programs besides its code and message. */
+export interface StatusDetailsInput {
+  /** The general reason of the code when absent. */
+  reason?: ErrorReason | undefined;
+  metadata?: Readonly<Record<string, string>> | undefined;
+  retryDelayMs?: number | undefined;
+}
+
+/**
+ * Trailing metadata carrying grpc-status-details-bin for a status built
+ * outside implementService (the gateway's own answers): ErrorInfo always,
+ * RetryInfo when a retry delay is given.
+ */
+export function statusDetailsFor(code: GrpcStatus, message: string, input: StatusDetailsInput = {}): Metadata {
+  const reason = input.reason ?? reasonByCode[code] ?? ErrorReason.INTERNAL_ERROR;
+  return statusDetailsMetadata(code, message, [errorInfo(reason, input.metadata ?? {}), ...retryInfo(input.retryDelayMs)]);
+}
+
 function detailsOf(error: DomainError): Any[] {
   const details = [errorInfo(error.reason, error.metadata)];
   if (error instanceof InvalidArgumentError) {
     const violation = { field: error.field, description: error.description, reason: reasonName(error.reason) };
     details.push(pack(BadRequest, BadRequest.fromPartial({ fieldViolations: [violation] })));
   }
-  if (error.retryDelayMs !== undefined) {
-    const ms = Math.max(0, Math.ceil(error.retryDelayMs));
-    details.push(pack(RetryInfo, { retryDelay: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 } }));
-  }
+  details.push(...retryInfo(error.retryDelayMs));
   return details;
+}
+
+function retryInfo(retryDelayMs: number | undefined): Any[] {
+  if (retryDelayMs === undefined) return [];
+  const ms = Math.max(0, Math.ceil(retryDelayMs));
+  return [pack(RetryInfo, { retryDelay: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 } })];
 }
 
 function errorInfo(reason: ErrorReason, metadata: Readonly<Record<string, string>>): Any {
