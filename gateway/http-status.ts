@@ -2,12 +2,12 @@
 // does (runtime/errors.go HTTPStatusFromCode), and the google.rpc.Status-shaped
 // JSON body every HTTP error carries.
 
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
 import type { JsonValue, Registry } from "@bufbuild/protobuf";
 import { fromBinary, toJson } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
-import { STATUS_CODES } from "node:http";
-import type { Socket } from "node:net";
 import type { Metadata } from "@grpc/grpc-js";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { type StatusDetailsInput, statusDetailsFor } from "../platform/grpc/index.js";

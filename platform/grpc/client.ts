@@ -19,8 +19,8 @@ import {
 } from "@grpc/grpc-js";
 import type { CircuitBreakerPolicy } from "cockatiel";
 import type { Logger } from "../log/index.js";
-import { type BreakerOptions, createBreakerInterceptor, createCallPolicyInterceptor, defaultBreaker } from "./client-interceptors.js";
 import { currentCallContext } from "./call-context.js";
+import { type BreakerOptions, createBreakerInterceptor, createCallPolicyInterceptor, defaultBreaker } from "./client-interceptors.js";
 import { contractRegistry, idempotentMethodsOf } from "./contract.js";
 import { serviceNameOf } from "./implement-service.js";
 import { defaultDescriptorSetPath } from "./server.js";

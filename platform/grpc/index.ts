@@ -22,8 +22,8 @@ export type {
 } from "./client.js";
 export { callUnary, createClient, createGenericClient, defaultDeadlineMs } from "./client.js";
 export type { BreakerOptions } from "./client-interceptors.js";
-export { contractRegistry, idempotentMethodsOf } from "./contract.js";
 export { breakerFailureCodes, defaultBreaker } from "./client-interceptors.js";
+export { contractRegistry, idempotentMethodsOf } from "./contract.js";
 export type {
   Authenticate,
   ImplementServiceOptions,
@@ -37,8 +37,6 @@ export { implementService, serviceNameOf } from "./implement-service.js";
 export type { CreateGrpcServerOptions, GrpcServer } from "./server.js";
 export { createGrpcServer, defaultDescriptorSetPath } from "./server.js";
 export type { RetryOptions, RetryThrottlingOptions } from "./service-config.js";
-export type { UpstreamStatus } from "./upstream-failure.js";
-export { UpstreamFailureError, upstreamFailure } from "./upstream-failure.js";
 export { defaultRetry, defaultRetryThrottling, toChannelTarget } from "./service-config.js";
 export type { MappedStatus, StatusDetailsInput } from "./status.js";
 export {
@@ -53,3 +51,5 @@ export {
   statusName,
   toGrpcStatus,
 } from "./status.js";
+export type { UpstreamStatus } from "./upstream-failure.js";
+export { UpstreamFailureError, upstreamFailure } from "./upstream-failure.js";

@@ -6,7 +6,7 @@
 // circuit breaker. Here a body that does not decode is the caller's mistake,
 // INVALID_ARGUMENT, logged like any other rejected request.
 import type { MethodDefinition, ServiceDefinition, UntypedServiceImplementation } from "@grpc/grpc-js";
-import { ErrorReason, DomainError, StatusCode } from "../errors/index.js";
+import { DomainError, ErrorReason, StatusCode } from "../errors/index.js";
 
 /** A request body that is not an encoding of the method's request message. */
 export class UndecodableRequestError extends DomainError {

@@ -3,12 +3,12 @@
 // as if it were basket's own (platform/grpc upstreamFailure).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { credentials, Metadata, status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
-import { BasketServiceClient } from "../../gen/mel/basket/v1/basket.js";
+import { credentials, status as GrpcStatus, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { ErrorInfo } from "../../gen/google/rpc/error_details.js";
+import { BasketServiceClient } from "../../gen/mel/basket/v1/basket.js";
 import { InvalidArgumentError, UnauthenticatedError } from "../../platform/errors/index.js";
-import { type Authenticate, callUnary, readStatusDetails } from "../../platform/grpc/index.js";
 import { captureLog, startCatalogServer, type TestServer } from "../../platform/grpc/grpc.test-support.js";
+import { type Authenticate, callUnary, readStatusDetails } from "../../platform/grpc/index.js";
 import { createTestMongoDatabase, type TestMongoDatabase } from "../../test/support/ferretdb.js";
 import { BrokerProbe, ensureRabbitMq, uniqueName } from "../../test/support/rabbitmq.js";
 import { testBasketConfig } from "./basket.test-support.js";

@@ -6,8 +6,8 @@
 import { after, before, describe, it } from "node:test";
 import { credentials } from "@grpc/grpc-js";
 import { BasketServiceClient, type CheckoutRequest } from "../../gen/mel/basket/v1/basket.js";
-import { type Authenticate, callUnary, type UnaryMethodName } from "../../platform/grpc/index.js";
 import { startCatalogServer, type TestServer } from "../../platform/grpc/grpc.test-support.js";
+import { type Authenticate, callUnary, type UnaryMethodName } from "../../platform/grpc/index.js";
 import { createTestMongoDatabase, type TestMongoDatabase } from "../../test/support/ferretdb.js";
 import { BrokerProbe, ensureRabbitMq, uniqueName } from "../../test/support/rabbitmq.js";
 import { assertInvalidField } from "../../test/support/status-details.js";

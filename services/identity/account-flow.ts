@@ -3,7 +3,7 @@
 // repository calls and the rules that need the database.
 import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
-import { ErrorReason, AlreadyExistsError, FailedPreconditionError, NotFoundError } from "../../platform/errors/index.js";
+import { AlreadyExistsError, ErrorReason, FailedPreconditionError, NotFoundError } from "../../platform/errors/index.js";
 import type { Logger } from "../../platform/log/index.js";
 import type { IdentityDatabase } from "./identity.table.js";
 import type { PasswordHasher } from "./password-hash.js";
