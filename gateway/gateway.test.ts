@@ -4,6 +4,8 @@ import assert from "node:assert/strict";
 import { connect as connectHttp2 } from "node:http2";
 import { after, before, describe, it } from "node:test";
 import { status as GrpcStatus } from "@grpc/grpc-js";
+import { ErrorInfo } from "../gen/google/rpc/error_details.js";
+import { Status } from "../gen/google/rpc/status.js";
 import { encodeMessageFrame } from "./grpc-web-framing.js";
 import type { TestStack } from "./testing/test-stack.js";
 import { startTestStack } from "./testing/test-stack.js";
@@ -42,6 +44,29 @@ describe("rate limits on login and register", () => {
       body: encodeMessageFrame(Buffer.alloc(0)),
     });
     assert.equal(grpcWeb.headers.get("grpc-status"), String(GrpcStatus.RESOURCE_EXHAUSTED));
+  });
+
+  it("say RATE_LIMITED with a RetryInfo of the window's remaining time, in the JSON body and the gRPC-Web trailers", async () => {
+    const limited = await login();
+    assert.equal(limited.status, 429);
+    const body = (await limited.json()) as { details: Array<Record<string, unknown>> };
+    const retryAfter = Number(limited.headers.get("retry-after"));
+    assert.deepEqual(body.details, [
+      { "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "RATE_LIMITED", domain: "mel.lojasmel.com" },
+      { "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: `${retryAfter}s` },
+    ]);
+
+    const grpcWeb = await fetch(`${stack.url}/mel.identity.v1.IdentityService/Login`, {
+      method: "POST",
+      headers: { "content-type": "application/grpc-web+proto" },
+      body: encodeMessageFrame(Buffer.alloc(0)),
+    });
+    const status = Status.decode(Buffer.from(grpcWeb.headers.get("grpc-status-details-bin") ?? "", "base64"));
+    assert.deepEqual(
+      status.details.map((any) => any.typeUrl),
+      ["type.googleapis.com/google.rpc.ErrorInfo", "type.googleapis.com/google.rpc.RetryInfo"],
+    );
+    assert.equal(ErrorInfo.decode(status.details[0]!.value).reason, "RATE_LIMITED");
   });
 
   it("count each limited RPC on its own and leave other RPCs alone", async () => {

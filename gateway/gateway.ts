@@ -4,13 +4,13 @@
 // error bodies that are google.rpc.Status JSON (or gRPC statuses for gRPC-Web).
 
 import type { FileDescriptorSet } from "@bufbuild/protobuf/wkt";
-import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import cors from "@fastify/cors";
 import rateLimit from "@fastify/rate-limit";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import Fastify from "fastify";
-import { createGrpcClientTransport } from "../platform/grpc/index.js";
+import { ErrorReason } from "../platform/errors/index.js";
+import { idempotentMethodsOf as contractIdempotentMethods, createGrpcClientTransport } from "../platform/grpc/index.js";
 import { type CallOutcome, callLogLevel, type Logger, slowCallMsOf } from "../platform/log/index.js";
 import type { GatewayConfig } from "./config.js";
 import type { GatewayMethod, ServiceCatalog } from "./descriptors.js";
@@ -20,7 +20,7 @@ import type { GatewayContext } from "./gateway-context.js";
 import { grpcStatusOfGatewayError, handleGrpcWebRequest, sendTrailersOnly } from "./grpc-web.js";
 import type { GrpcWebContentType } from "./grpc-web-framing.js";
 import { parseGrpcWebContentType } from "./grpc-web-framing.js";
-import { answerClientError, ClientAbortError, GatewayError, statusJson } from "./http-status.js";
+import { answerClientError, ClientAbortError, GatewayError, statusJsonFromFailure } from "./http-status.js";
 import { findRoute, handleJsonRequest } from "./json-routes.js";
 import { createOpenApiDocument } from "./openapi.js";
 import { registerStaticSite } from "./static-site.js";
@@ -125,9 +125,8 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
           GrpcStatus.RESOURCE_EXHAUSTED,
           `too many ${method.method.name} attempts from this address; retry in ${verdict.ttlInSeconds} s`,
           429,
-          {
-            "retry-after": String(verdict.ttlInSeconds),
-          },
+          { "retry-after": String(verdict.ttlInSeconds) },
+          { reason: ErrorReason.RATE_LIMITED, retryDelayMs: verdict.ttlInSeconds * 1000 },
         );
       }
     },
@@ -190,11 +189,13 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     } catch {
       grpcWeb = { text: false, responseType: "application/grpc-web+proto" };
     }
-    if (grpcWeb && request.method === "POST") return sendTrailersOnly(reply, grpcWeb, { code, details: message });
+    // The gateway's own errors carry error details as an upstream's do.
+    const metadata = error instanceof GatewayError ? error.statusMetadata() : undefined;
+    if (grpcWeb && request.method === "POST") return sendTrailersOnly(reply, grpcWeb, { code, details: message, metadata });
     return reply
       .code(httpStatus)
       .header("content-type", jsonType)
-      .send(JSON.stringify(statusJson(code, message)));
+      .send(JSON.stringify(statusJsonFromFailure({ code, details: message, metadata }, catalog.registry)));
   }
 
   return { app, upstreams: byAddress };
@@ -221,19 +222,10 @@ function groupByAddress(upstreams: Record<string, string>): Map<string, string[]
   return groups;
 }
 
-// Safe to retry: RPCs the contract marks idempotent, and RPCs bound to GET,
-// which HTTP already promises have no side effects.
+// Safe to retry: the RPCs the contract marks NO_SIDE_EFFECTS or IDEMPOTENT
+// (`option idempotency_level` in proto/), as every platform client reads them.
 function idempotentMethodsOf(catalog: ServiceCatalog, services: string[]): string[] {
-  const names = new Set<string>();
-  for (const method of catalog.methodsByPath.values()) {
-    if (services.includes(method.service.typeName) && method.method.idempotency !== MethodOptions_IdempotencyLevel.IDEMPOTENCY_UNKNOWN) {
-      names.add(method.grpcPath.slice(1));
-    }
-  }
-  for (const binding of catalog.bindings) {
-    if (binding.httpMethod === "GET" && services.includes(binding.target.service.typeName)) names.add(binding.target.grpcPath.slice(1));
-  }
-  return [...names];
+  return services.flatMap((service) => contractIdempotentMethods(catalog.registry, service).map(({ service: name, method }) => `${name}/${method}`));
 }
 
 function grpcWebContentType(request: FastifyRequest): GrpcWebContentType | undefined {

@@ -6,11 +6,11 @@ import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import type { JsonValue, Registry } from "@bufbuild/protobuf";
 import { fromBinary, toJson } from "@bufbuild/protobuf";
-import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import type { Metadata } from "@grpc/grpc-js";
 import { status as GrpcStatus } from "@grpc/grpc-js";
+import { type StatusDetailsInput, statusDetailsFor } from "../platform/grpc/index.js";
 
 const httpStatusByGrpcCode: Record<GrpcStatus, number> = {
   [GrpcStatus.OK]: 200,
@@ -47,9 +47,16 @@ export class GatewayError extends Error {
     message: string,
     readonly httpStatus: number = httpStatusFromGrpc(code),
     readonly headers: Record<string, string> = {},
+    /** The reason and retry delay programs read in the error details (see docs/errors.md). */
+    readonly statusDetails: StatusDetailsInput = {},
   ) {
     super(message);
     this.name = "GatewayError";
+  }
+
+  /** grpc-status-details-bin for this error: ErrorInfo, and RetryInfo when waiting helps. */
+  statusMetadata(): Metadata {
+    return statusDetailsFor(this.code, this.message, this.statusDetails);
   }
 }
 
@@ -101,43 +108,36 @@ export function statusJson(code: number, message: string, details: JsonValue[] =
 }
 
 /**
- * The JSON body for an upstream failure. Details come from the standard
- * grpc-status-details-bin trailer (a binary google.rpc.Status); a detail whose
- * type the descriptor set does not know cannot be rendered as proto3 JSON and
- * is left out.
+ * The JSON body for an upstream failure, as grpc-gateway writes it: the code,
+ * the (public) message, and the details of the standard grpc-status-details-bin
+ * trailer (a binary google.rpc.Status, decoded with the descriptor set's
+ * google.rpc types) in proto3 JSON with their "@type". A detail whose type the
+ * descriptor set does not know cannot be rendered and is left out.
  */
 export function statusJsonFromFailure(failure: UpstreamFailure, registry: Registry): StatusJson {
   const details: JsonValue[] = [];
-  const raw = failure.metadata?.get("grpc-status-details-bin")[0];
-  if (raw instanceof Uint8Array) {
-    for (const any of decodeStatusDetails(raw)) {
-      try {
-        details.push(toJson(AnySchema, any, { registry }));
-      } catch {
-        // Unknown detail type: the code and message still say what failed.
-      }
+  for (const any of statusDetailsOf(failure.metadata, registry)) {
+    try {
+      details.push(toJson(AnySchema, any, { registry }));
+    } catch {
+      // Unknown detail type: the code and message still say what failed.
     }
   }
   return statusJson(failure.code, failure.details, details);
 }
 
-// google.rpc.Status is { int32 code = 1; string message = 2; repeated Any details = 3; }.
-// Only the details are needed (code and message also travel as grpc-status and
-// grpc-message), so the three fields are read with the wire reader instead of
-// adding google/rpc to the descriptor set.
-function decodeStatusDetails(bytes: Uint8Array): Any[] {
-  const details: Any[] = [];
+// Code and message also travel as grpc-status and grpc-message (and the
+// gateway may have made the message public), so only the details are read.
+function statusDetailsOf(metadata: Metadata | undefined, registry: Registry): Any[] {
+  const raw = metadata?.get("grpc-status-details-bin")[0];
+  const schema = registry.getMessage("google.rpc.Status");
+  if (!(raw instanceof Uint8Array) || schema === undefined) return [];
   try {
-    const reader = new BinaryReader(bytes);
-    while (reader.pos < reader.len) {
-      const [fieldNo, wireType] = reader.tag();
-      if (fieldNo === 3 && wireType === WireType.LengthDelimited) details.push(fromBinary(AnySchema, reader.bytes()));
-      else reader.skip(wireType);
-    }
+    const status = fromBinary(schema, raw) as unknown as { details?: Any[] };
+    return status.details ?? [];
   } catch {
     return [];
   }
-  return details;
 }
 
 /**

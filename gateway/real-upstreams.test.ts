@@ -13,6 +13,8 @@ import { createFileRegistry } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { createRemoteJWKSet, jwtVerify } from "jose";
+import { BadRequestSchema, ErrorInfoSchema } from "../gen/web/google/rpc/error_details_pb.js";
+import { CatalogService } from "../gen/web/mel/catalog/v1/catalog_pb.js";
 import { createLogger } from "../platform/log/index.js";
 import { testCatalogConfig } from "../services/catalog/catalog.test-support.js";
 import { demoCatalogSize } from "../services/catalog/demo-catalog.js";
@@ -157,6 +159,37 @@ describe("catalog behind the gateway", () => {
       (failure: unknown) => ConnectError.from(failure),
     );
     assert.equal(error.code, Code.NotFound);
+  });
+
+  it("puts the upstream's error details in the JSON body as grpc-gateway does", async () => {
+    const bad = await http("GET", "/api/v1/catalog/items?pageSize=500");
+    assert.equal(bad.status, 400);
+    assert.deepEqual(
+      bad.json.details.map((detail: { "@type": string }) => detail["@type"]),
+      ["type.googleapis.com/google.rpc.ErrorInfo", "type.googleapis.com/google.rpc.BadRequest"],
+    );
+    assert.deepEqual({ reason: bad.json.details[0].reason, domain: bad.json.details[0].domain }, { reason: "FIELD_INVALID", domain: "mel.lojasmel.com" });
+    assert.deepEqual(
+      bad.json.details[1].fieldViolations.map((violation: { field: string }) => violation.field),
+      ["page_size"],
+    );
+  });
+
+  it("hands gRPC-Web clients the error details in the trailers", async () => {
+    const client = createClient(CatalogService, createGrpcWebTransport({ baseUrl: gateway.url }));
+    const error = await client.listItems({ pageSize: 500 }).then(
+      () => assert.fail("ListItems with page_size 500 should fail"),
+      (failure: unknown) => ConnectError.from(failure),
+    );
+    assert.equal(error.code, Code.InvalidArgument);
+    assert.deepEqual(
+      error.findDetails(BadRequestSchema).flatMap((request) => request.fieldViolations.map((violation) => violation.field)),
+      ["page_size"],
+    );
+    assert.deepEqual(
+      error.findDetails(ErrorInfoSchema).map((info) => info.reason),
+      ["FIELD_INVALID"],
+    );
   });
 
   it("reports both upstreams ready", async () => {

@@ -4,9 +4,9 @@
 // serializers so request and response bytes are never decoded on the gRPC-Web
 // path (the JSON path encodes and decodes them itself, from the descriptors).
 
-import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import type { ChannelCredentials, Client, ClientReadableStream, ServiceError } from "@grpc/grpc-js";
 import { status as GrpcStatus, Metadata } from "@grpc/grpc-js";
+import { HealthCheckRequest, HealthCheckResponse, HealthCheckResponse_ServingStatus, HealthService } from "../gen/health/v1/health.js";
 import { createGenericClient } from "../platform/grpc/index.js";
 import type { Logger } from "../platform/log/index.js";
 
@@ -101,8 +101,9 @@ function upstreamOnClient(address: string, client: Client): Upstream {
 
   const checkHealth = async (service: string, deadline: Date): Promise<ServingStatus> => {
     try {
-      const outcome = await unary("/grpc.health.v1.Health/Check", encodeHealthCheckRequest(service), { metadata: new Metadata(), deadline });
-      return decodeHealthCheckResponse(outcome.message);
+      const request = HealthCheckRequest.encode({ service }).finish();
+      const outcome = await unary(HealthService.check.path, request, { metadata: new Metadata(), deadline });
+      return servingStatusName(HealthCheckResponse.decode(outcome.message).status);
     } catch (error: unknown) {
       const code = (error as ServiceError).code;
       if (code === GrpcStatus.NOT_FOUND) return "SERVICE_UNKNOWN";
@@ -113,23 +114,15 @@ function upstreamOnClient(address: string, client: Client): Upstream {
   return { address, unary, serverStream, checkHealth, close: () => client.close() };
 }
 
-// grpc.health.v1: HealthCheckRequest { string service = 1; }
-// HealthCheckResponse { ServingStatus status = 1; } with UNKNOWN = 0,
-// SERVING = 1, NOT_SERVING = 2, SERVICE_UNKNOWN = 3. Two one-field messages,
-// written with the wire codec rather than pulling in a second proto toolchain.
-function encodeHealthCheckRequest(service: string): Uint8Array {
-  const writer = new BinaryWriter();
-  if (service !== "") writer.tag(1, 2).string(service);
-  return writer.finish();
-}
-
-function decodeHealthCheckResponse(bytes: Uint8Array): ServingStatus {
-  const reader = new BinaryReader(bytes);
-  let status = 0;
-  while (reader.pos < reader.len) {
-    const [fieldNo, wireType] = reader.tag();
-    if (fieldNo === 1 && wireType === 0) status = reader.int32();
-    else reader.skip(wireType);
+function servingStatusName(status: HealthCheckResponse_ServingStatus): ServingStatus {
+  switch (status) {
+    case HealthCheckResponse_ServingStatus.SERVING:
+      return "SERVING";
+    case HealthCheckResponse_ServingStatus.NOT_SERVING:
+      return "NOT_SERVING";
+    case HealthCheckResponse_ServingStatus.SERVICE_UNKNOWN:
+      return "SERVICE_UNKNOWN";
+    default:
+      return "UNKNOWN";
   }
-  return (["UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"] as const)[status] ?? "UNKNOWN";
 }

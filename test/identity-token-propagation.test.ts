@@ -10,7 +10,16 @@ import { CatalogItem, CatalogServiceClient, CatalogServiceService } from "../gen
 import { IdentityServiceClient } from "../gen/mel/identity/v1/identity.js";
 import { createTestSigningKey, signTestToken } from "../platform/auth/auth.test-support.js";
 import { createServiceAuthenticate, type ServiceAuthenticate } from "../platform/auth/index.js";
-import { callUnary, createClient, createGrpcServer, type GrpcServer, implementService, type MethodPolicies } from "../platform/grpc/index.js";
+import { UnauthenticatedError } from "../platform/errors/index.js";
+import {
+  callUnary,
+  createClient,
+  createGrpcServer,
+  type GrpcServer,
+  implementService,
+  type MethodPolicies,
+  UpstreamFailureError,
+} from "../platform/grpc/index.js";
 import { createLogger } from "../platform/log/index.js";
 import { rejectionOf, signInAdmin, signUp, startTestIdentity, type TestIdentity } from "../services/identity/identity.test-support.js";
 
@@ -39,12 +48,19 @@ async function startFront(identity: TestIdentity, unknownKidCooldown: string): P
   const { client: identityClient } = createClient(IdentityServiceClient, {
     upstream: "identity",
     target: identity.address,
-    idempotentMethods: ["me"],
     logger: quiet,
   });
   const whoAmI = async () => {
-    const me = await callUnary(identityClient, "me", {});
-    return CatalogItem.fromPartial({ id: me.user!.id, name: me.user!.email });
+    try {
+      const me = await callUnary(identityClient, "me", {});
+      return CatalogItem.fromPartial({ id: me.user!.id, name: me.user!.email });
+    } catch (error) {
+      // The token identity refused is the caller's own, carried on: translated on purpose into the caller's UNAUTHENTICATED.
+      if (error instanceof UpstreamFailureError && error.upstreamStatus.code === status.UNAUTHENTICATED) {
+        throw new UnauthenticatedError(error.upstreamStatus.details, { cause: error });
+      }
+      throw error;
+    }
   };
   const unimplemented = async (): Promise<never> => {
     throw { code: status.UNIMPLEMENTED, details: "not part of this test" };

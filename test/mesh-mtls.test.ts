@@ -85,7 +85,6 @@ function clientAs<C extends CatalogServiceClient | IdentityServiceClient>(
   const { client } = createClient(Client as typeof CatalogServiceClient, {
     upstream,
     target: `127.0.0.1:${port}`,
-    idempotentMethods: [],
     defaultDeadlineMs: 5000,
     logger: quiet,
     ...transport.clientOptions(upstream),

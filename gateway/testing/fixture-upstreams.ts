@@ -4,9 +4,8 @@
 // Every call's path, metadata and deadline is recorded for assertions.
 
 import { create, createFileRegistry, toBinary } from "@bufbuild/protobuf";
-import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import type { FileDescriptorSet } from "@bufbuild/protobuf/wkt";
-import { AnySchema, anyPack } from "@bufbuild/protobuf/wkt";
+import { anyPack } from "@bufbuild/protobuf/wkt";
 import type { ServerErrorResponse, ServerWritableStream } from "@grpc/grpc-js";
 import { status as GrpcStatus, Metadata, Server, ServerCredentials } from "@grpc/grpc-js";
 import type { ServingStatus } from "grpc-health-check";
@@ -92,9 +91,11 @@ function forcedFailure(id: string, set: FileDescriptorSet): ServerErrorResponse 
   const metadata = new Metadata();
   metadata.set("x-failure", "forced");
   if (code === GrpcStatus.FAILED_PRECONDITION) {
-    const money = createFileRegistry(set).getMessage("mel.common.v1.Money")!;
-    const detail = toBinary(AnySchema, anyPack(money, create(money, { currencyCode: "BRL", amountMinor: 5n } as never)));
-    const statusBytes = new BinaryWriter().tag(1, 0).int32(code).tag(2, 2).string(`forced ${match[1]}`).tag(3, 2).bytes(detail).finish();
+    const registry = createFileRegistry(set);
+    const money = registry.getMessage("mel.common.v1.Money")!;
+    const statusSchema = registry.getMessage("google.rpc.Status")!;
+    const detail = anyPack(money, create(money, { currencyCode: "BRL", amountMinor: 5n } as never));
+    const statusBytes = toBinary(statusSchema, create(statusSchema, { code, message: `forced ${match[1]}`, details: [detail] } as never));
     metadata.set("grpc-status-details-bin", Buffer.from(statusBytes));
   }
   return fail(code, `forced ${match[1]}`, metadata);

@@ -3,7 +3,7 @@
 // gRPC (or, inside identity, straight from its key ring), so the caching,
 // single-flight refetch and cool-down around jose's createLocalJWKSet are ours.
 import { type CryptoKey, createLocalJWKSet, errors, type FlattenedJWSInput, type JSONWebKeySet, type JWSHeaderParameters } from "jose";
-import { UnavailableError } from "../errors/index.js";
+import { ErrorReason, UnavailableError } from "../errors/index.js";
 import type { Logger } from "../log/index.js";
 
 /** Where verification keys come from: IdentityService.GetJwks, or identity's own key ring. */
@@ -79,7 +79,10 @@ export function createCachedKeySet(source: JwksSource, options: CachedKeySetOpti
 
   function unavailable(error: unknown): UnavailableError {
     const reason = error instanceof Error ? error.message : String(error);
-    return new UnavailableError(`cannot verify access tokens: the signing keys could not be fetched (${reason})`, { cause: error });
+    return new UnavailableError(`cannot verify access tokens: the signing keys could not be fetched (${reason})`, {
+      cause: error,
+      reason: ErrorReason.TOKEN_KEYS_UNAVAILABLE,
+    });
   }
 
   async function usable(): Promise<Loaded> {

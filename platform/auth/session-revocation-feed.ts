@@ -70,7 +70,6 @@ export async function startSessionRevocationFeed(options: SessionRevocationFeedO
   const { client } = createClient(SessionRevocationServiceClient, {
     upstream: "identity",
     target: options.identityTarget,
-    idempotentMethods: ["listSessionRevocations"],
     defaultDeadlineMs: options.deadlineMs ?? 5000,
     logger,
     ...(options.credentials ? { credentials: options.credentials } : {}),

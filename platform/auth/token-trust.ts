@@ -69,7 +69,6 @@ export function identityJwksSource(options: IdentityJwksSourceOptions): Identity
   const { client } = createClient(IdentityServiceClient, {
     upstream: "identity",
     target: options.target,
-    idempotentMethods: ["getJwks"],
     defaultDeadlineMs: options.deadlineMs ?? 3000,
     logger: options.logger,
     ...(options.credentials === undefined ? {} : { credentials: options.credentials }),

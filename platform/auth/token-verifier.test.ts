@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type CryptoKey, exportSPKI, importJWK, SignJWT } from "jose";
-import { UnauthenticatedError } from "../errors/index.js";
+import { ErrorReason, UnauthenticatedError } from "../errors/index.js";
 import {
   createTestSigningKey,
   jwksOf,
@@ -67,6 +67,18 @@ describe("token verifier", () => {
 
   it("rejects an expired token", async () => {
     await rejected(await signTestToken(trusted, { issuedAt: -120, notBefore: -120, expiresIn: -60 }), /expired/);
+  });
+
+  it("gives an expired token the reason TOKEN_EXPIRED and a bad signature TOKEN_INVALID", async () => {
+    const reasonOf = (token: string) =>
+      verifier.verify(token).then(
+        () => assert.fail("the token should be refused"),
+        (error: unknown) => (error instanceof UnauthenticatedError ? ErrorReason[error.reason] : String(error)),
+      );
+    const expired = await signTestToken(trusted, { issuedAt: -120, notBefore: -120, expiresIn: -60 });
+    assert.equal(await reasonOf(expired), "TOKEN_EXPIRED");
+    const valid = await signTestToken(trusted);
+    assert.equal(await reasonOf(`${valid.slice(0, -4)}AAAA`), "TOKEN_INVALID");
   });
 
   it("accepts a token expired by less than the clock skew", async () => {

@@ -3,7 +3,7 @@
 // with a small clock skew, and the session it belongs to against the sessions
 // signed out since. Turns a valid token into the Principal handlers see.
 import { errors, type JWTPayload, jwtVerify } from "jose";
-import { UnauthenticatedError, UnavailableError } from "../errors/index.js";
+import { ErrorReason, UnauthenticatedError, UnavailableError } from "../errors/index.js";
 import type { Principal } from "../grpc/call-context.js";
 import type { CachedKeySet } from "./key-set.js";
 import type { SessionRevocations } from "./session-revocations.js";
@@ -66,7 +66,7 @@ function toPrincipal(payload: JWTPayload, token: string, revokedSessions: Pick<S
   // Tokens issued before sessions were named carry no sid; they expire on their own within one lifetime.
   if (sid !== undefined && (typeof sid !== "string" || sid.length === 0))
     throw new UnauthenticatedError("the access token's session id (sid) must be a non-empty string");
-  if (sid !== undefined && revokedSessions?.has(sid)) throw new UnauthenticatedError(signedOutSessionMessage);
+  if (sid !== undefined && revokedSessions?.has(sid)) throw new UnauthenticatedError(signedOutSessionMessage, { reason: ErrorReason.SESSION_SIGNED_OUT });
   if (typeof exp !== "number") throw new UnauthenticatedError("the access token has no expiry (exp)");
   if (roles !== undefined && !stringArray(roles)) throw new UnauthenticatedError("the access token's roles claim must be a list of strings");
   if (email !== undefined && typeof email !== "string") throw new UnauthenticatedError("the access token's email claim must be a string");
@@ -99,7 +99,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         return toPrincipal(payload, token, options.revokedSessions);
       } catch (error) {
         if (error instanceof UnauthenticatedError || error instanceof UnavailableError) throw error;
-        throw new UnauthenticatedError(describeFailure(error), { cause: error });
+        throw new UnauthenticatedError(describeFailure(error), {
+          cause: error,
+          reason: error instanceof errors.JWTExpired ? ErrorReason.TOKEN_EXPIRED : ErrorReason.TOKEN_INVALID,
+        });
       }
     },
   };

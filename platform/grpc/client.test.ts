@@ -6,7 +6,9 @@ import { awaitedLater, waitUntil } from "../../test/support/wait.js";
 import { UnavailableError } from "../errors/index.js";
 import type { CallContext } from "./call-context.js";
 import { callUnary, createClient, createGenericClient } from "./client.js";
+import { contractRegistry, idempotentMethodsOf } from "./contract.js";
 import { captureLog, delay, item, rejectionOf, startCatalogServer, type TestCatalogServer } from "./grpc.test-support.js";
+import { defaultDescriptorSetPath } from "./server.js";
 
 // grpc-timeout travels as a relative time, so the time a request spends on
 // the wire (long on a loaded CI machine) is added to the deadline the server
@@ -32,7 +34,6 @@ function catalogClient(target: string, options: Partial<Parameters<typeof create
   const upstream = createClient(CatalogServiceClient, {
     upstream: "catalog",
     target,
-    idempotentMethods: ["getItem", "getItemsByIds"],
     retry: { maxAttempts: 3, initialBackoffMs: 5, maxBackoffMs: 20 },
     logger: captureLog("client").logger,
     ...options,
@@ -124,17 +125,9 @@ describe("retries", () => {
     assert.deepEqual(perCall, [2, 1], "without throttling each call would make 5 attempts");
   });
 
-  test("an unknown idempotent method name is a startup error", () => {
-    assert.throws(
-      () =>
-        createClient(CatalogServiceClient, {
-          upstream: "catalog",
-          target: "127.0.0.1:1",
-          idempotentMethods: ["getItm" as "getItem"],
-          logger: captureLog().logger,
-        }),
-      /CatalogService has no method "getItm"/,
-    );
+  test("the methods retried are those the descriptor set marks NO_SIDE_EFFECTS or IDEMPOTENT", () => {
+    const retried = idempotentMethodsOf(contractRegistry(defaultDescriptorSetPath), "mel.catalog.v1.CatalogService").map(({ method }) => method);
+    assert.deepEqual(retried, ["ListItems", "GetItem", "GetItemsByIds", "ListBrands", "ListTypes", "UpdateItem", "DeleteItem"]);
   });
 });
 
@@ -286,37 +279,43 @@ describe("deadlines", () => {
 // probe through, so these tests move a mocked Date instead of waiting for the
 // half-open time to pass; timers and I/O stay real.
 describe("circuit breaker", () => {
+  // These count the calls the server sees, so they use CreateItem, which the
+  // contract does not mark idempotent: one call is one attempt.
   test("opens after the configured failures, fails fast while open, and closes after a successful half-open probe", async (t) => {
     t.mock.timers.enable({ apis: ["Date"], now: Date.now() });
     let calls = 0;
     let down = true;
     const server = await serve({
-      async getItem(request) {
+      async createItem(request) {
         calls += 1;
         if (down) throw new UnavailableError("catalog database is down");
-        return { item: item(request.id) };
+        return { item: item(request.item?.id ?? "") };
       },
     });
-    const { client, breaker } = catalogClient(server.address, { idempotentMethods: [], breaker: { consecutiveFailures: 3, halfOpenAfterMs: 300 } });
+    const { client, breaker } = catalogClient(server.address, { breaker: { consecutiveFailures: 3, halfOpenAfterMs: 300 } });
     for (let i = 0; i < 3; i++) {
-      assert.equal((await rejectionOf(callUnary(client, "getItem", { id: "b" }))).details, "catalog database is down");
+      assert.equal((await rejectionOf(callUnary(client, "createItem", { item: item("b") }))).details, "catalog database is down");
     }
     assert.equal(calls, 3);
 
-    const failFast = await rejectionOf(callUnary(client, "getItem", { id: "b" }));
+    const failFast = await rejectionOf(callUnary(client, "createItem", { item: item("b") }));
     assert.equal(failFast.code, GrpcStatus.UNAVAILABLE);
     assert.equal(failFast.details, "catalog is unavailable: circuit open after 3 failures");
     assert.equal(calls, 3, "the server saw no call while the circuit was open");
 
     down = false;
     t.mock.timers.tick(299);
-    assert.match((await rejectionOf(callUnary(client, "getItem", { id: "b" }))).details, /circuit open after 3 failures/, "still open just before 300 ms");
+    assert.match(
+      (await rejectionOf(callUnary(client, "createItem", { item: item("b") }))).details,
+      /circuit open after 3 failures/,
+      "still open just before 300 ms",
+    );
     assert.equal(calls, 3);
     t.mock.timers.tick(1);
-    const probe = await callUnary(client, "getItem", { id: "b" });
+    const probe = await callUnary(client, "createItem", { item: item("b") });
     assert.equal(probe.item?.id, "b");
     assert.equal(calls, 4, "the half-open probe reached the server");
-    await callUnary(client, "getItem", { id: "b" });
+    await callUnary(client, "createItem", { item: item("b") });
     assert.equal(calls, 5, "closed again: calls flow");
     assert.equal(breaker.state, 0 /* CircuitState.Closed */);
   });
@@ -325,18 +324,18 @@ describe("circuit breaker", () => {
     t.mock.timers.enable({ apis: ["Date"], now: Date.now() });
     let calls = 0;
     const server = await serve({
-      async getItem() {
+      async createItem() {
         calls += 1;
         throw new UnavailableError("down");
       },
     });
-    const { client } = catalogClient(server.address, { idempotentMethods: [], breaker: { consecutiveFailures: 2, halfOpenAfterMs: 200 } });
-    await rejectionOf(callUnary(client, "getItem", { id: "x" }));
-    await rejectionOf(callUnary(client, "getItem", { id: "x" }));
+    const { client } = catalogClient(server.address, { breaker: { consecutiveFailures: 2, halfOpenAfterMs: 200 } });
+    await rejectionOf(callUnary(client, "createItem", { item: item("x") }));
+    await rejectionOf(callUnary(client, "createItem", { item: item("x") }));
     t.mock.timers.tick(200);
-    assert.equal((await rejectionOf(callUnary(client, "getItem", { id: "x" }))).details, "down", "the probe reaches the server");
+    assert.equal((await rejectionOf(callUnary(client, "createItem", { item: item("x") }))).details, "down", "the probe reaches the server");
     assert.equal(calls, 3);
-    assert.match((await rejectionOf(callUnary(client, "getItem", { id: "x" }))).details, /circuit open after 2 failures/);
+    assert.match((await rejectionOf(callUnary(client, "createItem", { item: item("x") }))).details, /circuit open after 2 failures/);
     assert.equal(calls, 3);
   });
 
@@ -347,25 +346,25 @@ describe("circuit breaker", () => {
     let releaseProbe!: () => void;
     const probeGate = new Promise<void>((resolve) => (releaseProbe = resolve));
     const server = await serve({
-      async getItem(request) {
-        ids.push(request.id);
+      async createItem(request) {
+        ids.push(request.item?.id ?? "");
         if (down) throw new UnavailableError("down");
-        if (request.id === "probe") await probeGate;
-        return { item: item(request.id) };
+        if ((request.item?.id ?? "") === "probe") await probeGate;
+        return { item: item(request.item?.id ?? "") };
       },
     });
-    const { client } = catalogClient(server.address, { idempotentMethods: [], breaker: { consecutiveFailures: 1, halfOpenAfterMs: 100 } });
-    await rejectionOf(callUnary(client, "getItem", { id: "first" }));
+    const { client } = catalogClient(server.address, { breaker: { consecutiveFailures: 1, halfOpenAfterMs: 100 } });
+    await rejectionOf(callUnary(client, "createItem", { item: item("first") }));
     down = false;
     t.mock.timers.tick(100);
-    const probe = awaitedLater(callUnary(client, "getItem", { id: "probe" }));
+    const probe = awaitedLater(callUnary(client, "createItem", { item: item("probe") }));
     await waitUntil("the probe to reach the server", () => ids.includes("probe"));
-    const during = await rejectionOf(callUnary(client, "getItem", { id: "during" }));
+    const during = await rejectionOf(callUnary(client, "createItem", { item: item("during") }));
     assert.equal(during.code, GrpcStatus.UNAVAILABLE);
     assert.equal(during.details, "catalog is unavailable: circuit open after 1 failures");
     releaseProbe();
     assert.equal((await probe).item?.id, "probe");
-    await callUnary(client, "getItem", { id: "after" });
+    await callUnary(client, "createItem", { item: item("after") });
     assert.deepEqual(ids, ["first", "probe", "after"]);
   });
 
@@ -402,7 +401,7 @@ describe("what counts for the circuit breaker", () => {
         throw { code: Number(request.id), details: "refused" };
       },
     });
-    const { client, breaker } = catalogClient(server.address, { idempotentMethods: [], breaker: { consecutiveFailures: 2, halfOpenAfterMs: 60_000 } });
+    const { client, breaker } = catalogClient(server.address, { breaker: { consecutiveFailures: 2, halfOpenAfterMs: 60_000 } });
     for (const code of answers) {
       for (let i = 0; i < 3; i++) assert.equal((await rejectionOf(callUnary(client, "getItem", { id: String(code) }))).code, code);
     }
@@ -418,7 +417,7 @@ describe("what counts for the circuit breaker", () => {
         return {};
       },
     });
-    const { client, breaker } = catalogClient(server.address, { idempotentMethods: [], breaker: { consecutiveFailures: 2, halfOpenAfterMs: 60_000 } });
+    const { client, breaker } = catalogClient(server.address, { breaker: { consecutiveFailures: 2, halfOpenAfterMs: 60_000 } });
     // A CatalogItem missing its int32 fields: the generated encoder throws on it.
     const unencodable = { item: { id: "x" } } as unknown as CreateItemRequest;
     for (let i = 0; i < 3; i++) {
@@ -442,12 +441,11 @@ describe("what counts for the circuit breaker", () => {
   test("DEADLINE_EXCEEDED of a call cut short by the incoming call's deadline never opens the circuit", async () => {
     const slow = await serveForever();
     const toSlow = catalogClient(slow.address, {
-      idempotentMethods: [],
       defaultDeadlineMs: 60_000,
       breaker: { consecutiveFailures: 2, halfOpenAfterMs: 60_000 },
     });
     const front = await serve({ getItem: (request) => callUnary(toSlow.client, "getItem", request) });
-    const { client } = catalogClient(front.address, { idempotentMethods: [], defaultDeadlineMs: 60_000 });
+    const { client } = catalogClient(front.address, { defaultDeadlineMs: 60_000 });
     for (let i = 0; i < 3; i++) {
       const error = await rejectionOf(callUnary(client, "getItem", { id: "hurry" }, { deadline: new Date(Date.now() + 150) }));
       assert.equal(error.code, GrpcStatus.DEADLINE_EXCEEDED);
@@ -458,7 +456,6 @@ describe("what counts for the circuit breaker", () => {
   test("DEADLINE_EXCEEDED of a call that used its own deadline counts as a failure", async () => {
     const slow = await serveForever();
     const { client, breaker } = catalogClient(slow.address, {
-      idempotentMethods: [],
       defaultDeadlineMs: 100,
       breaker: { consecutiveFailures: 2, halfOpenAfterMs: 60_000 },
     });

@@ -19,8 +19,11 @@ import {
 } from "@grpc/grpc-js";
 import type { CircuitBreakerPolicy } from "cockatiel";
 import type { Logger } from "../log/index.js";
+import { currentCallContext } from "./call-context.js";
 import { type BreakerOptions, createBreakerInterceptor, createCallPolicyInterceptor, defaultBreaker } from "./client-interceptors.js";
+import { contractRegistry, idempotentMethodsOf } from "./contract.js";
 import { serviceNameOf } from "./implement-service.js";
+import { defaultDescriptorSetPath } from "./server.js";
 import {
   buildServiceConfig,
   defaultRetry,
@@ -30,6 +33,7 @@ import {
   type RetryThrottlingOptions,
   toChannelTarget,
 } from "./service-config.js";
+import { upstreamFailure } from "./upstream-failure.js";
 
 export const defaultDeadlineMs = 5_000;
 
@@ -58,8 +62,11 @@ export interface GeneratedClientConstructor<C extends Client> {
 }
 
 export interface CreateClientOptions<Definition extends ServiceDefinition> extends UpstreamOptions {
-  /** Client method names ("getItemsByIds") that are safe to repeat: only these are retried. */
-  idempotentMethods: (keyof Definition & string)[];
+  /**
+   * The descriptor set whose `idempotency_level` options say which methods are
+   * retried (NO_SIDE_EFFECTS and IDEMPOTENT ones); gen/descriptor.binpb by default.
+   */
+  descriptorSetPath?: string;
   /** Per-method deadline overrides in ms, by client method name. */
   methodDeadlinesMs?: Partial<Record<keyof Definition & string, number>>;
 }
@@ -71,9 +78,10 @@ export interface UpstreamClient<C extends Client> {
 }
 
 /**
- * A generated client for `upstream` with the platform's channel. Call its
- * unary methods with callUnary for promises. Throws at startup on an unknown
- * method name or a target that cannot be spread.
+ * A generated client for `upstream` with the platform's channel; the methods
+ * retried are those the contract marks idempotent. Call its unary methods
+ * with callUnary for promises. Throws at startup on an unknown method name,
+ * a service missing from the descriptor set, or a target that cannot be spread.
  */
 export function createClient<C extends Client, Ctor extends GeneratedClientConstructor<C>>(
   ClientConstructor: Ctor & GeneratedClientConstructor<C>,
@@ -87,20 +95,41 @@ export function createClient<C extends Client, Ctor extends GeneratedClientConst
       throw new Error(`${options.upstream}: ${service} has no method "${name}" (use the client's method names, e.g. "${Object.keys(definition)[0]}")`);
     return { service, method: method.path.split("/")[2] ?? name };
   };
-  const idempotentMethods = options.idempotentMethods.map(protoName);
+  const idempotentMethods = idempotentMethodsOf(contractRegistry(options.descriptorSetPath ?? defaultDescriptorSetPath), service);
   const deadlineByPath = new Map<string, number>();
   for (const [name, ms] of Object.entries(options.methodDeadlinesMs ?? {}) as [string, number | undefined][]) {
     if (ms !== undefined) deadlineByPath.set(`/${service}/${protoName(name).method}`, ms);
   }
   const channel = buildChannel(options, idempotentMethods, deadlineByPath);
   const client = new ClientConstructor(channel.target, options.credentials ?? credentials.createInsecure(), channel.clientOptions);
+  upstreamNames.set(client, options.upstream);
   return { client, breaker: channel.breaker };
+}
+
+/** The upstream name each client was made for, so a failed call's error can name it. */
+const upstreamNames = new WeakMap<Client, string>();
+
+function definitionOf(client: Client): ServiceDefinition | undefined {
+  return (client.constructor as Partial<GeneratedClientConstructor<Client>>).service;
+}
+
+function serviceNameOfClient(client: Client): string {
+  const definition = definitionOf(client);
+  return definition === undefined ? "an upstream service" : serviceNameOf(definition);
+}
+
+function methodPath(client: Client, method: string): string {
+  return definitionOf(client)?.[method]?.path ?? method;
 }
 
 export interface CreateGenericClientOptions extends UpstreamOptions {
   /** Full proto service name ("mel.catalog.v1.CatalogService") that short method names below belong to. */
   serviceName?: string;
-  /** Methods safe to repeat, as proto method names ("GetItem") of serviceName or full names ("mel.catalog.v1.CatalogService/GetItem"). */
+  /**
+   * Methods safe to repeat, as proto method names ("GetItem") of serviceName or
+   * full names ("mel.catalog.v1.CatalogService/GetItem"): the gateway lists
+   * those its descriptor set marks idempotent (see idempotentMethodsOf).
+   */
   idempotentMethods: string[];
   /** Per-method deadline overrides in ms, keyed like idempotentMethods. */
   methodDeadlinesMs?: Record<string, number>;
@@ -186,9 +215,12 @@ export interface UnaryCallOptions {
 }
 
 /**
- * Calls a unary method of a generated client and resolves with the response,
- * or rejects with the grpc-js ServiceError (code, details, metadata). Inside a
- * handler, a rejected upstream status passes through implementService as is.
+ * Calls a unary method of a generated client and resolves with the response.
+ * Inside a handler a failure rejects with what upstreamFailure makes of it
+ * (UNAVAILABLE or INTERNAL naming the upstream, or the caller's own
+ * CANCELLED), never with the callee's status; an UpstreamFailureError keeps
+ * the callee's answer for a service that deliberately translates it. Outside
+ * a handler it rejects with the grpc-js ServiceError (code, details, metadata).
  */
 export function callUnary<C extends Client, M extends UnaryMethodName<C>>(
   client: C,
@@ -197,12 +229,13 @@ export function callUnary<C extends Client, M extends UnaryMethodName<C>>(
   options: UnaryCallOptions = {},
 ): Promise<UnaryResponse<C, M>> {
   const invoke = client[method] as unknown as UnaryMethod<UnaryRequest<C, M>, UnaryResponse<C, M>>;
+  const incoming = currentCallContext();
   return new Promise((resolve, reject) => {
     const { signal } = options;
     const onAbort = () => call.cancel();
     const call = invoke.call(client, request, options.metadata ?? new Metadata(), options.deadline ? { deadline: options.deadline } : {}, (error, response) => {
       signal?.removeEventListener("abort", onAbort);
-      if (error) reject(error);
+      if (error) reject(upstreamFailure(upstreamNames.get(client) ?? serviceNameOfClient(client), methodPath(client, method), error, incoming));
       else resolve(response);
     });
     if (signal?.aborted) call.cancel();

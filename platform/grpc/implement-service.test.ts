@@ -31,7 +31,7 @@ after(async () => {
 });
 
 function clientFor(address: string) {
-  const { client } = createClient(CatalogServiceClient, { upstream: "catalog", target: address, idempotentMethods: [], logger: captureLog().logger });
+  const { client } = createClient(CatalogServiceClient, { upstream: "catalog", target: address, logger: captureLog().logger });
   closers.push(() => client.close());
   return client;
 }
@@ -358,7 +358,6 @@ describe("server streaming", () => {
     const { client } = createClient(OrderingServiceClient, {
       upstream: "ordering",
       target: server.address,
-      idempotentMethods: [],
       defaultDeadlineMs: 5000,
       logger: captureLog().logger,
     });

@@ -142,7 +142,7 @@ function serveUnary(serve: MethodServing, handler: UnaryHandler<unknown, unknown
         logCall(serve.logger, ctx, finishedCode(ctx), started);
       } catch (error: unknown) {
         const mapped = failCall(serve.logger, ctx, error, started);
-        callback({ code: mapped.code, details: mapped.details });
+        callback({ code: mapped.code, details: mapped.details, metadata: mapped.metadata });
       } finally {
         finish();
       }
@@ -167,7 +167,7 @@ function serveServerStream(serve: MethodServing, handler: ServerStreamHandler<un
       } catch (error: unknown) {
         const mapped = failCall(serve.logger, ctx, error, started);
         // grpc-js ends a server stream with this status when 'error' is emitted on it.
-        call.emit("error", { code: mapped.code, details: mapped.details });
+        call.emit("error", { code: mapped.code, details: mapped.details, metadata: mapped.metadata });
       } finally {
         finish();
       }

@@ -1,9 +1,10 @@
 // The gRPC platform: the server bootstrap (health, reflection, graceful drain),
 // implementService (CallContext, access policies, request decoding, the one
-// mapping from thrown errors to statuses, one log line per call) and the client
-// factory (deadlines, retries for idempotent methods via the service config, a
-// circuit breaker that counts only upstream failures, metadata and deadline
-// propagation, round robin).
+// mapping from thrown errors to statuses with their google.rpc.Status details,
+// one log line per call) and the client factory (deadlines, retries for the
+// methods the contract marks idempotent via the service config, a circuit
+// breaker that counts only upstream failures, metadata and deadline
+// propagation, round robin, the one rule for an upstream's failure).
 // Must never: hold business rules, keep global state beyond the per-call
 // AsyncLocalStorage, retry a method not declared idempotent, make a call
 // without a deadline, leave a call without a final status, count a caller's bad
@@ -25,6 +26,7 @@ export type {
 export { callUnary, createClient, createGenericClient, defaultDeadlineMs } from "./client.js";
 export type { BreakerOptions } from "./client-interceptors.js";
 export { breakerFailureCodes, defaultBreaker } from "./client-interceptors.js";
+export { contractRegistry, idempotentMethodsOf } from "./contract.js";
 export type {
   Authenticate,
   ImplementServiceOptions,
@@ -39,8 +41,19 @@ export type { CreateGrpcServerOptions, GrpcServer } from "./server.js";
 export { createGrpcServer, defaultDescriptorSetPath } from "./server.js";
 export type { RetryOptions, RetryThrottlingOptions } from "./service-config.js";
 export { defaultRetry, defaultRetryThrottling, toChannelTarget } from "./service-config.js";
-export type { MappedStatus } from "./status.js";
-export { internalErrorDetails, isStatusCarrying, statusName, toGrpcStatus } from "./status.js";
+export type { MappedStatus, StatusDetailsInput } from "./status.js";
+export {
+  errorDomain,
+  errorInfoOf,
+  internalErrorDetails,
+  isStatusCarrying,
+  readStatusDetails,
+  reasonName,
+  statusDetailsFor,
+  statusDetailsKey,
+  statusName,
+  toGrpcStatus,
+} from "./status.js";
 export type { GrpcTls, GrpcTlsFiles } from "./tls.js";
 export { certificateNames, createGrpcTls } from "./tls.js";
 export type { GrpcClientTransportConfig, GrpcServerTransport, GrpcServerTransportConfig, GrpcTransport } from "./transport.js";
@@ -52,3 +65,5 @@ export {
   grpcServerEnv,
   grpcServerTransportFrom,
 } from "./transport.js";
+export type { UpstreamStatus } from "./upstream-failure.js";
+export { UpstreamFailureError, upstreamFailure } from "./upstream-failure.js";

@@ -85,7 +85,6 @@ test("calls spread over every instance, and reach one added behind the same name
   const { client } = createClient(CatalogServiceClient, {
     upstream: "catalog",
     target: `${scheme}:catalog`,
-    idempotentMethods: ["getItem"],
     logger: captureLog().logger,
   });
   closers.push(() => client.close());

@@ -6,11 +6,15 @@
 // circuit breaker. Here a body that does not decode is the caller's mistake,
 // INVALID_ARGUMENT, logged like any other rejected request.
 import type { MethodDefinition, ServiceDefinition, UntypedServiceImplementation } from "@grpc/grpc-js";
-import { DomainError, StatusCode } from "../errors/index.js";
+import { DomainError, ErrorReason, StatusCode } from "../errors/index.js";
 
 /** A request body that is not an encoding of the method's request message. */
 export class UndecodableRequestError extends DomainError {
   readonly code = StatusCode.INVALID_ARGUMENT;
+
+  constructor(message: string) {
+    super(message, { reason: ErrorReason.REQUEST_UNDECODABLE });
+  }
 }
 
 // Carries, on each implementation, the definition it was built for, so the

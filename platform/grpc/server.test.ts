@@ -52,7 +52,7 @@ function check(client: HealthClient, service: string): Promise<string> {
 }
 
 function catalogClient(address: string) {
-  const { client } = createClient(CatalogServiceClient, { upstream: "catalog", target: address, idempotentMethods: [], logger: captureLog().logger });
+  const { client } = createClient(CatalogServiceClient, { upstream: "catalog", target: address, logger: captureLog().logger });
   closers.push(() => client.close());
   return client;
 }

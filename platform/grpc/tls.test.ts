@@ -73,7 +73,6 @@ function catalogClient(address: string, clientOptions: ReturnType<ReturnType<typ
   const { client } = createClient(CatalogServiceClient, {
     upstream: "catalog",
     target: address,
-    idempotentMethods: [],
     defaultDeadlineMs: 2000,
     logger: captureLog().logger,
     ...clientOptions,
@@ -111,7 +110,6 @@ describe("mutual TLS between services", () => {
     const { client } = createClient(CatalogServiceClient, {
       upstream: "catalog",
       target: address,
-      idempotentMethods: [],
       defaultDeadlineMs: 2000,
       logger: captureLog().logger,
       credentials: credentials.createSsl(null),

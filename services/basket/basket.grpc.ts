@@ -7,7 +7,7 @@ import { BasketServiceService } from "../../gen/mel/basket/v1/basket.js";
 import type { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
 import type { UserCheckoutAccepted } from "../../gen/mel/events/v1/basket_events.js";
 import type { OrderingServiceClient } from "../../gen/mel/ordering/v1/ordering.js";
-import { FailedPreconditionError, UnauthenticatedError } from "../../platform/errors/index.js";
+import { ErrorReason, FailedPreconditionError, UnauthenticatedError } from "../../platform/errors/index.js";
 import { encodeEvent } from "../../platform/events/index.js";
 import { type Authenticate, type CallContext, implementService, type MethodPolicies } from "../../platform/grpc/index.js";
 import type { Logger } from "../../platform/log/index.js";
@@ -192,7 +192,7 @@ export function createBasketService(deps: BasketServiceDeps) {
             return { record: earlier, outcome: "repeated" as const };
           }
           if (!document || document.lines.length === 0) {
-            throw new FailedPreconditionError("your basket is empty; add items with AddItem before checking out");
+            throw new FailedPreconditionError("your basket is empty; add items with AddItem before checking out", { reason: ErrorReason.BASKET_EMPTY });
           }
           const current = document.lines.map(fieldsToLine);
           // Units an earlier checkout holds until its order starts are not ordered again.

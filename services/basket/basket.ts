@@ -2,7 +2,7 @@
 // catalog prices, price-change events and a started order change the lines.
 // No I/O here: every function takes the current lines and returns new ones,
 // which basket-update.ts writes with optimistic concurrency.
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../../platform/errors/index.js";
+import { ErrorReason, FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../../platform/errors/index.js";
 
 export interface Money {
   /** ISO 4217, upper case. */
@@ -90,7 +90,10 @@ export function addUnits(lines: readonly BasketLine[], productId: string, quanti
   const existing = lines.find((line) => line.productId === productId);
   if (!existing) {
     if (lines.length >= limits.maxLines) {
-      throw new FailedPreconditionError(`the basket already holds ${limits.maxLines} products, the most it can; remove one before adding ${productId}`);
+      throw new FailedPreconditionError(`the basket already holds ${limits.maxLines} products, the most it can; remove one before adding ${productId}`, {
+        reason: ErrorReason.BASKET_LINE_LIMIT,
+        metadata: { limit: String(limits.maxLines) },
+      });
     }
     return [...lines, unpricedLine(productId, quantity)];
   }
@@ -107,13 +110,14 @@ export function addUnits(lines: readonly BasketLine[], productId: string, quanti
 /** Sets the quantity of an existing line. */
 export function setLineQuantity(lines: readonly BasketLine[], productId: string, quantity: number): BasketLine[] {
   if (!lines.some((line) => line.productId === productId)) {
-    throw new NotFoundError(`product ${productId} is not in your basket; add it with AddItem`);
+    throw new NotFoundError(`product ${productId} is not in your basket; add it with AddItem`, { reason: ErrorReason.PRODUCT_NOT_IN_BASKET });
   }
   return lines.map((line) => (line.productId === productId ? { ...line, quantity } : line));
 }
 
 export function removeLine(lines: readonly BasketLine[], productId: string): BasketLine[] {
-  if (!lines.some((line) => line.productId === productId)) throw new NotFoundError(`product ${productId} is not in your basket`);
+  if (!lines.some((line) => line.productId === productId))
+    throw new NotFoundError(`product ${productId} is not in your basket`, { reason: ErrorReason.PRODUCT_NOT_IN_BASKET });
   return lines.filter((line) => line.productId !== productId);
 }
 
@@ -157,6 +161,7 @@ export function priceLines(lines: readonly BasketLine[], catalog: ReadonlyMap<st
   if (missing.length > 0) {
     throw new NotFoundError(
       `${missing.length === 1 ? "product" : "products"} ${missing.join(", ")} not found in the catalog; remove ${missing.length === 1 ? "it" : "them"} or choose another`,
+      { reason: ErrorReason.PRODUCT_UNKNOWN, metadata: { product_ids: missing.join(",") } },
     );
   }
   return lines.map((line) => {

@@ -91,7 +91,6 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
       upstream: "catalog",
       target: config.catalogAddress,
       defaultDeadlineMs: config.catalogDeadlineMs,
-      idempotentMethods: ["getItemsByIds"],
       ...(options.catalogBreaker ? { breaker: options.catalogBreaker } : {}),
       ...transport.clientOptions("catalog"),
       logger,
@@ -102,7 +101,6 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
       upstream: "ordering",
       target: config.orderingAddress,
       defaultDeadlineMs: config.orderingDeadlineMs,
-      idempotentMethods: ["checkVoucher"],
       logger,
     });
     shutdown.closing(ordering);

@@ -1,7 +1,7 @@
 // Catalog items and their rules: what a valid item is, which fields an update
 // may touch, and how stock may move. No I/O here; the repository and the gRPC
 // layer call these functions and own the transactions.
-import { FailedPreconditionError, InvalidArgumentError } from "../../platform/errors/index.js";
+import { ErrorReason, FailedPreconditionError, InvalidArgumentError } from "../../platform/errors/index.js";
 
 export interface Money {
   /** ISO 4217, upper case. */
@@ -177,6 +177,7 @@ export function checkStockAdjustment(item: Pick<Item, "id" | "availableStock" | 
   if (item.availableStock + delta < 0) {
     throw new FailedPreconditionError(
       `item ${item.id} has ${item.availableStock} available units; removing ${-delta} would leave ${item.availableStock + delta}`,
+      { reason: ErrorReason.STOCK_INSUFFICIENT },
     );
   }
   const held = item.availableStock + item.reservedStock + delta;

@@ -3,7 +3,7 @@
 // repository calls and the rules that need the database.
 import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
-import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from "../../platform/errors/index.js";
+import { AlreadyExistsError, ErrorReason, FailedPreconditionError, NotFoundError } from "../../platform/errors/index.js";
 import type { Logger } from "../../platform/log/index.js";
 import type { IdentityDatabase } from "./identity.table.js";
 import type { PasswordHasher } from "./password-hash.js";
@@ -26,7 +26,8 @@ export async function registerAccount(db: Db, hasher: PasswordHasher, account: N
   const id = randomUUID();
   return db.transaction().execute(async (trx) => {
     const inserted = await insertUser(trx, { id, email: account.email, displayName: account.displayName, passwordHash, roles }, now);
-    if (inserted === "email-taken") throw new AlreadyExistsError("an account with this email already exists; sign in, or register with another email");
+    if (inserted === "email-taken")
+      throw new AlreadyExistsError("an account with this email already exists; sign in, or register with another email", { reason: ErrorReason.EMAIL_TAKEN });
     return requireUser(await findUserById(trx, id), id);
   });
 }
@@ -48,7 +49,9 @@ export async function revokeRole(db: Db, userId: string, role: string): Promise<
     const user = await findUserById(trx, userId);
     if (!user) throw new NotFoundError(`no user has id "${userId}"`);
     if (role === adminRole && user.roles.includes(adminRole) && (await countUsersWithRole(trx, adminRole)) <= 1) {
-      throw new FailedPreconditionError(`user ${userId} is the last admin; grant "${adminRole}" to someone else before revoking it here`);
+      throw new FailedPreconditionError(`user ${userId} is the last admin; grant "${adminRole}" to someone else before revoking it here`, {
+        reason: ErrorReason.LAST_ADMIN,
+      });
     }
     await removeRole(trx, userId, role);
     return requireUser(await findUserById(trx, userId), userId);

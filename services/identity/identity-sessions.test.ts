@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
+import { RetryInfo } from "../../gen/google/rpc/error_details.js";
+import { readStatusDetails } from "../../platform/grpc/index.js";
+import { detailsOf } from "../../test/support/status-details.js";
 import { rejectionOf, signUp, startTestIdentity, type TestIdentity, testDialects, testPassword, uniqueEmail } from "./identity.test-support.js";
 
 for (const dialect of testDialects) {
@@ -113,6 +116,18 @@ describe("brute-force sign-in", () => {
     } finally {
       identity.shiftClock(0);
     }
+  });
+
+  it("says LOGIN_LOCKED_OUT with a RetryInfo of the lock-out's remaining time, and CREDENTIALS_INVALID before it", async () => {
+    const account = await signUp(identity);
+    const wrong = await rejectionOf(identity.call("login", { email: account.email, password: "wrong-password" }));
+    assert.equal(detailsOf(wrong).reason, "CREDENTIALS_INVALID");
+    await failures(account.email, 2);
+    const locked = await rejectionOf(identity.call("login", { email: account.email, password: testPassword }));
+    assert.equal(detailsOf(locked).reason, "LOGIN_LOCKED_OUT");
+    const retry = readStatusDetails(locked.metadata)?.details.find((any) => any.typeUrl === "type.googleapis.com/google.rpc.RetryInfo");
+    const delay = retry === undefined ? undefined : RetryInfo.decode(retry.value).retryDelay;
+    assert.ok(delay !== undefined && delay.seconds >= 59 && delay.seconds <= 60, `retry delay ${JSON.stringify(delay)}`);
   });
 
   it("answers an unknown email exactly like a wrong password, lockout included", async () => {

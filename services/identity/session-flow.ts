@@ -9,7 +9,7 @@ import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import { SessionRevocationReason, SessionRevoked } from "../../gen/mel/events/v1/identity_events.js";
 import type { SessionRevocations } from "../../platform/auth/index.js";
-import { ResourceExhaustedError, UnauthenticatedError } from "../../platform/errors/index.js";
+import { ErrorReason, ResourceExhaustedError, UnauthenticatedError } from "../../platform/errors/index.js";
 import { addToOutbox, type OutboxRelay } from "../../platform/events/index.js";
 import type { Logger } from "../../platform/log/index.js";
 import { type AccessTokenSettings, issueAccessToken } from "./access-token.js";
@@ -104,7 +104,9 @@ export function createSessionFlow(deps: SessionFlowDeps): SessionFlow {
   async function revokeForReuse(familyId: string, userId: string, at: Date): Promise<never> {
     const revoked = await endSession(familyId, userId, SessionRevocationReason.SESSION_REVOCATION_REASON_REFRESH_TOKEN_REUSED, at);
     logger.warn({ userId, familyId, revoked }, "a spent refresh token was presented again: its session is revoked");
-    throw new UnauthenticatedError("this refresh token was already used, so its session has been signed out everywhere; sign in again");
+    throw new UnauthenticatedError("this refresh token was already used, so its session has been signed out everywhere; sign in again", {
+      reason: ErrorReason.REFRESH_TOKEN_REUSED,
+    });
   }
 
   return {
@@ -115,12 +117,15 @@ export function createSessionFlow(deps: SessionFlowDeps): SessionFlow {
       const lockedFor = Math.max(0, ...(await findLoginThrottles(db, keys)).map((state) => lockedForSeconds(state, at)));
       if (lockedFor > 0) {
         // Unknown emails are counted and locked alike, so this says nothing about whether the account exists.
-        throw new ResourceExhaustedError(`too many failed sign-ins for this email; try again in ${lockedFor} seconds`);
+        throw new ResourceExhaustedError(`too many failed sign-ins for this email; try again in ${lockedFor} seconds`, {
+          reason: ErrorReason.LOGIN_LOCKED_OUT,
+          retryDelayMs: lockedFor * 1000,
+        });
       }
       const matches = user ? await hasher.verify(password, user.passwordHash) : await hasher.verifyDummy(password);
       if (!user || !matches) {
         for (const key of keys) await recordLoginFailure(db, key, at, loginThrottle);
-        throw new UnauthenticatedError(badCredentialsMessage);
+        throw new UnauthenticatedError(badCredentialsMessage, { reason: ErrorReason.CREDENTIALS_INVALID });
       }
       await clearLoginThrottles(db, keys);
       if (hasher.needsRehash(user.passwordHash)) {
@@ -133,16 +138,18 @@ export function createSessionFlow(deps: SessionFlowDeps): SessionFlow {
 
     async refresh(refreshToken) {
       const at = now();
-      if (!looksLikeRefreshToken(refreshToken)) throw new UnauthenticatedError(invalidRefreshMessage);
+      if (!looksLikeRefreshToken(refreshToken)) throw new UnauthenticatedError(invalidRefreshMessage, { reason: ErrorReason.REFRESH_TOKEN_INVALID });
       const record = await findRefreshTokenByHash(db, hashRefreshToken(refreshToken));
-      if (!record) throw new UnauthenticatedError(invalidRefreshMessage);
+      if (!record) throw new UnauthenticatedError(invalidRefreshMessage, { reason: ErrorReason.REFRESH_TOKEN_INVALID });
       switch (refreshTokenState(record, at)) {
         case "spent":
           return revokeForReuse(record.familyId, record.userId, at);
         case "revoked":
-          throw new UnauthenticatedError("the refresh token was revoked (its session was signed out); sign in again");
+          throw new UnauthenticatedError("the refresh token was revoked (its session was signed out); sign in again", {
+            reason: ErrorReason.REFRESH_TOKEN_INVALID,
+          });
         case "expired":
-          throw new UnauthenticatedError("the refresh token has expired; sign in again");
+          throw new UnauthenticatedError("the refresh token has expired; sign in again", { reason: ErrorReason.REFRESH_TOKEN_EXPIRED });
         case "usable":
           break;
       }
@@ -155,7 +162,8 @@ export function createSessionFlow(deps: SessionFlowDeps): SessionFlow {
       });
       // Two presentations of one token at once: one of them is a copy, and we cannot tell which.
       if (outcome === "lost-race") return revokeForReuse(record.familyId, record.userId, at);
-      if (outcome === "no-user") throw new UnauthenticatedError("the account of this refresh token no longer exists");
+      if (outcome === "no-user")
+        throw new UnauthenticatedError("the account of this refresh token no longer exists", { reason: ErrorReason.REFRESH_TOKEN_INVALID });
       return outcome;
     },
 

@@ -4,7 +4,7 @@ import { InvalidArgumentError } from "../../platform/errors/index.js";
 import { normaliseEmail, sortedRoles, validateDisplayName, validateEmail, validateNewPassword, validateRole, validateUserId } from "./user.js";
 
 function invalid(work: () => unknown, field: string, reason: RegExp): void {
-  assert.throws(work, (error: unknown) => error instanceof InvalidArgumentError && error.field === field && reason.test(error.reason));
+  assert.throws(work, (error: unknown) => error instanceof InvalidArgumentError && error.field === field && reason.test(error.description));
 }
 
 describe("account rules", () => {

@@ -1,7 +1,7 @@
 // Orders and their rules: what a valid order from a checkout is, which status
 // may follow which, and what each status change announces. No I/O here; the
 // repository stores orders and order-flow.ts runs transitions in transactions.
-import { FailedPreconditionError, InvalidArgumentError } from "../../platform/errors/index.js";
+import { ErrorReason, FailedPreconditionError, InvalidArgumentError } from "../../platform/errors/index.js";
 
 /**
  * The order's life:
@@ -126,6 +126,7 @@ export class IllegalTransitionError extends FailedPreconditionError {
     super(
       `order ${orderId} is ${current} and cannot become ${wanted}` +
         (from.length > 0 ? `: only an order that is ${from.join(" or ")} can` : `: no order can become ${wanted} this way`),
+      { reason: ErrorReason.ORDER_STATUS_CONFLICT, metadata: { status: current } },
     );
   }
 }

@@ -286,7 +286,7 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
 
 function recordingHandlers(events: RecordedEvent[]): EventHandlers {
   const handlers: Record<string, (event: unknown, meta: EventMeta) => Promise<void>> = {};
-  for (const type of Object.keys(integrationEvents) as EventName[]) {
+  for (const { name: type } of integrationEvents()) {
     handlers[type] = async (event, meta) => {
       const body = event as Record<string, unknown>;
       events.push({

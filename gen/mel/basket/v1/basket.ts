@@ -2094,7 +2094,10 @@ export const BasketServiceService = {
     responseSerialize: (value: GetBasketResponse): Buffer => Buffer.from(GetBasketResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetBasketResponse => GetBasketResponse.decode(value),
   },
-  /** Adds units of a product (creating the line if needed). */
+  /**
+   * Adds units of a product (creating the line if needed).
+   * Not idempotent: each call adds more units, so it is never retried.
+   */
   addItem: {
     path: "/mel.basket.v1.BasketService/AddItem" as const,
     requestStream: false as const,
@@ -2104,7 +2107,10 @@ export const BasketServiceService = {
     responseSerialize: (value: AddItemResponse): Buffer => Buffer.from(AddItemResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): AddItemResponse => AddItemResponse.decode(value),
   },
-  /** Replaces every line. */
+  /**
+   * Replaces every line.
+   * Idempotent: the basket ends with the same lines however often it is sent.
+   */
   setItems: {
     path: "/mel.basket.v1.BasketService/SetItems" as const,
     requestStream: false as const,
@@ -2114,7 +2120,10 @@ export const BasketServiceService = {
     responseSerialize: (value: SetItemsResponse): Buffer => Buffer.from(SetItemsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SetItemsResponse => SetItemsResponse.decode(value),
   },
-  /** Sets the quantity of one line. */
+  /**
+   * Sets the quantity of one line.
+   * Idempotent: it sets the quantity rather than adding to it.
+   */
   updateItemQuantity: {
     path: "/mel.basket.v1.BasketService/UpdateItemQuantity" as const,
     requestStream: false as const,
@@ -2126,7 +2135,10 @@ export const BasketServiceService = {
       Buffer.from(UpdateItemQuantityResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): UpdateItemQuantityResponse => UpdateItemQuantityResponse.decode(value),
   },
-  /** Removes one line. */
+  /**
+   * Removes one line.
+   * Idempotent: a repeat finds the line gone (NOT_FOUND) and changes nothing.
+   */
   removeItem: {
     path: "/mel.basket.v1.BasketService/RemoveItem" as const,
     requestStream: false as const,
@@ -2136,7 +2148,10 @@ export const BasketServiceService = {
     responseSerialize: (value: RemoveItemResponse): Buffer => Buffer.from(RemoveItemResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RemoveItemResponse => RemoveItemResponse.decode(value),
   },
-  /** Empties the basket. */
+  /**
+   * Empties the basket.
+   * Idempotent: an empty basket stays empty.
+   */
   deleteBasket: {
     path: "/mel.basket.v1.BasketService/DeleteBasket" as const,
     requestStream: false as const,
@@ -2189,15 +2204,30 @@ export const BasketServiceService = {
 export interface BasketServiceServer extends UntypedServiceImplementation {
   /** The caller's basket (empty if they have none). */
   getBasket: handleUnaryCall<GetBasketRequest, GetBasketResponse>;
-  /** Adds units of a product (creating the line if needed). */
+  /**
+   * Adds units of a product (creating the line if needed).
+   * Not idempotent: each call adds more units, so it is never retried.
+   */
   addItem: handleUnaryCall<AddItemRequest, AddItemResponse>;
-  /** Replaces every line. */
+  /**
+   * Replaces every line.
+   * Idempotent: the basket ends with the same lines however often it is sent.
+   */
   setItems: handleUnaryCall<SetItemsRequest, SetItemsResponse>;
-  /** Sets the quantity of one line. */
+  /**
+   * Sets the quantity of one line.
+   * Idempotent: it sets the quantity rather than adding to it.
+   */
   updateItemQuantity: handleUnaryCall<UpdateItemQuantityRequest, UpdateItemQuantityResponse>;
-  /** Removes one line. */
+  /**
+   * Removes one line.
+   * Idempotent: a repeat finds the line gone (NOT_FOUND) and changes nothing.
+   */
   removeItem: handleUnaryCall<RemoveItemRequest, RemoveItemResponse>;
-  /** Empties the basket. */
+  /**
+   * Empties the basket.
+   * Idempotent: an empty basket stays empty.
+   */
   deleteBasket: handleUnaryCall<DeleteBasketRequest, DeleteBasketResponse>;
   /** Applies a voucher code (ordering says whether it may be used); replaces any other. */
   applyVoucher: handleUnaryCall<ApplyVoucherRequest, ApplyVoucherResponse>;
@@ -2229,7 +2259,10 @@ export interface BasketServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetBasketResponse) => void,
   ): ClientUnaryCall;
-  /** Adds units of a product (creating the line if needed). */
+  /**
+   * Adds units of a product (creating the line if needed).
+   * Not idempotent: each call adds more units, so it is never retried.
+   */
   addItem(
     request: AddItemRequest,
     callback: (error: ServiceError | null, response: AddItemResponse) => void,
@@ -2245,7 +2278,10 @@ export interface BasketServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AddItemResponse) => void,
   ): ClientUnaryCall;
-  /** Replaces every line. */
+  /**
+   * Replaces every line.
+   * Idempotent: the basket ends with the same lines however often it is sent.
+   */
   setItems(
     request: SetItemsRequest,
     callback: (error: ServiceError | null, response: SetItemsResponse) => void,
@@ -2261,7 +2297,10 @@ export interface BasketServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SetItemsResponse) => void,
   ): ClientUnaryCall;
-  /** Sets the quantity of one line. */
+  /**
+   * Sets the quantity of one line.
+   * Idempotent: it sets the quantity rather than adding to it.
+   */
   updateItemQuantity(
     request: UpdateItemQuantityRequest,
     callback: (error: ServiceError | null, response: UpdateItemQuantityResponse) => void,
@@ -2277,7 +2316,10 @@ export interface BasketServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UpdateItemQuantityResponse) => void,
   ): ClientUnaryCall;
-  /** Removes one line. */
+  /**
+   * Removes one line.
+   * Idempotent: a repeat finds the line gone (NOT_FOUND) and changes nothing.
+   */
   removeItem(
     request: RemoveItemRequest,
     callback: (error: ServiceError | null, response: RemoveItemResponse) => void,
@@ -2293,7 +2335,10 @@ export interface BasketServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RemoveItemResponse) => void,
   ): ClientUnaryCall;
-  /** Empties the basket. */
+  /**
+   * Empties the basket.
+   * Idempotent: an empty basket stays empty.
+   */
   deleteBasket(
     request: DeleteBasketRequest,
     callback: (error: ServiceError | null, response: DeleteBasketResponse) => void,

@@ -2195,7 +2195,10 @@ export const CatalogServiceService = {
     responseSerialize: (value: ListTypesResponse): Buffer => Buffer.from(ListTypesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListTypesResponse => ListTypesResponse.decode(value),
   },
-  /** Admin: adds an item. */
+  /**
+   * Admin: adds an item.
+   * Not idempotent: a repeat would add a second item.
+   */
   createItem: {
     path: "/mel.catalog.v1.CatalogService/CreateItem" as const,
     requestStream: false as const,
@@ -2205,7 +2208,10 @@ export const CatalogServiceService = {
     responseSerialize: (value: CreateItemResponse): Buffer => Buffer.from(CreateItemResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CreateItemResponse => CreateItemResponse.decode(value),
   },
-  /** Admin: changes the fields named in update_mask; a price change publishes ProductPriceChanged. */
+  /**
+   * Admin: changes the fields named in update_mask; a price change publishes ProductPriceChanged.
+   * Idempotent: it sets the masked fields; a repeat changes nothing and announces no second price change.
+   */
   updateItem: {
     path: "/mel.catalog.v1.CatalogService/UpdateItem" as const,
     requestStream: false as const,
@@ -2215,7 +2221,10 @@ export const CatalogServiceService = {
     responseSerialize: (value: UpdateItemResponse): Buffer => Buffer.from(UpdateItemResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): UpdateItemResponse => UpdateItemResponse.decode(value),
   },
-  /** Admin: removes an item. */
+  /**
+   * Admin: removes an item.
+   * Idempotent: a repeat finds the item gone.
+   */
   deleteItem: {
     path: "/mel.catalog.v1.CatalogService/DeleteItem" as const,
     requestStream: false as const,
@@ -2225,7 +2234,10 @@ export const CatalogServiceService = {
     responseSerialize: (value: DeleteItemResponse): Buffer => Buffer.from(DeleteItemResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteItemResponse => DeleteItemResponse.decode(value),
   },
-  /** Admin: adds (positive delta) or removes (negative) available stock. */
+  /**
+   * Admin: adds (positive delta) or removes (negative) available stock.
+   * Not idempotent: each call applies its delta again.
+   */
   adjustStock: {
     path: "/mel.catalog.v1.CatalogService/AdjustStock" as const,
     requestStream: false as const,
@@ -2248,13 +2260,25 @@ export interface CatalogServiceServer extends UntypedServiceImplementation {
   listBrands: handleUnaryCall<ListBrandsRequest, ListBrandsResponse>;
   /** Public: every item type. */
   listTypes: handleUnaryCall<ListTypesRequest, ListTypesResponse>;
-  /** Admin: adds an item. */
+  /**
+   * Admin: adds an item.
+   * Not idempotent: a repeat would add a second item.
+   */
   createItem: handleUnaryCall<CreateItemRequest, CreateItemResponse>;
-  /** Admin: changes the fields named in update_mask; a price change publishes ProductPriceChanged. */
+  /**
+   * Admin: changes the fields named in update_mask; a price change publishes ProductPriceChanged.
+   * Idempotent: it sets the masked fields; a repeat changes nothing and announces no second price change.
+   */
   updateItem: handleUnaryCall<UpdateItemRequest, UpdateItemResponse>;
-  /** Admin: removes an item. */
+  /**
+   * Admin: removes an item.
+   * Idempotent: a repeat finds the item gone.
+   */
   deleteItem: handleUnaryCall<DeleteItemRequest, DeleteItemResponse>;
-  /** Admin: adds (positive delta) or removes (negative) available stock. */
+  /**
+   * Admin: adds (positive delta) or removes (negative) available stock.
+   * Not idempotent: each call applies its delta again.
+   */
   adjustStock: handleUnaryCall<AdjustStockRequest, AdjustStockResponse>;
 }
 
@@ -2339,7 +2363,10 @@ export interface CatalogServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListTypesResponse) => void,
   ): ClientUnaryCall;
-  /** Admin: adds an item. */
+  /**
+   * Admin: adds an item.
+   * Not idempotent: a repeat would add a second item.
+   */
   createItem(
     request: CreateItemRequest,
     callback: (error: ServiceError | null, response: CreateItemResponse) => void,
@@ -2355,7 +2382,10 @@ export interface CatalogServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CreateItemResponse) => void,
   ): ClientUnaryCall;
-  /** Admin: changes the fields named in update_mask; a price change publishes ProductPriceChanged. */
+  /**
+   * Admin: changes the fields named in update_mask; a price change publishes ProductPriceChanged.
+   * Idempotent: it sets the masked fields; a repeat changes nothing and announces no second price change.
+   */
   updateItem(
     request: UpdateItemRequest,
     callback: (error: ServiceError | null, response: UpdateItemResponse) => void,
@@ -2371,7 +2401,10 @@ export interface CatalogServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UpdateItemResponse) => void,
   ): ClientUnaryCall;
-  /** Admin: removes an item. */
+  /**
+   * Admin: removes an item.
+   * Idempotent: a repeat finds the item gone.
+   */
   deleteItem(
     request: DeleteItemRequest,
     callback: (error: ServiceError | null, response: DeleteItemResponse) => void,
@@ -2387,7 +2420,10 @@ export interface CatalogServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteItemResponse) => void,
   ): ClientUnaryCall;
-  /** Admin: adds (positive delta) or removes (negative) available stock. */
+  /**
+   * Admin: adds (positive delta) or removes (negative) available stock.
+   * Not idempotent: each call applies its delta again.
+   */
   adjustStock(
     request: AdjustStockRequest,
     callback: (error: ServiceError | null, response: AdjustStockResponse) => void,

@@ -1952,7 +1952,10 @@ export const RotateSigningKeyResponse: MessageFns<RotateSigningKeyResponse> = {
 /** Accounts, sign-in and the keys every other service trusts. */
 export type IdentityServiceService = typeof IdentityServiceService;
 export const IdentityServiceService = {
-  /** Creates a buyer account. The email is normalised (trimmed, lower case) and unique. */
+  /**
+   * Creates a buyer account. The email is normalised (trimmed, lower case) and unique.
+   * Not retried: a repeat after a lost answer would say ALREADY_EXISTS for the account it just made.
+   */
   register: {
     path: "/mel.identity.v1.IdentityService/Register" as const,
     requestStream: false as const,
@@ -1962,7 +1965,10 @@ export const IdentityServiceService = {
     responseSerialize: (value: RegisterResponse): Buffer => Buffer.from(RegisterResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RegisterResponse => RegisterResponse.decode(value),
   },
-  /** Exchanges email and password for an access token and a refresh token. */
+  /**
+   * Exchanges email and password for an access token and a refresh token.
+   * Not retried: failed attempts count towards the lock-out, and each success starts a session.
+   */
   login: {
     path: "/mel.identity.v1.IdentityService/Login" as const,
     requestStream: false as const,
@@ -1972,7 +1978,10 @@ export const IdentityServiceService = {
     responseSerialize: (value: LoginResponse): Buffer => Buffer.from(LoginResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): LoginResponse => LoginResponse.decode(value),
   },
-  /** Spends a refresh token for a new pair; a spent token revokes its family. */
+  /**
+   * Spends a refresh token for a new pair; a spent token revokes its family.
+   * Never retried: presenting a spent refresh token again signs its session out everywhere.
+   */
   refresh: {
     path: "/mel.identity.v1.IdentityService/Refresh" as const,
     requestStream: false as const,
@@ -1982,7 +1991,10 @@ export const IdentityServiceService = {
     responseSerialize: (value: RefreshResponse): Buffer => Buffer.from(RefreshResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RefreshResponse => RefreshResponse.decode(value),
   },
-  /** Revokes the refresh token's whole family (sign out on that device). */
+  /**
+   * Revokes the refresh token's whole family (sign out on that device).
+   * Idempotent: a session already ended stays ended.
+   */
   logout: {
     path: "/mel.identity.v1.IdentityService/Logout" as const,
     requestStream: false as const,
@@ -2012,7 +2024,10 @@ export const IdentityServiceService = {
     responseSerialize: (value: GetJwksResponse): Buffer => Buffer.from(GetJwksResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetJwksResponse => GetJwksResponse.decode(value),
   },
-  /** Admin: gives a user a role. */
+  /**
+   * Admin: gives a user a role.
+   * Idempotent: roles are a set.
+   */
   grantRole: {
     path: "/mel.identity.v1.IdentityService/GrantRole" as const,
     requestStream: false as const,
@@ -2022,7 +2037,10 @@ export const IdentityServiceService = {
     responseSerialize: (value: GrantRoleResponse): Buffer => Buffer.from(GrantRoleResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GrantRoleResponse => GrantRoleResponse.decode(value),
   },
-  /** Admin: takes a role away from a user. */
+  /**
+   * Admin: takes a role away from a user.
+   * Idempotent: roles are a set.
+   */
   revokeRole: {
     path: "/mel.identity.v1.IdentityService/RevokeRole" as const,
     requestStream: false as const,
@@ -2035,6 +2053,7 @@ export const IdentityServiceService = {
   /**
    * Admin: creates a new current signing key now; older keys stay in the JWKS
    * until every token they signed has expired.
+   * Not idempotent: each call makes another key.
    */
   rotateSigningKey: {
     path: "/mel.identity.v1.IdentityService/RotateSigningKey" as const,
@@ -2050,31 +2069,53 @@ export const IdentityServiceService = {
 } as const;
 
 export interface IdentityServiceServer extends UntypedServiceImplementation {
-  /** Creates a buyer account. The email is normalised (trimmed, lower case) and unique. */
+  /**
+   * Creates a buyer account. The email is normalised (trimmed, lower case) and unique.
+   * Not retried: a repeat after a lost answer would say ALREADY_EXISTS for the account it just made.
+   */
   register: handleUnaryCall<RegisterRequest, RegisterResponse>;
-  /** Exchanges email and password for an access token and a refresh token. */
+  /**
+   * Exchanges email and password for an access token and a refresh token.
+   * Not retried: failed attempts count towards the lock-out, and each success starts a session.
+   */
   login: handleUnaryCall<LoginRequest, LoginResponse>;
-  /** Spends a refresh token for a new pair; a spent token revokes its family. */
+  /**
+   * Spends a refresh token for a new pair; a spent token revokes its family.
+   * Never retried: presenting a spent refresh token again signs its session out everywhere.
+   */
   refresh: handleUnaryCall<RefreshRequest, RefreshResponse>;
-  /** Revokes the refresh token's whole family (sign out on that device). */
+  /**
+   * Revokes the refresh token's whole family (sign out on that device).
+   * Idempotent: a session already ended stays ended.
+   */
   logout: handleUnaryCall<LogoutRequest, LogoutResponse>;
   /** The caller as the access token describes them. */
   me: handleUnaryCall<MeRequest, MeResponse>;
   /** The public signing keys (RFC 7517 JWK Set) that verify access tokens. */
   getJwks: handleUnaryCall<GetJwksRequest, GetJwksResponse>;
-  /** Admin: gives a user a role. */
+  /**
+   * Admin: gives a user a role.
+   * Idempotent: roles are a set.
+   */
   grantRole: handleUnaryCall<GrantRoleRequest, GrantRoleResponse>;
-  /** Admin: takes a role away from a user. */
+  /**
+   * Admin: takes a role away from a user.
+   * Idempotent: roles are a set.
+   */
   revokeRole: handleUnaryCall<RevokeRoleRequest, RevokeRoleResponse>;
   /**
    * Admin: creates a new current signing key now; older keys stay in the JWKS
    * until every token they signed has expired.
+   * Not idempotent: each call makes another key.
    */
   rotateSigningKey: handleUnaryCall<RotateSigningKeyRequest, RotateSigningKeyResponse>;
 }
 
 export interface IdentityServiceClient extends Client {
-  /** Creates a buyer account. The email is normalised (trimmed, lower case) and unique. */
+  /**
+   * Creates a buyer account. The email is normalised (trimmed, lower case) and unique.
+   * Not retried: a repeat after a lost answer would say ALREADY_EXISTS for the account it just made.
+   */
   register(
     request: RegisterRequest,
     callback: (error: ServiceError | null, response: RegisterResponse) => void,
@@ -2090,7 +2131,10 @@ export interface IdentityServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RegisterResponse) => void,
   ): ClientUnaryCall;
-  /** Exchanges email and password for an access token and a refresh token. */
+  /**
+   * Exchanges email and password for an access token and a refresh token.
+   * Not retried: failed attempts count towards the lock-out, and each success starts a session.
+   */
   login(
     request: LoginRequest,
     callback: (error: ServiceError | null, response: LoginResponse) => void,
@@ -2106,7 +2150,10 @@ export interface IdentityServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: LoginResponse) => void,
   ): ClientUnaryCall;
-  /** Spends a refresh token for a new pair; a spent token revokes its family. */
+  /**
+   * Spends a refresh token for a new pair; a spent token revokes its family.
+   * Never retried: presenting a spent refresh token again signs its session out everywhere.
+   */
   refresh(
     request: RefreshRequest,
     callback: (error: ServiceError | null, response: RefreshResponse) => void,
@@ -2122,7 +2169,10 @@ export interface IdentityServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RefreshResponse) => void,
   ): ClientUnaryCall;
-  /** Revokes the refresh token's whole family (sign out on that device). */
+  /**
+   * Revokes the refresh token's whole family (sign out on that device).
+   * Idempotent: a session already ended stays ended.
+   */
   logout(
     request: LogoutRequest,
     callback: (error: ServiceError | null, response: LogoutResponse) => void,
@@ -2167,7 +2217,10 @@ export interface IdentityServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetJwksResponse) => void,
   ): ClientUnaryCall;
-  /** Admin: gives a user a role. */
+  /**
+   * Admin: gives a user a role.
+   * Idempotent: roles are a set.
+   */
   grantRole(
     request: GrantRoleRequest,
     callback: (error: ServiceError | null, response: GrantRoleResponse) => void,
@@ -2183,7 +2236,10 @@ export interface IdentityServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GrantRoleResponse) => void,
   ): ClientUnaryCall;
-  /** Admin: takes a role away from a user. */
+  /**
+   * Admin: takes a role away from a user.
+   * Idempotent: roles are a set.
+   */
   revokeRole(
     request: RevokeRoleRequest,
     callback: (error: ServiceError | null, response: RevokeRoleResponse) => void,
@@ -2202,6 +2258,7 @@ export interface IdentityServiceClient extends Client {
   /**
    * Admin: creates a new current signing key now; older keys stay in the JWKS
    * until every token they signed has expired.
+   * Not idempotent: each call makes another key.
    */
   rotateSigningKey(
     request: RotateSigningKeyRequest,

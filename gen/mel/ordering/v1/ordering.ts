@@ -2903,7 +2903,10 @@ export const OrderingServiceService = {
     responseSerialize: (value: GetOrderResponse): Buffer => Buffer.from(GetOrderResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetOrderResponse => GetOrderResponse.decode(value),
   },
-  /** The buyer cancels an order that is not yet paid. */
+  /**
+   * The buyer cancels an order that is not yet paid.
+   * Idempotent: a cancelled order stays cancelled (a repeat answers FAILED_PRECONDITION).
+   */
   cancelOrder: {
     path: "/mel.ordering.v1.OrderingService/CancelOrder" as const,
     requestStream: false as const,
@@ -2913,7 +2916,10 @@ export const OrderingServiceService = {
     responseSerialize: (value: CancelOrderResponse): Buffer => Buffer.from(CancelOrderResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CancelOrderResponse => CancelOrderResponse.decode(value),
   },
-  /** Admin: marks a paid order shipped. */
+  /**
+   * Admin: marks a paid order shipped.
+   * Idempotent: a shipped order stays shipped (a repeat answers FAILED_PRECONDITION).
+   */
   shipOrder: {
     path: "/mel.ordering.v1.OrderingService/ShipOrder" as const,
     requestStream: false as const,
@@ -3001,9 +3007,15 @@ export interface OrderingServiceServer extends UntypedServiceImplementation {
   searchOrders: handleUnaryCall<SearchOrdersRequest, SearchOrdersResponse>;
   /** One order (its buyer or an admin). */
   getOrder: handleUnaryCall<GetOrderRequest, GetOrderResponse>;
-  /** The buyer cancels an order that is not yet paid. */
+  /**
+   * The buyer cancels an order that is not yet paid.
+   * Idempotent: a cancelled order stays cancelled (a repeat answers FAILED_PRECONDITION).
+   */
   cancelOrder: handleUnaryCall<CancelOrderRequest, CancelOrderResponse>;
-  /** Admin: marks a paid order shipped. */
+  /**
+   * Admin: marks a paid order shipped.
+   * Idempotent: a shipped order stays shipped (a repeat answers FAILED_PRECONDITION).
+   */
   shipOrder: handleUnaryCall<ShipOrderRequest, ShipOrderResponse>;
   /** The order now, then again at each status change, until it is SHIPPED or CANCELLED. */
   watchOrder: handleServerStreamingCall<WatchOrderRequest, WatchOrderResponse>;
@@ -3071,7 +3083,10 @@ export interface OrderingServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetOrderResponse) => void,
   ): ClientUnaryCall;
-  /** The buyer cancels an order that is not yet paid. */
+  /**
+   * The buyer cancels an order that is not yet paid.
+   * Idempotent: a cancelled order stays cancelled (a repeat answers FAILED_PRECONDITION).
+   */
   cancelOrder(
     request: CancelOrderRequest,
     callback: (error: ServiceError | null, response: CancelOrderResponse) => void,
@@ -3087,7 +3102,10 @@ export interface OrderingServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CancelOrderResponse) => void,
   ): ClientUnaryCall;
-  /** Admin: marks a paid order shipped. */
+  /**
+   * Admin: marks a paid order shipped.
+   * Idempotent: a shipped order stays shipped (a repeat answers FAILED_PRECONDITION).
+   */
   shipOrder(
     request: ShipOrderRequest,
     callback: (error: ServiceError | null, response: ShipOrderResponse) => void,

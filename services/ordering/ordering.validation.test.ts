@@ -1,0 +1,78 @@
+// Every OrderingService RPC, each bad input in turn: INVALID_ARGUMENT with
+// reason FIELD_INVALID and a BadRequest naming the field (proto spelling, as
+// in the request). WatchOrder, a server stream, ends with the same status.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { credentials, Metadata } from "@grpc/grpc-js";
+import { OrderingServiceClient } from "../../gen/mel/ordering/v1/ordering.js";
+import { callUnary, type UnaryMethodName } from "../../platform/grpc/index.js";
+import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, uniqueName } from "../../test/support/rabbitmq.js";
+import { assertInvalidField } from "../../test/support/status-details.js";
+import { loadOrderingConfig } from "./config.js";
+import { type RunningOrdering, startOrdering } from "./main.js";
+import { createTestTokens, quietLogger } from "./ordering.test-support.js";
+
+type Case = [method: UnaryMethodName<OrderingServiceClient>, field: string, request: object];
+
+const cases: Case[] = [
+  ["listOrders", "page_size", { pageSize: -1, pageToken: "" }],
+  ["listOrders", "page_token", { pageSize: 0, pageToken: "not-a-token" }],
+  ["getOrder", "id", { id: "" }],
+  ["cancelOrder", "id", { id: "", reason: "" }],
+  ["cancelOrder", "reason", { id: "some-order", reason: "r".repeat(1000) }],
+  ["shipOrder", "id", { id: "o".repeat(1000) }],
+];
+
+describe("OrderingService: each bad input names its field", () => {
+  const prefix = uniqueName("ordering-validation");
+  const dir = mkdtempSync(join(tmpdir(), "mel-ordering-validation-"));
+  let ordering: RunningOrdering;
+  let client: OrderingServiceClient;
+  const metadata = new Metadata();
+
+  before(async () => {
+    await ensureRabbitMq();
+    const tokens = await createTestTokens();
+    const config = loadOrderingConfig({
+      MEL_LOG_LEVEL: "silent",
+      MEL_ORDERING_HOST: "127.0.0.1",
+      MEL_ORDERING_PORT: "0",
+      MEL_ORDERING_DATABASE_URL: `sqlite:${join(dir, "ordering.db")}`,
+      MEL_EVENTS_EXCHANGE: prefix,
+      MEL_ORDERING_QUEUE: `${prefix}.ordering`,
+      MEL_RABBITMQ_URL: rabbitMqUrl,
+      MEL_ORDERING_DRAIN_TIMEOUT: "500",
+    });
+    ordering = await startOrdering({ config, authenticate: tokens.authenticate, logger: quietLogger });
+    client = new OrderingServiceClient(`127.0.0.1:${ordering.port}`, credentials.createInsecure());
+    // An admin may call every method, ShipOrder included.
+    metadata.set("authorization", `Bearer ${await tokens.tokenFor("admin-1", ["admin"])}`);
+  });
+
+  after(async () => {
+    client?.close();
+    await ordering?.stop();
+    const probe = await BrokerProbe.open();
+    await probe.deleteByPrefix(prefix);
+    await probe.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const [method, field, request] of cases) {
+    it(`${method} with a bad ${field} answers INVALID_ARGUMENT naming ${field}`, async () => {
+      await assertInvalidField(callUnary(client, method, request as never, { metadata }), field);
+    });
+  }
+
+  it("watchOrder with a bad id ends INVALID_ARGUMENT naming id", async () => {
+    const stream = client.watchOrder({ id: "" }, metadata);
+    const ended = new Promise<void>((resolve, reject) => {
+      stream.on("error", reject);
+      stream.on("end", resolve);
+      stream.on("data", () => undefined);
+    });
+    await assertInvalidField(ended, "id");
+  });
+});
