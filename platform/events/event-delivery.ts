@@ -31,7 +31,7 @@ export function readEventDeliveries(descriptorSet: Uint8Array): ReadonlyMap<Even
   const option = registry.getExtension(`${eventsPackage}.delivery`);
   if (!option) throw new Error(`the descriptor set has no ${eventsPackage}.delivery option; run npm run gen`);
   const deliveries = new Map<EventName, Delivery>();
-  for (const name of Object.keys(integrationEvents) as EventName[]) {
+  for (const { name } of integrationEvents()) {
     const message = registry.getMessage(`${eventsPackage}.${name}`);
     if (!message) throw new Error(`integration event ${name} is not in the descriptor set as ${eventsPackage}.${name}; run npm run gen`);
     const options = message.proto.options;

@@ -15,6 +15,7 @@ test("the events are the messages of mel.events.v1 that no other message of the 
       .map((event) => event.name)
       .sort(),
     [
+      "CheckoutRejected",
       "OrderPaymentFailed",
       "OrderPaymentSucceeded",
       "OrderStarted",

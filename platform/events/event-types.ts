@@ -64,7 +64,8 @@ export function eventRegistryFrom(descriptorSet: Uint8Array): IntegrationEvent[]
   const modulesByFile = new Map<string, Record<string, unknown>>(eventModules.map((module) => [module.protobufFileName, module]));
   const messages: DescMessage[] = [];
   for (const file of files.files) {
-    if (file.proto.package !== eventsPackage) continue;
+    // A file of the package that declares no message (the delivery option's) holds no events.
+    if (file.proto.package !== eventsPackage || file.messages.length === 0) continue;
     if (!modulesByFile.has(file.proto.name)) {
       throw new Error(`${file.proto.name} holds integration events but platform/events/event-types.ts does not import its generated module`);
     }
