@@ -25,7 +25,12 @@ describe("event delivery", () => {
       // Every running instance has a queue of its own for it; with none running nobody needs telling.
       SessionRevoked: "notice",
     });
-    assert.deepEqual([...eventDeliveries().keys()].sort(), integrationEvents().map(({ name }) => name).sort());
+    assert.deepEqual(
+      [...eventDeliveries().keys()].sort(),
+      integrationEvents()
+        .map(({ name }) => name)
+        .sort(),
+    );
   });
 
   test("a type that is not an integration event is treated as required", () => {

@@ -4,10 +4,10 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { credentials, type Metadata, status } from "@grpc/grpc-js";
+import { credentials, type Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import type { Basket, CheckoutRequest } from "../../gen/mel/basket/v1/basket.js";
 import { OrderingServiceClient, type Voucher } from "../../gen/mel/ordering/v1/ordering.js";
-import { callUnary } from "../../platform/grpc/index.js";
+import { callUnary, errorDomain, errorInfoOf, readStatusDetails } from "../../platform/grpc/index.js";
 import { type BasketTestMesh, startBasketTestMesh, type TestBuyer } from "../../test/support/basket-mesh.js";
 import { stopMongoServer } from "../../test/support/ferretdb.js";
 import { waitUntil } from "../../test/support/wait.js";
@@ -95,7 +95,17 @@ describe("vouchers on the basket", () => {
 
   it("refuses a code ordering does not know, and a malformed one", async () => {
     const buyer = await mesh.signUp("voucher-unknown");
-    await rejectsWith(apply(buyer, "NO-SUCH-CODE"), status.FAILED_PRECONDITION, /^voucher NO-SUCH-CODE does not exist; check the code/);
+    const unknown = await apply(buyer, "NO-SUCH-CODE").then(
+      () => assert.fail("an unknown voucher was applied"),
+      (error: ServiceError) => error,
+    );
+    assert.equal(unknown.code, status.FAILED_PRECONDITION);
+    assert.match(unknown.details, /^voucher NO-SUCH-CODE does not exist; check the code/);
+    assert.deepEqual(errorInfoOf(readStatusDetails(unknown.metadata)), {
+      reason: "VOUCHER_UNUSABLE",
+      domain: errorDomain,
+      metadata: { code: "NO-SUCH-CODE" },
+    });
     await rejectsWith(apply(buyer, "no spaces allowed"), status.INVALID_ARGUMENT, /^code: must be 1 to 40 letters/);
   });
 

@@ -150,7 +150,12 @@ export function createBasketService(deps: BasketServiceDeps) {
       async applyVoucher(request, ctx) {
         const code = validateVoucherCodeInput(request.code);
         const verdict = await createVoucherCheck(ordering, ctx)(code);
-        if (!verdict.usable) throw new FailedPreconditionError(`${verdict.reason}; check the code, or try another`);
+        if (!verdict.usable) {
+          throw new FailedPreconditionError(`${verdict.reason}; check the code, or try another`, {
+            reason: ErrorReason.VOUCHER_UNUSABLE,
+            metadata: { code: request.code },
+          });
+        }
         const basket = await changeBasket(db, buyerOf(ctx), "ApplyVoucher", () => ({ voucher: verdict.voucher, voucherRemovedReason: null }), {
           retry: writeRetry,
           now,

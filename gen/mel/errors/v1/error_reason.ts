@@ -88,6 +88,8 @@ export enum ErrorReason {
   PRODUCT_NOT_IN_BASKET = 53,
   /** ORDER_STATUS_CONFLICT - The order's status does not allow this step, e.g. cancelling a paid order (FAILED_PRECONDITION). */
   ORDER_STATUS_CONFLICT = 60,
+  /** VOUCHER_UNUSABLE - The voucher cannot be used now: unknown, inactive, expired, not yet valid or used up (FAILED_PRECONDITION); metadata "code". */
+  VOUCHER_UNUSABLE = 61,
   /** UPSTREAM_UNAVAILABLE - A service this one depends on is down or too slow (UNAVAILABLE); metadata "upstream" names it. */
   UPSTREAM_UNAVAILABLE = 70,
   /**
@@ -195,6 +197,9 @@ export function errorReasonFromJSON(object: any): ErrorReason {
     case 60:
     case "ORDER_STATUS_CONFLICT":
       return ErrorReason.ORDER_STATUS_CONFLICT;
+    case 61:
+    case "VOUCHER_UNUSABLE":
+      return ErrorReason.VOUCHER_UNUSABLE;
     case 70:
     case "UPSTREAM_UNAVAILABLE":
       return ErrorReason.UPSTREAM_UNAVAILABLE;
@@ -275,6 +280,8 @@ export function errorReasonToJSON(object: ErrorReason): string {
       return "PRODUCT_NOT_IN_BASKET";
     case ErrorReason.ORDER_STATUS_CONFLICT:
       return "ORDER_STATUS_CONFLICT";
+    case ErrorReason.VOUCHER_UNUSABLE:
+      return "VOUCHER_UNUSABLE";
     case ErrorReason.UPSTREAM_UNAVAILABLE:
       return "UPSTREAM_UNAVAILABLE";
     case ErrorReason.UPSTREAM_FAILED:
