@@ -71,6 +71,14 @@ describe("edits", () => {
     assert.throws(() => addUnits([line("p1", 8)], "p1", 3, limits), /would make 11 units of p1; at most 10 per product \(the basket has 8\)/);
   });
 
+  test("the refusal tells a program the limit and what the basket holds, so a merge can add what still fits", () => {
+    assert.throws(
+      () => addUnits([line("p1", 8)], "p1", 3, limits),
+      (error: unknown) =>
+        error instanceof InvalidArgumentError && error.field === "quantity" && error.metadata.limit === "10" && error.metadata.in_basket === "8",
+    );
+  });
+
   test("a new product beyond the line limit is FAILED_PRECONDITION", () => {
     const full = [line("a", 1), line("b", 1), line("c", 1)];
     assert.throws(() => addUnits(full, "d", 1, limits), FailedPreconditionError);

@@ -102,6 +102,8 @@ export function addUnits(lines: readonly BasketLine[], productId: string, quanti
     throw new InvalidArgumentError(
       "quantity",
       `adding ${quantity} would make ${total} units of ${productId}; at most ${limits.maxLineQuantity} per product (the basket has ${existing.quantity})`,
+      // What a client merging baskets needs to add as much as still fits.
+      { metadata: { limit: String(limits.maxLineQuantity), in_basket: String(existing.quantity) } },
     );
   }
   return lines.map((line) => (line === existing ? { ...line, quantity: total } : line));

@@ -3,7 +3,7 @@
 // otherwise from the INVALID_ARGUMENT message, which services write as
 // "<field>: <reason>" with the field in proto spelling ("card.number").
 import { Code, ConnectError } from "@connectrpc/connect";
-import { BadRequestSchema } from "../../../gen/web/google/rpc/error_details_pb.js";
+import { BadRequestSchema, ErrorInfoSchema } from "../../../gen/web/google/rpc/error_details_pb.js";
 
 /** Field path in proto spelling → the server's reason. */
 export type FieldErrors = Record<string, string>;
@@ -33,4 +33,11 @@ export function messageOf(error: unknown): string {
 
 export function isCode(error: unknown, code: Code): boolean {
   return error instanceof ConnectError && error.code === code;
+}
+
+/** The metadata of the error's google.rpc.ErrorInfo (e.g. "limit"), empty when it carries none. */
+export function errorMetadataOf(error: unknown): Record<string, string> {
+  if (!(error instanceof ConnectError)) return {};
+  const [info] = error.findDetails(ErrorInfoSchema);
+  return info ? { ...info.metadata } : {};
 }

@@ -5,7 +5,7 @@ import { create } from "@bufbuild/protobuf";
 import { signal } from "@preact/signals";
 import { type Money, MoneySchema } from "../../../gen/web/mel/common/v1/money_pb.js";
 import type { Clients } from "../api/clients.js";
-import { messageOf } from "../api/errors.js";
+import { errorMetadataOf, messageOf } from "../api/errors.js";
 import { account } from "../api/session.js";
 import { addLocalLine, readLocalBasket, setLocalQuantity, writeLocalBasket } from "./local-basket.js";
 
@@ -87,7 +87,9 @@ export function createBasketStore(clients: Clients) {
   /**
    * Moves the anonymous basket into the saved one after sign-in: AddItem per
    * line, so the basket service adds to what was saved, applies its limits and
-   * prices each line. A line it refuses stays out; the reasons are returned.
+   * prices each line. A line that would pass the per-product limit is capped
+   * at it (the refusal says the limit and what the basket holds); a line
+   * refused for another reason stays out, and the reasons are returned.
    */
   async function mergeLocal(): Promise<string[]> {
     const problems: string[] = [];
@@ -95,6 +97,18 @@ export function createBasketStore(clients: Clients) {
       try {
         await clients.basket.addItem({ productId: line.productId, quantity: line.quantity });
       } catch (error: unknown) {
+        const { limit, in_basket: inBasket } = errorMetadataOf(error);
+        const room = limit !== undefined && inBasket !== undefined ? Number(limit) - Number(inBasket) : 0;
+        if (room > 0 && room < line.quantity) {
+          try {
+            await clients.basket.addItem({ productId: line.productId, quantity: room });
+            problems.push(`${room} de ${line.quantity} unidades de um produto couberam na cesta (no máximo ${limit} por produto)`);
+            continue;
+          } catch (retryError: unknown) {
+            problems.push(messageOf(retryError));
+            continue;
+          }
+        }
         problems.push(messageOf(error));
       }
     }
