@@ -13,7 +13,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { connect } from "node:net";
 import { basename, dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const distRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // Built, this file is dist/scripts/start.js; from source, scripts/start.ts.
@@ -120,7 +120,13 @@ await startFerretDbIfNeeded();
 for (const part of parts) {
   const built = join(distRoot, part, "main.js");
   const source = join(distRoot, part, "main.ts");
-  const args = existsSync(built) ? ["--enable-source-maps", built] : existsSync(source) ? ["--import", "tsx", source] : undefined;
+  // Telemetry (platform/telemetry/register) loads before the part, so its instrumentations see every module.
+  const telemetry = join(distRoot, "platform", "telemetry", existsSync(built) ? "register.js" : "register.ts");
+  const args = existsSync(built)
+    ? ["--enable-source-maps", "--import", pathToFileURL(telemetry).href, built]
+    : existsSync(source)
+      ? ["--import", "tsx", "--import", pathToFileURL(telemetry).href, source]
+      : undefined;
   if (!args) continue;
   const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"], cwd: projectRoot });
   watch(part.replace("services/", ""), child);

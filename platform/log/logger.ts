@@ -1,6 +1,7 @@
 // The one way services log: pino JSON lines carrying the service name, with
 // secrets removed before a line is written.
 import { type DestinationStream, type Level, type Logger as PinoLogger, pino } from "pino";
+import { traceFields } from "../telemetry/trace-context.js";
 
 export type Logger = PinoLogger;
 export type LogLevel = Level | "silent";
@@ -71,6 +72,8 @@ export function createLogger({ service, level = "info", destination, slowCallMs 
     level,
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
+    // trace_id and span_id of the active span, so a line can be found from its trace and back.
+    mixin: traceFields,
     formatters: { level: (label) => ({ level: label }), log: (object) => redactSecrets(object, 0) as Record<string, unknown> },
     serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
   };

@@ -2,6 +2,7 @@ import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { durationMs, parseConfig } from "../config/index.js";
 import { createLogger, defaultSlowCallMs, type Logger, type LogLevel } from "../log/index.js";
+import { shutdownTelemetry } from "../telemetry/shutdown.js";
 
 // Read here rather than in each service's config: every deployable logs calls the same way.
 const loggingEnv = z.object({
@@ -62,13 +63,20 @@ export function runAsMain<Config extends { logLevel: LogLevel }, Running extends
         }
         stopping = true;
         logger.info({ signal }, `${name} stopping`);
-        running.stop().then(
-          () => process.exit(0),
-          (error: unknown) => {
-            logger.error({ err: error }, `${name} did not stop cleanly`);
-            process.exit(1);
-          },
-        );
+        running
+          .stop()
+          .then(
+            () => 0,
+            (error: unknown) => {
+              logger.error({ err: error }, `${name} did not stop cleanly`);
+              return 1;
+            },
+          )
+          // The last spans and metrics leave before the explicit exit.
+          .then(async (code) => {
+            await shutdownTelemetry();
+            process.exit(code);
+          });
       };
       process.on("SIGTERM", onSignal);
       process.on("SIGINT", onSignal);
