@@ -10,11 +10,19 @@
 // or dead-letter queues: a message its handler fails on is logged and dropped.
 import type { Channel, ConsumeMessage, Message, Options } from "amqplib";
 import type { Logger } from "pino";
-import { activeTraceparent, type Delivery, failedAttemptHeader, markDeliveryOutcome, traceDelivery } from "../telemetry/index.js";
+import { activeTraceparent, type Delivery, failedAttemptHeader, markDeliveryOutcome, observeDeadLetterDepth, traceDelivery } from "../telemetry/index.js";
 import type { ConfirmPublisher } from "./confirm-publisher.js";
 import { type BrokerLink, errorMessage, ManagedChannel } from "./connection.js";
 import { decodeEvent, type EventName, type EventOf, isEventName } from "./event-types.js";
-import { deadLetterExchangeName, declareTopology, defaultRetryDelaysMs, instanceQueueTopology, retryQueueName, serviceQueueTopology } from "./topology.js";
+import {
+  deadLetterExchangeName,
+  deadLetterQueueName,
+  declareTopology,
+  defaultRetryDelaysMs,
+  instanceQueueTopology,
+  retryQueueName,
+  serviceQueueTopology,
+} from "./topology.js";
 
 /** What a handler knows about the delivery besides the event itself. */
 export interface EventMeta {
@@ -260,6 +268,7 @@ export async function startConsumer(context: ConsumerContext, options: Subscribe
     await channel.close();
     throw new Error(`could not start consuming ${queue} within ${context.startTimeoutMs} ms: ${channel.lastError ?? "no connection to RabbitMQ"}`);
   }
+  const unobserve = instance ? undefined : observeDeadLetterDepth(queue, deadLetterQueueName(queue), () => link.current);
   logger.info({ queue, eventTypes, prefetch: options.prefetch ?? 16, ...(instance ? { instance: true } : { retryDelaysMs }) }, "consuming events");
 
   return {
@@ -267,6 +276,7 @@ export async function startConsumer(context: ConsumerContext, options: Subscribe
     async close() {
       if (closing) return;
       closing = true;
+      unobserve?.();
       const current = channel.current;
       if (current && consumerTag) await current.cancel(consumerTag).catch(() => undefined);
       await Promise.allSettled([...inFlight]);

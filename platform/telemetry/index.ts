@@ -20,5 +20,7 @@ export {
   tracePublish,
 } from "./messaging.js";
 export { defaultMetricsPorts, type MeshPart, metricsPortFromEnv, partOfEntryPoint } from "./metrics-config.js";
+export { observeOutbox } from "./outbox-metrics.js";
+export { observeBreaker, observeDeadLetterDepth } from "./resilience-metrics.js";
 export { shutdownTelemetry } from "./shutdown.js";
-export { activeTraceparent, contextOf, spanContextOf, traceFields, traceStep } from "./trace-context.js";
+export { activeTraceparent, contextOf, setHttpRoute, spanContextOf, traceFields, traceStep } from "./trace-context.js";

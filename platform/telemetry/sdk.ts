@@ -6,23 +6,24 @@
 // without an endpoint, and the process's Prometheus endpoint.
 import { FastifyOtelInstrumentation } from "@fastify/otel";
 import { type Attributes, type Context, type Link, metrics, type SpanKind } from "@opentelemetry/api";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { GrpcInstrumentation } from "@opentelemetry/instrumentation-grpc";
 import { HttpInstrumentation } from "@opentelemetry/instrumentation-http";
 import { MongoDBInstrumentation } from "@opentelemetry/instrumentation-mongodb";
 import { PgInstrumentation } from "@opentelemetry/instrumentation-pg";
+import { RuntimeNodeInstrumentation } from "@opentelemetry/instrumentation-runtime-node";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { type MetricReader } from "@opentelemetry/sdk-metrics";
+import type { MetricReader } from "@opentelemetry/sdk-metrics";
 import { NodeSDK } from "@opentelemetry/sdk-node";
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
+  BatchSpanProcessor,
   ParentBasedSampler,
   type Sampler,
   SamplingDecision,
   type SamplingResult,
-  BatchSpanProcessor,
   type SpanProcessor,
   TraceIdRatioBasedSampler,
 } from "@opentelemetry/sdk-trace-base";
@@ -68,6 +69,8 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Running
   // Mel logs to stdout for the platform's log shipper; the SDK's OTLP log
   // export would send a second copy.
   env.OTEL_LOGS_EXPORTER ??= "none";
+  // The stable HTTP conventions: http.server.request.duration in seconds, http.request.method, url.path.
+  env.OTEL_SEMCONV_STABILITY_OPT_IN ??= "http";
   const spanProcessors: SpanProcessor[] = [createSpanMetricsProcessor(() => metrics.getMeter("mel"))];
   const metricReaders: MetricReader[] = [];
   let prometheus: PrometheusExporter | undefined;
@@ -83,6 +86,11 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Running
     // nothing is sent anywhere. The exporter reads OTEL_EXPORTER_OTLP_* itself.
     spanProcessors: exportsTraces(env) ? [...spanProcessors, new BatchSpanProcessor(new OTLPTraceExporter())] : spanProcessors,
     metricReaders,
+    views: [
+      // db.client.connection.count is an up-down counter whose Prometheus name would end in _count,
+      // which Prometheus reserves for histograms and summaries (promtool refuses it).
+      { instrumentName: "db.client.connection.count", name: "db.client.connections" },
+    ],
     instrumentations: [
       new GrpcInstrumentation(),
       new HttpInstrumentation({
@@ -92,6 +100,8 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Running
       new FastifyOtelInstrumentation({ registerOnInitialization: true }),
       new PgInstrumentation({ requireParentSpan: true }),
       new MongoDBInstrumentation({ requireParentSpan: true }),
+      // Event-loop delay and utilisation, heap and GC: the runtime metrics.
+      new RuntimeNodeInstrumentation(),
     ],
   });
   sdk.start();

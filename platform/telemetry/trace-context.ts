@@ -3,7 +3,7 @@
 // a trace for later (the outbox row, a saga's step). Only the OpenTelemetry
 // API is used, so without the SDK (tests, tools) these are cheap no-ops.
 import { type Attributes, context, isSpanContextValid, ROOT_CONTEXT, type SpanContext, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { getRPCMetadata, RPCType, W3CTraceContextPropagator } from "@opentelemetry/core";
 
 // Always W3C, whatever OTEL_PROPAGATORS says: the stored column is a traceparent.
 const w3c = new W3CTraceContextPropagator();
@@ -22,7 +22,11 @@ export function activeTraceparent(): string | undefined {
   const span = trace.getActiveSpan();
   if (!span || !isSpanContextValid(span.spanContext())) return undefined;
   const carrier: Record<string, string> = {};
-  w3c.inject(context.active(), carrier, { set: (target, key, value) => void (target[key] = value) });
+  w3c.inject(context.active(), carrier, {
+    set: (target, key, value) => {
+      target[key] = value;
+    },
+  });
   return carrier.traceparent;
 }
 
@@ -57,4 +61,16 @@ export async function traceStep<T>(name: string, traceparent: string | undefined
   } finally {
     span.end();
   }
+}
+
+/**
+ * Names the route of the HTTP request being served (its path template, such
+ * as "/api/v1/orders/{id}"), for the request's span and the
+ * http.server.request.duration metric: the gateway serves every path from one
+ * catch-all route, so only it knows which binding matched.
+ */
+export function setHttpRoute(route: string): void {
+  const metadata = getRPCMetadata(context.active());
+  if (metadata?.type === RPCType.HTTP) metadata.route = route;
+  trace.getActiveSpan()?.setAttribute("http.route", route);
 }

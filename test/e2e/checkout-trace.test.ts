@@ -3,31 +3,17 @@
 // and the test buys through the gateway's HTTP/JSON API with a traceparent
 // of its own, then reads that trace back from Jaeger's query API.
 import assert from "node:assert/strict";
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { type StorefrontMesh, startStorefrontMesh } from "../../web/testing/storefront-mesh.js";
 import { type JaegerSpan, type RunningJaeger, startJaeger, traceSpans } from "../support/jaeger.js";
 import { waitUntil } from "../support/wait.js";
+import { buyThroughGateway } from "./gateway-purchase.js";
 
 let jaeger: RunningJaeger;
 let mesh: StorefrontMesh;
 const traceId = randomBytes(16).toString("hex");
 let spans: JaegerSpan[] = [];
-
-async function api(path: string, init: { method?: string; token?: string; body?: unknown; traceparent?: string } = {}): Promise<Record<string, unknown>> {
-  const response = await fetch(`${mesh.url}${path}`, {
-    method: init.method ?? (init.body === undefined ? "GET" : "POST"),
-    headers: {
-      "content-type": "application/json",
-      ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
-      ...(init.traceparent ? { traceparent: init.traceparent } : {}),
-    },
-    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
-  });
-  const body = (await response.json()) as Record<string, unknown>;
-  assert.equal(response.status, 200, `${path}: ${JSON.stringify(body)}`);
-  return body;
-}
 
 const byKind = (kind: string) => spans.filter((span) => span.tags["span.kind"] === kind);
 const parentOf = (span: JaegerSpan) => spans.find((candidate) => candidate.spanId === span.parentSpanId);
@@ -57,31 +43,8 @@ before(async () => {
 
 /** Buys one item through the gateway, the checkout under the test's traceparent, and waits for the whole trace in Jaeger. */
 async function purchase(): Promise<void> {
-  const email = `trace-${randomUUID()}@example.com`;
-  await api("/api/v1/identity/register", { body: { email, password: "correct horse battery" } });
-  const { accessToken } = (await api("/api/v1/identity/login", { body: { email, password: "correct horse battery" } })) as { accessToken: string };
-  const { items } = (await api("/api/v1/catalog/items?pageSize=1")) as { items: { id: string }[] };
-  await api("/api/v1/basket/items", { token: accessToken, body: { productId: items[0]?.id, quantity: 1 } });
   // The client's own span: everything the checkout causes must land under it.
-  const { orderId } = (await api("/api/v1/basket/checkout", {
-    token: accessToken,
-    traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01`,
-    body: {
-      requestId: randomUUID(),
-      address: { street: "Rua das Flores 12", city: "Curitiba", state: "PR", country: "BR", zipCode: "80010-000" },
-      card: { number: "4111111111111111", holderName: "Ana Silva", expiryMonth: 12, expiryYear: 2030, securityCode: "123" },
-    },
-  })) as { orderId: string };
-  await waitUntil(
-    "the order to be paid",
-    async () => {
-      // NOT_FOUND until ordering has handled UserCheckoutAccepted.
-      const response = await fetch(`${mesh.url}/api/v1/orders/${orderId}`, { headers: { authorization: `Bearer ${accessToken}` } });
-      return response.status === 200 && ((await response.json()) as { order?: { status?: string } }).order?.status === "ORDER_STATUS_PAID";
-    },
-    60_000,
-    200,
-  );
+  await buyThroughGateway(mesh.url, `00-${traceId}-${randomBytes(8).toString("hex")}-01`);
   await waitUntil(
     "Jaeger to hold the payment's events of the trace",
     async () => {
