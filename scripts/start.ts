@@ -9,6 +9,11 @@
 // from tools/ferretdb is started too (built first if Go is installed and it is
 // missing), so the demo needs no MongoDB install. A MEL_BASKET_MONGODB_URL
 // given by the user is used as is.
+//
+// Traces: when no OTEL_EXPORTER_OTLP_ENDPOINT is set and Jaeger has been built
+// (GOPATH/bin/mel-jaeger, from tools/jaeger; MEL_JAEGER_BIN for another), it
+// is started with its defaults (in memory; OTLP on 4317/4318, UI on 16686)
+// and every part exports to it. MEL_START_JAEGER=false leaves it out.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { connect } from "node:net";
@@ -85,6 +90,34 @@ async function startFerretDbIfNeeded(): Promise<void> {
   log("FerretDB (MongoDB protocol) listening on 127.0.0.1:27017");
 }
 
+/** Jaeger's binary if it was built (never built here: that takes minutes), undefined otherwise. */
+function builtJaeger(): string | undefined {
+  if (process.env.MEL_JAEGER_BIN) return existsSync(process.env.MEL_JAEGER_BIN) ? process.env.MEL_JAEGER_BIN : undefined;
+  try {
+    const binary = join(execFileSync("go", ["env", "GOPATH"], { encoding: "utf8" }).trim(), "bin", "mel-jaeger");
+    return existsSync(binary) ? binary : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function startJaegerIfBuilt(): Promise<void> {
+  if (process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return;
+  if (process.env.MEL_START_JAEGER === "false") return;
+  const binary = builtJaeger();
+  if (!binary) return;
+  if (!(await isListening("127.0.0.1", 4318))) {
+    const child = spawn(binary, [], { stdio: ["ignore", "ignore", "inherit"] });
+    watch("jaeger", child);
+    for (let attempt = 0; attempt < 100 && !(await isListening("127.0.0.1", 4318)); attempt++) {
+      await new Promise((wake) => setTimeout(wake, 100));
+    }
+  }
+  // Inherited by every part started below.
+  process.env.OTEL_EXPORTER_OTLP_ENDPOINT = "http://127.0.0.1:4318";
+  log("traces go to Jaeger: UI on http://localhost:16686");
+}
+
 function watch(name: string, child: ChildProcess): void {
   children.set(name, child);
   child.once("exit", (code, signal) => {
@@ -102,8 +135,8 @@ async function stopAll(exitCode: number): Promise<void> {
   const exitOf = (child: ChildProcess) =>
     new Promise<void>((done) => (child.exitCode !== null || child.signalCode !== null ? done() : child.once("exit", () => done())));
   const timeout = (ms: number) => new Promise<void>((wake) => setTimeout(wake, ms));
-  // Services first, FerretDB last, so the basket can finish its writes while draining.
-  const services = [...children].filter(([name]) => name !== "ferretdb").map(([, child]) => child);
+  // Services first, FerretDB and Jaeger last, so the basket can finish its writes and the last spans arrive.
+  const services = [...children].filter(([name]) => name !== "ferretdb" && name !== "jaeger").map(([, child]) => child);
   for (const child of services) child.kill("SIGTERM");
   await Promise.race([Promise.all(services.map(exitOf)), timeout(15_000)]);
   const rest = [...children.values()];
@@ -117,6 +150,7 @@ process.on("SIGINT", () => void stopAll(0));
 process.on("SIGTERM", () => void stopAll(0));
 
 await startFerretDbIfNeeded();
+await startJaegerIfBuilt();
 for (const part of parts) {
   const built = join(distRoot, part, "main.js");
   const source = join(distRoot, part, "main.ts");

@@ -27,11 +27,6 @@ before(async () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpHttpUrl,
       // Spans leave every 100 ms instead of every 5 s.
       OTEL_BSP_SCHEDULE_DELAY: "100",
-      MEL_GATEWAY_METRICS_PORT: "0",
-      MEL_IDENTITY_METRICS_PORT: "0",
-      MEL_CATALOG_METRICS_PORT: "0",
-      MEL_BASKET_METRICS_PORT: "0",
-      MEL_ORDERING_METRICS_PORT: "0",
     },
   });
   try {

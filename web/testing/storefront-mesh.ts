@@ -93,6 +93,14 @@ export async function startStorefrontMesh(options: StorefrontMeshOptions = {}): 
     MEL_GATEWAY_WEB_ROOT: webRoot,
     // Every test signs in several times from 127.0.0.1.
     MEL_GATEWAY_AUTH_RATE_LIMIT_MAX: "10000",
+    // Not the shared default ports of a Jaeger that `npm start` would start.
+    MEL_START_JAEGER: "false",
+    // Metrics off unless a test asks (the default ports would collide between concurrent runs).
+    MEL_GATEWAY_METRICS_PORT: "0",
+    MEL_IDENTITY_METRICS_PORT: "0",
+    MEL_CATALOG_METRICS_PORT: "0",
+    MEL_BASKET_METRICS_PORT: "0",
+    MEL_ORDERING_METRICS_PORT: "0",
     ...options.env,
   };
   const output: string[] = [];
