@@ -2,8 +2,9 @@
 // as `npm start` and a container run it) on a fresh SQLite file with the demo
 // catalogue, at the configuration's defaults (log level included) unless
 // `env` says otherwise, its log lines written to a file.
-import { Client, credentials } from "@grpc/grpc-js";
+
 import { join } from "node:path";
+import { Client, credentials } from "@grpc/grpc-js";
 import { freePort } from "../test/support/ports.js";
 import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, uniqueName } from "../test/support/rabbitmq.js";
 import { type BenchProcess, nodeEntry, startProcess } from "./processes.js";
@@ -17,11 +18,19 @@ export interface CatalogProcess {
   forgetBrokerNames(): Promise<void>;
 }
 
-export async function startCatalogProcess(workDir: string, cores: string | undefined, env: NodeJS.ProcessEnv = {}): Promise<CatalogProcess> {
+/** `nodeOptions` go after tsx's loader, so a `--import` of a .ts module (telemetry's register) works. */
+export async function startCatalogProcess(
+  workDir: string,
+  cores: string | undefined,
+  env: NodeJS.ProcessEnv = {},
+  nodeOptions: string[] = [],
+): Promise<CatalogProcess> {
   await ensureRabbitMq();
   const port = await freePort();
   const prefix = uniqueName("bench-catalog");
-  const { command, args } = nodeEntry("services/catalog/main.ts");
+  const entry = nodeEntry("services/catalog/main.ts");
+  const command = entry.command;
+  const args = [...entry.args.slice(0, -1), ...nodeOptions, ...entry.args.slice(-1)];
   const started = await startProcess({
     name: "catalog",
     command,
