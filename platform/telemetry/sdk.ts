@@ -1,12 +1,14 @@
 // Builds and starts the OpenTelemetry Node SDK for one process. Everything
-// standard comes from the OTEL_* variables the SDK itself reads
-// (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL,
-// OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG, OTEL_RESOURCE_ATTRIBUTES, …);
-// what is ours is the choice of instrumentations, that nothing is exported
-// without an endpoint, and the process's Prometheus endpoint.
+// standard comes from the OTEL_* variables (OTEL_SERVICE_NAME,
+// OTEL_EXPORTER_OTLP_ENDPOINT and _HEADERS, OTEL_EXPORTER_OTLP_PROTOCOL
+// http/protobuf or grpc, OTEL_TRACES_SAMPLER and _ARG, OTEL_BSP_*,
+// OTEL_RESOURCE_ATTRIBUTES, OTEL_PROPAGATORS); what is ours is the choice of
+// instrumentations, that nothing is exported without an endpoint, and the
+// process's Prometheus endpoint.
 import { FastifyOtelInstrumentation } from "@fastify/otel";
 import { type Attributes, type Context, type Link, metrics, type SpanKind } from "@opentelemetry/api";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
+import { OTLPTraceExporter as OTLPGrpcTraceExporter } from "@opentelemetry/exporter-trace-otlp-grpc";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { GrpcInstrumentation } from "@opentelemetry/instrumentation-grpc";
 import { HttpInstrumentation } from "@opentelemetry/instrumentation-http";
@@ -24,6 +26,7 @@ import {
   type Sampler,
   SamplingDecision,
   type SamplingResult,
+  type SpanExporter,
   type SpanProcessor,
   TraceIdRatioBasedSampler,
 } from "@opentelemetry/sdk-trace-base";
@@ -41,7 +44,7 @@ export interface TelemetryOptions {
 }
 
 export interface RunningTelemetry {
-  /** The bound metrics port (the real one when metricsPort was given as a free port), undefined when off. */
+  /** The metrics port, undefined when off. */
   metricsPort: number | undefined;
   /** Exports what is buffered and stops; call before the process exits. */
   shutdown(): Promise<void>;
@@ -84,7 +87,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Running
     // Without an endpoint the metrics processor alone keeps spans being made
     // (so logs still carry trace ids and calls carry traceparent) while
     // nothing is sent anywhere. The exporter reads OTEL_EXPORTER_OTLP_* itself.
-    spanProcessors: exportsTraces(env) ? [...spanProcessors, new BatchSpanProcessor(new OTLPTraceExporter())] : spanProcessors,
+    spanProcessors: exportsTraces(env) ? [...spanProcessors, new BatchSpanProcessor(otlpExporter(env))] : spanProcessors,
     metricReaders,
     views: [
       // db.client.connection.count is an up-down counter whose Prometheus name would end in _count,
@@ -109,6 +112,12 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Running
     metricsPort: prometheus ? options.metricsPort : undefined,
     shutdown: () => sdk.shutdown(),
   };
+}
+
+/** OTLP over http/protobuf (port 4318) unless OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL is grpc (port 4317); both read the endpoint from OTEL_*. */
+function otlpExporter(env: NodeJS.ProcessEnv): SpanExporter {
+  const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? "http/protobuf").trim();
+  return protocol === "grpc" ? new OTLPGrpcTraceExporter() : new OTLPTraceExporter();
 }
 
 function startPrometheusExporter(port: number, host: string): Promise<PrometheusExporter> {
