@@ -7,8 +7,9 @@
 //
 // It must never be needed by a service's own code (services run unchanged
 // without the SDK: every function here is then a cheap no-op), never import
-// the SDK outside register.ts and sdk.ts (platform code uses the API only),
-// and never let telemetry fail a call, a publish or a delivery.
+// the SDK outside register.ts, sdk.ts and span-metrics.ts (the rest uses the
+// API and @opentelemetry/core only), and never let telemetry fail a call, a
+// publish or a delivery.
 
 export {
   type Delivery,
@@ -19,8 +20,7 @@ export {
   traceDelivery,
   tracePublish,
 } from "./messaging.js";
-export { defaultMetricsPorts, type MeshPart, metricsPortFromEnv, partOfEntryPoint } from "./metrics-config.js";
 export { observeOutbox } from "./outbox-metrics.js";
 export { observeBreaker, observeDeadLetterDepth } from "./resilience-metrics.js";
 export { shutdownTelemetry } from "./shutdown.js";
-export { activeTraceparent, contextOf, setHttpRoute, spanContextOf, traceFields, traceStep } from "./trace-context.js";
+export { activeTraceparent, setHttpRoute, traceFields, traceStep } from "./trace-context.js";
