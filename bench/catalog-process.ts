@@ -18,11 +18,19 @@ export interface CatalogProcess {
   forgetBrokerNames(): Promise<void>;
 }
 
-export async function startCatalogProcess(workDir: string, cores: string | undefined, env: NodeJS.ProcessEnv = {}): Promise<CatalogProcess> {
+/** `nodeOptions` go after tsx's loader, so a `--import` of a .ts module (telemetry's register) works. */
+export async function startCatalogProcess(
+  workDir: string,
+  cores: string | undefined,
+  env: NodeJS.ProcessEnv = {},
+  nodeOptions: string[] = [],
+): Promise<CatalogProcess> {
   await ensureRabbitMq();
   const port = await freePort();
   const prefix = uniqueName("bench-catalog");
-  const { command, args } = nodeEntry("services/catalog/main.ts");
+  const entry = nodeEntry("services/catalog/main.ts");
+  const command = entry.command;
+  const args = [...entry.args.slice(0, -1), ...nodeOptions, ...entry.args.slice(-1)];
   const started = await startProcess({
     name: "catalog",
     command,

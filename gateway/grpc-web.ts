@@ -9,6 +9,7 @@ import { PassThrough } from "node:stream";
 import type { Metadata, StatusObject } from "@grpc/grpc-js";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { setHttpRoute } from "../platform/telemetry/index.js";
 import type { GatewayMethod } from "./descriptors.js";
 import type { GatewayContext } from "./gateway-context.js";
 import { openUpstreamCall, publicFailure } from "./gateway-context.js";
@@ -35,6 +36,7 @@ export async function handleGrpcWebRequest(
   const path = request.url.split("?", 1)[0] ?? request.url;
   const target = context.catalog.methodsByPath.get(path);
   if (!target) throw new FramingError(GrpcStatus.UNIMPLEMENTED, `unknown method ${path}`);
+  setHttpRoute(path);
   const kind = target.method.methodKind;
   if (kind === "client_streaming" || kind === "bidi_streaming") {
     throw new FramingError(GrpcStatus.UNIMPLEMENTED, `${path} is ${kind.replace("_", "-")}, which gRPC-Web cannot carry`);

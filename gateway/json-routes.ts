@@ -7,6 +7,7 @@ import type { JsonValue } from "@bufbuild/protobuf";
 import type { Metadata } from "@grpc/grpc-js";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { setHttpRoute } from "../platform/telemetry/index.js";
 import type { GatewayMethod, HttpBinding, HttpVerb } from "./descriptors.js";
 import type { GatewayContext } from "./gateway-context.js";
 import { openUpstreamCall, publicFailure } from "./gateway-context.js";
@@ -51,6 +52,7 @@ export function findRoute(bindings: readonly HttpBinding[], method: string, path
 export async function handleJsonRequest(request: FastifyRequest, reply: FastifyReply, context: GatewayContext): Promise<FastifyReply> {
   const [path = "/", queryText = ""] = request.url.split("?", 2) as [string, string?];
   const { binding, pathBindings } = findRoute(context.catalog.bindings, request.method, path);
+  setHttpRoute(binding.template.source);
   const target = binding.target;
   await context.enforceRateLimit(request, target);
   const requestBytes = encodeHttpRequest(

@@ -11,7 +11,11 @@ export function entryPointOf(part: MeshPart): string {
   return part === "gateway" ? "gateway/main.js" : `services/${part}/main.js`;
 }
 
-/** The arguments after `node` that run `part`, from the project root: `node --enable-source-maps dist/<entry point>`. */
+/**
+ * The arguments after `node` that run `part`, from the project root:
+ * `node --enable-source-maps --import ./dist/platform/telemetry/register.js dist/<entry point>`.
+ * Telemetry loads first so its instrumentations see every module the part imports.
+ */
 export function nodeArgumentsFor(part: MeshPart): string[] {
-  return ["--enable-source-maps", `dist/${entryPointOf(part)}`];
+  return ["--enable-source-maps", "--import", "./dist/platform/telemetry/register.js", `dist/${entryPointOf(part)}`];
 }

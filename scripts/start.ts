@@ -12,11 +12,16 @@
 // from tools/ferretdb is started too (built first if Go is installed and it is
 // missing), so the demo needs no MongoDB install. A MEL_BASKET_MONGODB_URL
 // given by the user is used as is.
+//
+// Traces: when no OTEL_EXPORTER_OTLP_ENDPOINT is set and Jaeger has been built
+// (GOPATH/bin/mel-jaeger, from tools/jaeger; MEL_JAEGER_BIN for another), it
+// is started with its defaults (in memory; OTLP on 4317/4318, UI on 16686)
+// and every part exports to it. MEL_START_JAEGER=false leaves it out.
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { connect } from "node:net";
 import { basename, dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { createLogger, type LogLevel, logLevels } from "../platform/log/index.js";
 import { createSupervisor } from "../platform/process/index.js";
 import { entryPointOf, meshParts, nodeArgumentsFor } from "./mesh-parts.js";
@@ -97,6 +102,33 @@ async function startFerretDbIfNeeded(): Promise<void> {
   log("FerretDB (MongoDB protocol) listening on 127.0.0.1:27017");
 }
 
+/** Jaeger's binary if it was built (never built here: that takes minutes), undefined otherwise. */
+function builtJaeger(): string | undefined {
+  if (process.env.MEL_JAEGER_BIN) return existsSync(process.env.MEL_JAEGER_BIN) ? process.env.MEL_JAEGER_BIN : undefined;
+  try {
+    const binary = join(execFileSync("go", ["env", "GOPATH"], { encoding: "utf8" }).trim(), "bin", "mel-jaeger");
+    return existsSync(binary) ? binary : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function startJaegerIfBuilt(): Promise<void> {
+  if (process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return;
+  if (process.env.MEL_START_JAEGER === "false") return;
+  const binary = builtJaeger();
+  if (!binary) return;
+  if (!(await isListening("127.0.0.1", 4318))) {
+    supervisor.add({ name: "jaeger", start: () => spawn(binary, [], { stdio: ["ignore", "ignore", "inherit"], detached: true }), stopsLast: true });
+    for (let attempt = 0; attempt < 100 && !(await isListening("127.0.0.1", 4318)); attempt++) {
+      await new Promise((wake) => setTimeout(wake, 100));
+    }
+  }
+  // Inherited by every part started below.
+  process.env.OTEL_EXPORTER_OTLP_ENDPOINT = "http://127.0.0.1:4318";
+  log("traces go to Jaeger: UI on http://localhost:16686");
+}
+
 // Ctrl-C reaches the launcher alone (each part runs in a process group of its
 // own, below), so every part gets exactly one SIGTERM and drains, instead of a
 // terminal's SIGINT followed by the launcher's SIGTERM, which a part takes as
@@ -105,11 +137,17 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal
 void supervisor.stopped.then((code) => process.exit(code));
 
 await startFerretDbIfNeeded();
+await startJaegerIfBuilt();
 for (const part of meshParts) {
   const built = join(projectRoot, "dist", entryPointOf(part));
   const source = join(projectRoot, entryPointOf(part).replace(/\.js$/, ".ts"));
   // Built output (npm start, exactly what the image runs), or the sources through tsx when run from a checkout without a build (the browser tests).
-  const args = existsSync(built) ? nodeArgumentsFor(part) : existsSync(source) ? ["--import", "tsx", source] : undefined;
+  // Telemetry (platform/telemetry/register) loads before the part, so its instrumentations see every module.
+  const args = existsSync(built)
+    ? nodeArgumentsFor(part)
+    : existsSync(source)
+      ? ["--import", "tsx", "--import", pathToFileURL(join(projectRoot, "platform", "telemetry", "register.ts")).href, source]
+      : undefined;
   if (!args) continue;
   supervisor.add({
     name: part,

@@ -10,10 +10,19 @@
 // or dead-letter queues: a message its handler fails on is logged and dropped.
 import type { Channel, ConsumeMessage, Message, Options } from "amqplib";
 import type { Logger } from "pino";
+import { activeTraceparent, type Delivery, failedAttemptHeader, markDeliveryOutcome, observeDeadLetterDepth, traceDelivery } from "../telemetry/index.js";
 import type { ConfirmPublisher } from "./confirm-publisher.js";
 import { type BrokerLink, errorMessage, ManagedChannel } from "./connection.js";
 import { decodeEvent, type EventName, type EventOf, isEventName } from "./event-types.js";
-import { deadLetterExchangeName, declareTopology, defaultRetryDelaysMs, instanceQueueTopology, retryQueueName, serviceQueueTopology } from "./topology.js";
+import {
+  deadLetterExchangeName,
+  deadLetterQueueName,
+  declareTopology,
+  defaultRetryDelaysMs,
+  instanceQueueTopology,
+  retryQueueName,
+  serviceQueueTopology,
+} from "./topology.js";
 
 /** What a handler knows about the delivery besides the event itself. */
 export interface EventMeta {
@@ -92,6 +101,27 @@ function headerString(value: unknown): string | undefined {
   return Buffer.isBuffer(value) ? value.toString("utf8") : String(value);
 }
 
+/** The process span of the attempt being handled, for the copy that retries or parks it to link back to. */
+function failedAttempt(): Record<string, string> {
+  const traceparent = activeTraceparent();
+  return traceparent ? { [failedAttemptHeader]: traceparent } : {};
+}
+
+function deliveryOf(queue: string, message: ConsumeMessage): Delivery {
+  const headers = message.properties.headers ?? {};
+  return {
+    queue,
+    exchange: message.fields.exchange,
+    routingKey: message.fields.routingKey,
+    eventType: headerString(message.properties.type) ?? "",
+    eventId: headerString(message.properties.messageId) ?? "",
+    attempt: Math.max(1, Number(headers[melHeaders.attempt] ?? 1) || 1),
+    correlationId: headerString(headers["correlation-id"]) ?? headerString(message.properties.correlationId),
+    headers,
+    bodySize: message.content.length,
+  };
+}
+
 export interface ConsumerContext {
   link: BrokerLink;
   publisher: ConfirmPublisher;
@@ -126,6 +156,7 @@ export async function startConsumer(context: ConsumerContext, options: Subscribe
     if (instance) {
       // Nowhere to park it: the instance queue has no dead-letter exchange, so a reject drops it.
       logger.error({ queue, eventId: message.properties.messageId, type: message.properties.type, err: reason }, "event dropped from the instance queue");
+      markDeliveryOutcome("dropped", reason);
       channel.nack(message, false, false);
       return;
     }
@@ -133,6 +164,7 @@ export async function startConsumer(context: ConsumerContext, options: Subscribe
       { queue, eventId: message.properties.messageId, type: message.properties.type, attempts: attempt, err: reason },
       "event parked in the dead-letter queue",
     );
+    markDeliveryOutcome("dead_lettered", reason);
     return settleCopy(
       channel,
       message,
@@ -143,6 +175,7 @@ export async function startConsumer(context: ConsumerContext, options: Subscribe
         [melHeaders.attempts]: attempt,
         [melHeaders.failedAt]: new Date().toISOString(),
         [melHeaders.queue]: queue,
+        ...failedAttempt(),
       },
     );
   }
@@ -180,15 +213,18 @@ export async function startConsumer(context: ConsumerContext, options: Subscribe
         if (instance || attempt > retryDelaysMs.length) return await park(channel, message, attempt, reason);
         const delayMs = retryDelaysMs[attempt - 1] as number;
         logger.warn({ queue, eventId, type, attempt, retryInMs: delayMs, err: reason }, "event handler failed; retrying later");
+        markDeliveryOutcome("retried", error);
         return await settleCopy(
           channel,
           message,
           { exchange: "", routingKey: retryQueueName(queue, delayMs) },
-          { ...headers, [melHeaders.attempt]: attempt + 1 },
+          { ...headers, [melHeaders.attempt]: attempt + 1, ...failedAttempt() },
         );
       }
+      markDeliveryOutcome("handled");
       channel.ack(message);
     } catch (error) {
+      markDeliveryOutcome("requeued", error);
       // The copy was not confirmed or the channel is gone: leave the message to
       // the broker, which delivers it again (now, or after reconnecting).
       logger.warn({ queue, eventId, type, err: errorMessage(error) }, "could not settle an event; the broker will deliver it again");
@@ -216,7 +252,9 @@ export async function startConsumer(context: ConsumerContext, options: Subscribe
             return;
           }
           // Never throw from here: an exception in a consume callback kills the channel.
-          const work = handle(fresh, message).catch((error: unknown) => logger.error({ queue, err: errorMessage(error) }, "event delivery failed"));
+          const work = traceDelivery(deliveryOf(queue, message), () => handle(fresh, message)).catch((error: unknown) =>
+            logger.error({ queue, err: errorMessage(error) }, "event delivery failed"),
+          );
           inFlight.add(work);
           void work.finally(() => inFlight.delete(work));
         },
@@ -230,6 +268,7 @@ export async function startConsumer(context: ConsumerContext, options: Subscribe
     await channel.close();
     throw new Error(`could not start consuming ${queue} within ${context.startTimeoutMs} ms: ${channel.lastError ?? "no connection to RabbitMQ"}`);
   }
+  const unobserve = instance ? undefined : observeDeadLetterDepth(queue, deadLetterQueueName(queue), () => link.current);
   logger.info({ queue, eventTypes, prefetch: options.prefetch ?? 16, ...(instance ? { instance: true } : { retryDelaysMs }) }, "consuming events");
 
   return {
@@ -237,6 +276,7 @@ export async function startConsumer(context: ConsumerContext, options: Subscribe
     async close() {
       if (closing) return;
       closing = true;
+      unobserve?.();
       const current = channel.current;
       if (current && consumerTag) await current.cancel(consumerTag).catch(() => undefined);
       await Promise.allSettled([...inFlight]);

@@ -4,6 +4,7 @@
 import { randomUUID } from "node:crypto";
 import type { Channel } from "amqplib";
 import type { Logger } from "pino";
+import { activeTraceparent, tracePublish } from "../telemetry/index.js";
 import { ConfirmPublisher } from "./confirm-publisher.js";
 import { BrokerLink, ManagedChannel, type ReconnectOptions } from "./connection.js";
 import { type SubscribeOptions, type Subscription, startConsumer } from "./consumer.js";
@@ -99,26 +100,30 @@ export async function createEventBus(options: EventBusOptions): Promise<EventBus
   const subscriptions = new Set<Subscription>();
 
   async function publishEncoded(event: OutgoingEvent, overrides: Pick<PublishOptions, "exchange" | "routingKey" | "headers"> = {}): Promise<void> {
-    await publisher.publish({
-      exchange: overrides.exchange ?? exchange,
-      routingKey: overrides.routingKey ?? event.type,
-      body: event.body,
-      properties: {
-        // A notice nobody is bound for is dropped by the broker; a required event comes back as unroutable.
-        mandatory: deliveryOf(event.type) === "required",
-        messageId: event.eventId,
-        type: event.type,
-        persistent: true,
-        contentType: eventContentType,
-        timestamp: Math.floor((event.occurredAt ?? new Date()).getTime() / 1000),
-        ...(event.correlationId ? { correlationId: event.correlationId } : {}),
-        headers: {
-          ...overrides.headers,
-          ...(event.correlationId ? { "correlation-id": event.correlationId } : {}),
-          ...(event.traceparent ? { traceparent: event.traceparent } : {}),
+    const route = { exchange: overrides.exchange ?? exchange, routingKey: overrides.routingKey ?? event.type };
+    const traced = { ...route, eventType: event.type, eventId: event.eventId, correlationId: event.correlationId, traceparent: event.traceparent };
+    await tracePublish({ ...traced, bodySize: event.body.length }, (traceHeaders) =>
+      publisher.publish({
+        ...route,
+        body: event.body,
+        properties: {
+          // A notice nobody is bound for is dropped by the broker; a required event comes back as unroutable.
+          mandatory: deliveryOf(event.type) === "required",
+          messageId: event.eventId,
+          type: event.type,
+          persistent: true,
+          contentType: eventContentType,
+          timestamp: Math.floor((event.occurredAt ?? new Date()).getTime() / 1000),
+          ...(event.correlationId ? { correlationId: event.correlationId } : {}),
+          headers: {
+            ...overrides.headers,
+            ...(event.correlationId ? { "correlation-id": event.correlationId } : {}),
+            ...(event.traceparent ? { traceparent: event.traceparent } : {}),
+            ...traceHeaders,
+          },
         },
-      },
-    });
+      }),
+    );
   }
 
   function track(subscription: Subscription): Subscription {
@@ -142,7 +147,8 @@ export async function createEventBus(options: EventBusOptions): Promise<EventBus
           type: eventNameOf(codec),
           body: codec.encode(event).finish(),
           correlationId: publishOptions.correlationId,
-          traceparent: publishOptions.traceparent,
+          // Published now, so in the active span's trace rather than the caller's incoming one.
+          traceparent: activeTraceparent() ?? publishOptions.traceparent,
           occurredAt: publishOptions.occurredAt,
         },
         publishOptions,

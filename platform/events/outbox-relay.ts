@@ -16,6 +16,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { createWakeableLoop } from "../process/index.js";
 import { type AnyKysely, type DialectKind, dialectOf } from "../sql/index.js";
+import { observeOutbox } from "../telemetry/index.js";
 import { errorMessage } from "./connection.js";
 import { PublishError } from "./errors.js";
 import type { EventBus } from "./event-bus.js";
@@ -191,10 +192,18 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     retryMaxDelayMs,
   });
 
+  let unobserve: (() => void) | undefined;
   return {
-    start: loop.start,
+    start() {
+      unobserve ??= observeOutbox(db, (error) => logger.warn({ relayId, err: errorMessage(error) }, "outbox metrics could not be read"));
+      loop.start();
+    },
     notify: loop.wake,
     publishBatch: async () => (await runRound()).published,
-    stop: loop.stop,
+    async stop() {
+      unobserve?.();
+      unobserve = undefined;
+      await loop.stop();
+    },
   };
 }

@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { type Kysely, type Selectable, sql } from "kysely";
 import { type AnyKysely, type DialectKind, dialectOf } from "../sql/index.js";
+import { activeTraceparent } from "../telemetry/index.js";
 import { eventNameOf, type MessageCodec } from "./event-types.js";
 import type { MessagingTables, OutboxTable } from "./messaging.table.js";
 
@@ -35,7 +36,8 @@ export async function addToOutbox<T>(trx: AnyKysely, codec: MessageCodec<T>, eve
       event_type: eventNameOf(codec),
       payload: Buffer.from(codec.encode(event).finish()),
       correlation_id: options.correlationId ?? null,
-      traceparent: options.traceparent ?? null,
+      // The span writing the row, so the relay's publish continues this trace; the caller's when none is active.
+      traceparent: activeTraceparent() ?? options.traceparent ?? null,
       created_at: now,
       published_at: null,
       attempts: 0,

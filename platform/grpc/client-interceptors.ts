@@ -15,6 +15,7 @@ import {
 } from "@grpc/grpc-js";
 import { BrokenCircuitError, type CircuitBreakerPolicy, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen } from "cockatiel";
 import type { Logger } from "../log/index.js";
+import { observeBreaker } from "../telemetry/index.js";
 import { authorizationKey, type CallContext, correlationIdKey, currentCallContext, traceparentKey, tracestateKey } from "./call-context.js";
 
 /**
@@ -174,6 +175,7 @@ export function createBreakerInterceptor(upstream: string, options: BreakerOptio
   policy.onBreak(() => logger.warn({ upstream, halfOpenAfterMs: options.halfOpenAfterMs }, `circuit to ${upstream} opened`));
   policy.onHalfOpen(() => logger.info({ upstream }, `circuit to ${upstream} half-open: probing`));
   policy.onReset(() => logger.info({ upstream }, `circuit to ${upstream} closed`));
+  observeBreaker(upstream, policy);
   const openDetails = `${upstream} is unavailable: circuit open after ${options.consecutiveFailures} failures`;
   let probeOutstanding = false;
 

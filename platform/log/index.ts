@@ -7,5 +7,5 @@
 
 export type { CallOutcome } from "./call-log.js";
 export { callLogLevel } from "./call-log.js";
-export type { CreateLoggerOptions, Logger, LogLevel } from "./logger.js";
-export { createLogger, defaultSlowCallMs, logLevels, redactedMarker, slowCallMsOf } from "./logger.js";
+export type { CreateLoggerOptions, LogFormat, Logger, LogLevel } from "./logger.js";
+export { createLogger, defaultSlowCallMs, logFormats, logLevels, redactedMarker, slowCallMsOf } from "./logger.js";

@@ -3,6 +3,8 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { describe, test } from "node:test";
 import { Metadata } from "@grpc/grpc-js";
+import { context, ROOT_CONTEXT, TraceFlags, trace } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { callLogLevel, createLogger, defaultSlowCallMs, redactedMarker, slowCallMsOf } from "./index.js";
 
 function capture(level: "info" | "debug" = "info") {
@@ -127,4 +129,44 @@ test("lines on stdout are all written before an explicit process.exit", async ()
   const lines = output.trim().split("\n");
   assert.equal(lines.length, 2000);
   assert.equal((JSON.parse(lines.at(-1) ?? "{}") as { index?: number }).index, 1999);
+});
+
+describe("trace context and formats", () => {
+  // The SDK's context manager, as register.ts installs it; without one the API has no active span.
+  const contextManager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(contextManager);
+  const spanContext = { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", traceFlags: TraceFlags.SAMPLED };
+  const inSpan = (work: () => void) => context.with(trace.setSpanContext(ROOT_CONTEXT, spanContext), work);
+
+  test("a line written inside a span carries its trace_id and span_id", () => {
+    const { logger, lines } = capture();
+    inSpan(() => logger.info("in a span"));
+    logger.info("outside");
+    assert.deepEqual(
+      lines().map((line) => [line.trace_id, line.span_id]),
+      [
+        ["4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"],
+        [undefined, undefined],
+      ],
+    );
+  });
+
+  test("the ecs format writes Elastic Common Schema fields, the trace ids and redacted secrets", () => {
+    const raw: string[] = [];
+    const logger = createLogger({ service: "basket", format: "ecs", destination: { write: (line: string) => void raw.push(line) } });
+    inSpan(() => logger.warn({ password: "hunter2-password", err: new Error("boom") }, "checkout refused"));
+    const line = JSON.parse(raw[0] ?? "{}") as Record<string, unknown>;
+    assert.equal(line["log.level"], "warn");
+    assert.equal(line.message, "checkout refused");
+    assert.equal(line["service.name"], "basket");
+    assert.equal(typeof line["@timestamp"], "string");
+    assert.equal(typeof line["ecs.version"], "string");
+    assert.equal(line["trace.id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert.equal(line["span.id"], "00f067aa0ba902b7");
+    assert.equal(line.password, redactedMarker);
+    assert.deepEqual(line.error && { message: (line.error as Record<string, unknown>).message, type: (line.error as Record<string, unknown>).type }, {
+      message: "boom",
+      type: "Error",
+    });
+  });
 });

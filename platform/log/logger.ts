@@ -1,10 +1,16 @@
 // The one way services log: pino JSON lines carrying the service name, with
 // secrets removed before a line is written.
+import { ecsFormat } from "@elastic/ecs-pino-format";
 import { type DestinationStream, type Level, type Logger as PinoLogger, pino } from "pino";
+import { traceFields } from "../telemetry/trace-context.js";
 
 export type Logger = PinoLogger;
 export type LogLevel = Level | "silent";
 export const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const satisfies readonly LogLevel[];
+
+/** `json`: Mel's own fields (service, level, msg, time); `ecs`: Elastic Common Schema, for Elasticsearch and Kibana. */
+export type LogFormat = "json" | "ecs";
+export const logFormats = ["json", "ecs"] as const satisfies readonly LogFormat[];
 
 /** What replaces a secret in a log line. */
 export const redactedMarker = "[redacted]";
@@ -52,6 +58,8 @@ export interface CreateLoggerOptions {
   destination?: DestinationStream;
   /** Calls and requests lasting at least this long are logged as slow (see callLogLevel). Default 500 ms. */
   slowCallMs?: number;
+  /** Default json. */
+  format?: LogFormat;
 }
 
 /**
@@ -66,17 +74,43 @@ export interface CreateLoggerOptions {
  * which pino flushes synchronously when the process exits (process.exit
  * included), so no line is lost to runAsMain's explicit exit.
  */
-export function createLogger({ service, level = "info", destination, slowCallMs = defaultSlowCallMs }: CreateLoggerOptions): Logger {
-  const options: pino.LoggerOptions = {
-    level,
-    base: { service },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }), log: (object) => redactSecrets(object, 0) as Record<string, unknown> },
-    serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
-  };
+export function createLogger({ service, level = "info", destination, slowCallMs = defaultSlowCallMs, format = "json" }: CreateLoggerOptions): Logger {
+  const options: pino.LoggerOptions =
+    format === "ecs"
+      ? ecsOptions(service, level)
+      : {
+          level,
+          base: { service },
+          timestamp: pino.stdTimeFunctions.isoTime,
+          // trace_id and span_id of the active span, so a line can be found from its trace and back.
+          mixin: traceFields,
+          formatters: { level: (label) => ({ level: label }), log: (object) => redactSecrets(object, 0) as Record<string, unknown> },
+          serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
+        };
   const logger = pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
   slowCallThresholds.set(logger, slowCallMs);
   return logger;
+}
+
+/**
+ * Elastic Common Schema lines (@timestamp, log.level, message, service.name,
+ * error.*, trace.id and span.id), secrets redacted as in the json format.
+ */
+function ecsOptions(service: string, level: LogLevel): pino.LoggerOptions {
+  const ecs = ecsFormat({ serviceName: service, apmIntegration: false, convertErr: true });
+  const ecsLog = ecs.formatters?.log ?? ((object: Record<string, unknown>) => object);
+  return {
+    ...ecs,
+    level,
+    base: {},
+    mixin: () => {
+      const fields = traceFields();
+      return fields.trace_id ? { "trace.id": fields.trace_id, "span.id": fields.span_id } : {};
+    },
+    formatters: { ...ecs.formatters, log: (object) => ecsLog(redactSecrets(object, 0) as Record<string, unknown>) },
+    // ECS turns the Error itself into error.type, error.message and error.stack_trace; pino's serializer would hand it a plain copy.
+    serializers: { err: (error: unknown) => error, error: (error: unknown) => error },
+  };
 }
 
 /** The threshold a logger was made with (createLogger's slowCallMs), the default for any other logger. */

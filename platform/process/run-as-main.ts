@@ -1,12 +1,15 @@
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
-import { durationMs, parseConfig } from "../config/index.js";
-import { createLogger, defaultSlowCallMs, type Logger, type LogLevel } from "../log/index.js";
+import { durationMs, oneOf, parseConfig } from "../config/index.js";
+import { createLogger, defaultSlowCallMs, type LogFormat, type Logger, type LogLevel, logFormats } from "../log/index.js";
+import { shutdownTelemetry } from "../telemetry/shutdown.js";
 
 // Read here rather than in each service's config: every deployable logs calls the same way.
 const loggingEnv = z.object({
   /** Calls and requests lasting at least this long are logged at warn; faster successful ones only at debug. */
   MEL_LOG_SLOW_CALL: durationMs(defaultSlowCallMs),
+  /** json (Mel's fields) or ecs (Elastic Common Schema, for Elasticsearch). */
+  MEL_LOG_FORMAT: oneOf(logFormats, "json"),
 });
 
 /** What a start function hands back: something that drains and releases everything it holds. */
@@ -42,15 +45,15 @@ export function isEntryPoint(moduleUrl: string): boolean {
 export function runAsMain<Config extends { logLevel: LogLevel }, Running extends StoppableService>(options: RunAsMainOptions<Config, Running>): void {
   const { name } = options;
   let config: Config;
-  let slowCallMs: number;
+  let logging: { MEL_LOG_SLOW_CALL: number; MEL_LOG_FORMAT: LogFormat };
   try {
     config = options.loadConfig();
-    slowCallMs = parseConfig(loggingEnv, process.env).MEL_LOG_SLOW_CALL;
+    logging = parseConfig(loggingEnv, process.env);
   } catch (error) {
     process.stderr.write(`${name}: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(2);
   }
-  const logger = createLogger({ service: name, level: config.logLevel, slowCallMs });
+  const logger = createLogger({ service: name, level: config.logLevel, slowCallMs: logging.MEL_LOG_SLOW_CALL, format: logging.MEL_LOG_FORMAT });
   options.start(config, logger).then(
     (running) => {
       options.started?.(running, config);
@@ -62,13 +65,20 @@ export function runAsMain<Config extends { logLevel: LogLevel }, Running extends
         }
         stopping = true;
         logger.info({ signal }, `${name} stopping`);
-        running.stop().then(
-          () => process.exit(0),
-          (error: unknown) => {
-            logger.error({ err: error }, `${name} did not stop cleanly`);
-            process.exit(1);
-          },
-        );
+        running
+          .stop()
+          .then(
+            () => 0,
+            (error: unknown) => {
+              logger.error({ err: error }, `${name} did not stop cleanly`);
+              return 1;
+            },
+          )
+          // The last spans and metrics leave before the explicit exit.
+          .then(async (code) => {
+            await shutdownTelemetry();
+            process.exit(code);
+          });
       };
       process.on("SIGTERM", onSignal);
       process.on("SIGINT", onSignal);

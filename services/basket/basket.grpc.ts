@@ -11,6 +11,7 @@ import { ErrorReason, FailedPreconditionError, UnauthenticatedError } from "../.
 import { encodeEvent } from "../../platform/events/index.js";
 import { type Authenticate, type CallContext, implementService, type MethodPolicies } from "../../platform/grpc/index.js";
 import type { Logger } from "../../platform/log/index.js";
+import { activeTraceparent } from "../../platform/telemetry/index.js";
 import {
   addUnits,
   type Basket,
@@ -256,7 +257,8 @@ export function createBasketService(deps: BasketServiceDeps) {
             type: "UserCheckoutAccepted",
             payload: encodeEvent("UserCheckoutAccepted", event),
             correlationId: ctx.correlationId,
-            traceparent: ctx.traceparent ?? null,
+            // The Checkout span, so the relay's publish continues under it.
+            traceparent: activeTraceparent() ?? ctx.traceparent ?? null,
             createdAt: acceptedAt,
             attempts: 0,
           };

@@ -31,6 +31,10 @@ export interface StorefrontMesh {
 export interface StorefrontMeshOptions {
   /** Access-token lifetime (the silent-refresh test wants a short one). */
   accessTokenTtl?: string;
+  /** More environment for every part (OTEL_* for the telemetry tests). */
+  env?: Record<string, string>;
+  /** Build and serve the storefront (default true); false serves the API only, and starts faster. */
+  storefront?: boolean;
 }
 
 export async function buildStorefront(outDir: string): Promise<void> {
@@ -44,7 +48,7 @@ export async function startStorefrontMesh(options: StorefrontMeshOptions = {}): 
   const prefix = uniqueName("storefront");
   const mongo = await createTestMongoDatabase("storefront_basket");
   const [identity, catalog, basket, ordering, gateway] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-  await buildStorefront(webRoot);
+  if (options.storefront ?? true) await buildStorefront(webRoot);
 
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "",
@@ -89,6 +93,15 @@ export async function startStorefrontMesh(options: StorefrontMeshOptions = {}): 
     MEL_GATEWAY_WEB_ROOT: webRoot,
     // Every test signs in several times from 127.0.0.1.
     MEL_GATEWAY_AUTH_RATE_LIMIT_MAX: "10000",
+    // Not the shared default ports of a Jaeger that `npm start` would start.
+    MEL_START_JAEGER: "false",
+    // Metrics off unless a test asks (the default ports would collide between concurrent runs).
+    MEL_GATEWAY_METRICS_PORT: "0",
+    MEL_IDENTITY_METRICS_PORT: "0",
+    MEL_CATALOG_METRICS_PORT: "0",
+    MEL_BASKET_METRICS_PORT: "0",
+    MEL_ORDERING_METRICS_PORT: "0",
+    ...options.env,
   };
   const output: string[] = [];
   const launcher: ChildProcess = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {

@@ -12,8 +12,9 @@
 // the second answer is the first.
 import { OrderCancellationCause, OrderPaymentFailed, OrderPaymentSucceeded } from "../../../gen/mel/events/v1/ordering_events.js";
 import { addToOutbox } from "../../../platform/events/index.js";
+import { traceStep } from "../../../platform/telemetry/index.js";
 import { IllegalTransitionError } from "../order.js";
-import { clearStep, findOrder, findOrderRecord } from "../order.repository.js";
+import { clearStep, findOrder, findOrderRecord, type OrderRecord } from "../order.repository.js";
 import { changeOrderStatus, type OrderFlowDeps } from "../order-flow.js";
 import type { StepHandler } from "../order-step-runner.js";
 import type { PaymentAuthorization, PaymentGateway } from "./payment-gateway.js";
@@ -28,8 +29,7 @@ export function createAuthorizePaymentStep(deps: AuthorizePaymentDeps): StepHand
   const { db, logger, timings, orderChanged, gateway, now = () => new Date() } = deps;
   const maxAttempts = deps.maxAttempts ?? 8;
 
-  return async (orderId) => {
-    const record = await findOrderRecord(db, orderId);
+  const run = async (orderId: string, record: OrderRecord | undefined) => {
     if (record === undefined || record.order.status !== "STOCK_CONFIRMED") {
       await clearStep(db, orderId, "authorize-payment");
       logger.info({ orderId, status: record?.order.status }, "order no longer awaits payment; step dropped");
@@ -83,5 +83,11 @@ export function createAuthorizePaymentStep(deps: AuthorizePaymentDeps): StepHand
       await clearStep(db, orderId, "authorize-payment");
     }
     orderChanged(orderId);
+  };
+
+  return async (orderId) => {
+    const record = await findOrderRecord(db, orderId);
+    // Runs after the checkout's request ended: its span continues the trace the order was placed in.
+    await traceStep("ordering authorize-payment", record?.trace.traceparent, { "mel.order.id": orderId }, () => run(orderId, record));
   };
 }
