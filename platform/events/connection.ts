@@ -25,6 +25,7 @@ export class BrokerLink {
   #current: ChannelModel | undefined;
   readonly #listeners = new Set<(model: ChannelModel) => void>();
   #closed = false;
+  #closing = false;
 
   private constructor(
     private readonly recovering: RecoveringChannelModel,
@@ -53,7 +54,15 @@ export class BrokerLink {
     });
     recovering.on("disconnect", (error: Error) => {
       link.#current = undefined;
-      if (!link.#closed) logger.warn({ err: error.message }, "lost the RabbitMQ connection; reconnecting");
+      if (link.#closing || link.#closed) {
+        // A connection lost while the owner is closing is not worth getting
+        // back: stopping recovery here (synchronously, before amqplib schedules
+        // its next attempt) keeps a closing process from dialling the broker again.
+        logger.debug({ err: error.message }, "RabbitMQ connection lost while closing; not reconnecting");
+        recovering.close().catch(() => {});
+        return;
+      }
+      logger.warn({ err: error.message }, "lost the RabbitMQ connection; reconnecting");
     });
     recovering.on("reconnect-scheduled", (info: { attempt: number; delay: number; error: Error }) =>
       logger.info({ attempt: info.attempt, delayMs: info.delay, err: info.error.message }, "RabbitMQ reconnect scheduled"),
@@ -83,7 +92,17 @@ export class BrokerLink {
     return () => this.#listeners.delete(listener);
   }
 
+  /**
+   * The owner has begun closing (stopping consumers, settling publishes) and
+   * still uses the connection, but a connection lost from now on is not
+   * reconnected.
+   */
+  beginClosing(): void {
+    this.#closing = true;
+  }
+
   async close(): Promise<void> {
+    this.#closing = true;
     this.#closed = true;
     this.#listeners.clear();
     await this.recovering.close();

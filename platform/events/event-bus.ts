@@ -170,6 +170,7 @@ export async function createEventBus(options: EventBusOptions): Promise<EventBus
       return track(await serveRequests(link, logger, publishTimeoutMs, serveOptions));
     },
     async close() {
+      link.beginClosing();
       await Promise.allSettled([...subscriptions].map((subscription) => subscription.close()));
       subscriptions.clear();
       await requests.close();
