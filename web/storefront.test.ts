@@ -1,6 +1,7 @@
 // The storefront in Chromium against the whole mesh as `npm start` runs it:
 // a shopper's purchase from an anonymous basket to a paid order watched live,
-// a declined card, an admin's price change seen in a shopper's basket, the
+// a declined card, an admin's price change seen in a shopper's basket, a
+// voucher on the basket page, the
 // silent token refresh, a reused refresh token, the server's field errors in
 // every form, axe on every page, and how the gateway serves the site.
 import assert from "node:assert/strict";
@@ -155,6 +156,58 @@ describe("storefront", () => {
       assert.equal(await textOf(page.getByTestId("old-price")), "R$ 34,90");
       assert.equal(await textOf(page.getByTestId("new-price")), "R$ 39,90");
       await assertAccessible(page);
+    });
+  });
+
+  it("a voucher applied on the basket page shows subtotal, discount and total; an unknown code is refused at the field", async () => {
+    const code = `MEL${Date.now().toString(36).toUpperCase()}`;
+    const login = await fetch(`${mesh.url}/api/v1/identity/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: adminEmail, password: adminPassword }),
+    });
+    assert.equal(login.status, 200, await login.clone().text());
+    const { accessToken } = (await login.json()) as { accessToken: string };
+    const created = await fetch(`${mesh.url}/api/v1/vouchers`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${accessToken}` },
+      body: JSON.stringify({ code, percentOff: 10, remainingRedemptions: 5, active: true }),
+    });
+    assert.equal(created.status, 200, await created.clone().text());
+
+    await asShopper("voucher", async ({ page }) => {
+      await register(page, newShopper("cupom"));
+      await addToBasket(page, "Mel Silvestre 500 g", 2);
+      await page.goto("/basket");
+      await page.getByTestId("basket-total").filter({ hasText: "R$ 69,80" }).waitFor();
+      assert.equal(await page.getByTestId("basket-discount").count(), 0, "no discount line without a voucher");
+
+      await page.getByLabel("Código do cupom").fill("NAO-EXISTE");
+      await page.getByRole("button", { name: "Aplicar cupom" }).click();
+      await page.getByRole("alert").waitFor();
+      assert.match(await textOf(page.getByRole("alert")), /NAO-EXISTE/, "the refusal names the code");
+      assert.equal(await page.getByTestId("voucher-applied").count(), 0);
+
+      // Codes match whatever the case.
+      await page.getByLabel("Código do cupom").fill(code.toLowerCase());
+      await page.getByRole("button", { name: "Aplicar cupom" }).click();
+      await page.getByTestId("voucher-applied").waitFor();
+      assert.equal(await page.getByTestId("voucher-code").textContent(), code);
+      assert.equal(await textOf(page.getByTestId("basket-subtotal")), "R$ 69,80");
+      // 10 % of 6980 centavos is 698: half-even has nothing to round here.
+      assert.equal(await textOf(page.getByTestId("basket-discount")), "−R$ 6,98");
+      assert.equal(await textOf(page.getByTestId("basket-total")), "R$ 62,82");
+      await assertAccessible(page);
+
+      // The page re-reads the basket every few seconds; the voucher stays.
+      await page.reload();
+      await page.getByTestId("voucher-applied").waitFor();
+      assert.equal(await textOf(page.getByTestId("basket-total")), "R$ 62,82");
+
+      await page.getByRole("button", { name: "Remover cupom" }).click();
+      await page.getByLabel("Código do cupom").waitFor();
+      assert.equal(await textOf(page.getByTestId("basket-total")), "R$ 69,80");
+      assert.equal(await page.getByTestId("basket-discount").count(), 0);
     });
   });
 

@@ -3,6 +3,7 @@
 // before sign-in.
 import { create } from "@bufbuild/protobuf";
 import { signal } from "@preact/signals";
+import type { Basket, BasketVoucher } from "../../../gen/web/mel/basket/v1/basket_pb.js";
 import { type Money, MoneySchema } from "../../../gen/web/mel/common/v1/money_pb.js";
 import type { Clients } from "../api/clients.js";
 import { errorMetadataOf, messageOf } from "../api/errors.js";
@@ -21,9 +22,32 @@ export interface ShownLine {
 
 export interface ShownBasket {
   lines: ShownLine[];
+  /** The sum of the lines. */
+  subtotal: Money | undefined;
+  /** What the applied voucher takes off (zero or absent without one). */
+  discount: Money | undefined;
+  /** What checkout would charge. */
   total: Money | undefined;
+  /** The voucher the basket holds; vouchers need a saved basket, so never before sign-in. */
+  voucher: BasketVoucher | undefined;
+  /** Why the basket dropped the voucher it held (expired, used up…); empty otherwise. */
+  voucherRemovedReason: string;
   /** Products of the local basket that the catalogue no longer has. */
   missing: string[];
+}
+
+function shownSaved(basket: Basket | undefined): ShownBasket {
+  const lines: ShownLine[] = basket?.lines ?? [];
+  basketUnits.value = countUnits(lines);
+  return {
+    lines,
+    subtotal: basket?.subtotal ?? basket?.total,
+    discount: basket?.discount,
+    total: basket?.total,
+    voucher: basket?.voucher,
+    voucherRemovedReason: basket?.voucherRemovedReason ?? "",
+    missing: [],
+  };
 }
 
 /** Why lines of the anonymous basket could not join the saved one at the last sign-in. */
@@ -40,13 +64,12 @@ export function createBasketStore(clients: Clients) {
   async function load(): Promise<ShownBasket> {
     if (account.value) {
       const { basket } = await clients.basket.getBasket({});
-      const lines: ShownLine[] = basket?.lines ?? [];
-      basketUnits.value = countUnits(lines);
-      return { lines, total: basket?.total, missing: [] };
+      return shownSaved(basket);
     }
     const local = readLocalBasket();
     basketUnits.value = countUnits(local);
-    if (local.length === 0) return { lines: [], total: undefined, missing: [] };
+    const none = { discount: undefined, voucher: undefined, voucherRemovedReason: "" };
+    if (local.length === 0) return { lines: [], subtotal: undefined, total: undefined, ...none, missing: [] };
     const { items, missingIds } = await clients.catalog.getItemsByIds({ ids: local.map((line) => line.productId) });
     const lines: ShownLine[] = [];
     for (const line of local) {
@@ -63,7 +86,19 @@ export function createBasketStore(clients: Clients) {
     }
     const currencyCode = lines[0]?.unitPrice?.currencyCode ?? "BRL";
     const amountMinor = lines.reduce((sum, line) => sum + (line.unitPrice?.amountMinor ?? 0n) * BigInt(line.quantity), 0n);
-    return { lines, total: create(MoneySchema, { currencyCode, amountMinor }), missing: missingIds };
+    const total = create(MoneySchema, { currencyCode, amountMinor });
+    return { lines, subtotal: total, total, ...none, missing: missingIds };
+  }
+
+  /** Applies a voucher code to the saved basket; ordering decides whether it may be used. */
+  async function applyVoucher(code: string): Promise<ShownBasket> {
+    const { basket } = await clients.basket.applyVoucher({ code });
+    return shownSaved(basket);
+  }
+
+  async function removeVoucher(): Promise<ShownBasket> {
+    const { basket } = await clients.basket.removeVoucher({});
+    return shownSaved(basket);
   }
 
   async function add(productId: string, quantity: number): Promise<void> {
@@ -118,7 +153,7 @@ export function createBasketStore(clients: Clients) {
     return problems;
   }
 
-  return { load, add, setQuantity, mergeLocal };
+  return { load, add, setQuantity, mergeLocal, applyVoucher, removeVoucher };
 }
 
 export type BasketStore = ReturnType<typeof createBasketStore>;

@@ -1,13 +1,14 @@
-// The basket: quantities, removal, the total, and a notice on every line
-// whose price changed since it was added (the basket keeps the old price when
-// catalog announces ProductPriceChanged). Re-read every few seconds while
-// open, so a price change shows up without a reload.
+// The basket: quantities, removal, a voucher, the totals, and a notice on
+// every line whose price changed since it was added (the basket keeps the old
+// price when catalog announces ProductPriceChanged). Re-read every few seconds
+// while open, so a price change, or a voucher the basket had to drop, shows up
+// without a reload.
 import { useEffect, useState } from "preact/hooks";
-import { messageOf } from "../api/errors.js";
+import { fieldErrorsOf, messageOf } from "../api/errors.js";
 import { account } from "../api/session.js";
 import { useServices } from "../app-context.js";
 import { mergeProblems, type ShownBasket, type ShownLine } from "../basket/basket-store.js";
-import { FormError, Page } from "../components.js";
+import { Field, FormError, Page } from "../components.js";
 import { formatMoney } from "../format.js";
 
 const refreshEveryMs = 3_000;
@@ -46,6 +47,66 @@ function LineRow({ line, onChange }: { line: ShownLine; onChange: (quantity: num
         </button>
       </form>
     </li>
+  );
+}
+
+/** A voucher code for the saved basket: apply one, or see and remove the one applied. */
+function VoucherForm({ shown, onChanged }: { shown: ShownBasket; onChanged: (basket: ShownBasket) => void }) {
+  const { basket } = useServices();
+  const [code, setCode] = useState("");
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+  const run = async (change: () => Promise<ShownBasket>) => {
+    if (busy) return;
+    setBusy(true);
+    setErrors({});
+    setError("");
+    try {
+      onChanged(await change());
+      setCode("");
+    } catch (e: unknown) {
+      const fields = fieldErrorsOf(e);
+      if (Object.keys(fields).length > 0) setErrors(fields);
+      else setError(messageOf(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const { voucher } = shown;
+  return (
+    <section class="voucher" aria-labelledby="voucher-heading">
+      <h2 id="voucher-heading">Cupom de desconto</h2>
+      {shown.voucherRemovedReason !== "" && (
+        <p class="notice" role="status" data-testid="voucher-removed">
+          {shown.voucherRemovedReason}
+        </p>
+      )}
+      {voucher ? (
+        <p data-testid="voucher-applied">
+          Cupom <strong data-testid="voucher-code">{voucher.code}</strong> aplicado
+          {voucher.percentOff > 0 ? ` (${voucher.percentOff}% de desconto)` : voucher.amountOff ? ` (${formatMoney(voucher.amountOff)} de desconto)` : ""}.{" "}
+          <button type="button" disabled={busy} onClick={() => void run(() => basket.removeVoucher())}>
+            Remover cupom
+          </button>
+        </p>
+      ) : (
+        <form
+          class="voucher-form"
+          noValidate
+          onSubmit={(event) => {
+            event.preventDefault();
+            void run(() => basket.applyVoucher(code.trim()));
+          }}
+        >
+          <Field name="code" label="Código do cupom" value={code} onInput={setCode} errors={errors} autoComplete="off" />
+          <button type="submit" disabled={busy}>
+            Aplicar cupom
+          </button>
+        </form>
+      )}
+      <FormError message={error} />
+    </section>
   );
 }
 
@@ -106,9 +167,21 @@ export function BasketPage() {
               <LineRow key={line.productId} line={line} onChange={(quantity) => change(line.productId, quantity)} />
             ))}
           </ul>
-          <p class="total">
-            Total: <strong data-testid="basket-total">{formatMoney(shown.total)}</strong>
-          </p>
+          {signedIn ? <VoucherForm shown={shown} onChanged={setShown} /> : <p>Tem um cupom de desconto? Entre para usá-lo.</p>}
+          <dl class="totals">
+            {shown.discount && shown.discount.amountMinor > 0n && (
+              <>
+                <dt>Subtotal</dt>
+                <dd data-testid="basket-subtotal">{formatMoney(shown.subtotal)}</dd>
+                <dt>Desconto</dt>
+                <dd data-testid="basket-discount">−{formatMoney(shown.discount)}</dd>
+              </>
+            )}
+            <dt>Total</dt>
+            <dd class="total">
+              <strong data-testid="basket-total">{formatMoney(shown.total)}</strong>
+            </dd>
+          </dl>
           {signedIn ? (
             <a class="button" href="/checkout">
               Finalizar compra
