@@ -1,6 +1,6 @@
 // What telemetry costs a served call: ghz drives catalog's GetItem with
-// telemetry not loaded (the baseline), loaded with nothing exported (spans
-// made for trace ids and the RPC metrics, /metrics served), exporting every
+// telemetry not loaded (the baseline), loaded with no endpoint (metrics only,
+// /metrics served, no spans), exporting every
 // span to a real Jaeger over OTLP/HTTP, and exporting one trace in ten
 // (OTEL_TRACES_SAMPLER=parentbased_traceidratio, 0.1). Each catalog runs in
 // its own pinned process, ghz on another core.
@@ -26,7 +26,7 @@ try {
   cleanups.push(() => jaeger.stop());
   const scenarios: Array<{ name: string; nodeOptions: string[]; env: NodeJS.ProcessEnv }> = [
     { name: "no telemetry (baseline)", nodeOptions: [], env: {} },
-    { name: "telemetry, nothing exported", nodeOptions: register, env: { MEL_CATALOG_METRICS_PORT: String(await freePort()) } },
+    { name: "telemetry, no endpoint (metrics only)", nodeOptions: register, env: { MEL_CATALOG_METRICS_PORT: String(await freePort()) } },
     {
       name: "every span to Jaeger",
       nodeOptions: register,

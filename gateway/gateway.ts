@@ -12,6 +12,7 @@ import Fastify from "fastify";
 import { ErrorReason } from "../platform/errors/index.js";
 import { idempotentMethodsOf as contractIdempotentMethods, createGrpcClientTransport } from "../platform/grpc/index.js";
 import { type CallOutcome, callLogLevel, type Logger, slowCallMsOf } from "../platform/log/index.js";
+import { httpRouteOf, recordHttpServerRequest } from "../platform/telemetry/index.js";
 import type { GatewayConfig } from "./config.js";
 import type { GatewayMethod, ServiceCatalog } from "./descriptors.js";
 import { createServiceCatalog } from "./descriptors.js";
@@ -83,7 +84,10 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     frameworkErrors: (error, request, reply) => sendError(error, request, reply),
     serverFactory: (handler) => new DualProtocolServer(handler, { keepAliveTimeoutMs: 72_000, http2SessionTimeoutMs: 72_000, firstBytesTimeoutMs: 10_000 }),
   });
-  app.addHook("onResponse", async (request, reply) => logRequest(deps.logger, request, reply));
+  app.addHook("onResponse", async (request, reply) => {
+    recordHttpServerRequest(request.method, httpRouteOf(request) ?? request.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
+    logRequest(deps.logger, request, reply);
+  });
   app.addHook("onClose", async () => {
     for (const upstream of byAddress.values()) upstream.close();
   });

@@ -36,7 +36,7 @@ export async function handleGrpcWebRequest(
   const path = request.url.split("?", 1)[0] ?? request.url;
   const target = context.catalog.methodsByPath.get(path);
   if (!target) throw new FramingError(GrpcStatus.UNIMPLEMENTED, `unknown method ${path}`);
-  setHttpRoute(path);
+  setHttpRoute(request, path);
   const kind = target.method.methodKind;
   if (kind === "client_streaming" || kind === "bidi_streaming") {
     throw new FramingError(GrpcStatus.UNIMPLEMENTED, `${path} is ${kind.replace("_", "-")}, which gRPC-Web cannot carry`);

@@ -52,7 +52,7 @@ export function findRoute(bindings: readonly HttpBinding[], method: string, path
 export async function handleJsonRequest(request: FastifyRequest, reply: FastifyReply, context: GatewayContext): Promise<FastifyReply> {
   const [path = "/", queryText = ""] = request.url.split("?", 2) as [string, string?];
   const { binding, pathBindings } = findRoute(context.catalog.bindings, request.method, path);
-  setHttpRoute(binding.template.source);
+  setHttpRoute(request, binding.template.source);
   const target = binding.target;
   await context.enforceRateLimit(request, target);
   const requestBytes = encodeHttpRequest(

@@ -1,8 +1,9 @@
 // grpc-js client interceptors that give every outgoing call the platform's
 // treatment: a deadline (capped by the incoming call's), the caller's metadata
-// carried on, cancellation when the incoming call goes away, and a circuit
-// breaker per upstream. They sit above grpc-js's retry layer, so one logical
+// carried on, cancellation when the incoming call goes away, its duration
+// metric, and a circuit breaker per upstream. They sit above grpc-js's retry layer, so one logical
 // call (with all its retry attempts) counts once for the breaker.
+import { performance } from "node:perf_hooks";
 import {
   status as GrpcStatus,
   InterceptingCall,
@@ -15,7 +16,7 @@ import {
 } from "@grpc/grpc-js";
 import { BrokenCircuitError, type CircuitBreakerPolicy, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen } from "cockatiel";
 import type { Logger } from "../log/index.js";
-import { observeBreaker } from "../telemetry/index.js";
+import { observeBreaker, recordClientCall } from "../telemetry/index.js";
 import { authorizationKey, type CallContext, correlationIdKey, currentCallContext, traceparentKey, tracestateKey } from "./call-context.js";
 
 /**
@@ -49,16 +50,17 @@ export function createCallPolicyInterceptor({ deadlineMsFor }: CallPolicyOptions
     const budget = incoming?.deadline === undefined ? undefined : incoming.deadline.getTime() - propagationMarginMs;
     const deadline = new Date(budget === undefined ? own : Math.min(own, budget));
     const call: InterceptingCall = new InterceptingCall(nextCall({ ...options, deadline }), {
-      start(metadata, listener, next) {
+      start(metadata, _listener, next) {
         if (incoming) carryMetadata(incoming, metadata);
+        const began = performance.now();
         const signal = incoming?.signal;
-        if (signal === undefined) return next(metadata, listener);
         const onAbort = () => call.cancelWithStatus(GrpcStatus.CANCELLED, `the incoming call ${incoming?.method} ended before this call to ${path} finished`);
-        if (signal.aborted) queueMicrotask(onAbort);
-        else signal.addEventListener("abort", onAbort, { once: true });
+        if (signal?.aborted) queueMicrotask(onAbort);
+        else signal?.addEventListener("abort", onAbort, { once: true });
         next(metadata, {
           onReceiveStatus(status, nextStatus) {
-            signal.removeEventListener("abort", onAbort);
+            signal?.removeEventListener("abort", onAbort);
+            recordClientCall(path, status.code, (performance.now() - began) / 1000);
             nextStatus(status);
           },
         });

@@ -18,6 +18,7 @@ import {
 } from "@grpc/grpc-js";
 import { CancelledError, DeadlineExceededError, PermissionDeniedError, UnauthenticatedError } from "../errors/index.js";
 import { type CallOutcome, callLogLevel, type Logger, slowCallMsOf } from "../log/index.js";
+import { recordServerCall } from "../telemetry/index.js";
 import { type CallContext, correlationIdKey, type Principal, runInCallContext, traceparentKey } from "./call-context.js";
 import { decodeRequest, markDecodesRequests } from "./request-decoding.js";
 import { statusName, toGrpcStatus } from "./status.js";
@@ -252,9 +253,11 @@ function finishedCode(ctx: CallContext): GrpcStatus {
   return ctx.signal.aborted ? toGrpcStatus(ctx.signal.reason).code : GrpcStatus.OK;
 }
 
-/** One line per call at the level callLogLevel gives it (OK calls at debug), with the call's correlation id. */
+/** The call's duration metric, and one line per call at the level callLogLevel gives it (OK calls at debug), with the call's correlation id. */
 function logCall(logger: Logger, ctx: CallContext, code: GrpcStatus, started: number, details?: string): void {
-  const durationMs = Math.round((performance.now() - started) * 10) / 10;
+  const elapsedMs = performance.now() - started;
+  recordServerCall(ctx.method, code, elapsedMs / 1000);
+  const durationMs = Math.round(elapsedMs * 10) / 10;
   const outcome: CallOutcome = code === GrpcStatus.OK ? "ok" : serverFaults.has(code) ? "fault" : transientFaults.has(code) ? "transient" : "rejected";
   const level = callLogLevel(outcome, durationMs, slowCallMsOf(logger));
   if (!logger.isLevelEnabled(level)) return;

@@ -7,7 +7,7 @@
 //
 // It must never be needed by a service's own code (services run unchanged
 // without the SDK: every function here is then a cheap no-op), never import
-// the SDK outside register.ts, sdk.ts and span-metrics.ts (the rest uses the
+// the SDK outside register.ts and sdk.ts (the rest uses the
 // API and @opentelemetry/core only), and never let telemetry fail a call, a
 // publish or a delivery.
 
@@ -22,5 +22,6 @@ export {
 } from "./messaging.js";
 export { observeOutbox } from "./outbox-metrics.js";
 export { observeBreaker, observeDeadLetterDepth } from "./resilience-metrics.js";
+export { recordClientCall, recordHttpServerRequest, recordServerCall } from "./rpc-metrics.js";
 export { shutdownTelemetry } from "./shutdown.js";
-export { activeTraceparent, setHttpRoute, traceFields, traceStep } from "./trace-context.js";
+export { activeTraceparent, httpRouteOf, setHttpRoute, traceFields, traceStep } from "./trace-context.js";

@@ -8,10 +8,12 @@
 import { register } from "node:module";
 import { basename, dirname } from "node:path";
 import { metricsPortFromEnv, partOfEntryPoint } from "./metrics-config.js";
-import { startTelemetry } from "./sdk.js";
+import { exportsTraces, startTelemetry } from "./sdk.js";
 import { registerTelemetryShutdown } from "./shutdown.js";
 
-register("@opentelemetry/instrumentation/hook.mjs", import.meta.url);
+// The hook wraps every ES module as it loads; only the trace instrumentations
+// need it, so a process that exports no traces does not pay for it.
+if (exportsTraces(process.env)) register("@opentelemetry/instrumentation/hook.mjs", import.meta.url);
 
 const entry = process.argv[1] ?? "";
 // services/catalog/main.js → catalog; gateway/main.js → gateway.

@@ -6,7 +6,6 @@
 // instrumentations, that nothing is exported without an endpoint, and the
 // process's Prometheus endpoint.
 import { FastifyOtelInstrumentation } from "@fastify/otel";
-import { type Attributes, type Context, type Link, metrics, type SpanKind } from "@opentelemetry/api";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { OTLPTraceExporter as OTLPGrpcTraceExporter } from "@opentelemetry/exporter-trace-otlp-grpc";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
@@ -16,7 +15,7 @@ import { MongoDBInstrumentation } from "@opentelemetry/instrumentation-mongodb";
 import { PgInstrumentation } from "@opentelemetry/instrumentation-pg";
 import { RuntimeNodeInstrumentation } from "@opentelemetry/instrumentation-runtime-node";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import type { MetricReader } from "@opentelemetry/sdk-metrics";
+import { AggregationType, type MetricReader } from "@opentelemetry/sdk-metrics";
 import { NodeSDK } from "@opentelemetry/sdk-node";
 import {
   AlwaysOffSampler,
@@ -24,14 +23,10 @@ import {
   BatchSpanProcessor,
   ParentBasedSampler,
   type Sampler,
-  SamplingDecision,
-  type SamplingResult,
   type SpanExporter,
-  type SpanProcessor,
   TraceIdRatioBasedSampler,
 } from "@opentelemetry/sdk-trace-base";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
-import { createSpanMetricsProcessor } from "./span-metrics.js";
 
 export interface TelemetryOptions {
   /** service.name unless OTEL_SERVICE_NAME says otherwise ("catalog", "gateway"). */
@@ -57,15 +52,17 @@ export function exportsTraces(env: NodeJS.ProcessEnv): boolean {
 }
 
 /**
- * Starts the SDK: W3C trace context, the maintained instrumentations of what
- * Mel runs on (grpc-js, node:http, fastify, pg, the MongoDB driver), spans
- * exported over OTLP only when an endpoint is set, and metrics on a
- * Prometheus endpoint. Must run before grpc-js and the rest are imported
- * (see register.ts).
+ * Starts the SDK: metrics on a Prometheus endpoint always, and, only when an
+ * OTLP endpoint is set, W3C trace context with the maintained
+ * instrumentations of what Mel runs on (grpc-js, node:http, fastify, pg, the
+ * MongoDB driver) and spans exported over OTLP. Must run before grpc-js and
+ * the rest are imported (see register.ts).
  *
- * Spans are recorded even when the sampler drops them (they are then only
- * not exported), because the RPC metrics are computed from spans and must
- * count every call, not the sampled share.
+ * Without an endpoint no tracer provider is registered and no instrumentation
+ * patches anything, so a call pays for no span: the RPC and HTTP metrics are
+ * recorded by platform/grpc and the gateway themselves (rpc-metrics.ts), the
+ * event metrics by platform/events, and trace context still travels from hop
+ * to hop in the metadata the platform copies.
  */
 export async function startTelemetry(options: TelemetryOptions): Promise<RunningTelemetry> {
   const env = options.env ?? process.env;
@@ -74,7 +71,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Running
   env.OTEL_LOGS_EXPORTER ??= "none";
   // The stable HTTP conventions: http.server.request.duration in seconds, http.request.method, url.path.
   env.OTEL_SEMCONV_STABILITY_OPT_IN ??= "http";
-  const spanProcessors: SpanProcessor[] = [createSpanMetricsProcessor(() => metrics.getMeter("mel"))];
+  const tracing = exportsTraces(env);
   const metricReaders: MetricReader[] = [];
   let prometheus: PrometheusExporter | undefined;
   if (options.metricsPort !== 0) {
@@ -83,26 +80,33 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Running
   }
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: env.OTEL_SERVICE_NAME?.trim() || options.serviceName, "service.namespace": "mel" }),
-    sampler: new RecordEverything(samplerFromEnv(env)),
-    // Without an endpoint the metrics processor alone keeps spans being made
-    // (so logs still carry trace ids and calls carry traceparent) while
-    // nothing is sent anywhere. The exporter reads OTEL_EXPORTER_OTLP_* itself.
-    spanProcessors: exportsTraces(env) ? [...spanProcessors, new BatchSpanProcessor(otlpExporter(env))] : spanProcessors,
+    sampler: samplerFromEnv(env),
+    // An empty list, not an absent one: the SDK would otherwise build an OTLP
+    // exporter from its defaults and send spans to localhost.
+    spanProcessors: tracing ? [new BatchSpanProcessor(otlpExporter(env))] : [],
     metricReaders,
     views: [
       // db.client.connection.count is an up-down counter whose Prometheus name would end in _count,
       // which Prometheus reserves for histograms and summaries (promtool refuses it).
       { instrumentName: "db.client.connection.count", name: "db.client.connections" },
+      // The gateway records http.server.request.duration itself, with the route
+      // it matched, traced or not; the HTTP instrumentation's copy would count
+      // every request twice.
+      { meterName: "@opentelemetry/instrumentation-http", aggregation: { type: AggregationType.DROP } },
     ],
     instrumentations: [
-      new GrpcInstrumentation(),
-      new HttpInstrumentation({
-        // Health probes and scrapes every few seconds would drown the traces.
-        ignoreIncomingRequestHook: (request) => /^\/(healthz|readyz|livez|metrics)\b/.test(request.url ?? ""),
-      }),
-      new FastifyOtelInstrumentation({ registerOnInitialization: true }),
-      new PgInstrumentation({ requireParentSpan: true }),
-      new MongoDBInstrumentation({ requireParentSpan: true }),
+      ...(tracing
+        ? [
+            new GrpcInstrumentation(),
+            new HttpInstrumentation({
+              // Health probes every few seconds would drown the traces.
+              ignoreIncomingRequestHook: (request) => /^\/(healthz|readyz|livez|metrics)\b/.test(request.url ?? ""),
+            }),
+            new FastifyOtelInstrumentation({ registerOnInitialization: true }),
+            new PgInstrumentation({ requireParentSpan: true }),
+            new MongoDBInstrumentation({ requireParentSpan: true }),
+          ]
+        : []),
       // Event-loop delay and utilisation, heap and GC: the runtime metrics.
       new RuntimeNodeInstrumentation(),
     ],
@@ -144,23 +148,5 @@ export function samplerFromEnv(env: NodeJS.ProcessEnv): Sampler {
       return new ParentBasedSampler({ root: ratioSampler() });
     default:
       return new ParentBasedSampler({ root: new AlwaysOnSampler() });
-  }
-}
-
-/**
- * The configured sampler's decision for export, but a span it drops is still
- * recorded (RECORD: processors see it, exporters do not), so metrics derived
- * from spans count every call.
- */
-class RecordEverything implements Sampler {
-  constructor(private readonly inner: Sampler) {}
-
-  shouldSample(context: Context, traceId: string, name: string, kind: SpanKind, attributes: Attributes, links: Link[]): SamplingResult {
-    const result = this.inner.shouldSample(context, traceId, name, kind, attributes, links);
-    return result.decision === SamplingDecision.NOT_RECORD ? { ...result, decision: SamplingDecision.RECORD } : result;
-  }
-
-  toString(): string {
-    return `RecordEverything{${this.inner.toString()}}`;
   }
 }

@@ -63,14 +63,22 @@ export async function traceStep<T>(name: string, traceparent: string | undefined
   }
 }
 
+const httpRoutes = new WeakMap<object, string>();
+
 /**
  * Names the route of the HTTP request being served (its path template, such
  * as "/api/v1/orders/{id}"), for the request's span and the
  * http.server.request.duration metric: the gateway serves every path from one
  * catch-all route, so only it knows which binding matched.
  */
-export function setHttpRoute(route: string): void {
+export function setHttpRoute(request: object, route: string): void {
+  httpRoutes.set(request, route);
   const metadata = getRPCMetadata(context.active());
   if (metadata?.type === RPCType.HTTP) metadata.route = route;
   trace.getActiveSpan()?.setAttribute("http.route", route);
+}
+
+/** The route setHttpRoute named for `request`, if any. */
+export function httpRouteOf(request: object): string | undefined {
+  return httpRoutes.get(request);
 }
