@@ -113,7 +113,12 @@ describe("OrderingService over gRPC", () => {
       unary<{ orders: ProtoOrder[]; nextPageToken: string }>(
         (md, cb) =>
           client.searchOrders(
-            { status: request.status ?? OrderStatus.ORDER_STATUS_UNSPECIFIED, pageSize: request.pageSize ?? 0, pageToken: request.pageToken ?? "" },
+            {
+              status: request.status ?? OrderStatus.ORDER_STATUS_UNSPECIFIED,
+              pageSize: request.pageSize ?? 0,
+              pageToken: request.pageToken ?? "",
+              buyerEmail: "",
+            },
             md,
             cb,
           ),
