@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { credentials, Metadata } from "@grpc/grpc-js";
 import { OrderingServiceClient } from "../../gen/mel/ordering/v1/ordering.js";
 import { callUnary, type UnaryMethodName } from "../../platform/grpc/index.js";
+import { createTestMongoDatabase, stopMongoServer, type TestMongoDatabase } from "../../test/support/ferretdb.js";
 import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, uniqueName } from "../../test/support/rabbitmq.js";
 import { assertInvalidField } from "../../test/support/status-details.js";
 import { loadOrderingConfig } from "./config.js";
@@ -29,17 +30,20 @@ describe("OrderingService: each bad input names its field", () => {
   const prefix = uniqueName("ordering-validation");
   const dir = mkdtempSync(join(tmpdir(), "mel-ordering-validation-"));
   let ordering: RunningOrdering;
+  let readModel: TestMongoDatabase;
   let client: OrderingServiceClient;
   const metadata = new Metadata();
 
   before(async () => {
     await ensureRabbitMq();
+    readModel = await createTestMongoDatabase("ordering_validation");
     const tokens = await createTestTokens();
     const config = loadOrderingConfig({
       MEL_LOG_LEVEL: "silent",
       MEL_ORDERING_HOST: "127.0.0.1",
       MEL_ORDERING_PORT: "0",
       MEL_ORDERING_DATABASE_URL: `sqlite:${join(dir, "ordering.db")}`,
+      MEL_ORDERING_MONGODB_URL: readModel.url,
       MEL_EVENTS_EXCHANGE: prefix,
       MEL_ORDERING_QUEUE: `${prefix}.ordering`,
       MEL_RABBITMQ_URL: rabbitMqUrl,
@@ -54,6 +58,8 @@ describe("OrderingService: each bad input names its field", () => {
   after(async () => {
     client?.close();
     await ordering?.stop();
+    await readModel?.drop();
+    await stopMongoServer();
     const probe = await BrokerProbe.open();
     await probe.deleteByPrefix(prefix);
     await probe.close();
