@@ -81,12 +81,7 @@ export async function pruneInbox(db: AnyKysely, cutoff: Date): Promise<number> {
  * after it. A crash between the two, or two deliveries racing, only runs the
  * idempotent effect again.
  */
-export function handleOnceBeside<E>(
-  db: AnyKysely,
-  consumer: string,
-  handler: (event: E, meta: EventMeta) => Promise<void>,
-  logger?: Logger,
-): EventHandler<E> {
+export function handleOnceBeside<E>(db: AnyKysely, consumer: string, handler: (event: E, meta: EventMeta) => Promise<void>, logger?: Logger): EventHandler<E> {
   return async (event, meta) => {
     const seen = await (db as Kysely<MessagingTables>)
       .selectFrom("inbox")

@@ -23,9 +23,9 @@ import { createUserCheckoutAcceptedHandler } from "./events/user-checkout-accept
 import { orderingMigrations } from "./migrations/index.js";
 import type { OrderingDatabase } from "./order.table.js";
 import type { OrderFlowDeps } from "./order-flow.js";
-import { createOrderReadModelIndexes, type OrderReadModel, orderReadModelOn } from "./order-view.model.js";
 import { createOrderNotifier } from "./order-notifier.js";
 import { createOrderStepRunner } from "./order-step-runner.js";
+import { createOrderReadModelIndexes, type OrderReadModel, orderReadModelOn } from "./order-view.model.js";
 import { createOrderingService } from "./ordering.grpc.js";
 import { createAuthorizePaymentStep } from "./payment/authorize-payment.step.js";
 import type { PaymentGateway } from "./payment/payment-gateway.js";

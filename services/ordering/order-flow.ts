@@ -18,8 +18,8 @@ import {
 import { AbortedError, NotFoundError } from "../../platform/errors/index.js";
 import { addToOutbox } from "../../platform/events/index.js";
 import type { Logger } from "../../platform/log/index.js";
-import { orderToProto } from "./order.mapper.js";
 import { type Order, type OrderStatus, stockItemsOf, subtotalOf, type Transition, transition, withDiscount } from "./order.js";
+import { orderToProto } from "./order.mapper.js";
 import { findOrderRecord, insertOrder, type OrderRecord, type OrderTrace, updateOrderStatus } from "./order.repository.js";
 import type { OrderingDatabase } from "./order.table.js";
 import { type StepTimings, stepAfter } from "./order-step.js";

@@ -86,10 +86,7 @@ const orderViewSchema = new Schema<OrderViewDocument>(
     status: { type: String, required: true },
     checkoutRequestId: { type: String, default: "" },
     address: {
-      type: new Schema(
-        { street: String, city: String, state: String, country: String, zipCode: String },
-        { _id: false },
-      ),
+      type: new Schema({ street: String, city: String, state: String, country: String, zipCode: String }, { _id: false }),
       required: true,
     },
     paymentMethod: {

@@ -12,14 +12,14 @@ import { orderLimits } from "./order.js";
 import { orderToProto, statusFromProto } from "./order.mapper.js";
 import { findOrder } from "./order.repository.js";
 import type { OrderingDatabase } from "./order.table.js";
-import { readCurrentOrder, readSourceHeader, salesPerDay } from "./order-reads.js";
-import { viewToProto } from "./order-view.mapper.js";
-import type { OrderReadModel, OrderViewDocument } from "./order-view.model.js";
-import { findOrderViews, type OrderViewFilter } from "./order-view.repository.js";
 import { changeOrderStatus, type OrderChanged } from "./order-flow.js";
 import type { OrderNotifier } from "./order-notifier.js";
 import { checkPageSize, decodePageToken, encodePageToken } from "./order-page-token.js";
+import { readCurrentOrder, readSourceHeader, salesPerDay } from "./order-reads.js";
 import type { StepTimings } from "./order-step.js";
+import { viewToProto } from "./order-view.mapper.js";
+import type { OrderReadModel, OrderViewDocument } from "./order-view.model.js";
+import { findOrderViews, type OrderViewFilter } from "./order-view.repository.js";
 import { watchOrderChanges } from "./order-watch.js";
 import { createVoucherMethods } from "./voucher.grpc.js";
 

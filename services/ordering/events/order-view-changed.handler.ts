@@ -7,8 +7,8 @@
 // before they reach MongoDB.
 import type { OrderViewChanged } from "../../../gen/mel/events/v1/ordering_events.js";
 import { type EventHandler, handleOnceBeside } from "../../../platform/events/index.js";
-import type { AnyKysely } from "../../../platform/sql/index.js";
 import type { Logger } from "../../../platform/log/index.js";
+import type { AnyKysely } from "../../../platform/sql/index.js";
 import { viewFromProto } from "../order-view.mapper.js";
 import type { OrderReadModel } from "../order-view.model.js";
 import { upsertOrderView } from "../order-view.repository.js";
