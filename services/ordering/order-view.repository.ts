@@ -131,20 +131,25 @@ export interface CurrencyDaySales {
 
 /** Orders sold and their revenue per (UTC day placed, currency) from `fromDay` to `untilDay` (YYYY-MM-DD, both included), by day then currency. */
 export async function salesPerDayAndCurrency(readModel: OrderReadModel, fromDay: string, untilDay: string): Promise<CurrencyDaySales[]> {
-  // Only the stages and accumulators FerretDB v1 has: $match, $group, $sum, $sort.
-  const rows = await store(() =>
-    readModel.views
-      .aggregate<{ _id: { day: string; currencyCode: string }; orderCount: number; revenueMinor: number }>([
-        { $match: { day: { $gte: fromDay, $lte: untilDay }, status: { $in: [...salesStatuses] } } },
-        { $group: { _id: { day: "$day", currencyCode: "$currencyCode" }, orderCount: { $sum: 1 }, revenueMinor: { $sum: "$totalMinor" } } },
-        { $sort: { "_id.day": 1, "_id.currencyCode": 1 } },
-      ])
-      .exec(),
-  );
-  return rows.map((row) => ({
-    day: row._id.day,
-    currencyCode: row._id.currencyCode,
-    orderCount: Number(row.orderCount),
-    revenueMinor: Number(row.revenueMinor),
-  }));
+  // Only the stages and accumulators FerretDB v1 has ($match, $group, $sum,
+  // $sort), and one accumulator per $group: FerretDB v1 computes only the
+  // first of several (the others come back 0). So the count and the revenue
+  // are two pipelines over the same match, joined here.
+  const match = { $match: { day: { $gte: fromDay, $lte: untilDay }, status: { $in: [...salesStatuses] } } };
+  const key = { day: "$day", currencyCode: "$currencyCode" };
+  type Row = { _id: { day: string; currencyCode: string }; value: number };
+  const [counts, revenues] = await Promise.all([
+    store(() => readModel.views.aggregate<Row>([match, { $group: { _id: key, value: { $sum: 1 } } }]).exec()),
+    store(() => readModel.views.aggregate<Row>([match, { $group: { _id: key, value: { $sum: "$totalMinor" } } }]).exec()),
+  ]);
+  const keyOf = (row: Row) => `${row._id.day} ${row._id.currencyCode}`;
+  const revenueByKey = new Map(revenues.map((row) => [keyOf(row), Number(row.value)]));
+  return counts
+    .map((row) => ({
+      day: row._id.day,
+      currencyCode: row._id.currencyCode,
+      orderCount: Number(row.value),
+      revenueMinor: revenueByKey.get(keyOf(row)) ?? 0,
+    }))
+    .sort((a, b) => (a.day === b.day ? a.currencyCode.localeCompare(b.currencyCode) : a.day < b.day ? -1 : 1));
 }
