@@ -15,7 +15,7 @@ import { loadOrderingConfig } from "./config.js";
 import { type RunningOrdering, startOrdering } from "./main.js";
 import { createTestTokens, quietLogger } from "./ordering.test-support.js";
 
-type Case = [method: UnaryMethodName<OrderingServiceClient>, field: string, request: object];
+type Case = [method: UnaryMethodName<OrderingServiceClient>, field: string, request: object, what?: string];
 
 const cases: Case[] = [
   ["listOrders", "page_size", { pageSize: -1, pageToken: "" }],
@@ -24,6 +24,17 @@ const cases: Case[] = [
   ["cancelOrder", "id", { id: "", reason: "" }],
   ["cancelOrder", "reason", { id: "some-order", reason: "r".repeat(1000) }],
   ["shipOrder", "id", { id: "o".repeat(1000) }],
+  ["searchOrders", "buyer_email", { status: 0, pageSize: 0, pageToken: "", buyerEmail: `${"e".repeat(320)}@example.com` }],
+  [
+    "searchOrders",
+    "placed_until",
+    { status: 0, pageSize: 0, pageToken: "", buyerEmail: "", placedFrom: new Date("2025-02-01T00:00:00Z"), placedUntil: new Date("2025-01-01T00:00:00Z") },
+  ],
+  ["getSalesPerDay", "from_day", { fromDay: "", untilDay: "2025-01-31" }, "missing"],
+  ["getSalesPerDay", "from_day", { fromDay: "2025-02-30", untilDay: "2025-03-31" }, "not in the calendar"],
+  ["getSalesPerDay", "until_day", { fromDay: "2025-01-01", untilDay: "31/01/2025" }, "not YYYY-MM-DD"],
+  ["getSalesPerDay", "until_day", { fromDay: "2025-02-01", untilDay: "2025-01-31" }, "before from_day"],
+  ["getSalesPerDay", "until_day", { fromDay: "2024-01-01", untilDay: "2025-01-01" }, "367 days"],
 ];
 
 describe("OrderingService: each bad input names its field", () => {
@@ -66,8 +77,8 @@ describe("OrderingService: each bad input names its field", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  for (const [method, field, request] of cases) {
-    it(`${method} with a bad ${field} answers INVALID_ARGUMENT naming ${field}`, async () => {
+  for (const [method, field, request, what] of cases) {
+    it(`${method} with a bad ${field}${what === undefined ? "" : ` (${what})`} answers INVALID_ARGUMENT naming ${field}`, async () => {
       await assertInvalidField(callUnary(client, method, request as never, { metadata }), field);
     });
   }
