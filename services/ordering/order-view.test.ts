@@ -145,7 +145,11 @@ for (const dialect of testDialects) {
         },
       );
       const rows = await sql.db.selectFrom("outbox").select(["id", "payload"]).where("event_type", "=", "OrderViewChanged").execute();
-      assert.equal(rows.length, [...Array(500).keys()].reduce((sum, index) => sum + 1 + pathOf(index).length, 0), "one view per version");
+      assert.equal(
+        rows.length,
+        [...Array(500).keys()].reduce((sum, index) => sum + 1 + pathOf(index).length, 0),
+        "one view per version",
+      );
       const deliveries = shuffled(
         rows.flatMap((row) => [row, row]),
         42,
@@ -196,7 +200,10 @@ describe("the read model's queries", () => {
 
   it("searches by buyer email whatever its case, newest first", async () => {
     const found = await findOrderViews(store.readModel, { buyerEmail: "Ana@Example.COM" }, 10);
-    assert.deepEqual(idsOf(found), expectedIds((entry) => entry.order.buyerEmail.toLowerCase() === "ana@example.com"));
+    assert.deepEqual(
+      idsOf(found),
+      expectedIds((entry) => entry.order.buyerEmail.toLowerCase() === "ana@example.com"),
+    );
     assert.equal(found.length, 3);
   });
 
