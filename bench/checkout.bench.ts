@@ -44,7 +44,8 @@ try {
     ordering: await createTestPostgresDatabase("bench_ordering"),
   };
   const mongo = await createTestMongoDatabase("bench_basket");
-  cleanups.push(() => Promise.all([...Object.values(databases).map((database) => database.drop()), mongo.drop()]));
+  const orderingMongo = await createTestMongoDatabase("bench_ordering");
+  cleanups.push(() => Promise.all([...Object.values(databases).map((database) => database.drop()), mongo.drop(), orderingMongo.drop()]));
 
   const ports = { identity: await freePort(), catalog: await freePort(), basket: await freePort(), ordering: await freePort() };
   const address = (port: number) => `127.0.0.1:${port}`;
@@ -84,6 +85,7 @@ try {
   await start("ordering", {
     MEL_ORDERING_DATABASE_URL: databases.ordering.url,
     MEL_ORDERING_DATABASE_MAX_CONNECTIONS: "16",
+    MEL_ORDERING_MONGODB_URL: orderingMongo.url,
     MEL_ORDERING_GRACE_PERIOD: "0",
   });
 

@@ -46,9 +46,19 @@ export interface RunningGateway {
 }
 
 // Headers a browser may send and read; gRPC-Web clients need grpc-status and
-// grpc-message exposed to see the outcome of a trailers-only response.
+// grpc-message exposed to see the outcome of a trailers-only response, and
+// mel-read-source (GetOrder's answering side) arrives as is on gRPC-Web and as
+// Grpc-Metadata-Mel-Read-Source on HTTP/JSON.
 const allowedHeaders = ["content-type", "authorization", "x-grpc-web", "x-user-agent", "grpc-timeout", "x-correlation-id", "traceparent", "tracestate"];
-const exposedHeaders = ["grpc-status", "grpc-message", "grpc-status-details-bin", "x-correlation-id", "retry-after"];
+const exposedHeaders = [
+  "grpc-status",
+  "grpc-message",
+  "grpc-status-details-bin",
+  "x-correlation-id",
+  "retry-after",
+  "mel-read-source",
+  "grpc-metadata-mel-read-source",
+];
 const jsonType = "application/json; charset=utf-8";
 
 export async function createGateway(config: GatewayConfig, deps: GatewayDeps): Promise<{ app: FastifyInstance; upstreams: Map<string, Upstream> }> {

@@ -1,5 +1,5 @@
 // `npm run mel -- <group> <command> [options]`: the operator CLI. Each group
-// (dlq, outbox, keys) registers its commands in `groups` below; the
+// (dlq, outbox, keys, projections) registers its commands in `groups` below; the
 // dispatcher only parses the first two words, prints help, and turns a
 // command's result or error into an exit code.
 import { realpathSync } from "node:fs";
@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { dlqCommands } from "./mel-dlq.js";
 import { keysCommands } from "./mel-keys.js";
 import { outboxCommands } from "./mel-outbox.js";
+import { projectionsCommands } from "./mel-projections.js";
 
 export interface CliCommand {
   summary: string;
@@ -19,12 +20,15 @@ export interface CliIo {
   out(line: string): void;
   err(line: string): void;
   env: NodeJS.ProcessEnv;
+  /** Where a long-running command draws a progress bar: stderr when it is a terminal; absent otherwise (plain lines through err). */
+  progressStream?: NodeJS.WritableStream;
 }
 
 export const groups: Record<string, Record<string, CliCommand>> = {
   dlq: dlqCommands,
   keys: keysCommands,
   outbox: outboxCommands,
+  projections: projectionsCommands,
 };
 
 function help(io: CliIo): void {
@@ -60,5 +64,6 @@ if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathS
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
     env: process.env,
+    ...(process.stderr.isTTY ? { progressStream: process.stderr } : {}),
   });
 }

@@ -8,10 +8,12 @@
 // Run from source (node --import tsx scripts/start.ts, as the storefront's
 // browser tests do) it starts each part from its main.ts the same way.
 //
-// When no MongoDB answers at the basket's default URL, the FerretDB launcher
-// from tools/ferretdb is started too (built first if Go is installed and it is
-// missing), so the demo needs no MongoDB install. A MEL_BASKET_MONGODB_URL
-// given by the user is used as is.
+// When no MongoDB answers at the default URL of basket and of ordering's read
+// model (both 127.0.0.1:27017, databases mel-basket and mel-ordering), the
+// FerretDB launcher from tools/ferretdb is started too (built first if Go is
+// installed and it is missing), so the demo needs no MongoDB install.
+// MEL_BASKET_MONGODB_URL and MEL_ORDERING_MONGODB_URL given by the user are
+// used as they are; with both given no FerretDB is started.
 //
 // Traces: when no OTEL_EXPORTER_OTLP_ENDPOINT is set and Jaeger has been built
 // (GOPATH/bin/mel-jaeger, from tools/jaeger; MEL_JAEGER_BIN for another), it
@@ -65,7 +67,9 @@ function findOrBuildFerretDb(): string | undefined {
   try {
     gopath = execFileSync("go", ["env", "GOPATH"], { encoding: "utf8" }).trim();
   } catch {
-    log("no MongoDB at 127.0.0.1:27017, and Go is not installed to build FerretDB; set MEL_BASKET_MONGODB_URL. Basket will not start");
+    log(
+      "no MongoDB at 127.0.0.1:27017, and Go is not installed to build FerretDB; set MEL_BASKET_MONGODB_URL and MEL_ORDERING_MONGODB_URL. Basket and ordering will not start",
+    );
     return undefined;
   }
   const binary = join(gopath, "bin", "mel-ferretdb");
@@ -75,13 +79,16 @@ function findOrBuildFerretDb(): string | undefined {
     execFileSync("go", ["build", "-o", binary, "."], { cwd: join(projectRoot, "tools", "ferretdb"), stdio: ["ignore", "inherit", "inherit"] });
     return binary;
   } catch (error) {
-    log(`building FerretDB failed (${error instanceof Error ? error.message : String(error)}); set MEL_BASKET_MONGODB_URL. Basket will not start`);
+    log(
+      `building FerretDB failed (${error instanceof Error ? error.message : String(error)}); set MEL_BASKET_MONGODB_URL and MEL_ORDERING_MONGODB_URL. Basket and ordering will not start`,
+    );
     return undefined;
   }
 }
 
 async function startFerretDbIfNeeded(): Promise<void> {
-  if (process.env.MEL_BASKET_MONGODB_URL) return;
+  // Basket and ordering's read model both default to 127.0.0.1:27017: one server serves both.
+  if (process.env.MEL_BASKET_MONGODB_URL && process.env.MEL_ORDERING_MONGODB_URL) return;
   if (await isListening("127.0.0.1", 27017)) return;
   const binary = findOrBuildFerretDb();
   if (!binary) return;

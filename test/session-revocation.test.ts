@@ -16,6 +16,7 @@ import { createLogger } from "../platform/log/index.js";
 import { rejectionOf, signUp, startTestIdentity, type TestIdentity, testPassword } from "../services/identity/identity.test-support.js";
 import { loadOrderingConfig } from "../services/ordering/config.js";
 import { type RunningOrdering, startOrdering } from "../services/ordering/main.js";
+import { createTestMongoDatabase, stopMongoServer, type TestMongoDatabase } from "./support/ferretdb.js";
 import { rabbitMqUrl } from "./support/rabbitmq.js";
 
 const quiet = createLogger({ service: "ordering", level: "silent" });
@@ -31,6 +32,7 @@ let identity: TestIdentity;
 let ordering: TestOrdering;
 let dir: string;
 let instances = 0;
+let readModel: TestMongoDatabase;
 
 /** An ordering instance that trusts `identity` for keys and sign-outs, with a database of its own. */
 async function startTestOrdering(): Promise<TestOrdering> {
@@ -41,6 +43,7 @@ async function startTestOrdering(): Promise<TestOrdering> {
       MEL_ORDERING_HOST: "127.0.0.1",
       MEL_ORDERING_PORT: "0",
       MEL_ORDERING_DATABASE_URL: `sqlite:${join(dir, `ordering-${instance}.db`)}`,
+      MEL_ORDERING_MONGODB_URL: readModel.url,
       MEL_ORDERING_DRAIN_TIMEOUT: "0",
       MEL_RABBITMQ_URL: rabbitMqUrl,
       // Under identity's exchange name, so identity's clean-up removes the queues too.
@@ -90,6 +93,7 @@ async function assertRefusedAsSignedOut(call: Promise<unknown>): Promise<void> {
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), "mel-session-revocation-"));
+  readModel = await createTestMongoDatabase("session_revocation_ordering");
   identity = await startTestIdentity("sqlite");
   ordering = await startTestOrdering();
 });
@@ -97,6 +101,8 @@ before(async () => {
 after(async () => {
   await ordering?.stop();
   await identity?.stop();
+  await readModel?.drop();
+  await stopMongoServer();
   rmSync(dir, { recursive: true, force: true });
 });
 

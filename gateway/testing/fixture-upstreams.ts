@@ -72,6 +72,7 @@ export function fixtureOrder(id: string, status: OrderStatus): Order {
     createTime,
     checkoutRequestId: "req-1",
     voucherCode: "",
+    buyerEmail: "",
   };
 }
 

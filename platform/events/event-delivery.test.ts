@@ -7,7 +7,7 @@ import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { deliveryOf, eventDeliveries, integrationEvents, readEventDeliveries } from "./index.js";
 
 describe("event delivery", () => {
-  test("every integration event declares it: what the order saga and the basket wait for is required, the rest (and the broadcast SessionRevoked) are notices", () => {
+  test("every integration event declares it: what the order saga, the basket and the order read model wait for is required, the rest (and the broadcast SessionRevoked) are notices", () => {
     assert.deepEqual(Object.fromEntries(eventDeliveries()), {
       UserCheckoutAccepted: "required",
       ProductPriceChanged: "required",
@@ -22,6 +22,8 @@ describe("event delivery", () => {
       OrderStatusChangedToPaid: "required",
       OrderStatusChangedToShipped: "notice",
       OrderStatusChangedToCancelled: "required",
+      // Ordering's read model is built from it (ordering binds it on its own queue).
+      OrderViewChanged: "required",
       // Every running instance has a queue of its own for it; with none running nobody needs telling.
       SessionRevoked: "notice",
     });

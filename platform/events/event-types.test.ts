@@ -26,6 +26,7 @@ test("the events are the messages of mel.events.v1 that no other message of the 
       "OrderStatusChangedToStockConfirmed",
       "OrderStockConfirmed",
       "OrderStockRejected",
+      "OrderViewChanged",
       "ProductPriceChanged",
       "SessionRevoked",
       "UserCheckoutAccepted",

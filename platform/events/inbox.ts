@@ -71,3 +71,29 @@ export async function pruneInbox(db: AnyKysely, cutoff: Date): Promise<number> {
   const result = await (db as Kysely<MessagingTables>).deleteFrom("inbox").where("processed_at", "<", cutoff.toISOString()).executeTakeFirst();
   return Number(result.numDeletedRows);
 }
+
+/**
+ * Like handleOnce, for a handler whose effect lands in another store than
+ * `db` (a read model in MongoDB), so the inbox row cannot share its
+ * transaction. The effect must therefore be idempotent on its own (a write
+ * guarded by a version, say): a delivery of an event already recorded for
+ * `consumer` is skipped, otherwise the effect runs and the event is recorded
+ * after it. A crash between the two, or two deliveries racing, only runs the
+ * idempotent effect again.
+ */
+export function handleOnceBeside<E>(db: AnyKysely, consumer: string, handler: (event: E, meta: EventMeta) => Promise<void>, logger?: Logger): EventHandler<E> {
+  return async (event, meta) => {
+    const seen = await (db as Kysely<MessagingTables>)
+      .selectFrom("inbox")
+      .select("event_id")
+      .where("event_id", "=", meta.eventId)
+      .where("consumer", "=", consumer)
+      .executeTakeFirst();
+    if (seen !== undefined) {
+      logger?.info({ consumer, eventId: meta.eventId, type: meta.type, redelivered: meta.redelivered }, "duplicate event ignored (already processed)");
+      return;
+    }
+    await handler(event, meta);
+    await runOnce(db, meta.eventId, consumer);
+  };
+}

@@ -27,7 +27,7 @@ export {
   isEventName,
   type MessageCodec,
 } from "./event-types.js";
-export { type AfterCommit, handleOnce, pruneInbox, runOnce } from "./inbox.js";
+export { type AfterCommit, handleOnce, handleOnceBeside, pruneInbox, runOnce } from "./inbox.js";
 export type { InboxTable, MessagingTables, OutboxTable } from "./messaging.table.js";
 export {
   defaultOutboxRetentionMs,

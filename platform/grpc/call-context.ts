@@ -34,6 +34,12 @@ export interface CallContext {
   log: Logger;
   /** The authenticated caller, when the method's policy required one or a valid token came anyway. */
   principal?: Principal | undefined;
+  /**
+   * Adds a response header (gRPC initial metadata), sent with the response or
+   * the first streamed message; a header set after that is not sent. The
+   * gateway passes headers on (HTTP/JSON as Grpc-Metadata-<name>).
+   */
+  setResponseHeader(name: string, value: string): void;
 }
 
 /** Metadata keys carried from an incoming call to the calls it makes. */

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import {
   status as GrpcStatus,
-  type Metadata,
+  Metadata,
   type MethodDefinition,
   type ServerUnaryCall,
   type ServerWritableStream,
@@ -134,11 +134,12 @@ export function serviceNameOf(definition: ServiceDefinition): string {
 function serveUnary(serve: MethodServing, handler: UnaryHandler<unknown, unknown>): UntypedHandleCall {
   return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
     const started = performance.now();
-    const { ctx, finish } = openCallContext(call, serve);
+    const { ctx, finish, sendResponseHeaders } = openCallContext(call, serve);
     void runInCallContext(ctx, async () => {
       try {
         ctx.principal = await authorize(serve, ctx.metadata);
         const response = await handler(decodeRequest(serve.method, call.request), ctx);
+        sendResponseHeaders();
         callback(null, response);
         logCall(serve.logger, ctx, finishedCode(ctx), started);
       } catch (error: unknown) {
@@ -154,12 +155,13 @@ function serveUnary(serve: MethodServing, handler: UnaryHandler<unknown, unknown
 function serveServerStream(serve: MethodServing, handler: ServerStreamHandler<unknown, unknown>): UntypedHandleCall {
   return (call: ServerWritableStream<unknown, unknown>) => {
     const started = performance.now();
-    const { ctx, finish } = openCallContext(call, serve);
+    const { ctx, finish, sendResponseHeaders } = openCallContext(call, serve);
     void runInCallContext(ctx, async () => {
       try {
         ctx.principal = await authorize(serve, ctx.metadata);
         for await (const message of handler(decodeRequest(serve.method, call.request), ctx)) {
           if (ctx.signal.aborted) break;
+          sendResponseHeaders();
           if (!call.write(message)) await drained(call, ctx.signal);
         }
         if (ctx.signal.aborted) throw ctx.signal.reason;
@@ -190,7 +192,7 @@ function drained(call: ServerWritableStream<unknown, unknown>, signal: AbortSign
 
 type IncomingCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
 
-function openCallContext(call: IncomingCall, { path, logger }: MethodServing): { ctx: CallContext; finish: () => void } {
+function openCallContext(call: IncomingCall, { path, logger }: MethodServing): { ctx: CallContext; finish: () => void; sendResponseHeaders: () => void } {
   const metadata = call.metadata;
   const correlationId = cleanCorrelationId(firstString(metadata, correlationIdKey)) ?? randomUUID();
   const traceparent = cleanTraceparent(firstString(metadata, traceparentKey));
@@ -207,6 +209,13 @@ function openCallContext(call: IncomingCall, { path, logger }: MethodServing): {
       : setTimeout(() => controller.abort(new DeadlineExceededError(`the deadline of ${path} passed`)), Math.max(0, deadline.getTime() - Date.now()));
   timer?.unref();
   let callLog: Logger | undefined;
+  let responseHeaders: Metadata | undefined;
+  let headersSent = false;
+  const sendResponseHeaders = () => {
+    if (headersSent) return;
+    headersSent = true;
+    if (responseHeaders !== undefined) call.sendMetadata(responseHeaders);
+  };
   const ctx: CallContext = {
     method: path,
     metadata,
@@ -219,12 +228,17 @@ function openCallContext(call: IncomingCall, { path, logger }: MethodServing): {
     },
     ...(traceparent === undefined ? {} : { traceparent }),
     ...(deadline === undefined ? {} : { deadline }),
+    setResponseHeader(name, value) {
+      if (headersSent) return;
+      responseHeaders ??= new Metadata();
+      responseHeaders.set(name, value);
+    },
   };
   const finish = () => {
     clearTimeout(timer);
     call.off("cancelled", onCancelled);
   };
-  return { ctx, finish };
+  return { ctx, finish, sendResponseHeaders };
 }
 
 async function authorize({ policy, authenticate }: MethodServing, metadata: Metadata): Promise<Principal | undefined> {

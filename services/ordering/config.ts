@@ -5,6 +5,7 @@ import { type TokenTrustEnv, tokenTrustEnv, tokenTrustFrom } from "../../platfor
 import { defaultPorts, durationMs, type Env, integer, logLevel, parseConfig, port, text } from "../../platform/config/index.js";
 import { type MessagingConfig, messagingConfigFrom, messagingEnv } from "../../platform/events/index.js";
 import { type GrpcServerTransportConfig, grpcServerEnv, grpcServerTransportFrom } from "../../platform/grpc/index.js";
+import { mongoUrl } from "../../platform/mongo/index.js";
 
 export const orderingEnv = z.object({
   MEL_LOG_LEVEL: logLevel(),
@@ -15,6 +16,10 @@ export const orderingEnv = z.object({
   MEL_ORDERING_DATABASE_URL: text("sqlite:data/ordering.db"),
   /** Most connections to a database server (PostgreSQL, SQL Server). */
   MEL_ORDERING_DATABASE_MAX_CONNECTIONS: integer({ min: 1, max: 200, default: 10 }),
+  /** The order read model's MongoDB (or FerretDB) database: what ListOrders, SearchOrders, GetOrder and GetSalesPerDay read. */
+  MEL_ORDERING_MONGODB_URL: mongoUrl("mongodb://127.0.0.1:27017/mel-ordering"),
+  /** How long start-up, and then each read-model operation, waits for an unreachable MongoDB before giving up. */
+  MEL_ORDERING_MONGODB_TIMEOUT: durationMs(10_000),
   /** How long a buyer may change their mind before stock is reserved (0 in tests). */
   MEL_ORDERING_GRACE_PERIOD: durationMs(60_000),
   /** How often the step scheduler looks for due steps when nothing wakes it. */
@@ -40,6 +45,8 @@ export interface OrderingConfig extends MessagingConfig {
   port: number;
   databaseUrl: string;
   databaseMaxConnections: number;
+  mongoUrl: string;
+  mongoTimeoutMs: number;
   gracePeriodMs: number;
   stepPollMs: number;
   stepLeaseMs: number;
@@ -61,6 +68,8 @@ export function loadOrderingConfig(env: Env = process.env): OrderingConfig {
     port: parsed.MEL_ORDERING_PORT,
     databaseUrl: parsed.MEL_ORDERING_DATABASE_URL,
     databaseMaxConnections: parsed.MEL_ORDERING_DATABASE_MAX_CONNECTIONS,
+    mongoUrl: parsed.MEL_ORDERING_MONGODB_URL,
+    mongoTimeoutMs: parsed.MEL_ORDERING_MONGODB_TIMEOUT,
     gracePeriodMs: parsed.MEL_ORDERING_GRACE_PERIOD,
     stepPollMs: parsed.MEL_ORDERING_STEP_POLL_INTERVAL,
     stepLeaseMs: parsed.MEL_ORDERING_STEP_LEASE,

@@ -1,6 +1,7 @@
 // Ordering's wiring, top to bottom: config → logger → database (migrated) →
-// event bus, outbox relay → step scheduler (grace period, payment) → gRPC
-// server and event consumers. startOrdering runs it in-process (tests, the
+// order read model (MongoDB, indexes) → event bus, outbox relay → step
+// scheduler (grace period, payment) → gRPC server and event consumers (the
+// saga's and the read model's projection). startOrdering runs it in-process (tests, the
 // mesh launcher on port 0); run directly (node --import tsx
 // services/ordering/main.ts, or dist/services/ordering/main.js), this file
 // reads the environment and drains on SIGTERM/SIGINT.
@@ -10,18 +11,21 @@ import { startServiceAuthenticate } from "../../platform/auth/index.js";
 import { createEventBus, createOutboxRelay, type EventBus } from "../../platform/events/index.js";
 import { type Authenticate, createGrpcServer, createGrpcServerTransport, type GrpcServer } from "../../platform/grpc/index.js";
 import { createLogger, type Logger } from "../../platform/log/index.js";
+import { connectMongo, hasAtomicConditionalUpdates } from "../../platform/mongo/index.js";
 import { createShutdownSteps, isEntryPoint, runAsMain, stopAfterDrain } from "../../platform/process/index.js";
 import { createDatabase, migrateToLatest } from "../../platform/sql/index.js";
 import { createAwaitValidationStep } from "./await-validation.step.js";
 import { loadOrderingConfig, type OrderingConfig } from "./config.js";
 import { createOrderStockConfirmedHandler } from "./events/order-stock-confirmed.handler.js";
 import { createOrderStockRejectedHandler } from "./events/order-stock-rejected.handler.js";
+import { createOrderViewChangedHandler } from "./events/order-view-changed.handler.js";
 import { createUserCheckoutAcceptedHandler } from "./events/user-checkout-accepted.handler.js";
 import { orderingMigrations } from "./migrations/index.js";
 import type { OrderingDatabase } from "./order.table.js";
 import type { OrderFlowDeps } from "./order-flow.js";
 import { createOrderNotifier } from "./order-notifier.js";
 import { createOrderStepRunner } from "./order-step-runner.js";
+import { createOrderReadModelIndexes, type OrderReadModel, orderReadModelOn } from "./order-view.model.js";
 import { createOrderingService } from "./ordering.grpc.js";
 import { createAuthorizePaymentStep } from "./payment/authorize-payment.step.js";
 import type { PaymentGateway } from "./payment/payment-gateway.js";
@@ -40,6 +44,7 @@ export interface RunningOrdering {
   /** The bound gRPC port (the real one when config.port was 0). */
   port: number;
   db: Kysely<OrderingDatabase>;
+  readModel: OrderReadModel;
   bus: EventBus;
   server: GrpcServer;
   /** WatchOrder streams open right now. */
@@ -60,6 +65,14 @@ export async function startOrdering({ config, ...options }: StartOrderingOptions
 
   try {
     await migrateToLatest(db, orderingMigrations, { tablePrefix: "ordering", logger });
+
+    const mongo = await connectMongo(config.mongoUrl, { timeoutMs: config.mongoTimeoutMs, logger, purpose: "the order read model" });
+    shutdown.add(() => mongo.close());
+    const claimWrites = !(await hasAtomicConditionalUpdates(mongo.connection));
+    if (claimWrites)
+      logger.info("the MongoDB-protocol server does not apply conditional updates atomically (FerretDB v1): read-model writes claim their version first");
+    const readModel = orderReadModelOn(mongo.connection, { claimWrites });
+    await createOrderReadModelIndexes(readModel);
 
     const bus = shutdown.closing(await createEventBus({ url: config.rabbitMqUrl, logger, exchange: config.exchange, connectionName: "ordering" }));
     const relay = createOutboxRelay({ db, bus, logger, pollIntervalMs: config.outboxPollMs, retentionMs: config.outboxRetentionMs });
@@ -103,7 +116,7 @@ export async function startOrdering({ config, ...options }: StartOrderingOptions
     const server = createGrpcServer({ serviceName: "ordering", logger, ...transport.serverOptions });
     server.addService(
       OrderingServiceService,
-      createOrderingService({ db, authenticate, logger, notifier, timings, orderChanged, watchPollIntervalMs: config.watchPollMs }),
+      createOrderingService({ db, readModel, authenticate, logger, notifier, timings, orderChanged, watchPollIntervalMs: config.watchPollMs }),
     );
 
     const subscription = await bus.subscribe({
@@ -112,6 +125,8 @@ export async function startOrdering({ config, ...options }: StartOrderingOptions
         UserCheckoutAccepted: createUserCheckoutAcceptedHandler(flow),
         OrderStockConfirmed: createOrderStockConfirmedHandler(flow),
         OrderStockRejected: createOrderStockRejectedHandler(flow),
+        // Ordering's own event: the read model's projection.
+        OrderViewChanged: createOrderViewChangedHandler({ db, readModel, logger }),
       },
       prefetch: config.eventPrefetch,
       retryDelaysMs: config.eventRetryDelaysMs,
@@ -120,7 +135,7 @@ export async function startOrdering({ config, ...options }: StartOrderingOptions
     shutdown.add(() => subscription.close());
 
     const port = await server.listen(config.host, config.port);
-    return { port, db, bus, server, watchers: () => notifier.listenerCount(), stop: stopAfterDrain(server, config.drainMs, shutdown) };
+    return { port, db, readModel, bus, server, watchers: () => notifier.listenerCount(), stop: stopAfterDrain(server, config.drainMs, shutdown) };
   } catch (error) {
     await shutdown.run();
     throw error;

@@ -13,11 +13,13 @@ import {
   OrderStatusChangedToPaid,
   OrderStatusChangedToShipped,
   OrderStatusChangedToStockConfirmed,
+  OrderViewChanged,
 } from "../../gen/mel/events/v1/ordering_events.js";
 import { AbortedError, NotFoundError } from "../../platform/errors/index.js";
 import { addToOutbox } from "../../platform/events/index.js";
 import type { Logger } from "../../platform/log/index.js";
 import { type Order, type OrderStatus, stockItemsOf, subtotalOf, type Transition, transition, withDiscount } from "./order.js";
+import { orderToProto } from "./order.mapper.js";
 import { findOrderRecord, insertOrder, type OrderRecord, type OrderTrace, updateOrderStatus } from "./order.repository.js";
 import type { OrderingDatabase } from "./order.table.js";
 import { type StepTimings, stepAfter } from "./order-step.js";
@@ -40,6 +42,17 @@ function traceOptions(trace: OrderTrace) {
 export async function startOrder(trx: Db, order: Order, trace: OrderTrace, timings: StepTimings): Promise<void> {
   await insertOrder(trx, order, trace, stepAfter(order.status, order.createTime, timings));
   await addToOutbox(trx, OrderStarted, { orderId: order.id, buyerId: order.buyerId, checkoutRequestId: order.checkoutRequestId }, traceOptions(trace));
+  await announceView(trx, order, trace);
+}
+
+/**
+ * OrderViewChanged: the whole order after a change, with its version, for the
+ * read model. Every write that changes an order (its insert, each status
+ * change) calls this in the same transaction, so the read model hears of
+ * every committed version and of nothing that was rolled back.
+ */
+async function announceView(trx: Db, order: Order, trace: OrderTrace): Promise<void> {
+  await addToOutbox(trx, OrderViewChanged, { order: orderToProto(order), version: order.version }, traceOptions(trace));
 }
 
 export type VoucherRedemption = { redeemed: true; order: Order } | { redeemed: false; reason: string };
@@ -168,6 +181,7 @@ export async function changeOrderStatus(trx: Db, orderId: string, to: OrderStatu
     };
     await options.announce?.(trx, changed.order, trace);
     await announceStatus(trx, changed.order, changed.change.reason, options.cause ?? OrderCancellationCause.ORDER_CANCELLATION_CAUSE_UNSPECIFIED, trace);
+    await announceView(trx, changed.order, trace);
     return { transition: changed, trace };
   }
   throw new AbortedError(`order ${orderId} kept changing while it was being moved to ${to}; try again`);

@@ -28,6 +28,7 @@ export function checkoutToDraft(event: UserCheckoutAccepted): CheckoutDraft {
   return {
     orderId: event.orderId,
     buyerId: event.buyerId,
+    buyerEmail: event.buyerEmail,
     checkoutRequestId: event.requestId,
     address: event.address && { ...event.address },
     paymentMethod: event.paymentMethod && { ...event.paymentMethod },
@@ -61,5 +62,6 @@ export function orderToProto(order: Order): ProtoOrder {
     subtotal: subtotalOf(order),
     discount: { ...order.discount },
     voucherCode: order.voucherCode ?? "",
+    buyerEmail: order.buyerEmail,
   };
 }

@@ -173,7 +173,8 @@ for (const dialect of testDialects) {
       const rows = await store.db.selectFrom("outbox").select(["event_type", "correlation_id"]).orderBy("seq").execute();
       assert.deepEqual(
         rows.slice(before).map((row) => row.event_type),
-        ["OrderStarted", "OrderStatusChangedToAwaitingValidation", "OrderStatusChangedToCancelled"],
+        // Each change also announces the whole order, at its new version, for the read model.
+        ["OrderStarted", "OrderViewChanged", "OrderStatusChangedToAwaitingValidation", "OrderViewChanged", "OrderStatusChangedToCancelled", "OrderViewChanged"],
       );
       assert.ok(rows.slice(before).every((row) => row.correlation_id === "corr-flow"));
     });

@@ -41,6 +41,7 @@ export async function insertOrder(db: Db, order: Order, trace: OrderTrace, step:
     .values({
       id: order.id,
       buyer_id: order.buyerId,
+      buyer_email: order.buyerEmail,
       checkout_request_id: order.checkoutRequestId,
       status: order.status,
       version: order.version,
@@ -214,6 +215,7 @@ export function rowToOrder(row: OrderRow, lines: readonly OrderLineRow[], change
   return {
     id: row.id,
     buyerId: row.buyer_id,
+    buyerEmail: row.buyer_email,
     checkoutRequestId: row.checkout_request_id,
     status: row.status,
     version: row.version,

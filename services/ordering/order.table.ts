@@ -47,6 +47,8 @@ export interface OrderTable {
   voucher_code: string | null;
   /** What the voucher took off; total_amount_minor is the lines' sum minus this. */
   discount_minor: ColumnType<number | string, number | undefined, number>;
+  /** The buyer's email at checkout (migration 0006); "" on orders placed before it. */
+  buyer_email: ColumnType<string, string | undefined, string>;
 }
 
 export interface OrderLineTable {

@@ -65,6 +65,8 @@ export interface StatusChange {
 export interface Order {
   id: string;
   buyerId: string;
+  /** The email the buyer checked out with ("" for orders placed before it was kept); admins search by it. */
+  buyerEmail: string;
   /** The checkout's idempotency key: one order per request id. */
   checkoutRequestId: string;
   status: OrderStatus;
@@ -95,6 +97,7 @@ export interface StockItem {
 
 export const orderLimits = {
   idLength: 100,
+  emailLength: 320,
   lines: 100,
   unitsPerLine: 10_000,
   productNameLength: 200,
@@ -173,6 +176,8 @@ export function stockItemsOf(order: Pick<Order, "lines">): StockItem[] {
 export interface CheckoutDraft {
   orderId: string;
   buyerId: string;
+  /** From the buyer's token at checkout; kept as given (cut to orderLimits.emailLength). */
+  buyerEmail: string;
   checkoutRequestId: string;
   address: Address | undefined;
   paymentMethod: MaskedPaymentMethod | undefined;
@@ -264,6 +269,7 @@ export function orderFromCheckout(draft: CheckoutDraft, now: Date): Order {
   return {
     id: draft.orderId,
     buyerId: draft.buyerId,
+    buyerEmail: draft.buyerEmail.slice(0, orderLimits.emailLength),
     checkoutRequestId: draft.checkoutRequestId,
     status: "SUBMITTED",
     version: 1,

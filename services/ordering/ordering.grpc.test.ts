@@ -13,6 +13,7 @@ import { OrderStockConfirmed, OrderStockRejected } from "../../gen/mel/events/v1
 import { OrderCancellationCause } from "../../gen/mel/events/v1/ordering_events.js";
 import { OrderingServiceClient, OrderStatus, type Order as ProtoOrder } from "../../gen/mel/ordering/v1/ordering.js";
 import { createEventBus, type EventBus, type EventMeta, type EventName } from "../../platform/events/index.js";
+import { createTestMongoDatabase, stopMongoServer, type TestMongoDatabase } from "../../test/support/ferretdb.js";
 import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, uniqueName } from "../../test/support/rabbitmq.js";
 import { awaitedLater, waitUntil } from "../../test/support/wait.js";
 import { loadOrderingConfig } from "./config.js";
@@ -30,6 +31,7 @@ describe("OrderingService over gRPC", () => {
   const prefix = uniqueName("ordering");
   const dir = mkdtempSync(join(tmpdir(), "mel-ordering-grpc-"));
   let ordering: RunningOrdering;
+  let readModel: TestMongoDatabase;
   let bus: EventBus;
   let client: OrderingServiceClient;
   let tokens: TestTokens;
@@ -37,12 +39,14 @@ describe("OrderingService over gRPC", () => {
 
   before(async () => {
     await ensureRabbitMq();
+    readModel = await createTestMongoDatabase("ordering_grpc");
     tokens = await createTestTokens();
     const config = loadOrderingConfig({
       MEL_LOG_LEVEL: "silent",
       MEL_ORDERING_HOST: "127.0.0.1",
       MEL_ORDERING_PORT: "0",
       MEL_ORDERING_DATABASE_URL: `sqlite:${join(dir, "ordering.db")}`,
+      MEL_ORDERING_MONGODB_URL: readModel.url,
       MEL_ORDERING_GRACE_PERIOD: "0",
       MEL_ORDERING_STEP_POLL_INTERVAL: "200",
       MEL_ORDERING_OUTBOX_POLL_INTERVAL: "200",
@@ -78,6 +82,8 @@ describe("OrderingService over gRPC", () => {
     client?.close();
     await bus?.close();
     await ordering?.stop();
+    await readModel?.drop();
+    await stopMongoServer();
     const probe = await BrokerProbe.open();
     await probe.deleteByPrefix(prefix);
     await probe.close();
@@ -113,7 +119,12 @@ describe("OrderingService over gRPC", () => {
       unary<{ orders: ProtoOrder[]; nextPageToken: string }>(
         (md, cb) =>
           client.searchOrders(
-            { status: request.status ?? OrderStatus.ORDER_STATUS_UNSPECIFIED, pageSize: request.pageSize ?? 0, pageToken: request.pageToken ?? "" },
+            {
+              status: request.status ?? OrderStatus.ORDER_STATUS_UNSPECIFIED,
+              pageSize: request.pageSize ?? 0,
+              pageToken: request.pageToken ?? "",
+              buyerEmail: "",
+            },
             md,
             cb,
           ),

@@ -1,26 +1,32 @@
 // OrderingService over gRPC: validates each request, checks who may see or
 // change the order, runs status changes through order-flow.ts (guarded, with
-// their events in the same transaction), and lets typed errors become
-// statuses in platform/grpc.
+// their events in the same transaction), answers queries from the order read
+// model (order-reads.ts), and lets typed errors become statuses in platform/grpc.
 import type { Kysely } from "kysely";
 import { OrderCancellationCause } from "../../gen/mel/events/v1/ordering_events.js";
 import { OrderingServiceService, OrderStatus as ProtoOrderStatus } from "../../gen/mel/ordering/v1/ordering.js";
 import { InvalidArgumentError, NotFoundError, PermissionDeniedError } from "../../platform/errors/index.js";
 import { type Authenticate, type CallContext, implementService, type MethodPolicies } from "../../platform/grpc/index.js";
 import type { Logger } from "../../platform/log/index.js";
-import { type Order, orderLimits } from "./order.js";
+import { orderLimits } from "./order.js";
 import { orderToProto, statusFromProto } from "./order.mapper.js";
-import { findOrder, listBuyerOrders, searchOrders } from "./order.repository.js";
+import { findOrder } from "./order.repository.js";
 import type { OrderingDatabase } from "./order.table.js";
 import { changeOrderStatus, type OrderChanged } from "./order-flow.js";
 import type { OrderNotifier } from "./order-notifier.js";
 import { checkPageSize, decodePageToken, encodePageToken } from "./order-page-token.js";
+import { readCurrentOrder, readSourceHeader, salesPerDay } from "./order-reads.js";
 import type { StepTimings } from "./order-step.js";
+import { viewToProto } from "./order-view.mapper.js";
+import type { OrderReadModel, OrderViewDocument } from "./order-view.model.js";
+import { findOrderViews, type OrderViewFilter } from "./order-view.repository.js";
 import { watchOrderChanges } from "./order-watch.js";
 import { createVoucherMethods } from "./voucher.grpc.js";
 
 export interface OrderingServiceDeps {
   db: Kysely<OrderingDatabase>;
+  /** The order read model: what the queries answer from. */
+  readModel: OrderReadModel;
   authenticate: Authenticate;
   logger: Logger;
   notifier: OrderNotifier;
@@ -36,6 +42,7 @@ export const adminRole = "admin";
 export const orderingPolicies: MethodPolicies<typeof OrderingServiceService> = {
   listOrders: "authenticated",
   searchOrders: { role: adminRole },
+  getSalesPerDay: { role: adminRole },
   getOrder: "authenticated",
   cancelOrder: "authenticated",
   shipOrder: { role: adminRole },
@@ -64,13 +71,63 @@ function requireSearchStatus(status: ProtoOrderStatus) {
   return known;
 }
 
+/** A buyer email to search by: undefined (any) for "". */
+function optionalEmail(email: string): string | undefined {
+  const trimmed = email.trim();
+  if (trimmed === "") return undefined;
+  if (trimmed.length > orderLimits.emailLength) {
+    throw new InvalidArgumentError("buyer_email", `must be at most ${orderLimits.emailLength} characters (got ${trimmed.length})`);
+  }
+  return trimmed;
+}
+
+/** SearchOrders' filters; placed_until must come after placed_from when both are given. */
+function searchFilter(request: { status: ProtoOrderStatus; buyerEmail: string; placedFrom?: Date | undefined; placedUntil?: Date | undefined }) {
+  const filter: OrderViewFilter = {};
+  const status = requireSearchStatus(request.status);
+  if (status !== undefined) filter.status = status;
+  const email = optionalEmail(request.buyerEmail);
+  if (email !== undefined) filter.buyerEmail = email;
+  if (request.placedFrom !== undefined) filter.placedFrom = request.placedFrom;
+  if (request.placedUntil !== undefined) filter.placedUntil = request.placedUntil;
+  if (request.placedFrom !== undefined && request.placedUntil !== undefined && request.placedUntil.getTime() <= request.placedFrom.getTime()) {
+    throw new InvalidArgumentError(
+      "placed_until",
+      `must be after placed_from (${request.placedFrom.toISOString()}), got ${request.placedUntil.toISOString()}; leave it unset for no upper bound`,
+    );
+  }
+  return filter;
+}
+
+const dayPattern = /^\d{4}-\d{2}-\d{2}$/;
+/** The longest range GetSalesPerDay answers for: a year, leap day included. */
+export const maxSalesDays = 366;
+
+/** A YYYY-MM-DD day that exists in the calendar. */
+function requireDay(value: string, field: string): number {
+  const time = dayPattern.test(value) ? Date.parse(`${value}T00:00:00Z`) : Number.NaN;
+  if (Number.isNaN(time) || new Date(time).toISOString().slice(0, 10) !== value) {
+    throw new InvalidArgumentError(field, `must be a day as YYYY-MM-DD, such as 2025-03-01 (got ${JSON.stringify(value.slice(0, 40))})`);
+  }
+  return time;
+}
+
+function requireSalesRange(fromDay: string, untilDay: string): { fromDay: string; untilDay: string } {
+  const from = requireDay(fromDay, "from_day");
+  const until = requireDay(untilDay, "until_day");
+  if (until < from) throw new InvalidArgumentError("until_day", `must be from_day (${fromDay}) or a later day (got ${untilDay})`);
+  const days = Math.round((until - from) / 86_400_000) + 1;
+  if (days > maxSalesDays) throw new InvalidArgumentError("until_day", `must be at most ${maxSalesDays} days from from_day, both included (got ${days} days)`);
+  return { fromDay, untilDay };
+}
+
 /** One more than the page size was read: the extra order says another page exists, and the page's last order is where it starts. */
-function pageOf(orders: readonly Order[], pageSize: number) {
-  const page = orders.slice(0, pageSize);
+function pageOf(views: readonly OrderViewDocument[], pageSize: number) {
+  const page = views.slice(0, pageSize);
   const last = page.at(-1);
   return {
-    orders: page.map(orderToProto),
-    nextPageToken: orders.length > pageSize && last ? encodePageToken({ createTime: last.createTime.toISOString(), id: last.id }) : "",
+    orders: page.map(viewToProto),
+    nextPageToken: views.length > pageSize && last ? encodePageToken({ createTime: last.createTime.toISOString(), id: last._id }) : "",
   };
 }
 
@@ -91,10 +148,11 @@ function traceOf(ctx: CallContext) {
 }
 
 export function createOrderingService(deps: OrderingServiceDeps) {
-  const { db, authenticate, logger, notifier, timings, orderChanged, now = () => new Date() } = deps;
+  const { db, readModel, authenticate, logger, notifier, timings, orderChanged, now = () => new Date() } = deps;
+  const reads = { db, readModel, logger, now };
 
-  /** The order if the caller may see it: its buyer, or an admin. */
-  async function visibleOrder(id: string, ctx: CallContext): Promise<Order> {
+  /** The order on the write side if the caller may see it: its buyer, or an admin. */
+  async function visibleOrder(id: string, ctx: CallContext) {
     const caller = callerOf(ctx);
     const order = await findOrder(db, id);
     if (order === undefined || (order.buyerId !== caller.id && !caller.isAdmin)) throw notFound(id);
@@ -107,18 +165,28 @@ export function createOrderingService(deps: OrderingServiceDeps) {
       async listOrders(request, ctx) {
         const pageSize = checkPageSize(request.pageSize);
         const cursor = decodePageToken(request.pageToken, "ListOrders");
-        return pageOf(await listBuyerOrders(db, callerOf(ctx).id, pageSize + 1, cursor), pageSize);
+        return pageOf(await findOrderViews(readModel, { buyerId: callerOf(ctx).id }, pageSize + 1, cursor), pageSize);
       },
 
       async searchOrders(request) {
-        const status = requireSearchStatus(request.status);
+        const filter = searchFilter(request);
         const pageSize = checkPageSize(request.pageSize);
         const cursor = decodePageToken(request.pageToken, "SearchOrders");
-        return pageOf(await searchOrders(db, status, pageSize + 1, cursor), pageSize);
+        return pageOf(await findOrderViews(readModel, filter, pageSize + 1, cursor), pageSize);
+      },
+
+      async getSalesPerDay(request) {
+        const range = requireSalesRange(request.fromDay, request.untilDay);
+        return { days: await salesPerDay(readModel, range.fromDay, range.untilDay) };
       },
 
       async getOrder(request, ctx) {
-        return { order: orderToProto(await visibleOrder(requireOrderId(request.id), ctx)) };
+        const id = requireOrderId(request.id);
+        const caller = callerOf(ctx);
+        const read = await readCurrentOrder(reads, id);
+        if (read === undefined || (read.order.buyerId !== caller.id && !caller.isAdmin)) throw notFound(id);
+        ctx.setResponseHeader(readSourceHeader, read.source);
+        return { order: read.order };
       },
 
       async cancelOrder(request, ctx) {

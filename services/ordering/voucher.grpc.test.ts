@@ -9,6 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { OrderingServiceClient, type Voucher } from "../../gen/mel/ordering/v1/ordering.js";
 import { callUnary } from "../../platform/grpc/index.js";
+import { createTestMongoDatabase, stopMongoServer, type TestMongoDatabase } from "../../test/support/ferretdb.js";
 import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, uniqueName } from "../../test/support/rabbitmq.js";
 import { loadOrderingConfig } from "./config.js";
 import { type RunningOrdering, startOrdering } from "./main.js";
@@ -26,6 +27,7 @@ describe("OrderingService vouchers over gRPC", () => {
   const prefix = uniqueName("ordering-vouchers");
   const dir = mkdtempSync(join(tmpdir(), "mel-ordering-vouchers-"));
   let ordering: RunningOrdering;
+  let readModel: TestMongoDatabase;
   let client: OrderingServiceClient;
   let tokens: TestTokens;
   let admin: Metadata;
@@ -34,12 +36,14 @@ describe("OrderingService vouchers over gRPC", () => {
 
   before(async () => {
     await ensureRabbitMq();
+    readModel = await createTestMongoDatabase("ordering_vouchers");
     tokens = await createTestTokens();
     const config = loadOrderingConfig({
       MEL_LOG_LEVEL: "silent",
       MEL_ORDERING_HOST: "127.0.0.1",
       MEL_ORDERING_PORT: "0",
       MEL_ORDERING_DATABASE_URL: `sqlite:${join(dir, "ordering.db")}`,
+      MEL_ORDERING_MONGODB_URL: readModel.url,
       MEL_EVENTS_EXCHANGE: prefix,
       MEL_ORDERING_QUEUE: `${prefix}.ordering`,
       MEL_RABBITMQ_URL: rabbitMqUrl,
@@ -56,6 +60,8 @@ describe("OrderingService vouchers over gRPC", () => {
   after(async () => {
     client?.close();
     await ordering?.stop();
+    await readModel?.drop();
+    await stopMongoServer();
     const probe = await BrokerProbe.open();
     await probe.deleteByPrefix(prefix);
     await probe.close();

@@ -66,6 +66,7 @@ export async function launchMesh(label: string, extraEnv: Record<string, string>
   const prefix = uniqueName(`e2e-${label}`);
   const dataDir = mkdtempSync(join(tmpdir(), `mel-${label}-`));
   const mongo = await createTestMongoDatabase(`e2e_${label}`);
+  const orderingMongo = await createTestMongoDatabase(`e2e_${label}_ordering`);
   const [identity = 0, catalog = 0, basket = 0, ordering = 0, gateway = 0] = await Promise.all(meshParts.map(() => freePort()));
   const address = (port: number) => `127.0.0.1:${port}`;
   const drain = "500";
@@ -103,6 +104,7 @@ export async function launchMesh(label: string, extraEnv: Record<string, string>
     MEL_ORDERING_HOST: "127.0.0.1",
     MEL_ORDERING_PORT: String(ordering),
     MEL_ORDERING_DATABASE_URL: `sqlite:${join(dataDir, "ordering.db")}`,
+    MEL_ORDERING_MONGODB_URL: orderingMongo.url,
     MEL_ORDERING_QUEUE: `${prefix}.ordering`,
     MEL_ORDERING_STEP_POLL_INTERVAL: "200",
     MEL_ORDERING_OUTBOX_POLL_INTERVAL: "250",
@@ -187,6 +189,7 @@ export async function launchMesh(label: string, extraEnv: Record<string, string>
       process.removeListener("exit", killEverything);
       rmSync(dataDir, { recursive: true, force: true });
       await mongo.drop().catch(() => undefined);
+      await orderingMongo.drop().catch(() => undefined);
       const probe = await BrokerProbe.open();
       await probe.deleteByPrefix(prefix);
       await probe.close();

@@ -131,7 +131,10 @@ export async function startBasketTestMesh(
 
     let ordering: RunningOrdering | undefined;
     if (mesh.withOrdering) {
+      const orderingMongo = await createTestMongoDatabase(`${label}_ordering`);
+      stops.push(() => orderingMongo.drop());
       const orderingConfig = loadOrderingConfig({
+        MEL_ORDERING_MONGODB_URL: orderingMongo.url,
         MEL_LOG_LEVEL: "silent",
         MEL_ORDERING_HOST: "127.0.0.1",
         MEL_ORDERING_PORT: "0",

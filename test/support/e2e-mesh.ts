@@ -95,6 +95,10 @@ export interface Mesh {
   ordering: OrderingServiceClient;
   /** Read-only looks into the stores for assertions the APIs do not offer (totals across buyers). */
   orderingDb: Kysely<OrderingDatabase>;
+  /** Ordering's read model (MEL_ORDERING_MONGODB_URL), for comparing it with the write side. */
+  orderingMongoUrl: string;
+  /** Ordering's SQL database URL (MEL_ORDERING_DATABASE_URL), for the operator CLI. */
+  orderingDatabaseUrl: string;
   catalogDb: Kysely<CatalogDatabase>;
   /** Every delivery the probe queue received so far. */
   events: RecordedEvent[];
@@ -131,8 +135,9 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
       ordering: await createTestPostgresDatabase("e2e_ordering"),
     };
     const mongo: TestMongoDatabase = await createTestMongoDatabase("e2e_basket");
+    const orderingMongo: TestMongoDatabase = await createTestMongoDatabase("e2e_ordering");
     cleanups.push(async () => {
-      await Promise.all([...Object.values(databases).map((database) => database.drop()), mongo.drop()]);
+      await Promise.all([...Object.values(databases).map((database) => database.drop()), mongo.drop(), orderingMongo.drop()]);
     });
     cleanups.push(async () => {
       const probe = await BrokerProbe.open();
@@ -205,6 +210,7 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
       MEL_ORDERING_HOST: "127.0.0.1",
       MEL_ORDERING_DATABASE_URL: databases.ordering.url,
       MEL_ORDERING_DATABASE_MAX_CONNECTIONS: maxConnections,
+      MEL_ORDERING_MONGODB_URL: orderingMongo.url,
       MEL_ORDERING_GRACE_PERIOD: "0",
       MEL_ORDERING_QUEUE: `${prefix}.ordering`,
       MEL_ORDERING_EVENT_RETRY_DELAYS: fastRetries,
@@ -268,6 +274,8 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
       exchange,
       ...clients,
       orderingDb,
+      orderingMongoUrl: orderingMongo.url,
+      orderingDatabaseUrl: databases.ordering.url,
       catalogDb,
       events,
       orderingProcess,

@@ -47,6 +47,7 @@ export async function startStorefrontMesh(options: StorefrontMeshOptions = {}): 
   const webRoot = join(workDir, "web");
   const prefix = uniqueName("storefront");
   const mongo = await createTestMongoDatabase("storefront_basket");
+  const orderingMongo = await createTestMongoDatabase("storefront_ordering");
   const [identity, catalog, basket, ordering, gateway] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   if (options.storefront ?? true) await buildStorefront(webRoot);
 
@@ -83,6 +84,7 @@ export async function startStorefrontMesh(options: StorefrontMeshOptions = {}): 
     MEL_ORDERING_HOST: "127.0.0.1",
     MEL_ORDERING_PORT: String(ordering),
     MEL_ORDERING_DATABASE_URL: `sqlite:${join(workDir, "ordering.db")}`,
+    MEL_ORDERING_MONGODB_URL: orderingMongo.url,
     MEL_ORDERING_QUEUE: `${prefix}.ordering`,
     MEL_ORDERING_GRACE_PERIOD: "0",
     MEL_ORDERING_STEP_POLL_INTERVAL: "100",
@@ -131,6 +133,7 @@ export async function startStorefrontMesh(options: StorefrontMeshOptions = {}): 
       await exit;
     }
     await mongo.drop().catch(() => undefined);
+    await orderingMongo.drop().catch(() => undefined);
     await stopMongoServer();
     const probe = await BrokerProbe.open();
     await probe.deleteByPrefix(prefix);

@@ -10,8 +10,11 @@ import {
   OrderStatusChangedToAwaitingValidation,
   OrderStatusChangedToCancelled,
   OrderStatusChangedToPaid,
+  OrderViewChanged,
 } from "../../../gen/mel/events/v1/ordering_events.js";
+import { OrderStatus } from "../../../gen/mel/ordering/v1/ordering.js";
 import { createAwaitValidationStep } from "../await-validation.step.js";
+import { orderToProto } from "../order.mapper.js";
 import { findOrder, findOrderRecord } from "../order.repository.js";
 import type { OrderingDatabase } from "../order.table.js";
 import { changeOrderStatus, type OrderFlowDeps } from "../order-flow.js";
@@ -31,10 +34,17 @@ import { createOrderStockConfirmedHandler } from "./order-stock-confirmed.handle
 import { createOrderStockRejectedHandler } from "./order-stock-rejected.handler.js";
 import { createUserCheckoutAcceptedHandler } from "./user-checkout-accepted.handler.js";
 
+/** The saga's events of order `orderId` in the outbox (OrderViewChanged, the read model's, is looked at by orderViews). */
 async function outbox(db: Kysely<OrderingDatabase>, orderId: string) {
   const rows = await db.selectFrom("outbox").select(["event_type", "payload", "correlation_id"]).orderBy("seq").execute();
   // Every ordering event names its order in field 1; decode the ones we look into.
-  return rows.filter((row) => Buffer.from(row.payload).includes(Buffer.from(orderId)));
+  return rows.filter((row) => row.event_type !== "OrderViewChanged" && Buffer.from(row.payload).includes(Buffer.from(orderId)));
+}
+
+/** The OrderViewChanged events of order `orderId` in the outbox, decoded. */
+async function orderViews(db: Kysely<OrderingDatabase>, orderId: string) {
+  const rows = await db.selectFrom("outbox").select("payload").where("event_type", "=", "OrderViewChanged").orderBy("seq").execute();
+  return rows.map((row) => OrderViewChanged.decode(row.payload)).filter((view) => view.order?.id === orderId);
 }
 
 /** The CheckoutRejected events in the outbox for checkout request `requestId`. */
@@ -174,6 +184,18 @@ for (const dialect of testDialects) {
         { productId: "product-b", units: 1 },
       ]);
       assert.deepEqual(OrderStatusChangedToPaid.decode(events[4]!.payload).items, awaiting.items);
+      const views = await orderViews(store.db, checkout.orderId);
+      assert.deepEqual(
+        views.map((view) => [view.version, view.order?.status]),
+        [
+          [1, OrderStatus.ORDER_STATUS_SUBMITTED],
+          [2, OrderStatus.ORDER_STATUS_AWAITING_VALIDATION],
+          [3, OrderStatus.ORDER_STATUS_STOCK_CONFIRMED],
+          [4, OrderStatus.ORDER_STATUS_PAID],
+        ],
+        "every version of the order is announced whole for the read model",
+      );
+      assert.deepEqual(views.at(-1)?.order, orderToProto(order!), "the last view is the order as stored");
       assert.equal((await findOrderRecord(store.db, checkout.orderId))?.step, undefined, "nothing left scheduled");
     });
 

@@ -7,6 +7,7 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Money } from "../../common/v1/money.js";
+import { Order } from "../../ordering/v1/ordering.js";
 
 export const protobufPackage = "mel.events.v1";
 
@@ -150,6 +151,22 @@ export interface OrderStatusChangedToCancelled {
   reason: string;
   items: OrderStockItem[];
   cause: OrderCancellationCause;
+}
+
+/**
+ * The order as it is after a change (its creation or any status change),
+ * whole, with the version that change gave it (event-carried state). Ordering
+ * builds its order read model from these: a copy at a version is replaced
+ * only by a higher version, so duplicated or reordered deliveries end in the
+ * same read model.
+ */
+export interface OrderViewChanged {
+  /** As the API shows it (the payment token is never in it). */
+  order?:
+    | Order
+    | undefined;
+  /** 1 when the order is created, one more with every change. */
+  version: number;
 }
 
 function createBaseOrderStockItem(): OrderStockItem {
@@ -1236,6 +1253,91 @@ export const OrderStatusChangedToCancelled: MessageFns<OrderStatusChangedToCance
   },
 };
 
+function createBaseOrderViewChanged(): OrderViewChanged {
+  return { order: undefined, version: 0 };
+}
+
+export const OrderViewChanged: MessageFns<OrderViewChanged> = {
+  encode(message: OrderViewChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.order !== undefined) {
+      Order.encode(message.order, writer.uint32(10).fork()).join();
+    }
+    if (message.version !== 0) {
+      writer.uint32(16).int64(message.version);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OrderViewChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOrderViewChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.order = Order.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.version = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OrderViewChanged {
+    return {
+      order: isSet(object.order) ? Order.fromJSON(object.order) : undefined,
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+    };
+  },
+
+  toJSON(message: OrderViewChanged): unknown {
+    const obj: any = {};
+    if (message.order !== undefined) {
+      obj.order = Order.toJSON(message.order);
+    }
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OrderViewChanged>, I>>(base?: I): OrderViewChanged {
+    return OrderViewChanged.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OrderViewChanged>, I>>(object: I): OrderViewChanged {
+    const message = createBaseOrderViewChanged();
+    message.order = (object.order !== undefined && object.order !== null) ? Order.fromPartial(object.order) : undefined;
+    message.version = object.version ?? 0;
+    return message;
+  },
+};
+
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
 export type DeepPartial<T> = T extends Builtin ? T
@@ -1247,6 +1349,17 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

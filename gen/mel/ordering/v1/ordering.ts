@@ -132,6 +132,8 @@ export interface Order {
     | undefined;
   /** The voucher the order redeemed, as its code was created; empty without one. */
   voucherCode: string;
+  /** The email the buyer checked out with; empty for orders placed before it was kept. */
+  buyerEmail: string;
 }
 
 export interface ListOrdersRequest {
@@ -150,13 +152,51 @@ export interface SearchOrdersRequest {
   status: OrderStatus;
   /** 1 to 100; 0 means the default (20). */
   pageSize: number;
-  /** next_page_token of the previous response with the same status; empty for the first page. */
+  /** next_page_token of the previous response with the same filters; empty for the first page. */
   pageToken: string;
+  /** Only orders placed with this buyer email, matched whatever the case; empty means any. */
+  buyerEmail: string;
+  /** Only orders placed at or after this time; unset means no lower bound. */
+  placedFrom?:
+    | Date
+    | undefined;
+  /** Only orders placed before this time; unset means no upper bound. */
+  placedUntil?: Date | undefined;
 }
 
 export interface SearchOrdersResponse {
   orders: Order[];
   nextPageToken: string;
+}
+
+export interface GetSalesPerDayRequest {
+  /** The first day, YYYY-MM-DD (UTC), included. */
+  fromDay: string;
+  /** The last day, YYYY-MM-DD (UTC), included; at most 366 days after from_day. */
+  untilDay: string;
+}
+
+/** The sales of one currency on one day. */
+export interface CurrencySales {
+  currencyCode: string;
+  /** Orders sold in this currency. */
+  orderCount: number;
+  /** Their totals (what the buyers paid), in minor units of currency_code. */
+  revenueMinor: number;
+}
+
+export interface DailySales {
+  /** YYYY-MM-DD (UTC). */
+  day: string;
+  /** Orders sold that day, every currency together. */
+  orderCount: number;
+  /** One entry per currency sold that day, by currency code; empty without sales. */
+  byCurrency: CurrencySales[];
+}
+
+export interface GetSalesPerDayResponse {
+  /** Every day from from_day to until_day, oldest first. */
+  days: DailySales[];
 }
 
 export interface GetOrderRequest {
@@ -540,6 +580,7 @@ function createBaseOrder(): Order {
     subtotal: undefined,
     discount: undefined,
     voucherCode: "",
+    buyerEmail: "",
   };
 }
 
@@ -586,6 +627,9 @@ export const Order: MessageFns<Order> = {
     }
     if (message.voucherCode !== "") {
       writer.uint32(114).string(message.voucherCode);
+    }
+    if (message.buyerEmail !== "") {
+      writer.uint32(122).string(message.buyerEmail);
     }
     return writer;
   },
@@ -715,6 +759,14 @@ export const Order: MessageFns<Order> = {
             message.voucherCode = reader.string();
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.buyerEmail = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -771,6 +823,11 @@ export const Order: MessageFns<Order> = {
         : isSet(object.voucher_code)
         ? globalThis.String(object.voucher_code)
         : "",
+      buyerEmail: isSet(object.buyerEmail)
+        ? globalThis.String(object.buyerEmail)
+        : isSet(object.buyer_email)
+        ? globalThis.String(object.buyer_email)
+        : "",
     };
   },
 
@@ -818,6 +875,9 @@ export const Order: MessageFns<Order> = {
     if (message.voucherCode !== "") {
       obj.voucherCode = message.voucherCode;
     }
+    if (message.buyerEmail !== "") {
+      obj.buyerEmail = message.buyerEmail;
+    }
     return obj;
   },
 
@@ -848,6 +908,7 @@ export const Order: MessageFns<Order> = {
       ? Money.fromPartial(object.discount)
       : undefined;
     message.voucherCode = object.voucherCode ?? "";
+    message.buyerEmail = object.buyerEmail ?? "";
     return message;
   },
 };
@@ -1035,7 +1096,7 @@ export const ListOrdersResponse: MessageFns<ListOrdersResponse> = {
 };
 
 function createBaseSearchOrdersRequest(): SearchOrdersRequest {
-  return { status: 0, pageSize: 0, pageToken: "" };
+  return { status: 0, pageSize: 0, pageToken: "", buyerEmail: "", placedFrom: undefined, placedUntil: undefined };
 }
 
 export const SearchOrdersRequest: MessageFns<SearchOrdersRequest> = {
@@ -1048,6 +1109,15 @@ export const SearchOrdersRequest: MessageFns<SearchOrdersRequest> = {
     }
     if (message.pageToken !== "") {
       writer.uint32(26).string(message.pageToken);
+    }
+    if (message.buyerEmail !== "") {
+      writer.uint32(34).string(message.buyerEmail);
+    }
+    if (message.placedFrom !== undefined) {
+      Timestamp.encode(toTimestamp(message.placedFrom), writer.uint32(42).fork()).join();
+    }
+    if (message.placedUntil !== undefined) {
+      Timestamp.encode(toTimestamp(message.placedUntil), writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -1089,6 +1159,30 @@ export const SearchOrdersRequest: MessageFns<SearchOrdersRequest> = {
             message.pageToken = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.buyerEmail = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.placedFrom = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.placedUntil = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1114,6 +1208,21 @@ export const SearchOrdersRequest: MessageFns<SearchOrdersRequest> = {
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
         : "",
+      buyerEmail: isSet(object.buyerEmail)
+        ? globalThis.String(object.buyerEmail)
+        : isSet(object.buyer_email)
+        ? globalThis.String(object.buyer_email)
+        : "",
+      placedFrom: isSet(object.placedFrom)
+        ? fromJsonTimestamp(object.placedFrom)
+        : isSet(object.placed_from)
+        ? fromJsonTimestamp(object.placed_from)
+        : undefined,
+      placedUntil: isSet(object.placedUntil)
+        ? fromJsonTimestamp(object.placedUntil)
+        : isSet(object.placed_until)
+        ? fromJsonTimestamp(object.placed_until)
+        : undefined,
     };
   },
 
@@ -1128,6 +1237,15 @@ export const SearchOrdersRequest: MessageFns<SearchOrdersRequest> = {
     if (message.pageToken !== "") {
       obj.pageToken = message.pageToken;
     }
+    if (message.buyerEmail !== "") {
+      obj.buyerEmail = message.buyerEmail;
+    }
+    if (message.placedFrom !== undefined) {
+      obj.placedFrom = message.placedFrom.toISOString();
+    }
+    if (message.placedUntil !== undefined) {
+      obj.placedUntil = message.placedUntil.toISOString();
+    }
     return obj;
   },
 
@@ -1139,6 +1257,9 @@ export const SearchOrdersRequest: MessageFns<SearchOrdersRequest> = {
     message.status = object.status ?? 0;
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
+    message.buyerEmail = object.buyerEmail ?? "";
+    message.placedFrom = object.placedFrom ?? undefined;
+    message.placedUntil = object.placedUntil ?? undefined;
     return message;
   },
 };
@@ -1228,6 +1349,388 @@ export const SearchOrdersResponse: MessageFns<SearchOrdersResponse> = {
     const message = createBaseSearchOrdersResponse();
     message.orders = object.orders?.map((e) => Order.fromPartial(e)) || [];
     message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseGetSalesPerDayRequest(): GetSalesPerDayRequest {
+  return { fromDay: "", untilDay: "" };
+}
+
+export const GetSalesPerDayRequest: MessageFns<GetSalesPerDayRequest> = {
+  encode(message: GetSalesPerDayRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fromDay !== "") {
+      writer.uint32(10).string(message.fromDay);
+    }
+    if (message.untilDay !== "") {
+      writer.uint32(18).string(message.untilDay);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetSalesPerDayRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetSalesPerDayRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fromDay = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.untilDay = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetSalesPerDayRequest {
+    return {
+      fromDay: isSet(object.fromDay)
+        ? globalThis.String(object.fromDay)
+        : isSet(object.from_day)
+        ? globalThis.String(object.from_day)
+        : "",
+      untilDay: isSet(object.untilDay)
+        ? globalThis.String(object.untilDay)
+        : isSet(object.until_day)
+        ? globalThis.String(object.until_day)
+        : "",
+    };
+  },
+
+  toJSON(message: GetSalesPerDayRequest): unknown {
+    const obj: any = {};
+    if (message.fromDay !== "") {
+      obj.fromDay = message.fromDay;
+    }
+    if (message.untilDay !== "") {
+      obj.untilDay = message.untilDay;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetSalesPerDayRequest>, I>>(base?: I): GetSalesPerDayRequest {
+    return GetSalesPerDayRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetSalesPerDayRequest>, I>>(object: I): GetSalesPerDayRequest {
+    const message = createBaseGetSalesPerDayRequest();
+    message.fromDay = object.fromDay ?? "";
+    message.untilDay = object.untilDay ?? "";
+    return message;
+  },
+};
+
+function createBaseCurrencySales(): CurrencySales {
+  return { currencyCode: "", orderCount: 0, revenueMinor: 0 };
+}
+
+export const CurrencySales: MessageFns<CurrencySales> = {
+  encode(message: CurrencySales, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.currencyCode !== "") {
+      writer.uint32(10).string(message.currencyCode);
+    }
+    if (message.orderCount !== 0) {
+      writer.uint32(16).int64(message.orderCount);
+    }
+    if (message.revenueMinor !== 0) {
+      writer.uint32(24).int64(message.revenueMinor);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CurrencySales {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCurrencySales();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.currencyCode = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.orderCount = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.revenueMinor = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CurrencySales {
+    return {
+      currencyCode: isSet(object.currencyCode)
+        ? globalThis.String(object.currencyCode)
+        : isSet(object.currency_code)
+        ? globalThis.String(object.currency_code)
+        : "",
+      orderCount: isSet(object.orderCount)
+        ? globalThis.Number(object.orderCount)
+        : isSet(object.order_count)
+        ? globalThis.Number(object.order_count)
+        : 0,
+      revenueMinor: isSet(object.revenueMinor)
+        ? globalThis.Number(object.revenueMinor)
+        : isSet(object.revenue_minor)
+        ? globalThis.Number(object.revenue_minor)
+        : 0,
+    };
+  },
+
+  toJSON(message: CurrencySales): unknown {
+    const obj: any = {};
+    if (message.currencyCode !== "") {
+      obj.currencyCode = message.currencyCode;
+    }
+    if (message.orderCount !== 0) {
+      obj.orderCount = Math.round(message.orderCount);
+    }
+    if (message.revenueMinor !== 0) {
+      obj.revenueMinor = Math.round(message.revenueMinor);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CurrencySales>, I>>(base?: I): CurrencySales {
+    return CurrencySales.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CurrencySales>, I>>(object: I): CurrencySales {
+    const message = createBaseCurrencySales();
+    message.currencyCode = object.currencyCode ?? "";
+    message.orderCount = object.orderCount ?? 0;
+    message.revenueMinor = object.revenueMinor ?? 0;
+    return message;
+  },
+};
+
+function createBaseDailySales(): DailySales {
+  return { day: "", orderCount: 0, byCurrency: [] };
+}
+
+export const DailySales: MessageFns<DailySales> = {
+  encode(message: DailySales, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.day !== "") {
+      writer.uint32(10).string(message.day);
+    }
+    if (message.orderCount !== 0) {
+      writer.uint32(16).int64(message.orderCount);
+    }
+    for (const v of message.byCurrency) {
+      CurrencySales.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DailySales {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDailySales();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.day = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.orderCount = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.byCurrency.push(CurrencySales.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DailySales {
+    return {
+      day: isSet(object.day) ? globalThis.String(object.day) : "",
+      orderCount: isSet(object.orderCount)
+        ? globalThis.Number(object.orderCount)
+        : isSet(object.order_count)
+        ? globalThis.Number(object.order_count)
+        : 0,
+      byCurrency: globalThis.Array.isArray(object?.byCurrency)
+        ? object.byCurrency.map((e: any) => CurrencySales.fromJSON(e))
+        : globalThis.Array.isArray(object?.by_currency)
+        ? object.by_currency.map((e: any) => CurrencySales.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: DailySales): unknown {
+    const obj: any = {};
+    if (message.day !== "") {
+      obj.day = message.day;
+    }
+    if (message.orderCount !== 0) {
+      obj.orderCount = Math.round(message.orderCount);
+    }
+    if (message.byCurrency?.length) {
+      obj.byCurrency = message.byCurrency.map((e) => CurrencySales.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DailySales>, I>>(base?: I): DailySales {
+    return DailySales.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DailySales>, I>>(object: I): DailySales {
+    const message = createBaseDailySales();
+    message.day = object.day ?? "";
+    message.orderCount = object.orderCount ?? 0;
+    message.byCurrency = object.byCurrency?.map((e) => CurrencySales.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetSalesPerDayResponse(): GetSalesPerDayResponse {
+  return { days: [] };
+}
+
+export const GetSalesPerDayResponse: MessageFns<GetSalesPerDayResponse> = {
+  encode(message: GetSalesPerDayResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.days) {
+      DailySales.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetSalesPerDayResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetSalesPerDayResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.days.push(DailySales.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetSalesPerDayResponse {
+    return { days: globalThis.Array.isArray(object?.days) ? object.days.map((e: any) => DailySales.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: GetSalesPerDayResponse): unknown {
+    const obj: any = {};
+    if (message.days?.length) {
+      obj.days = message.days.map((e) => DailySales.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetSalesPerDayResponse>, I>>(base?: I): GetSalesPerDayResponse {
+    return GetSalesPerDayResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetSalesPerDayResponse>, I>>(object: I): GetSalesPerDayResponse {
+    const message = createBaseGetSalesPerDayResponse();
+    message.days = object.days?.map((e) => DailySales.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2882,7 +3385,11 @@ export const OrderingServiceService = {
     responseSerialize: (value: ListOrdersResponse): Buffer => Buffer.from(ListOrdersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListOrdersResponse => ListOrdersResponse.decode(value),
   },
-  /** Admin: every buyer's orders, newest first, optionally of one status. */
+  /**
+   * Admin: every buyer's orders, newest first, optionally of one status, of
+   * one buyer email and placed within a time range. Answered from the order
+   * read model, which follows the orders within moments of each change.
+   */
   searchOrders: {
     path: "/mel.ordering.v1.OrderingService/SearchOrders" as const,
     requestStream: false as const,
@@ -2893,7 +3400,31 @@ export const OrderingServiceService = {
       Buffer.from(SearchOrdersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SearchOrdersResponse => SearchOrdersResponse.decode(value),
   },
-  /** One order (its buyer or an admin). */
+  /**
+   * Admin: orders sold per UTC day in a range of days, with their revenue per
+   * currency. A sale is an order that is now PAID or SHIPPED (the payment was
+   * authorised; a cancelled order never was), counted on the UTC day it was
+   * placed. Every day of the range is listed, days without sales with zero.
+   * Answered from the order read model.
+   */
+  getSalesPerDay: {
+    path: "/mel.ordering.v1.OrderingService/GetSalesPerDay" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetSalesPerDayRequest): Buffer =>
+      Buffer.from(GetSalesPerDayRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetSalesPerDayRequest => GetSalesPerDayRequest.decode(value),
+    responseSerialize: (value: GetSalesPerDayResponse): Buffer =>
+      Buffer.from(GetSalesPerDayResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetSalesPerDayResponse => GetSalesPerDayResponse.decode(value),
+  },
+  /**
+   * One order (its buyer or an admin), always as it is now: from the order
+   * read model when it holds the order's latest version, otherwise from the
+   * orders themselves. The response header mel-read-source says which
+   * answered: "projection" or "write-side" (over HTTP/JSON the gateway passes
+   * it on as Grpc-Metadata-Mel-Read-Source).
+   */
   getOrder: {
     path: "/mel.ordering.v1.OrderingService/GetOrder" as const,
     requestStream: false as const,
@@ -3003,9 +3534,27 @@ export const OrderingServiceService = {
 export interface OrderingServiceServer extends UntypedServiceImplementation {
   /** The caller's orders, newest first. */
   listOrders: handleUnaryCall<ListOrdersRequest, ListOrdersResponse>;
-  /** Admin: every buyer's orders, newest first, optionally of one status. */
+  /**
+   * Admin: every buyer's orders, newest first, optionally of one status, of
+   * one buyer email and placed within a time range. Answered from the order
+   * read model, which follows the orders within moments of each change.
+   */
   searchOrders: handleUnaryCall<SearchOrdersRequest, SearchOrdersResponse>;
-  /** One order (its buyer or an admin). */
+  /**
+   * Admin: orders sold per UTC day in a range of days, with their revenue per
+   * currency. A sale is an order that is now PAID or SHIPPED (the payment was
+   * authorised; a cancelled order never was), counted on the UTC day it was
+   * placed. Every day of the range is listed, days without sales with zero.
+   * Answered from the order read model.
+   */
+  getSalesPerDay: handleUnaryCall<GetSalesPerDayRequest, GetSalesPerDayResponse>;
+  /**
+   * One order (its buyer or an admin), always as it is now: from the order
+   * read model when it holds the order's latest version, otherwise from the
+   * orders themselves. The response header mel-read-source says which
+   * answered: "projection" or "write-side" (over HTTP/JSON the gateway passes
+   * it on as Grpc-Metadata-Mel-Read-Source).
+   */
   getOrder: handleUnaryCall<GetOrderRequest, GetOrderResponse>;
   /**
    * The buyer cancels an order that is not yet paid.
@@ -3051,7 +3600,11 @@ export interface OrderingServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListOrdersResponse) => void,
   ): ClientUnaryCall;
-  /** Admin: every buyer's orders, newest first, optionally of one status. */
+  /**
+   * Admin: every buyer's orders, newest first, optionally of one status, of
+   * one buyer email and placed within a time range. Answered from the order
+   * read model, which follows the orders within moments of each change.
+   */
   searchOrders(
     request: SearchOrdersRequest,
     callback: (error: ServiceError | null, response: SearchOrdersResponse) => void,
@@ -3067,7 +3620,35 @@ export interface OrderingServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SearchOrdersResponse) => void,
   ): ClientUnaryCall;
-  /** One order (its buyer or an admin). */
+  /**
+   * Admin: orders sold per UTC day in a range of days, with their revenue per
+   * currency. A sale is an order that is now PAID or SHIPPED (the payment was
+   * authorised; a cancelled order never was), counted on the UTC day it was
+   * placed. Every day of the range is listed, days without sales with zero.
+   * Answered from the order read model.
+   */
+  getSalesPerDay(
+    request: GetSalesPerDayRequest,
+    callback: (error: ServiceError | null, response: GetSalesPerDayResponse) => void,
+  ): ClientUnaryCall;
+  getSalesPerDay(
+    request: GetSalesPerDayRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetSalesPerDayResponse) => void,
+  ): ClientUnaryCall;
+  getSalesPerDay(
+    request: GetSalesPerDayRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetSalesPerDayResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * One order (its buyer or an admin), always as it is now: from the order
+   * read model when it holds the order's latest version, otherwise from the
+   * orders themselves. The response header mel-read-source says which
+   * answered: "projection" or "write-side" (over HTTP/JSON the gateway passes
+   * it on as Grpc-Metadata-Mel-Read-Source).
+   */
   getOrder(
     request: GetOrderRequest,
     callback: (error: ServiceError | null, response: GetOrderResponse) => void,
@@ -3254,6 +3835,17 @@ function fromJsonTimestamp(o: any): Date {
   } else {
     return fromTimestamp(Timestamp.fromJSON(o));
   }
+}
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
 }
 
 function isSet(value: any): boolean {

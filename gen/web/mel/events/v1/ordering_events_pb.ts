@@ -7,13 +7,15 @@ import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Money } from "../../common/v1/money_pb.js";
 import { file_mel_common_v1_money } from "../../common/v1/money_pb.js";
 import { file_mel_events_v1_delivery } from "./delivery_pb.js";
+import type { Order } from "../../ordering/v1/ordering_pb.js";
+import { file_mel_ordering_v1_ordering } from "../../ordering/v1/ordering_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file mel/events/v1/ordering_events.proto.
  */
 export const file_mel_events_v1_ordering_events: GenFile = /*@__PURE__*/
-  fileDesc("CiNtZWwvZXZlbnRzL3YxL29yZGVyaW5nX2V2ZW50cy5wcm90bxINbWVsLmV2ZW50cy52MSIzCg5PcmRlclN0b2NrSXRlbRISCgpwcm9kdWN0X2lkGAEgASgJEg0KBXVuaXRzGAIgASgFIlUKDE9yZGVyU3RhcnRlZBIQCghvcmRlcl9pZBgBIAEoCRIQCghidXllcl9pZBgCIAEoCRIbChNjaGVja291dF9yZXF1ZXN0X2lkGAMgASgJOgSguxgBImkKEENoZWNrb3V0UmVqZWN0ZWQSEAoIb3JkZXJfaWQYASABKAkSEAoIYnV5ZXJfaWQYAiABKAkSGwoTY2hlY2tvdXRfcmVxdWVzdF9pZBgDIAEoCRIOCgZyZWFzb24YBCABKAk6BKC7GAEigAEKJk9yZGVyU3RhdHVzQ2hhbmdlZFRvQXdhaXRpbmdWYWxpZGF0aW9uEhAKCG9yZGVyX2lkGAEgASgJEhAKCGJ1eWVyX2lkGAIgASgJEiwKBWl0ZW1zGAMgAygLMh0ubWVsLmV2ZW50cy52MS5PcmRlclN0b2NrSXRlbToEoLsYASJzCiJPcmRlclN0YXR1c0NoYW5nZWRUb1N0b2NrQ29uZmlybWVkEhAKCG9yZGVyX2lkGAEgASgJEhAKCGJ1eWVyX2lkGAIgASgJEiMKBXRvdGFsGAMgASgLMhQubWVsLmNvbW1vbi52MS5Nb25leToEoLsYAiJJChVPcmRlclBheW1lbnRTdWNjZWVkZWQSEAoIb3JkZXJfaWQYASABKAkSGAoQYXV0aG9yaXphdGlvbl9pZBgCIAEoCToEoLsYAiI8ChJPcmRlclBheW1lbnRGYWlsZWQSEAoIb3JkZXJfaWQYASABKAkSDgoGcmVhc29uGAIgASgJOgSguxgCInIKGE9yZGVyU3RhdHVzQ2hhbmdlZFRvUGFpZBIQCghvcmRlcl9pZBgBIAEoCRIQCghidXllcl9pZBgCIAEoCRIsCgVpdGVtcxgDIAMoCzIdLm1lbC5ldmVudHMudjEuT3JkZXJTdG9ja0l0ZW06BKC7GAEiRwobT3JkZXJTdGF0dXNDaGFuZ2VkVG9TaGlwcGVkEhAKCG9yZGVyX2lkGAEgASgJEhAKCGJ1eWVyX2lkGAIgASgJOgSguxgCIr0BCh1PcmRlclN0YXR1c0NoYW5nZWRUb0NhbmNlbGxlZBIQCghvcmRlcl9pZBgBIAEoCRIQCghidXllcl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkSLAoFaXRlbXMYBCADKAsyHS5tZWwuZXZlbnRzLnYxLk9yZGVyU3RvY2tJdGVtEjQKBWNhdXNlGAUgASgOMiUubWVsLmV2ZW50cy52MS5PcmRlckNhbmNlbGxhdGlvbkNhdXNlOgSguxgBKvEBChZPcmRlckNhbmNlbGxhdGlvbkNhdXNlEigKJE9SREVSX0NBTkNFTExBVElPTl9DQVVTRV9VTlNQRUNJRklFRBAAEiIKHk9SREVSX0NBTkNFTExBVElPTl9DQVVTRV9CVVlFUhABEigKJE9SREVSX0NBTkNFTExBVElPTl9DQVVTRV9TVE9DS19TSE9SVBACEi0KKU9SREVSX0NBTkNFTExBVElPTl9DQVVTRV9QQVlNRU5UX0RFQ0xJTkVEEAMSMAosT1JERVJfQ0FOQ0VMTEFUSU9OX0NBVVNFX1ZPVUNIRVJfVU5BVkFJTEFCTEUQBGIGcHJvdG8z", [file_mel_common_v1_money, file_mel_events_v1_delivery]);
+  fileDesc("CiNtZWwvZXZlbnRzL3YxL29yZGVyaW5nX2V2ZW50cy5wcm90bxINbWVsLmV2ZW50cy52MSIzCg5PcmRlclN0b2NrSXRlbRISCgpwcm9kdWN0X2lkGAEgASgJEg0KBXVuaXRzGAIgASgFIlUKDE9yZGVyU3RhcnRlZBIQCghvcmRlcl9pZBgBIAEoCRIQCghidXllcl9pZBgCIAEoCRIbChNjaGVja291dF9yZXF1ZXN0X2lkGAMgASgJOgSguxgBImkKEENoZWNrb3V0UmVqZWN0ZWQSEAoIb3JkZXJfaWQYASABKAkSEAoIYnV5ZXJfaWQYAiABKAkSGwoTY2hlY2tvdXRfcmVxdWVzdF9pZBgDIAEoCRIOCgZyZWFzb24YBCABKAk6BKC7GAEigAEKJk9yZGVyU3RhdHVzQ2hhbmdlZFRvQXdhaXRpbmdWYWxpZGF0aW9uEhAKCG9yZGVyX2lkGAEgASgJEhAKCGJ1eWVyX2lkGAIgASgJEiwKBWl0ZW1zGAMgAygLMh0ubWVsLmV2ZW50cy52MS5PcmRlclN0b2NrSXRlbToEoLsYASJzCiJPcmRlclN0YXR1c0NoYW5nZWRUb1N0b2NrQ29uZmlybWVkEhAKCG9yZGVyX2lkGAEgASgJEhAKCGJ1eWVyX2lkGAIgASgJEiMKBXRvdGFsGAMgASgLMhQubWVsLmNvbW1vbi52MS5Nb25leToEoLsYAiJJChVPcmRlclBheW1lbnRTdWNjZWVkZWQSEAoIb3JkZXJfaWQYASABKAkSGAoQYXV0aG9yaXphdGlvbl9pZBgCIAEoCToEoLsYAiI8ChJPcmRlclBheW1lbnRGYWlsZWQSEAoIb3JkZXJfaWQYASABKAkSDgoGcmVhc29uGAIgASgJOgSguxgCInIKGE9yZGVyU3RhdHVzQ2hhbmdlZFRvUGFpZBIQCghvcmRlcl9pZBgBIAEoCRIQCghidXllcl9pZBgCIAEoCRIsCgVpdGVtcxgDIAMoCzIdLm1lbC5ldmVudHMudjEuT3JkZXJTdG9ja0l0ZW06BKC7GAEiRwobT3JkZXJTdGF0dXNDaGFuZ2VkVG9TaGlwcGVkEhAKCG9yZGVyX2lkGAEgASgJEhAKCGJ1eWVyX2lkGAIgASgJOgSguxgCIr0BCh1PcmRlclN0YXR1c0NoYW5nZWRUb0NhbmNlbGxlZBIQCghvcmRlcl9pZBgBIAEoCRIQCghidXllcl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkSLAoFaXRlbXMYBCADKAsyHS5tZWwuZXZlbnRzLnYxLk9yZGVyU3RvY2tJdGVtEjQKBWNhdXNlGAUgASgOMiUubWVsLmV2ZW50cy52MS5PcmRlckNhbmNlbGxhdGlvbkNhdXNlOgSguxgBIlAKEE9yZGVyVmlld0NoYW5nZWQSJQoFb3JkZXIYASABKAsyFi5tZWwub3JkZXJpbmcudjEuT3JkZXISDwoHdmVyc2lvbhgCIAEoAzoEoLsYASrxAQoWT3JkZXJDYW5jZWxsYXRpb25DYXVzZRIoCiRPUkRFUl9DQU5DRUxMQVRJT05fQ0FVU0VfVU5TUEVDSUZJRUQQABIiCh5PUkRFUl9DQU5DRUxMQVRJT05fQ0FVU0VfQlVZRVIQARIoCiRPUkRFUl9DQU5DRUxMQVRJT05fQ0FVU0VfU1RPQ0tfU0hPUlQQAhItCilPUkRFUl9DQU5DRUxMQVRJT05fQ0FVU0VfUEFZTUVOVF9ERUNMSU5FRBADEjAKLE9SREVSX0NBTkNFTExBVElPTl9DQVVTRV9WT1VDSEVSX1VOQVZBSUxBQkxFEARiBnByb3RvMw", [file_mel_common_v1_money, file_mel_events_v1_delivery, file_mel_ordering_v1_ordering]);
 
 /**
  * Units of one product an order needs.
@@ -307,6 +309,38 @@ export type OrderStatusChangedToCancelled = Message<"mel.events.v1.OrderStatusCh
  */
 export const OrderStatusChangedToCancelledSchema: GenMessage<OrderStatusChangedToCancelled> = /*@__PURE__*/
   messageDesc(file_mel_events_v1_ordering_events, 9);
+
+/**
+ * The order as it is after a change (its creation or any status change),
+ * whole, with the version that change gave it (event-carried state). Ordering
+ * builds its order read model from these: a copy at a version is replaced
+ * only by a higher version, so duplicated or reordered deliveries end in the
+ * same read model.
+ *
+ * @generated from message mel.events.v1.OrderViewChanged
+ */
+export type OrderViewChanged = Message<"mel.events.v1.OrderViewChanged"> & {
+  /**
+   * As the API shows it (the payment token is never in it).
+   *
+   * @generated from field: mel.ordering.v1.Order order = 1;
+   */
+  order?: Order | undefined;
+
+  /**
+   * 1 when the order is created, one more with every change.
+   *
+   * @generated from field: int64 version = 2;
+   */
+  version: bigint;
+};
+
+/**
+ * Describes the message mel.events.v1.OrderViewChanged.
+ * Use `create(OrderViewChangedSchema)` to create a new message.
+ */
+export const OrderViewChangedSchema: GenMessage<OrderViewChanged> = /*@__PURE__*/
+  messageDesc(file_mel_events_v1_ordering_events, 10);
 
 /**
  * Who or what cancelled an order.

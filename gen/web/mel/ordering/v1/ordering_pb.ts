@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mel/ordering/v1/ordering.proto.
  */
 export const file_mel_ordering_v1_ordering: GenFile = /*@__PURE__*/
-  fileDesc("Ch5tZWwvb3JkZXJpbmcvdjEvb3JkZXJpbmcucHJvdG8SD21lbC5vcmRlcmluZy52MSKDAQoJT3JkZXJMaW5lEhIKCnByb2R1Y3RfaWQYASABKAkSFAoMcHJvZHVjdF9uYW1lGAIgASgJEhMKC3BpY3R1cmVfdXJsGAMgASgJEigKCnVuaXRfcHJpY2UYBCABKAsyFC5tZWwuY29tbW9uLnYxLk1vbmV5Eg0KBXVuaXRzGAUgASgFIoIBChFPcmRlclN0YXR1c0NoYW5nZRIsCgZzdGF0dXMYASABKA4yHC5tZWwub3JkZXJpbmcudjEuT3JkZXJTdGF0dXMSLwoLY2hhbmdlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgDIAEoCSKjBAoFT3JkZXISCgoCaWQYASABKAkSEAoIYnV5ZXJfaWQYAiABKAkSLAoGc3RhdHVzGAMgASgOMhwubWVsLm9yZGVyaW5nLnYxLk9yZGVyU3RhdHVzEicKB2FkZHJlc3MYBCABKAsyFi5tZWwuY29tbW9uLnYxLkFkZHJlc3MSNAoOcGF5bWVudF9tZXRob2QYBSABKAsyHC5tZWwuY29tbW9uLnYxLlBheW1lbnRNZXRob2QSKQoFbGluZXMYBiADKAsyGi5tZWwub3JkZXJpbmcudjEuT3JkZXJMaW5lEiMKBXRvdGFsGAcgASgLMhQubWVsLmNvbW1vbi52MS5Nb25leRI6Cg5zdGF0dXNfaGlzdG9yeRgIIAMoCzIiLm1lbC5vcmRlcmluZy52MS5PcmRlclN0YXR1c0NoYW5nZRIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhsKE2NoZWNrb3V0X3JlcXVlc3RfaWQYCyABKAkSJgoIc3VidG90YWwYDCABKAsyFC5tZWwuY29tbW9uLnYxLk1vbmV5EiYKCGRpc2NvdW50GA0gASgLMhQubWVsLmNvbW1vbi52MS5Nb25leRIUCgx2b3VjaGVyX2NvZGUYDiABKAkiOgoRTGlzdE9yZGVyc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiVQoSTGlzdE9yZGVyc1Jlc3BvbnNlEiYKBm9yZGVycxgBIAMoCzIWLm1lbC5vcmRlcmluZy52MS5PcmRlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiagoTU2VhcmNoT3JkZXJzUmVxdWVzdBIsCgZzdGF0dXMYASABKA4yHC5tZWwub3JkZXJpbmcudjEuT3JkZXJTdGF0dXMSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiVwoUU2VhcmNoT3JkZXJzUmVzcG9uc2USJgoGb3JkZXJzGAEgAygLMhYubWVsLm9yZGVyaW5nLnYxLk9yZGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIdCg9HZXRPcmRlclJlcXVlc3QSCgoCaWQYASABKAkiOQoQR2V0T3JkZXJSZXNwb25zZRIlCgVvcmRlchgBIAEoCzIWLm1lbC5vcmRlcmluZy52MS5PcmRlciIwChJDYW5jZWxPcmRlclJlcXVlc3QSCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJIjwKE0NhbmNlbE9yZGVyUmVzcG9uc2USJQoFb3JkZXIYASABKAsyFi5tZWwub3JkZXJpbmcudjEuT3JkZXIiHgoQU2hpcE9yZGVyUmVxdWVzdBIKCgJpZBgBIAEoCSI6ChFTaGlwT3JkZXJSZXNwb25zZRIlCgVvcmRlchgBIAEoCzIWLm1lbC5vcmRlcmluZy52MS5PcmRlciIfChFXYXRjaE9yZGVyUmVxdWVzdBIKCgJpZBgBIAEoCSI7ChJXYXRjaE9yZGVyUmVzcG9uc2USJQoFb3JkZXIYASABKAsyFi5tZWwub3JkZXJpbmcudjEuT3JkZXIiyAIKB1ZvdWNoZXISDAoEY29kZRgBIAEoCRITCgtwZXJjZW50X29mZhgCIAEoBRIoCgphbW91bnRfb2ZmGAMgASgLMhQubWVsLmNvbW1vbi52MS5Nb25leRIdChVyZW1haW5pbmdfcmVkZW1wdGlvbnMYBCABKAUSLgoKdmFsaWRfZnJvbRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdmFsaWRfdW50aWwYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBmFjdGl2ZRgHIAEoCBIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkEKFENyZWF0ZVZvdWNoZXJSZXF1ZXN0EikKB3ZvdWNoZXIYASABKAsyGC5tZWwub3JkZXJpbmcudjEuVm91Y2hlciJCChVDcmVhdGVWb3VjaGVyUmVzcG9uc2USKQoHdm91Y2hlchgBIAEoCzIYLm1lbC5vcmRlcmluZy52MS5Wb3VjaGVyInIKFFVwZGF0ZVZvdWNoZXJSZXF1ZXN0EikKB3ZvdWNoZXIYASABKAsyGC5tZWwub3JkZXJpbmcudjEuVm91Y2hlchIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siQgoVVXBkYXRlVm91Y2hlclJlc3BvbnNlEikKB3ZvdWNoZXIYASABKAsyGC5tZWwub3JkZXJpbmcudjEuVm91Y2hlciIoChhEZWFjdGl2YXRlVm91Y2hlclJlcXVlc3QSDAoEY29kZRgBIAEoCSJGChlEZWFjdGl2YXRlVm91Y2hlclJlc3BvbnNlEikKB3ZvdWNoZXIYASABKAsyGC5tZWwub3JkZXJpbmcudjEuVm91Y2hlciI8ChNMaXN0Vm91Y2hlcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlsKFExpc3RWb3VjaGVyc1Jlc3BvbnNlEioKCHZvdWNoZXJzGAEgAygLMhgubWVsLm9yZGVyaW5nLnYxLlZvdWNoZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiMKE0NoZWNrVm91Y2hlclJlcXVlc3QSDAoEY29kZRgBIAEoCSK0AQoUQ2hlY2tWb3VjaGVyUmVzcG9uc2USDgoGdXNhYmxlGAEgASgIEg4KBnJlYXNvbhgCIAEoCRIMCgRjb2RlGAMgASgJEhMKC3BlcmNlbnRfb2ZmGAQgASgFEigKCmFtb3VudF9vZmYYBSABKAsyFC5tZWwuY29tbW9uLnYxLk1vbmV5Ei8KC3ZhbGlkX3VudGlsGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCrcAQoLT3JkZXJTdGF0dXMSHAoYT1JERVJfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGgoWT1JERVJfU1RBVFVTX1NVQk1JVFRFRBABEiQKIE9SREVSX1NUQVRVU19BV0FJVElOR19WQUxJREFUSU9OEAISIAocT1JERVJfU1RBVFVTX1NUT0NLX0NPTkZJUk1FRBADEhUKEU9SREVSX1NUQVRVU19QQUlEEAQSGAoUT1JERVJfU1RBVFVTX1NISVBQRUQQBRIaChZPUkRFUl9TVEFUVVNfQ0FOQ0VMTEVEEAYysQsKD09yZGVyaW5nU2VydmljZRJwCgpMaXN0T3JkZXJzEiIubWVsLm9yZGVyaW5nLnYxLkxpc3RPcmRlcnNSZXF1ZXN0GiMubWVsLm9yZGVyaW5nLnYxLkxpc3RPcmRlcnNSZXNwb25zZSIZkAIBgtPkkwIQEg4vYXBpL3YxL29yZGVycxJ9CgxTZWFyY2hPcmRlcnMSJC5tZWwub3JkZXJpbmcudjEuU2VhcmNoT3JkZXJzUmVxdWVzdBolLm1lbC5vcmRlcmluZy52MS5TZWFyY2hPcmRlcnNSZXNwb25zZSIgkAIBgtPkkwIXEhUvYXBpL3YxL29yZGVyczpzZWFyY2gSbwoIR2V0T3JkZXISIC5tZWwub3JkZXJpbmcudjEuR2V0T3JkZXJSZXF1ZXN0GiEubWVsLm9yZGVyaW5nLnYxLkdldE9yZGVyUmVzcG9uc2UiHpACAYLT5JMCFRITL2FwaS92MS9vcmRlcnMve2lkfRKCAQoLQ2FuY2VsT3JkZXISIy5tZWwub3JkZXJpbmcudjEuQ2FuY2VsT3JkZXJSZXF1ZXN0GiQubWVsLm9yZGVyaW5nLnYxLkNhbmNlbE9yZGVyUmVzcG9uc2UiKJACAoLT5JMCHzoBKiIaL2FwaS92MS9vcmRlcnMve2lkfTpjYW5jZWwSegoJU2hpcE9yZGVyEiEubWVsLm9yZGVyaW5nLnYxLlNoaXBPcmRlclJlcXVlc3QaIi5tZWwub3JkZXJpbmcudjEuU2hpcE9yZGVyUmVzcG9uc2UiJpACAoLT5JMCHToBKiIYL2FwaS92MS9vcmRlcnMve2lkfTpzaGlwEn0KCldhdGNoT3JkZXISIi5tZWwub3JkZXJpbmcudjEuV2F0Y2hPcmRlclJlcXVlc3QaIy5tZWwub3JkZXJpbmcudjEuV2F0Y2hPcmRlclJlc3BvbnNlIiSQAgGC0+STAhsSGS9hcGkvdjEvb3JkZXJzL3tpZH06d2F0Y2gwARKEAQoNQ3JlYXRlVm91Y2hlchIlLm1lbC5vcmRlcmluZy52MS5DcmVhdGVWb3VjaGVyUmVxdWVzdBomLm1lbC5vcmRlcmluZy52MS5DcmVhdGVWb3VjaGVyUmVzcG9uc2UiJJACAILT5JMCGzoHdm91Y2hlciIQL2FwaS92MS92b3VjaGVycxKTAQoNVXBkYXRlVm91Y2hlchIlLm1lbC5vcmRlcmluZy52MS5VcGRhdGVWb3VjaGVyUmVxdWVzdBomLm1lbC5vcmRlcmluZy52MS5VcGRhdGVWb3VjaGVyUmVzcG9uc2UiM5ACAoLT5JMCKjoHdm91Y2hlcjIfL2FwaS92MS92b3VjaGVycy97dm91Y2hlci5jb2RlfRKcAQoRRGVhY3RpdmF0ZVZvdWNoZXISKS5tZWwub3JkZXJpbmcudjEuRGVhY3RpdmF0ZVZvdWNoZXJSZXF1ZXN0GioubWVsLm9yZGVyaW5nLnYxLkRlYWN0aXZhdGVWb3VjaGVyUmVzcG9uc2UiMJACAoLT5JMCJzoBKiIiL2FwaS92MS92b3VjaGVycy97Y29kZX06ZGVhY3RpdmF0ZRJ4CgxMaXN0Vm91Y2hlcnMSJC5tZWwub3JkZXJpbmcudjEuTGlzdFZvdWNoZXJzUmVxdWVzdBolLm1lbC5vcmRlcmluZy52MS5MaXN0Vm91Y2hlcnNSZXNwb25zZSIbkAIBgtPkkwISEhAvYXBpL3YxL3ZvdWNoZXJzEoUBCgxDaGVja1ZvdWNoZXISJC5tZWwub3JkZXJpbmcudjEuQ2hlY2tWb3VjaGVyUmVxdWVzdBolLm1lbC5vcmRlcmluZy52MS5DaGVja1ZvdWNoZXJSZXNwb25zZSIokAIBgtPkkwIfEh0vYXBpL3YxL3ZvdWNoZXJzL3tjb2RlfTpjaGVja2IGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_mel_common_v1_address, file_mel_common_v1_money, file_mel_common_v1_payment]);
+  fileDesc("Ch5tZWwvb3JkZXJpbmcvdjEvb3JkZXJpbmcucHJvdG8SD21lbC5vcmRlcmluZy52MSKDAQoJT3JkZXJMaW5lEhIKCnByb2R1Y3RfaWQYASABKAkSFAoMcHJvZHVjdF9uYW1lGAIgASgJEhMKC3BpY3R1cmVfdXJsGAMgASgJEigKCnVuaXRfcHJpY2UYBCABKAsyFC5tZWwuY29tbW9uLnYxLk1vbmV5Eg0KBXVuaXRzGAUgASgFIoIBChFPcmRlclN0YXR1c0NoYW5nZRIsCgZzdGF0dXMYASABKA4yHC5tZWwub3JkZXJpbmcudjEuT3JkZXJTdGF0dXMSLwoLY2hhbmdlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgDIAEoCSK4BAoFT3JkZXISCgoCaWQYASABKAkSEAoIYnV5ZXJfaWQYAiABKAkSLAoGc3RhdHVzGAMgASgOMhwubWVsLm9yZGVyaW5nLnYxLk9yZGVyU3RhdHVzEicKB2FkZHJlc3MYBCABKAsyFi5tZWwuY29tbW9uLnYxLkFkZHJlc3MSNAoOcGF5bWVudF9tZXRob2QYBSABKAsyHC5tZWwuY29tbW9uLnYxLlBheW1lbnRNZXRob2QSKQoFbGluZXMYBiADKAsyGi5tZWwub3JkZXJpbmcudjEuT3JkZXJMaW5lEiMKBXRvdGFsGAcgASgLMhQubWVsLmNvbW1vbi52MS5Nb25leRI6Cg5zdGF0dXNfaGlzdG9yeRgIIAMoCzIiLm1lbC5vcmRlcmluZy52MS5PcmRlclN0YXR1c0NoYW5nZRIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhsKE2NoZWNrb3V0X3JlcXVlc3RfaWQYCyABKAkSJgoIc3VidG90YWwYDCABKAsyFC5tZWwuY29tbW9uLnYxLk1vbmV5EiYKCGRpc2NvdW50GA0gASgLMhQubWVsLmNvbW1vbi52MS5Nb25leRIUCgx2b3VjaGVyX2NvZGUYDiABKAkSEwoLYnV5ZXJfZW1haWwYDyABKAkiOgoRTGlzdE9yZGVyc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiVQoSTGlzdE9yZGVyc1Jlc3BvbnNlEiYKBm9yZGVycxgBIAMoCzIWLm1lbC5vcmRlcmluZy52MS5PcmRlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki4gEKE1NlYXJjaE9yZGVyc1JlcXVlc3QSLAoGc3RhdHVzGAEgASgOMhwubWVsLm9yZGVyaW5nLnYxLk9yZGVyU3RhdHVzEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEhMKC2J1eWVyX2VtYWlsGAQgASgJEi8KC3BsYWNlZF9mcm9tGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxwbGFjZWRfdW50aWwYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlcKFFNlYXJjaE9yZGVyc1Jlc3BvbnNlEiYKBm9yZGVycxgBIAMoCzIWLm1lbC5vcmRlcmluZy52MS5PcmRlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiPAoVR2V0U2FsZXNQZXJEYXlSZXF1ZXN0EhAKCGZyb21fZGF5GAEgASgJEhEKCXVudGlsX2RheRgCIAEoCSJSCg1DdXJyZW5jeVNhbGVzEhUKDWN1cnJlbmN5X2NvZGUYASABKAkSEwoLb3JkZXJfY291bnQYAiABKAMSFQoNcmV2ZW51ZV9taW5vchgDIAEoAyJjCgpEYWlseVNhbGVzEgsKA2RheRgBIAEoCRITCgtvcmRlcl9jb3VudBgCIAEoAxIzCgtieV9jdXJyZW5jeRgDIAMoCzIeLm1lbC5vcmRlcmluZy52MS5DdXJyZW5jeVNhbGVzIkMKFkdldFNhbGVzUGVyRGF5UmVzcG9uc2USKQoEZGF5cxgBIAMoCzIbLm1lbC5vcmRlcmluZy52MS5EYWlseVNhbGVzIh0KD0dldE9yZGVyUmVxdWVzdBIKCgJpZBgBIAEoCSI5ChBHZXRPcmRlclJlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYubWVsLm9yZGVyaW5nLnYxLk9yZGVyIjAKEkNhbmNlbE9yZGVyUmVxdWVzdBIKCgJpZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiPAoTQ2FuY2VsT3JkZXJSZXNwb25zZRIlCgVvcmRlchgBIAEoCzIWLm1lbC5vcmRlcmluZy52MS5PcmRlciIeChBTaGlwT3JkZXJSZXF1ZXN0EgoKAmlkGAEgASgJIjoKEVNoaXBPcmRlclJlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYubWVsLm9yZGVyaW5nLnYxLk9yZGVyIh8KEVdhdGNoT3JkZXJSZXF1ZXN0EgoKAmlkGAEgASgJIjsKEldhdGNoT3JkZXJSZXNwb25zZRIlCgVvcmRlchgBIAEoCzIWLm1lbC5vcmRlcmluZy52MS5PcmRlciLIAgoHVm91Y2hlchIMCgRjb2RlGAEgASgJEhMKC3BlcmNlbnRfb2ZmGAIgASgFEigKCmFtb3VudF9vZmYYAyABKAsyFC5tZWwuY29tbW9uLnYxLk1vbmV5Eh0KFXJlbWFpbmluZ19yZWRlbXB0aW9ucxgEIAEoBRIuCgp2YWxpZF9mcm9tGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt2YWxpZF91bnRpbBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGYWN0aXZlGAcgASgIEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiQQoUQ3JlYXRlVm91Y2hlclJlcXVlc3QSKQoHdm91Y2hlchgBIAEoCzIYLm1lbC5vcmRlcmluZy52MS5Wb3VjaGVyIkIKFUNyZWF0ZVZvdWNoZXJSZXNwb25zZRIpCgd2b3VjaGVyGAEgASgLMhgubWVsLm9yZGVyaW5nLnYxLlZvdWNoZXIicgoUVXBkYXRlVm91Y2hlclJlcXVlc3QSKQoHdm91Y2hlchgBIAEoCzIYLm1lbC5vcmRlcmluZy52MS5Wb3VjaGVyEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJCChVVcGRhdGVWb3VjaGVyUmVzcG9uc2USKQoHdm91Y2hlchgBIAEoCzIYLm1lbC5vcmRlcmluZy52MS5Wb3VjaGVyIigKGERlYWN0aXZhdGVWb3VjaGVyUmVxdWVzdBIMCgRjb2RlGAEgASgJIkYKGURlYWN0aXZhdGVWb3VjaGVyUmVzcG9uc2USKQoHdm91Y2hlchgBIAEoCzIYLm1lbC5vcmRlcmluZy52MS5Wb3VjaGVyIjwKE0xpc3RWb3VjaGVyc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiWwoUTGlzdFZvdWNoZXJzUmVzcG9uc2USKgoIdm91Y2hlcnMYASADKAsyGC5tZWwub3JkZXJpbmcudjEuVm91Y2hlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIwoTQ2hlY2tWb3VjaGVyUmVxdWVzdBIMCgRjb2RlGAEgASgJIrQBChRDaGVja1ZvdWNoZXJSZXNwb25zZRIOCgZ1c2FibGUYASABKAgSDgoGcmVhc29uGAIgASgJEgwKBGNvZGUYAyABKAkSEwoLcGVyY2VudF9vZmYYBCABKAUSKAoKYW1vdW50X29mZhgFIAEoCzIULm1lbC5jb21tb24udjEuTW9uZXkSLwoLdmFsaWRfdW50aWwYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKtwBCgtPcmRlclN0YXR1cxIcChhPUkRFUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZPUkRFUl9TVEFUVVNfU1VCTUlUVEVEEAESJAogT1JERVJfU1RBVFVTX0FXQUlUSU5HX1ZBTElEQVRJT04QAhIgChxPUkRFUl9TVEFUVVNfU1RPQ0tfQ09ORklSTUVEEAMSFQoRT1JERVJfU1RBVFVTX1BBSUQQBBIYChRPUkRFUl9TVEFUVVNfU0hJUFBFRBAFEhoKFk9SREVSX1NUQVRVU19DQU5DRUxMRUQQBjK+DAoPT3JkZXJpbmdTZXJ2aWNlEnAKCkxpc3RPcmRlcnMSIi5tZWwub3JkZXJpbmcudjEuTGlzdE9yZGVyc1JlcXVlc3QaIy5tZWwub3JkZXJpbmcudjEuTGlzdE9yZGVyc1Jlc3BvbnNlIhmQAgGC0+STAhASDi9hcGkvdjEvb3JkZXJzEn0KDFNlYXJjaE9yZGVycxIkLm1lbC5vcmRlcmluZy52MS5TZWFyY2hPcmRlcnNSZXF1ZXN0GiUubWVsLm9yZGVyaW5nLnYxLlNlYXJjaE9yZGVyc1Jlc3BvbnNlIiCQAgGC0+STAhcSFS9hcGkvdjEvb3JkZXJzOnNlYXJjaBKKAQoOR2V0U2FsZXNQZXJEYXkSJi5tZWwub3JkZXJpbmcudjEuR2V0U2FsZXNQZXJEYXlSZXF1ZXN0GicubWVsLm9yZGVyaW5nLnYxLkdldFNhbGVzUGVyRGF5UmVzcG9uc2UiJ5ACAYLT5JMCHhIcL2FwaS92MS9vcmRlcnMvc2FsZXMvcGVyLWRheRJvCghHZXRPcmRlchIgLm1lbC5vcmRlcmluZy52MS5HZXRPcmRlclJlcXVlc3QaIS5tZWwub3JkZXJpbmcudjEuR2V0T3JkZXJSZXNwb25zZSIekAIBgtPkkwIVEhMvYXBpL3YxL29yZGVycy97aWR9EoIBCgtDYW5jZWxPcmRlchIjLm1lbC5vcmRlcmluZy52MS5DYW5jZWxPcmRlclJlcXVlc3QaJC5tZWwub3JkZXJpbmcudjEuQ2FuY2VsT3JkZXJSZXNwb25zZSIokAICgtPkkwIfOgEqIhovYXBpL3YxL29yZGVycy97aWR9OmNhbmNlbBJ6CglTaGlwT3JkZXISIS5tZWwub3JkZXJpbmcudjEuU2hpcE9yZGVyUmVxdWVzdBoiLm1lbC5vcmRlcmluZy52MS5TaGlwT3JkZXJSZXNwb25zZSImkAICgtPkkwIdOgEqIhgvYXBpL3YxL29yZGVycy97aWR9OnNoaXASfQoKV2F0Y2hPcmRlchIiLm1lbC5vcmRlcmluZy52MS5XYXRjaE9yZGVyUmVxdWVzdBojLm1lbC5vcmRlcmluZy52MS5XYXRjaE9yZGVyUmVzcG9uc2UiJJACAYLT5JMCGxIZL2FwaS92MS9vcmRlcnMve2lkfTp3YXRjaDABEoQBCg1DcmVhdGVWb3VjaGVyEiUubWVsLm9yZGVyaW5nLnYxLkNyZWF0ZVZvdWNoZXJSZXF1ZXN0GiYubWVsLm9yZGVyaW5nLnYxLkNyZWF0ZVZvdWNoZXJSZXNwb25zZSIkkAIAgtPkkwIbOgd2b3VjaGVyIhAvYXBpL3YxL3ZvdWNoZXJzEpMBCg1VcGRhdGVWb3VjaGVyEiUubWVsLm9yZGVyaW5nLnYxLlVwZGF0ZVZvdWNoZXJSZXF1ZXN0GiYubWVsLm9yZGVyaW5nLnYxLlVwZGF0ZVZvdWNoZXJSZXNwb25zZSIzkAICgtPkkwIqOgd2b3VjaGVyMh8vYXBpL3YxL3ZvdWNoZXJzL3t2b3VjaGVyLmNvZGV9EpwBChFEZWFjdGl2YXRlVm91Y2hlchIpLm1lbC5vcmRlcmluZy52MS5EZWFjdGl2YXRlVm91Y2hlclJlcXVlc3QaKi5tZWwub3JkZXJpbmcudjEuRGVhY3RpdmF0ZVZvdWNoZXJSZXNwb25zZSIwkAICgtPkkwInOgEqIiIvYXBpL3YxL3ZvdWNoZXJzL3tjb2RlfTpkZWFjdGl2YXRlEngKDExpc3RWb3VjaGVycxIkLm1lbC5vcmRlcmluZy52MS5MaXN0Vm91Y2hlcnNSZXF1ZXN0GiUubWVsLm9yZGVyaW5nLnYxLkxpc3RWb3VjaGVyc1Jlc3BvbnNlIhuQAgGC0+STAhISEC9hcGkvdjEvdm91Y2hlcnMShQEKDENoZWNrVm91Y2hlchIkLm1lbC5vcmRlcmluZy52MS5DaGVja1ZvdWNoZXJSZXF1ZXN0GiUubWVsLm9yZGVyaW5nLnYxLkNoZWNrVm91Y2hlclJlc3BvbnNlIiiQAgGC0+STAh8SHS9hcGkvdjEvdm91Y2hlcnMve2NvZGV9OmNoZWNrYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_mel_common_v1_address, file_mel_common_v1_money, file_mel_common_v1_payment]);
 
 /**
  * @generated from message mel.ordering.v1.OrderLine
@@ -166,6 +166,13 @@ export type Order = Message<"mel.ordering.v1.Order"> & {
    * @generated from field: string voucher_code = 14;
    */
   voucherCode: string;
+
+  /**
+   * The email the buyer checked out with; empty for orders placed before it was kept.
+   *
+   * @generated from field: string buyer_email = 15;
+   */
+  buyerEmail: string;
 };
 
 /**
@@ -240,11 +247,32 @@ export type SearchOrdersRequest = Message<"mel.ordering.v1.SearchOrdersRequest">
   pageSize: number;
 
   /**
-   * next_page_token of the previous response with the same status; empty for the first page.
+   * next_page_token of the previous response with the same filters; empty for the first page.
    *
    * @generated from field: string page_token = 3;
    */
   pageToken: string;
+
+  /**
+   * Only orders placed with this buyer email, matched whatever the case; empty means any.
+   *
+   * @generated from field: string buyer_email = 4;
+   */
+  buyerEmail: string;
+
+  /**
+   * Only orders placed at or after this time; unset means no lower bound.
+   *
+   * @generated from field: google.protobuf.Timestamp placed_from = 5;
+   */
+  placedFrom?: Timestamp | undefined;
+
+  /**
+   * Only orders placed before this time; unset means no upper bound.
+   *
+   * @generated from field: google.protobuf.Timestamp placed_until = 6;
+   */
+  placedUntil?: Timestamp | undefined;
 };
 
 /**
@@ -277,6 +305,117 @@ export const SearchOrdersResponseSchema: GenMessage<SearchOrdersResponse> = /*@_
   messageDesc(file_mel_ordering_v1_ordering, 6);
 
 /**
+ * @generated from message mel.ordering.v1.GetSalesPerDayRequest
+ */
+export type GetSalesPerDayRequest = Message<"mel.ordering.v1.GetSalesPerDayRequest"> & {
+  /**
+   * The first day, YYYY-MM-DD (UTC), included.
+   *
+   * @generated from field: string from_day = 1;
+   */
+  fromDay: string;
+
+  /**
+   * The last day, YYYY-MM-DD (UTC), included; at most 366 days after from_day.
+   *
+   * @generated from field: string until_day = 2;
+   */
+  untilDay: string;
+};
+
+/**
+ * Describes the message mel.ordering.v1.GetSalesPerDayRequest.
+ * Use `create(GetSalesPerDayRequestSchema)` to create a new message.
+ */
+export const GetSalesPerDayRequestSchema: GenMessage<GetSalesPerDayRequest> = /*@__PURE__*/
+  messageDesc(file_mel_ordering_v1_ordering, 7);
+
+/**
+ * The sales of one currency on one day.
+ *
+ * @generated from message mel.ordering.v1.CurrencySales
+ */
+export type CurrencySales = Message<"mel.ordering.v1.CurrencySales"> & {
+  /**
+   * @generated from field: string currency_code = 1;
+   */
+  currencyCode: string;
+
+  /**
+   * Orders sold in this currency.
+   *
+   * @generated from field: int64 order_count = 2;
+   */
+  orderCount: bigint;
+
+  /**
+   * Their totals (what the buyers paid), in minor units of currency_code.
+   *
+   * @generated from field: int64 revenue_minor = 3;
+   */
+  revenueMinor: bigint;
+};
+
+/**
+ * Describes the message mel.ordering.v1.CurrencySales.
+ * Use `create(CurrencySalesSchema)` to create a new message.
+ */
+export const CurrencySalesSchema: GenMessage<CurrencySales> = /*@__PURE__*/
+  messageDesc(file_mel_ordering_v1_ordering, 8);
+
+/**
+ * @generated from message mel.ordering.v1.DailySales
+ */
+export type DailySales = Message<"mel.ordering.v1.DailySales"> & {
+  /**
+   * YYYY-MM-DD (UTC).
+   *
+   * @generated from field: string day = 1;
+   */
+  day: string;
+
+  /**
+   * Orders sold that day, every currency together.
+   *
+   * @generated from field: int64 order_count = 2;
+   */
+  orderCount: bigint;
+
+  /**
+   * One entry per currency sold that day, by currency code; empty without sales.
+   *
+   * @generated from field: repeated mel.ordering.v1.CurrencySales by_currency = 3;
+   */
+  byCurrency: CurrencySales[];
+};
+
+/**
+ * Describes the message mel.ordering.v1.DailySales.
+ * Use `create(DailySalesSchema)` to create a new message.
+ */
+export const DailySalesSchema: GenMessage<DailySales> = /*@__PURE__*/
+  messageDesc(file_mel_ordering_v1_ordering, 9);
+
+/**
+ * @generated from message mel.ordering.v1.GetSalesPerDayResponse
+ */
+export type GetSalesPerDayResponse = Message<"mel.ordering.v1.GetSalesPerDayResponse"> & {
+  /**
+   * Every day from from_day to until_day, oldest first.
+   *
+   * @generated from field: repeated mel.ordering.v1.DailySales days = 1;
+   */
+  days: DailySales[];
+};
+
+/**
+ * Describes the message mel.ordering.v1.GetSalesPerDayResponse.
+ * Use `create(GetSalesPerDayResponseSchema)` to create a new message.
+ */
+export const GetSalesPerDayResponseSchema: GenMessage<GetSalesPerDayResponse> = /*@__PURE__*/
+  messageDesc(file_mel_ordering_v1_ordering, 10);
+
+/**
  * @generated from message mel.ordering.v1.GetOrderRequest
  */
 export type GetOrderRequest = Message<"mel.ordering.v1.GetOrderRequest"> & {
@@ -291,7 +430,7 @@ export type GetOrderRequest = Message<"mel.ordering.v1.GetOrderRequest"> & {
  * Use `create(GetOrderRequestSchema)` to create a new message.
  */
 export const GetOrderRequestSchema: GenMessage<GetOrderRequest> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 7);
+  messageDesc(file_mel_ordering_v1_ordering, 11);
 
 /**
  * @generated from message mel.ordering.v1.GetOrderResponse
@@ -308,7 +447,7 @@ export type GetOrderResponse = Message<"mel.ordering.v1.GetOrderResponse"> & {
  * Use `create(GetOrderResponseSchema)` to create a new message.
  */
 export const GetOrderResponseSchema: GenMessage<GetOrderResponse> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 8);
+  messageDesc(file_mel_ordering_v1_ordering, 12);
 
 /**
  * @generated from message mel.ordering.v1.CancelOrderRequest
@@ -330,7 +469,7 @@ export type CancelOrderRequest = Message<"mel.ordering.v1.CancelOrderRequest"> &
  * Use `create(CancelOrderRequestSchema)` to create a new message.
  */
 export const CancelOrderRequestSchema: GenMessage<CancelOrderRequest> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 9);
+  messageDesc(file_mel_ordering_v1_ordering, 13);
 
 /**
  * @generated from message mel.ordering.v1.CancelOrderResponse
@@ -347,7 +486,7 @@ export type CancelOrderResponse = Message<"mel.ordering.v1.CancelOrderResponse">
  * Use `create(CancelOrderResponseSchema)` to create a new message.
  */
 export const CancelOrderResponseSchema: GenMessage<CancelOrderResponse> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 10);
+  messageDesc(file_mel_ordering_v1_ordering, 14);
 
 /**
  * @generated from message mel.ordering.v1.ShipOrderRequest
@@ -364,7 +503,7 @@ export type ShipOrderRequest = Message<"mel.ordering.v1.ShipOrderRequest"> & {
  * Use `create(ShipOrderRequestSchema)` to create a new message.
  */
 export const ShipOrderRequestSchema: GenMessage<ShipOrderRequest> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 11);
+  messageDesc(file_mel_ordering_v1_ordering, 15);
 
 /**
  * @generated from message mel.ordering.v1.ShipOrderResponse
@@ -381,7 +520,7 @@ export type ShipOrderResponse = Message<"mel.ordering.v1.ShipOrderResponse"> & {
  * Use `create(ShipOrderResponseSchema)` to create a new message.
  */
 export const ShipOrderResponseSchema: GenMessage<ShipOrderResponse> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 12);
+  messageDesc(file_mel_ordering_v1_ordering, 16);
 
 /**
  * @generated from message mel.ordering.v1.WatchOrderRequest
@@ -398,7 +537,7 @@ export type WatchOrderRequest = Message<"mel.ordering.v1.WatchOrderRequest"> & {
  * Use `create(WatchOrderRequestSchema)` to create a new message.
  */
 export const WatchOrderRequestSchema: GenMessage<WatchOrderRequest> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 13);
+  messageDesc(file_mel_ordering_v1_ordering, 17);
 
 /**
  * @generated from message mel.ordering.v1.WatchOrderResponse
@@ -415,7 +554,7 @@ export type WatchOrderResponse = Message<"mel.ordering.v1.WatchOrderResponse"> &
  * Use `create(WatchOrderResponseSchema)` to create a new message.
  */
 export const WatchOrderResponseSchema: GenMessage<WatchOrderResponse> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 14);
+  messageDesc(file_mel_ordering_v1_ordering, 18);
 
 /**
  * A discount code. Exactly one of percent_off and amount_off is set.
@@ -484,7 +623,7 @@ export type Voucher = Message<"mel.ordering.v1.Voucher"> & {
  * Use `create(VoucherSchema)` to create a new message.
  */
 export const VoucherSchema: GenMessage<Voucher> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 15);
+  messageDesc(file_mel_ordering_v1_ordering, 19);
 
 /**
  * @generated from message mel.ordering.v1.CreateVoucherRequest
@@ -501,7 +640,7 @@ export type CreateVoucherRequest = Message<"mel.ordering.v1.CreateVoucherRequest
  * Use `create(CreateVoucherRequestSchema)` to create a new message.
  */
 export const CreateVoucherRequestSchema: GenMessage<CreateVoucherRequest> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 16);
+  messageDesc(file_mel_ordering_v1_ordering, 20);
 
 /**
  * @generated from message mel.ordering.v1.CreateVoucherResponse
@@ -518,7 +657,7 @@ export type CreateVoucherResponse = Message<"mel.ordering.v1.CreateVoucherRespon
  * Use `create(CreateVoucherResponseSchema)` to create a new message.
  */
 export const CreateVoucherResponseSchema: GenMessage<CreateVoucherResponse> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 17);
+  messageDesc(file_mel_ordering_v1_ordering, 21);
 
 /**
  * @generated from message mel.ordering.v1.UpdateVoucherRequest
@@ -544,7 +683,7 @@ export type UpdateVoucherRequest = Message<"mel.ordering.v1.UpdateVoucherRequest
  * Use `create(UpdateVoucherRequestSchema)` to create a new message.
  */
 export const UpdateVoucherRequestSchema: GenMessage<UpdateVoucherRequest> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 18);
+  messageDesc(file_mel_ordering_v1_ordering, 22);
 
 /**
  * @generated from message mel.ordering.v1.UpdateVoucherResponse
@@ -561,7 +700,7 @@ export type UpdateVoucherResponse = Message<"mel.ordering.v1.UpdateVoucherRespon
  * Use `create(UpdateVoucherResponseSchema)` to create a new message.
  */
 export const UpdateVoucherResponseSchema: GenMessage<UpdateVoucherResponse> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 19);
+  messageDesc(file_mel_ordering_v1_ordering, 23);
 
 /**
  * @generated from message mel.ordering.v1.DeactivateVoucherRequest
@@ -578,7 +717,7 @@ export type DeactivateVoucherRequest = Message<"mel.ordering.v1.DeactivateVouche
  * Use `create(DeactivateVoucherRequestSchema)` to create a new message.
  */
 export const DeactivateVoucherRequestSchema: GenMessage<DeactivateVoucherRequest> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 20);
+  messageDesc(file_mel_ordering_v1_ordering, 24);
 
 /**
  * @generated from message mel.ordering.v1.DeactivateVoucherResponse
@@ -595,7 +734,7 @@ export type DeactivateVoucherResponse = Message<"mel.ordering.v1.DeactivateVouch
  * Use `create(DeactivateVoucherResponseSchema)` to create a new message.
  */
 export const DeactivateVoucherResponseSchema: GenMessage<DeactivateVoucherResponse> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 21);
+  messageDesc(file_mel_ordering_v1_ordering, 25);
 
 /**
  * @generated from message mel.ordering.v1.ListVouchersRequest
@@ -619,7 +758,7 @@ export type ListVouchersRequest = Message<"mel.ordering.v1.ListVouchersRequest">
  * Use `create(ListVouchersRequestSchema)` to create a new message.
  */
 export const ListVouchersRequestSchema: GenMessage<ListVouchersRequest> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 22);
+  messageDesc(file_mel_ordering_v1_ordering, 26);
 
 /**
  * @generated from message mel.ordering.v1.ListVouchersResponse
@@ -641,7 +780,7 @@ export type ListVouchersResponse = Message<"mel.ordering.v1.ListVouchersResponse
  * Use `create(ListVouchersResponseSchema)` to create a new message.
  */
 export const ListVouchersResponseSchema: GenMessage<ListVouchersResponse> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 23);
+  messageDesc(file_mel_ordering_v1_ordering, 27);
 
 /**
  * @generated from message mel.ordering.v1.CheckVoucherRequest
@@ -658,7 +797,7 @@ export type CheckVoucherRequest = Message<"mel.ordering.v1.CheckVoucherRequest">
  * Use `create(CheckVoucherRequestSchema)` to create a new message.
  */
 export const CheckVoucherRequestSchema: GenMessage<CheckVoucherRequest> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 24);
+  messageDesc(file_mel_ordering_v1_ordering, 28);
 
 /**
  * @generated from message mel.ordering.v1.CheckVoucherResponse
@@ -706,7 +845,7 @@ export type CheckVoucherResponse = Message<"mel.ordering.v1.CheckVoucherResponse
  * Use `create(CheckVoucherResponseSchema)` to create a new message.
  */
 export const CheckVoucherResponseSchema: GenMessage<CheckVoucherResponse> = /*@__PURE__*/
-  messageDesc(file_mel_ordering_v1_ordering, 25);
+  messageDesc(file_mel_ordering_v1_ordering, 29);
 
 /**
  * @generated from enum mel.ordering.v1.OrderStatus
@@ -771,7 +910,9 @@ export const OrderingService: GenService<{
     output: typeof ListOrdersResponseSchema;
   },
   /**
-   * Admin: every buyer's orders, newest first, optionally of one status.
+   * Admin: every buyer's orders, newest first, optionally of one status, of
+   * one buyer email and placed within a time range. Answered from the order
+   * read model, which follows the orders within moments of each change.
    *
    * @generated from rpc mel.ordering.v1.OrderingService.SearchOrders
    */
@@ -781,7 +922,25 @@ export const OrderingService: GenService<{
     output: typeof SearchOrdersResponseSchema;
   },
   /**
-   * One order (its buyer or an admin).
+   * Admin: orders sold per UTC day in a range of days, with their revenue per
+   * currency. A sale is an order that is now PAID or SHIPPED (the payment was
+   * authorised; a cancelled order never was), counted on the UTC day it was
+   * placed. Every day of the range is listed, days without sales with zero.
+   * Answered from the order read model.
+   *
+   * @generated from rpc mel.ordering.v1.OrderingService.GetSalesPerDay
+   */
+  getSalesPerDay: {
+    methodKind: "unary";
+    input: typeof GetSalesPerDayRequestSchema;
+    output: typeof GetSalesPerDayResponseSchema;
+  },
+  /**
+   * One order (its buyer or an admin), always as it is now: from the order
+   * read model when it holds the order's latest version, otherwise from the
+   * orders themselves. The response header mel-read-source says which
+   * answered: "projection" or "write-side" (over HTTP/JSON the gateway passes
+   * it on as Grpc-Metadata-Mel-Read-Source).
    *
    * @generated from rpc mel.ordering.v1.OrderingService.GetOrder
    */
