@@ -22,7 +22,7 @@ async function mel(...args: string[]): Promise<{ code: number; stdout: string; s
 
 before(async () => {
   store = await openTestSqlDatabase<OrderingDatabase>("sqlite", { service: "ordering", migrations: orderingMigrations, tablePrefix: "ordering" });
-  const event = { productId: "p-cli", oldPrice: undefined, newPrice: undefined };
+  const event = { productId: "p-cli", oldPrice: undefined, newPrice: undefined, priceVersion: 0 };
   [parkedId, otherParkedId] = await store.db
     .transaction()
     .execute(async (trx) => [

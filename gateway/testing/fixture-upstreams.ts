@@ -46,6 +46,7 @@ export function fixtureItem(id: string, overrides: Partial<CatalogItem> = {}): C
     name: `Item ${id}`,
     description: "",
     price: { currencyCode: "BRL", amountMinor: 1234 },
+    priceVersion: 1,
     brandId: "brand-1",
     typeId: "type-1",
     pictureUrl: "",

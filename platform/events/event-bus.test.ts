@@ -62,7 +62,7 @@ describe("publishing", () => {
 
   test("publishing a required event no queue is bound for fails as unroutable", async () => {
     await assert.rejects(
-      bus.publish(ProductPriceChanged, { productId: "p-1", oldPrice: undefined, newPrice: undefined }),
+      bus.publish(ProductPriceChanged, { productId: "p-1", oldPrice: undefined, newPrice: undefined, priceVersion: 0 }),
       (error: unknown) => error instanceof PublishError && error.reason === "unroutable" && error.message.includes("ProductPriceChanged"),
     );
   });

@@ -146,7 +146,9 @@ function outboxBehaviour(label: string, open: () => Promise<{ db: Kysely<Messagi
     test("a failed publish records the attempt and the error, and is retried after a back-off", async () => {
       // Never parked here: this is about the retries before that.
       const relay = createOutboxRelay({ db, bus, logger, pollIntervalMs: 20, retryInitialDelayMs: 50, retryMaxDelayMs: 100, unroutableAttempts: 1000 });
-      const id = await db.transaction().execute((trx) => addToOutbox(trx, ProductPriceChanged, { productId: "p-1", oldPrice: undefined, newPrice: undefined }));
+      const id = await db
+        .transaction()
+        .execute((trx) => addToOutbox(trx, ProductPriceChanged, { productId: "p-1", oldPrice: undefined, newPrice: undefined, priceVersion: 0 }));
       relay.start();
       try {
         // Nothing is bound to ProductPriceChanged yet: the broker returns it.
@@ -179,8 +181,8 @@ function outboxBehaviour(label: string, open: () => Promise<{ db: Kysely<Messagi
       const ids = await db
         .transaction()
         .execute(async (trx) => [
-          await addToOutbox(trx, ProductPriceChanged, { productId: "p-own-1", oldPrice: undefined, newPrice: undefined }),
-          await addToOutbox(trx, ProductPriceChanged, { productId: "p-own-2", oldPrice: undefined, newPrice: undefined }),
+          await addToOutbox(trx, ProductPriceChanged, { productId: "p-own-1", oldPrice: undefined, newPrice: undefined, priceVersion: 0 }),
+          await addToOutbox(trx, ProductPriceChanged, { productId: "p-own-2", oldPrice: undefined, newPrice: undefined, priceVersion: 0 }),
         ]);
       const relay = createOutboxRelay({ db, bus, logger, unroutableAttempts: 1000 });
       await relay.publishBatch();
@@ -196,7 +198,7 @@ function outboxBehaviour(label: string, open: () => Promise<{ db: Kysely<Messagi
       const capturing = pino({ level: "warn" }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
       const id = await db
         .transaction()
-        .execute((trx) => addToOutbox(trx, ProductPriceChanged, { productId: "p-park", oldPrice: undefined, newPrice: undefined }));
+        .execute((trx) => addToOutbox(trx, ProductPriceChanged, { productId: "p-park", oldPrice: undefined, newPrice: undefined, priceVersion: 0 }));
       const relay = createOutboxRelay({ db, bus, logger: capturing, pollIntervalMs: 20, retryInitialDelayMs: 10, retryMaxDelayMs: 20, unroutableAttempts: 3 });
       relay.start();
       try {

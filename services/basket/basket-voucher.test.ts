@@ -10,6 +10,7 @@ const line = (productId: string, amountMinor: number, quantity: number): BasketL
   productName: productId,
   pictureUrl: "",
   unitPrice: brl(amountMinor),
+  priceVersion: 1,
   quantity,
 });
 

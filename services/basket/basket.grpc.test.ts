@@ -598,8 +598,10 @@ describe("BasketService over gRPC", () => {
       // Published back to back: the consumer holds them all at once (prefetch), so they are handled side by side.
       let previous = testItems.favo as number;
       const published: string[] = [];
-      for (const price of prices) {
-        published.push(await publisher.publish(ProductPriceChanged, { productId: "favo", oldPrice: brl(previous), newPrice: brl(price) }));
+      for (const [index, price] of prices.entries()) {
+        published.push(
+          await publisher.publish(ProductPriceChanged, { productId: "favo", oldPrice: brl(previous), newPrice: brl(price), priceVersion: index + 2 }),
+        );
         previous = price;
       }
       await waitUntil(
@@ -619,15 +621,21 @@ describe("BasketService over gRPC", () => {
         productId: "caneca",
         oldPrice: brl(testItems.caneca),
         newPrice: brl(testItems.caneca + 100),
+        priceVersion: 2,
       });
       await waitUntil("the first new price", async () => (await caneca())?.unitPrice?.amountMinor === testItems.caneca + 100);
-      await publisher.publish(ProductPriceChanged, { productId: "caneca", oldPrice: brl(testItems.caneca + 100), newPrice: brl(testItems.caneca + 200) });
+      await publisher.publish(ProductPriceChanged, {
+        productId: "caneca",
+        oldPrice: brl(testItems.caneca + 100),
+        newPrice: brl(testItems.caneca + 200),
+        priceVersion: 3,
+      });
       await waitUntil("the second new price", async () => (await caneca())?.unitPrice?.amountMinor === testItems.caneca + 200);
 
       // Handled again, the first event would put its older price back: only the inbox stops it.
       await publisher.publish(
         ProductPriceChanged,
-        { productId: "caneca", oldPrice: brl(testItems.caneca), newPrice: brl(testItems.caneca + 100) },
+        { productId: "caneca", oldPrice: brl(testItems.caneca), newPrice: brl(testItems.caneca + 100), priceVersion: 2 },
         { eventId: first },
       );
       await waitUntilQueueSettled(mesh.basketConfig.queue);
@@ -638,6 +646,47 @@ describe("BasketService over gRPC", () => {
       const line = await caneca();
       assert.deepEqual([line?.unitPrice, line?.oldUnitPrice], [brl(testItems.caneca + 200), brl(testItems.caneca)]);
       assert.equal(await mesh.basket.db.inbox.countDocuments({ eventId: first }).exec(), 1);
+    });
+    it("keeps the newer price when an older price change arrives after it (a retry coming back late, another consumer)", async () => {
+      const productId = `late-${uniqueName("p").slice(-8)}`;
+      await mesh.addProduct(productId, 500);
+      const buyer = await mesh.signUp("price-late");
+      await call.add(buyer, productId, 1);
+      const brl = (amountMinor: number) => ({ currencyCode: "BRL", amountMinor });
+      const newer = await publisher.publish(ProductPriceChanged, { productId, oldPrice: brl(600), newPrice: brl(700), priceVersion: 3 });
+      await waitUntil(
+        "the newer change handled",
+        async () => (await mesh.basket.db.inbox.countDocuments({ eventId: newer, handledAt: { $ne: null } }).exec()) === 1,
+      );
+      const older = await publisher.publish(ProductPriceChanged, { productId, oldPrice: brl(500), newPrice: brl(600), priceVersion: 2 });
+      await waitUntil(
+        "the older change handled",
+        async () => (await mesh.basket.db.inbox.countDocuments({ eventId: older, handledAt: { $ne: null } }).exec()) === 1,
+      );
+      const line = (await call.get(buyer)).basket?.lines.find((candidate) => candidate.productId === productId);
+      assert.deepEqual([line?.unitPrice, line?.oldUnitPrice], [brl(700), brl(500)]);
+    });
+
+    it("keeps a price learnt when adding against a change older than it", async () => {
+      const productId = `learnt-${uniqueName("p").slice(-8)}`;
+      await mesh.addProduct(productId, 500);
+      const brl = (amountMinor: number) => ({ currencyCode: "BRL", amountMinor });
+      const admin = await mesh.admin();
+      for (const amountMinor of [600, 700]) {
+        const { item } = await callUnary(mesh.catalogClient, "getItem", { id: productId });
+        assert.ok(item);
+        await callUnary(mesh.catalogClient, "updateItem", { item: { ...item, price: brl(amountMinor) }, updateMask: ["price"] }, { metadata: admin });
+      }
+      const buyer = await mesh.signUp("price-learnt");
+      await call.add(buyer, productId, 1);
+      // The change to 600 (version 2) again, as a replayed outbox row would send it: older than the 700 the basket read.
+      const replayed = await publisher.publish(ProductPriceChanged, { productId, oldPrice: brl(500), newPrice: brl(600), priceVersion: 2 });
+      await waitUntil(
+        "the replayed change handled",
+        async () => (await mesh.basket.db.inbox.countDocuments({ eventId: replayed, handledAt: { $ne: null } }).exec()) === 1,
+      );
+      const line = (await call.get(buyer)).basket?.lines.find((candidate) => candidate.productId === productId);
+      assert.deepEqual([line?.unitPrice, line?.oldUnitPrice], [brl(700), undefined]);
     });
   });
 });

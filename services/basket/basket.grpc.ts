@@ -214,7 +214,7 @@ export function createBasketService(deps: BasketServiceDeps) {
             if (rechecked.voucher === null) {
               const reason = rechecked.voucherRemovedReason ?? "";
               const removed = await updateBasket(db, buyerId, document.revision, { voucher: null, voucherRemovedReason: reason }, now());
-              return removed ? { outcome: "voucher removed" as const, reason } : lostRace;
+              return removed ? { outcome: "voucher removed" as const, reason, code: voucher.code } : lostRace;
             }
             voucher = rechecked.voucher;
           }
@@ -278,7 +278,11 @@ export function createBasketService(deps: BasketServiceDeps) {
         });
 
         if (outcome.outcome === "voucher removed") {
-          throw new FailedPreconditionError(`${outcome.reason}; nothing was ordered: check the new total and check out again`);
+          // The same reason ApplyVoucher gives, so a client tells this refusal from the others and checks out again.
+          throw new FailedPreconditionError(`${outcome.reason}; nothing was ordered: check the new total and check out again`, {
+            reason: ErrorReason.VOUCHER_UNUSABLE,
+            metadata: { code: outcome.code },
+          });
         }
         const { record } = outcome;
         if (outcome.outcome === "repeated") {

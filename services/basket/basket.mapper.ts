@@ -18,6 +18,7 @@ export function fieldsToLine(fields: BasketLineFields): BasketLine {
     pictureUrl: fields.pictureUrl,
     unitPrice: money(fields.unitPrice),
     oldUnitPrice: fields.oldUnitPrice ? money(fields.oldUnitPrice) : undefined,
+    priceVersion: fields.priceVersion ?? 0,
     quantity: fields.quantity,
   };
 }
@@ -29,6 +30,7 @@ export function lineToFields(line: BasketLine): BasketLineFields {
     pictureUrl: line.pictureUrl,
     unitPrice: money(line.unitPrice),
     ...(line.oldUnitPrice ? { oldUnitPrice: money(line.oldUnitPrice) } : {}),
+    priceVersion: line.priceVersion,
     quantity: line.quantity,
   };
 }
@@ -131,5 +133,6 @@ export function catalogItemToPrice(item: CatalogItem): CatalogPrice | undefined 
     name: item.name,
     pictureUrl: item.pictureUrl,
     price: { currencyCode: item.price.currencyCode, amountMinor: item.price.amountMinor },
+    priceVersion: item.priceVersion,
   };
 }

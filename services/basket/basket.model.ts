@@ -17,6 +17,8 @@ export interface BasketLineFields {
   pictureUrl: string;
   unitPrice: MoneyFields;
   oldUnitPrice?: MoneyFields | null | undefined;
+  /** The catalog's price_version of unitPrice (absent on lines written before it existed: 0). */
+  priceVersion?: number | null | undefined;
   quantity: number;
 }
 
@@ -106,6 +108,7 @@ const basketLine = new Schema<BasketLineFields>(
     pictureUrl: { type: String, default: "" },
     unitPrice: { type: money, required: true },
     oldUnitPrice: { type: money, required: false },
+    priceVersion: { type: Number, required: false },
     quantity: { type: Number, required: true },
   },
   { _id: false },

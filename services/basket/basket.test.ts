@@ -23,20 +23,25 @@ import {
 const limits = { maxLineQuantity: 10, maxLines: 3 };
 const brl = (amountMinor: number): Money => ({ currencyCode: "BRL", amountMinor });
 
-function line(productId: string, quantity: number, price = 1000, oldPrice?: number): BasketLine {
+function line(productId: string, quantity: number, price = 1000, oldPrice?: number, priceVersion = 0): BasketLine {
   return {
     productId,
     productName: `Item ${productId}`,
     pictureUrl: "",
     unitPrice: brl(price),
     oldUnitPrice: oldPrice === undefined ? undefined : brl(oldPrice),
+    priceVersion,
     quantity,
   };
 }
 
-function catalog(...items: Array<[string, number]>): Map<string, CatalogPrice> {
+/** Catalog prices: [product id, price] or [product id, price, price version]. */
+function catalog(...items: Array<[string, number] | [string, number, number]>): Map<string, CatalogPrice> {
   return new Map(
-    items.map(([productId, price]) => [productId, { productId, name: `Catalog ${productId}`, pictureUrl: `/p/${productId}.png`, price: brl(price) }]),
+    items.map(([productId, price, priceVersion = 0]) => [
+      productId,
+      { productId, name: `Catalog ${productId}`, pictureUrl: `/p/${productId}.png`, price: brl(price), priceVersion },
+    ]),
   );
 }
 
@@ -138,8 +143,15 @@ describe("edits", () => {
 
 describe("pricing", () => {
   test("a new line takes the catalog's name, picture and price with no old price", () => {
-    const [priced] = priceLines(addUnits([], "p1", 1, limits), catalog(["p1", 1500]), new Set(["p1"]));
-    assert.deepEqual(priced, { productId: "p1", productName: "Catalog p1", pictureUrl: "/p/p1.png", unitPrice: brl(1500), quantity: 1 });
+    const [priced] = priceLines(addUnits([], "p1", 1, limits), catalog(["p1", 1500, 3]), new Set(["p1"]));
+    assert.deepEqual(priced, { productId: "p1", productName: "Catalog p1", pictureUrl: "/p/p1.png", unitPrice: brl(1500), priceVersion: 3, quantity: 1 });
+  });
+
+  test("a catalog price older than the line's (read before a price change the line took) leaves the line's price", () => {
+    const [kept] = priceLines([line("p1", 1, 1300, 1000, 5)], catalog(["p1", 1200, 4]), new Set(["p1"]));
+    assert.deepEqual(kept, { ...line("p1", 1, 1300, 1000, 5), productName: "Catalog p1", pictureUrl: "/p/p1.png" });
+    const [newer] = priceLines([line("p1", 1, 1300, 1000, 5)], catalog(["p1", 1400, 6]), new Set(["p1"]));
+    assert.deepEqual([newer?.unitPrice, newer?.oldUnitPrice, newer?.priceVersion], [brl(1400), brl(1000), 6]);
   });
 
   test("a price that changed keeps the price the buyer saw as the old one, until it comes back", () => {
@@ -169,11 +181,19 @@ describe("pricing", () => {
 
 describe("events", () => {
   test("a price change updates the product's line and keeps the old price; a repeat changes nothing", () => {
-    const changed = applyPriceChange([line("p1", 2, 1000), line("p2", 1, 500)], "p1", brl(800));
+    const changed = applyPriceChange([line("p1", 2, 1000), line("p2", 1, 500)], "p1", brl(800), 0);
     assert.deepEqual(changed?.[0], line("p1", 2, 800, 1000));
     assert.deepEqual(changed?.[1], line("p2", 1, 500));
-    assert.equal(applyPriceChange(changed!, "p1", brl(800)), undefined);
-    assert.equal(applyPriceChange(changed!, "p3", brl(800)), undefined);
+    assert.equal(applyPriceChange(changed!, "p1", brl(800), 0), undefined);
+    assert.equal(applyPriceChange(changed!, "p3", brl(800), 0), undefined);
+  });
+
+  test("a price change applies only over an older price version: a late or repeated one changes nothing", () => {
+    const lines = [line("p1", 2, 1000, undefined, 3)];
+    assert.equal(applyPriceChange(lines, "p1", brl(900), 2), undefined, "older than the line's price");
+    assert.equal(applyPriceChange(lines, "p1", brl(900), 3), undefined, "the line's own version");
+    assert.deepEqual(applyPriceChange(lines, "p1", brl(1100), 4), [line("p1", 2, 1100, 1000, 4)]);
+    assert.deepEqual(applyPriceChange([line("p1", 1, 1000)], "p1", brl(1100), 2), [line("p1", 1, 1100, 1000, 2)], "a line of unknown version");
   });
 
   test("a started order removes the units it took and leaves what was added after checkout", () => {

@@ -18,6 +18,8 @@ export interface BasketLine {
   unitPrice: Money;
   /** The unit price before the catalog changed it; unset while the price is the one the buyer saw when adding. */
   oldUnitPrice?: Money | undefined;
+  /** The catalog's price_version of unitPrice; 0 when not known (a line priced before versions existed). */
+  priceVersion: number;
   quantity: number;
 }
 
@@ -45,6 +47,8 @@ export interface CatalogPrice {
   name: string;
   pictureUrl: string;
   price: Money;
+  /** The item's price_version when it was read; 0 from a catalog that does not say. */
+  priceVersion: number;
 }
 
 export interface BasketLimits {
@@ -82,7 +86,7 @@ export function validateQuantity(quantity: number, field: string, limits: Basket
 
 /** A line for `productId` with no catalog data yet: pricing fills name, picture and price. */
 function unpricedLine(productId: string, quantity: number): BasketLine {
-  return { productId, productName: "", pictureUrl: "", unitPrice: { currencyCode: "", amountMinor: 0 }, quantity };
+  return { productId, productName: "", pictureUrl: "", unitPrice: { currencyCode: "", amountMinor: 0 }, priceVersion: 0, quantity };
 }
 
 /** Adds `quantity` units of a product, creating its line when missing. */
@@ -147,10 +151,20 @@ export function replaceLines(lines: readonly BasketLine[], items: readonly ItemQ
 }
 
 /** Takes a catalog price for a line: remembers the price the buyer saw until the catalog returns to it. */
-function withPrice(line: BasketLine, price: Money): BasketLine {
-  if (line.unitPrice.currencyCode === "" || samePrice(line.unitPrice, price)) return { ...line, unitPrice: price };
+function withPrice(line: BasketLine, price: Money, priceVersion: number): BasketLine {
+  if (line.unitPrice.currencyCode === "" || samePrice(line.unitPrice, price)) return { ...line, unitPrice: price, priceVersion };
   const seen = line.oldUnitPrice ?? line.unitPrice;
-  return { ...line, unitPrice: price, oldUnitPrice: samePrice(seen, price) ? undefined : seen };
+  return { ...line, unitPrice: price, oldUnitPrice: samePrice(seen, price) ? undefined : seen, priceVersion };
+}
+
+/**
+ * True when a price of `version` is older than the one the line holds, so
+ * taking it would put back a price the catalog has replaced: a price read
+ * before a ProductPriceChanged the line has already taken, or a change
+ * delivered late. Version 0 says nothing of its age and is taken.
+ */
+function olderThanLine(line: BasketLine, version: number): boolean {
+  return version !== 0 && version < line.priceVersion;
 }
 
 /**
@@ -169,19 +183,28 @@ export function priceLines(lines: readonly BasketLine[], catalog: ReadonlyMap<st
   return lines.map((line) => {
     const item = catalog.get(line.productId);
     if (!item) return line;
-    return { ...withPrice(line, item.price), productName: item.name, pictureUrl: item.pictureUrl };
+    const repriced = olderThanLine(line, item.priceVersion) ? line : withPrice(line, item.price, item.priceVersion);
+    return { ...repriced, productName: item.name, pictureUrl: item.pictureUrl };
   });
 }
 
 /**
  * ProductPriceChanged: the line for the product takes the new price and keeps
- * the one the buyer saw. Undefined when nothing changes (no such line, or the
- * price is already current), so a duplicate event writes nothing.
+ * the one the buyer saw, if the change is newer than the line's price (its
+ * price version is higher). Undefined when nothing changes (no such line, a
+ * change no newer than the line's price, or a price already current), so a
+ * duplicate or late event writes nothing. A change of version 0 (published
+ * before versions existed) is taken in the order it arrives.
  */
-export function applyPriceChange(lines: readonly BasketLine[], productId: string, newPrice: Money): BasketLine[] | undefined {
+export function applyPriceChange(lines: readonly BasketLine[], productId: string, newPrice: Money, priceVersion: number): BasketLine[] | undefined {
   const line = lines.find((candidate) => candidate.productId === productId);
-  if (!line || samePrice(line.unitPrice, newPrice)) return undefined;
-  return lines.map((candidate) => (candidate === line ? withPrice(candidate, newPrice) : candidate));
+  if (!line) return undefined;
+  if (priceVersion === 0) {
+    if (samePrice(line.unitPrice, newPrice)) return undefined;
+    return lines.map((candidate) => (candidate === line ? withPrice(candidate, newPrice, candidate.priceVersion) : candidate));
+  }
+  if (priceVersion <= line.priceVersion) return undefined;
+  return lines.map((candidate) => (candidate === line ? withPrice(candidate, newPrice, priceVersion) : candidate));
 }
 
 /**

@@ -144,7 +144,10 @@ describe("catalog events on PostgreSQL and RabbitMQ", () => {
     await waitUntil("ProductPriceChanged on the broker", () => observed.some((entry) => entry.type === "ProductPriceChanged"));
     await outboxDrained();
     const changes = observed.filter((entry) => entry.type === "ProductPriceChanged").map((entry) => entry.event as ProductPriceChanged);
-    assert.deepEqual(changes, [{ productId: id, oldPrice: { currencyCode: "BRL", amountMinor: 1990 }, newPrice: { currencyCode: "BRL", amountMinor: 2490 } }]);
+    assert.deepEqual(changes, [
+      { productId: id, oldPrice: { currencyCode: "BRL", amountMinor: 1990 }, newPrice: { currencyCode: "BRL", amountMinor: 2490 }, priceVersion: 2 },
+    ]);
+    assert.equal((await findItem(catalog.db, id))?.priceVersion, 2, "the description change kept the price version");
     assert.equal(await outboxRows("ProductPriceChanged"), 1);
   });
 

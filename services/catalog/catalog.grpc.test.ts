@@ -68,6 +68,7 @@ describe("CatalogService over gRPC", () => {
           name: "Pote de Mel Teste",
           description: "Criado pelo teste",
           price: { currencyCode: "BRL", amountMinor: 2590 },
+          priceVersion: 0,
           brandId: brands.brands[0]!.id,
           typeId: types.types[0]!.id,
           pictureUrl: "/pics/teste.webp",

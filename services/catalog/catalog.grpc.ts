@@ -153,13 +153,14 @@ export function createCatalogService({ db, authenticate, relay, logger, now = ()
             validateItemDraft(draft);
             if (draft.brandId !== current.brandId || draft.typeId !== current.typeId) await requireBrandAndType(trx, draft);
             checkMaxStockHoldsStock(current, draft.maxStock);
-            // Guarded by the price read above, so the event's old price is the one replaced.
-            if (!(await updateItem(trx, id, draft, now(), current.price))) return { kind: "raced" as const, current };
+            // Guarded by the price and version read above, so the event's old price is
+            // the one replaced and its version the one the update gave the new price.
+            if (!(await updateItem(trx, id, draft, now(), current))) return { kind: "raced" as const, current };
             if (!samePrice(current.price, draft.price)) {
               await addToOutbox(
                 trx,
                 ProductPriceChanged,
-                { productId: id, oldPrice: current.price, newPrice: draft.price },
+                { productId: id, oldPrice: current.price, newPrice: draft.price, priceVersion: current.priceVersion + 1 },
                 { correlationId: ctx.correlationId, traceparent: ctx.traceparent },
               );
             }
@@ -234,7 +235,7 @@ async function requireBrandAndType(db: Kysely<CatalogDatabase>, draft: ItemDraft
 /**
  * The guarded UPDATE touched nothing: the item is gone (NOT_FOUND), or its
  * stock outgrew the new max_stock (FAILED_PRECONDITION). A changed price
- * returns normally so the caller retries against the new price.
+ * (or price version) returns normally so the caller retries against it.
  */
 async function explainFailedUpdate(
   db: Kysely<CatalogDatabase>,
@@ -244,7 +245,7 @@ async function explainFailedUpdate(
   fields: ReturnType<typeof resolveUpdateMask>,
 ): Promise<void> {
   const latest = await getExistingItem(db, id);
-  if (!samePrice(latest.price, before.price)) return;
+  if (!samePrice(latest.price, before.price) || latest.priceVersion !== before.priceVersion) return;
   checkMaxStockHoldsStock(latest, applyItemUpdate(latest, patch, fields).maxStock);
 }
 

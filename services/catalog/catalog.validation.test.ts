@@ -19,6 +19,7 @@ const goodItem: CatalogItem = {
   name: "Pote de Mel Teste",
   description: "",
   price: { currencyCode: "BRL", amountMinor: 2590 },
+  priceVersion: 0,
   brandId: "set in before()",
   typeId: "set in before()",
   pictureUrl: "/pics/teste.webp",

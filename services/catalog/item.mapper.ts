@@ -11,6 +11,7 @@ export function itemToProto(item: Item): CatalogItem {
     name: item.name,
     description: item.description,
     price: { currencyCode: item.price.currencyCode, amountMinor: item.price.amountMinor },
+    priceVersion: item.priceVersion,
     brandId: item.brandId,
     typeId: item.typeId,
     pictureUrl: item.pictureUrl,

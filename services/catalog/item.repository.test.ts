@@ -153,12 +153,43 @@ for (const dialect of testDialects) {
       const draft = testDraft({ brandId: brand!.id, typeId: type!.id });
       await insertItem(store.db, "guarded-item", draft, 5, new Date());
       const changed = { ...draft, price: { currencyCode: "BRL", amountMinor: 2000 } };
-      assert.equal(await updateItem(store.db, "guarded-item", changed, new Date(), { currencyCode: "BRL", amountMinor: 999 }), false);
-      assert.equal(await updateItem(store.db, "guarded-item", changed, new Date(), draft.price), true);
+      assert.equal(
+        await updateItem(store.db, "guarded-item", changed, new Date(), { price: { currencyCode: "BRL", amountMinor: 999 }, priceVersion: 1 }),
+        false,
+      );
+      assert.equal(await updateItem(store.db, "guarded-item", changed, new Date(), { price: draft.price, priceVersion: 2 }), false, "a price version not read");
+      assert.equal(await updateItem(store.db, "guarded-item", changed, new Date(), { price: draft.price, priceVersion: 1 }), true);
       assert.equal((await findItem(store.db, "guarded-item"))?.price.amountMinor, 2000);
-      assert.equal(await updateItem(store.db, "guarded-item", { ...changed, maxStock: 4 }, new Date(), changed.price), false, "max_stock below held stock");
-      assert.equal(await updateItem(store.db, "no-such-item", changed, new Date(), changed.price), false);
+      const read = { price: changed.price, priceVersion: 2 };
+      assert.equal(await updateItem(store.db, "guarded-item", { ...changed, maxStock: 4 }, new Date(), read), false, "max_stock below held stock");
+      assert.equal(await updateItem(store.db, "no-such-item", changed, new Date(), read), false);
       assert.equal(await deleteUnreservedItem(store.db, "guarded-item"), true);
+    });
+
+    it("starts an item at price version 1 and moves it up by one with each price change, and only then", async () => {
+      const [brand] = await listBrands(store.db);
+      const [type] = await listTypes(store.db);
+      const draft = testDraft({ brandId: brand!.id, typeId: type!.id });
+      await insertItem(store.db, "versioned-item", draft, 5, new Date());
+      const versionOf = async () => (await findItem(store.db, "versioned-item"))?.priceVersion;
+      assert.equal(await versionOf(), 1);
+      let current = draft;
+      for (const [amountMinor, expected] of [
+        [1100, 2],
+        [1200, 3],
+        [1000, 4],
+      ] as const) {
+        const next = { ...current, price: { currencyCode: "BRL", amountMinor } };
+        assert.equal(await updateItem(store.db, "versioned-item", next, new Date(), { price: current.price, priceVersion: expected - 1 }), true);
+        assert.equal(await versionOf(), expected, `after the price became ${amountMinor}`);
+        current = next;
+      }
+      assert.equal(
+        await updateItem(store.db, "versioned-item", { ...current, name: "Sem mudança de preço" }, new Date(), { price: current.price, priceVersion: 4 }),
+        true,
+      );
+      assert.equal(await versionOf(), 4, "an update that keeps the price keeps its version");
+      assert.equal(await deleteUnreservedItem(store.db, "versioned-item"), true);
     });
 
     it("adjusts stock only within 0 and max_stock, counting reserved units", async () => {
@@ -201,6 +232,10 @@ describe("catalog SQL on SQL Server (compiled, not run)", () => {
     assert.ok(catalogTable, statements.join("\n"));
     assert.match(catalogTable, /"name" nvarchar\(200\)/);
     assert.match(catalogTable, /check \(available_stock >= 0\)/);
+    assert.ok(
+      statements.some((statement) => statement === 'alter table "catalog_item" add "price_version" integer default 1 not null'),
+      statements.join("\n"),
+    );
     for (const statement of statements) assert.doesNotMatch(statement, /\b(limit|returning|on conflict|autoincrement|bigserial)\b/i, statement);
   });
 
@@ -226,12 +261,17 @@ describe("catalog SQL on SQL Server (compiled, not run)", () => {
     await listBrands(db);
     await listTypes(db);
     await insertItem(db, "a", draft, 1, new Date());
-    await updateItem(db, "a", draft, new Date(), draft.price);
+    await updateItem(db, "a", draft, new Date(), { price: draft.price, priceVersion: 1 });
+    await updateItem(db, "a", { ...draft, price: { currencyCode: "BRL", amountMinor: 1 } }, new Date(), { price: draft.price, priceVersion: 1 });
     await adjustAvailableStock(db, "a", 1, new Date());
     await deleteUnreservedItem(db, "a");
-    assert.equal(statements.length, 8);
+    assert.equal(statements.length, 9);
     assert.match(
       statements[6]!.sql,
+      /"price_version" = "price_version" \+ @\d+ where "id" = @\d+ and "price_amount_minor" = @\d+ and "price_currency" = @\d+ and "price_version" = @\d+/,
+    );
+    assert.match(
+      statements[7]!.sql,
       /^update "catalog_item" set "available_stock" = "available_stock" \+ @1, "update_time" = @2 where "id" = @3 and "available_stock" \+ @4 >= @5 and "available_stock" \+ "reserved_stock" \+ @6 <= "max_stock"$/,
     );
   });

@@ -4,7 +4,7 @@
 import { type Expression, type Kysely, type SqlBool, sql } from "kysely";
 import { isMssql } from "../../platform/sql/index.js";
 import type { Item, ItemDraft, Money } from "./item.js";
-import { nameSearchKey } from "./item.js";
+import { nameSearchKey, samePrice } from "./item.js";
 import type { CatalogDatabase, CatalogItemRow } from "./item.table.js";
 import type { ItemListQuery, ItemOrder } from "./item-query.js";
 
@@ -59,6 +59,7 @@ export function rowToItem(row: ItemWithNamesRow): Item {
     name: row.name,
     description: row.description,
     price: { currencyCode: row.price_currency, amountMinor: Number(row.price_amount_minor) },
+    priceVersion: row.price_version,
     brandId: row.brand_id,
     typeId: row.type_id,
     pictureUrl: row.picture_url,
@@ -155,6 +156,7 @@ export async function insertItem(db: Db, id: string, draft: ItemDraft, available
     .values({
       id,
       ...draftColumns(draft),
+      price_version: 1,
       available_stock: availableStock,
       reserved_stock: 0,
       create_time: now.toISOString(),
@@ -163,18 +165,32 @@ export async function insertItem(db: Db, id: string, draft: ItemDraft, available
     .execute();
 }
 
+/** The price an update read, which it may only replace while it is still the item's. */
+export interface ReadPrice {
+  price: Money;
+  priceVersion: number;
+}
+
 /**
- * Writes a draft over an item, only while its price is still `expectedPrice`
- * (so a price-change event names the price it really replaced) and its stock
- * still fits the new max_stock. False when either guard failed or the item is gone.
+ * Writes a draft over an item, only while its price and price version are
+ * still the ones read (so a price-change event names the price it really
+ * replaced and the version that follows it) and its stock still fits the new
+ * max_stock. A new price takes the next price version in the same statement.
+ * False when a guard failed or the item is gone.
  */
-export async function updateItem(db: Db, id: string, draft: ItemDraft, now: Date, expectedPrice: Money): Promise<boolean> {
+export async function updateItem(db: Db, id: string, draft: ItemDraft, now: Date, read: ReadPrice): Promise<boolean> {
+  const priceChanges = !samePrice(draft.price, read.price);
   const result = await db
     .updateTable("catalog_item")
-    .set({ ...draftColumns(draft), update_time: now.toISOString() })
+    .set((eb) => ({
+      ...draftColumns(draft),
+      update_time: now.toISOString(),
+      ...(priceChanges ? { price_version: eb("price_version", "+", 1) } : {}),
+    }))
     .where("id", "=", id)
-    .where("price_amount_minor", "=", expectedPrice.amountMinor)
-    .where("price_currency", "=", expectedPrice.currencyCode)
+    .where("price_amount_minor", "=", read.price.amountMinor)
+    .where("price_currency", "=", read.price.currencyCode)
+    .where("price_version", "=", read.priceVersion)
     .where((eb) => eb(eb("available_stock", "+", eb.ref("reserved_stock")), "<=", draft.maxStock))
     .executeTakeFirst();
   return Number(result.numUpdatedRows) > 0;

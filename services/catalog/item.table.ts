@@ -27,6 +27,8 @@ export interface CatalogItemTable {
   description: string;
   price_amount_minor: BigIntColumn;
   price_currency: string;
+  /** Up by one with every price change (ProductPriceChanged.price_version). */
+  price_version: number;
   brand_id: string;
   type_id: string;
   picture_url: string;

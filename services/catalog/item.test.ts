@@ -29,6 +29,7 @@ const draft: ItemDraft = {
 const item: Item = {
   ...draft,
   id: "i1",
+  priceVersion: 1,
   availableStock: 30,
   reservedStock: 5,
   createTime: new Date(0),

@@ -15,6 +15,8 @@ export interface Item {
   name: string;
   description: string;
   price: Money;
+  /** Up by one with every price change; the version ProductPriceChanged announces. */
+  priceVersion: number;
   brandId: string;
   typeId: string;
   pictureUrl: string;
@@ -52,7 +54,7 @@ export const itemLimits = {
 export const writableItemPaths = ["name", "description", "price", "brand_id", "type_id", "picture_url", "restock_threshold", "max_stock"] as const;
 export type WritableItemPath = (typeof writableItemPaths)[number];
 
-const outputOnlyPaths = new Set(["id", "reserved_stock", "create_time", "update_time", "brand_name", "type_name"]);
+const outputOnlyPaths = new Set(["id", "price_version", "reserved_stock", "create_time", "update_time", "brand_name", "type_name"]);
 const pricePartPaths = new Set(["price.amount_minor", "price.currency_code"]);
 
 /**

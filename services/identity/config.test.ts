@@ -15,6 +15,7 @@ describe("identity configuration", () => {
     const config = loadIdentityConfig({});
     assert.equal(config.port, 50051);
     assert.equal(config.databaseUrl, "sqlite:data/identity.db");
+    assert.equal(config.databaseMaxConnections, 10);
     assert.equal(config.tokens.ttlSeconds, 900);
     assert.equal(config.tokens.refreshTtlSeconds, 7 * 24 * 3600);
     assert.equal(config.signingAlgorithm, "ES256");
@@ -36,6 +37,11 @@ describe("identity configuration", () => {
       );
     }
     assert.equal(loadIdentityConfig({ NODE_ENV: "production", MEL_IDENTITY_KEY_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString("base64") }).production, true);
+  });
+
+  it("sizes the database pool from MEL_IDENTITY_DATABASE_MAX_CONNECTIONS, so several instances fit the server's connection limit", () => {
+    assert.equal(loadIdentityConfig({ MEL_IDENTITY_DATABASE_MAX_CONNECTIONS: "4" }).databaseMaxConnections, 4);
+    assert.throws(() => loadIdentityConfig({ MEL_IDENTITY_DATABASE_MAX_CONNECTIONS: "0" }), /MEL_IDENTITY_DATABASE_MAX_CONNECTIONS/);
   });
 
   it("names bad variables", () => {

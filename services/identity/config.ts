@@ -21,6 +21,8 @@ export const identityEnvSchema = z.object({
   MEL_IDENTITY_HOST: text("0.0.0.0"),
   MEL_IDENTITY_PORT: port(defaultPorts.identity),
   MEL_IDENTITY_DATABASE_URL: text("sqlite:data/identity.db"),
+  /** Most connections to a database server (PostgreSQL, SQL Server). */
+  MEL_IDENTITY_DATABASE_MAX_CONNECTIONS: integer({ min: 1, max: 200, default: 10 }),
   /** How long in-flight calls may finish on SIGTERM. */
   MEL_IDENTITY_DRAIN_TIMEOUT: durationMs(10_000),
   /** Where SessionRevoked events go (through identity's outbox). */
@@ -53,6 +55,7 @@ export interface IdentityConfig {
   host: string;
   port: number;
   databaseUrl: string;
+  databaseMaxConnections: number;
   drainMs: number;
   /** The broker, exchange and outbox poll for SessionRevoked events. */
   messaging: PublisherConfig;
@@ -97,6 +100,7 @@ export function loadIdentityConfig(env: Env = process.env): IdentityConfig {
     host: raw.MEL_IDENTITY_HOST,
     port: raw.MEL_IDENTITY_PORT,
     databaseUrl: raw.MEL_IDENTITY_DATABASE_URL,
+    databaseMaxConnections: raw.MEL_IDENTITY_DATABASE_MAX_CONNECTIONS,
     drainMs: raw.MEL_IDENTITY_DRAIN_TIMEOUT,
     messaging: publisherConfigFrom(raw, "IDENTITY"),
     tokens: {

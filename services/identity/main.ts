@@ -52,7 +52,12 @@ export async function startIdentity(options: StartIdentityOptions): Promise<Runn
   const logger = options.logger ?? createLogger({ service: "identity", level: config.logLevel });
   const now = options.now ?? (() => new Date());
 
-  const db = createDatabase<IdentityDatabase>(config.databaseUrl, { variable: "MEL_IDENTITY_DATABASE_URL", defaultSqliteFile: "data/identity.db", logger });
+  const db = createDatabase<IdentityDatabase>(config.databaseUrl, {
+    variable: "MEL_IDENTITY_DATABASE_URL",
+    defaultSqliteFile: "data/identity.db",
+    maxConnections: config.databaseMaxConnections,
+    logger,
+  });
   const shutdown = createShutdownSteps("identity", logger);
   shutdown.add(() => db.destroy());
   try {

@@ -435,6 +435,7 @@ export async function createItem(mesh: Mesh, name: string, stock: number, priceM
         name,
         description: "item de teste de ponta a ponta",
         price: { currencyCode: "BRL", amountMinor: priceMinor },
+        priceVersion: 0,
         brandId: brands[0]?.id ?? "",
         typeId: types[0]?.id ?? "",
         pictureUrl: "",

@@ -1,8 +1,12 @@
 // ProductPriceChanged → every basket holding the product takes the new unit
 // price and keeps the one its buyer saw (old_unit_price), so the buyer can be
 // told. FerretDB v1 has neither arrayFilters nor the positional `$` update, so
-// each basket is changed by its own read-modify-write under the version filter,
-// which also keeps a concurrent buyer edit from being lost.
+// each basket is changed by its own read-modify-write under the revision
+// filter, which also keeps a concurrent buyer edit from being lost. The line
+// takes the change only when its price_version is newer than the line's, and
+// that check runs on the revision the write is conditional on: a change older
+// than the line's price (a retry that comes back late, another instance's
+// consumer racing this one) writes nothing, whatever order they arrive in.
 import type { ProductPriceChanged } from "../../../gen/mel/events/v1/catalog_events.js";
 import { type EventHandler, serializeByKey } from "../../../platform/events/index.js";
 import type { Logger } from "../../../platform/log/index.js";
@@ -23,14 +27,15 @@ export interface BasketHandlerDeps {
 const pageSize = 100;
 
 export function createProductPriceChangedHandler({ db, logger, writeRetry, now }: BasketHandlerDeps): EventHandler<ProductPriceChanged> {
-  // One product's price changes are applied in the order they are delivered (the
-  // order catalog published them): handled side by side, an older price could land last.
+  // One product's price changes are applied one at a time in the order they are
+  // delivered here: the versions decide which price wins, and this keeps
+  // changes without one (version 0) in the order catalog published them.
   const inProductOrder = serializeByKey();
   const handle = handleEventOnce<ProductPriceChanged>(
     db,
     "basket.reprice-lines",
     async (event, meta) => {
-      const { productId, newPrice } = event;
+      const { productId, newPrice, priceVersion } = event;
       // A malformed event cannot succeed later: throwing sends it through the retries to the DLQ, with this reason.
       if (productId === "" || !newPrice || newPrice.currencyCode === "") {
         throw new Error(`ProductPriceChanged ${meta.eventId} lacks product_id or new_price; cannot reprice baskets`);
@@ -46,7 +51,7 @@ export function createProductPriceChangedHandler({ db, logger, writeRetry, now }
             buyerId,
             `repricing ${productId}`,
             (basket) => {
-              const lines = applyPriceChange(basket.lines, productId, newPrice);
+              const lines = applyPriceChange(basket.lines, productId, newPrice, priceVersion);
               applied = lines !== undefined;
               return lines;
             },
@@ -57,7 +62,7 @@ export function createProductPriceChangedHandler({ db, logger, writeRetry, now }
         if (buyers.length < pageSize) break;
         after = buyers[buyers.length - 1];
       }
-      logger.info({ eventId: meta.eventId, productId, newPrice, baskets: changed }, "baskets repriced after a catalog price change");
+      logger.info({ eventId: meta.eventId, productId, newPrice, priceVersion, baskets: changed }, "baskets repriced after a catalog price change");
     },
     { logger, now },
   );

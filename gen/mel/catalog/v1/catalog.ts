@@ -100,6 +100,12 @@ export interface CatalogItem {
   /** Filled on reads for display. */
   brandName: string;
   typeName: string;
+  /**
+   * Output only: starts at 1 and goes up by one with every change of price, in
+   * the same transaction; ProductPriceChanged carries it, so a consumer can tell
+   * a newer price from an older one whatever order they arrive in.
+   */
+  priceVersion: number;
 }
 
 export interface CatalogBrand {
@@ -220,6 +226,7 @@ function createBaseCatalogItem(): CatalogItem {
     updateTime: undefined,
     brandName: "",
     typeName: "",
+    priceVersion: 0,
   };
 }
 
@@ -269,6 +276,9 @@ export const CatalogItem: MessageFns<CatalogItem> = {
     }
     if (message.typeName !== "") {
       writer.uint32(122).string(message.typeName);
+    }
+    if (message.priceVersion !== 0) {
+      writer.uint32(128).int64(message.priceVersion);
     }
     return writer;
   },
@@ -406,6 +416,14 @@ export const CatalogItem: MessageFns<CatalogItem> = {
             message.typeName = reader.string();
             continue;
           }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.priceVersion = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -479,6 +497,11 @@ export const CatalogItem: MessageFns<CatalogItem> = {
         : isSet(object.type_name)
         ? globalThis.String(object.type_name)
         : "",
+      priceVersion: isSet(object.priceVersion)
+        ? globalThis.Number(object.priceVersion)
+        : isSet(object.price_version)
+        ? globalThis.Number(object.price_version)
+        : 0,
     };
   },
 
@@ -529,6 +552,9 @@ export const CatalogItem: MessageFns<CatalogItem> = {
     if (message.typeName !== "") {
       obj.typeName = message.typeName;
     }
+    if (message.priceVersion !== 0) {
+      obj.priceVersion = Math.round(message.priceVersion);
+    }
     return obj;
   },
 
@@ -552,6 +578,7 @@ export const CatalogItem: MessageFns<CatalogItem> = {
     message.updateTime = object.updateTime ?? undefined;
     message.brandName = object.brandName ?? "";
     message.typeName = object.typeName ?? "";
+    message.priceVersion = object.priceVersion ?? 0;
     return message;
   },
 };
@@ -2482,6 +2509,17 @@ function fromJsonTimestamp(o: any): Date {
   } else {
     return fromTimestamp(Timestamp.fromJSON(o));
   }
+}
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
 }
 
 function isSet(value: any): boolean {

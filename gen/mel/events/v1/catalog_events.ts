@@ -16,7 +16,15 @@ export const protobufFileName = "mel/events/v1/catalog_events.proto";
 export interface ProductPriceChanged {
   productId: string;
   oldPrice?: Money | undefined;
-  newPrice?: Money | undefined;
+  newPrice?:
+    | Money
+    | undefined;
+  /**
+   * The item's price_version once new_price took effect. A consumer applies the
+   * change only over a price of a lower version: an older change that arrives
+   * late (a retry, another consumer) changes nothing. 0 when not known.
+   */
+  priceVersion: number;
 }
 
 /** A line of an order that could not be reserved. */
@@ -39,7 +47,7 @@ export interface OrderStockRejected {
 }
 
 function createBaseProductPriceChanged(): ProductPriceChanged {
-  return { productId: "", oldPrice: undefined, newPrice: undefined };
+  return { productId: "", oldPrice: undefined, newPrice: undefined, priceVersion: 0 };
 }
 
 export const ProductPriceChanged: MessageFns<ProductPriceChanged> = {
@@ -52,6 +60,9 @@ export const ProductPriceChanged: MessageFns<ProductPriceChanged> = {
     }
     if (message.newPrice !== undefined) {
       Money.encode(message.newPrice, writer.uint32(26).fork()).join();
+    }
+    if (message.priceVersion !== 0) {
+      writer.uint32(32).int64(message.priceVersion);
     }
     return writer;
   },
@@ -93,6 +104,14 @@ export const ProductPriceChanged: MessageFns<ProductPriceChanged> = {
             message.newPrice = Money.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.priceVersion = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -122,6 +141,11 @@ export const ProductPriceChanged: MessageFns<ProductPriceChanged> = {
         : isSet(object.new_price)
         ? Money.fromJSON(object.new_price)
         : undefined,
+      priceVersion: isSet(object.priceVersion)
+        ? globalThis.Number(object.priceVersion)
+        : isSet(object.price_version)
+        ? globalThis.Number(object.price_version)
+        : 0,
     };
   },
 
@@ -135,6 +159,9 @@ export const ProductPriceChanged: MessageFns<ProductPriceChanged> = {
     }
     if (message.newPrice !== undefined) {
       obj.newPrice = Money.toJSON(message.newPrice);
+    }
+    if (message.priceVersion !== 0) {
+      obj.priceVersion = Math.round(message.priceVersion);
     }
     return obj;
   },
@@ -151,6 +178,7 @@ export const ProductPriceChanged: MessageFns<ProductPriceChanged> = {
     message.newPrice = (object.newPrice !== undefined && object.newPrice !== null)
       ? Money.fromPartial(object.newPrice)
       : undefined;
+    message.priceVersion = object.priceVersion ?? 0;
     return message;
   },
 };
@@ -443,6 +471,17 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mel/events/v1/catalog_events.proto.
  */
 export const file_mel_events_v1_catalog_events: GenFile = /*@__PURE__*/
-  fileDesc("CiJtZWwvZXZlbnRzL3YxL2NhdGFsb2dfZXZlbnRzLnByb3RvEg1tZWwuZXZlbnRzLnYxIoEBChNQcm9kdWN0UHJpY2VDaGFuZ2VkEhIKCnByb2R1Y3RfaWQYASABKAkSJwoJb2xkX3ByaWNlGAIgASgLMhQubWVsLmNvbW1vbi52MS5Nb25leRInCgluZXdfcHJpY2UYAyABKAsyFC5tZWwuY29tbW9uLnYxLk1vbmV5OgSguxgBIlUKDVN0b2NrU2hvcnRhZ2USEgoKcHJvZHVjdF9pZBgBIAEoCRIXCg9yZXF1ZXN0ZWRfdW5pdHMYAiABKAUSFwoPYXZhaWxhYmxlX3VuaXRzGAMgASgFIi0KE09yZGVyU3RvY2tDb25maXJtZWQSEAoIb3JkZXJfaWQYASABKAk6BKC7GAEiXQoST3JkZXJTdG9ja1JlamVjdGVkEhAKCG9yZGVyX2lkGAEgASgJEi8KCXNob3J0YWdlcxgCIAMoCzIcLm1lbC5ldmVudHMudjEuU3RvY2tTaG9ydGFnZToEoLsYAWIGcHJvdG8z", [file_mel_common_v1_money, file_mel_events_v1_delivery]);
+  fileDesc("CiJtZWwvZXZlbnRzL3YxL2NhdGFsb2dfZXZlbnRzLnByb3RvEg1tZWwuZXZlbnRzLnYxIpgBChNQcm9kdWN0UHJpY2VDaGFuZ2VkEhIKCnByb2R1Y3RfaWQYASABKAkSJwoJb2xkX3ByaWNlGAIgASgLMhQubWVsLmNvbW1vbi52MS5Nb25leRInCgluZXdfcHJpY2UYAyABKAsyFC5tZWwuY29tbW9uLnYxLk1vbmV5EhUKDXByaWNlX3ZlcnNpb24YBCABKAM6BKC7GAEiVQoNU3RvY2tTaG9ydGFnZRISCgpwcm9kdWN0X2lkGAEgASgJEhcKD3JlcXVlc3RlZF91bml0cxgCIAEoBRIXCg9hdmFpbGFibGVfdW5pdHMYAyABKAUiLQoTT3JkZXJTdG9ja0NvbmZpcm1lZBIQCghvcmRlcl9pZBgBIAEoCToEoLsYASJdChJPcmRlclN0b2NrUmVqZWN0ZWQSEAoIb3JkZXJfaWQYASABKAkSLwoJc2hvcnRhZ2VzGAIgAygLMhwubWVsLmV2ZW50cy52MS5TdG9ja1Nob3J0YWdlOgSguxgBYgZwcm90bzM", [file_mel_common_v1_money, file_mel_events_v1_delivery]);
 
 /**
  * A catalog item's price changed (published in the same transaction as the change).
@@ -35,6 +35,15 @@ export type ProductPriceChanged = Message<"mel.events.v1.ProductPriceChanged"> &
    * @generated from field: mel.common.v1.Money new_price = 3;
    */
   newPrice?: Money | undefined;
+
+  /**
+   * The item's price_version once new_price took effect. A consumer applies the
+   * change only over a price of a lower version: an older change that arrives
+   * late (a retry, another consumer) changes nothing. 0 when not known.
+   *
+   * @generated from field: int64 price_version = 4;
+   */
+  priceVersion: bigint;
 };
 
 /**
