@@ -6,12 +6,13 @@
 // answer with the same request id, on the other gateway. In the end every
 // checkout has exactly one order, every order is PAID or CANCELLED with a
 // reason, stock and voucher redemptions add up exactly, no event was applied
-// twice and none was lost.
+// twice and none was lost, and the order read model equals the write side.
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { decodeEvent, type EventName } from "../../platform/events/index.js";
 import type { BasketDocument } from "../../services/basket/basket.model.js";
+import { readModelDifferences } from "../../services/ordering/order-view.test-support.js";
 import { countOrdersByStatus } from "../../services/ordering/ordering.test-support.js";
 import { mapWithLimit } from "../support/e2e-mesh.js";
 import { listQueues } from "../support/rabbitmq.js";
@@ -201,7 +202,7 @@ describe("the mesh scaled out to two instances of every part", () => {
         if (finished) throw new Error("the test is over");
         const result = await placeCheckout(index, itemIds).catch((error: unknown) => {
           finished = true;
-          throw error;
+          throw new Error(`checkout ${index}: ${error instanceof Error ? error.message : String(error)}\n${mesh.tail()}`, { cause: error });
         });
         answered += 1;
         // Settled where it is made; the test looks at the outcome once the checkouts are done.
@@ -241,6 +242,20 @@ describe("the mesh scaled out to two instances of every part", () => {
         throw new Error(`${String(error)}: ${(await undrained(mesh)).join("; ")}`);
       },
     );
+
+    // Both ordering instances projected every order's last version into the read model.
+    let differences: string[] = [];
+    await waitUntil(
+      "the read model to equal the write side",
+      async () => {
+        differences = await readModelDifferences(mesh.orderingDb, mesh.orderingReadModel);
+        return differences.length === 0;
+      },
+      120_000,
+      1000,
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}: ${differences.length} orders differ, e.g. ${differences.slice(0, 3).join("; ")}`);
+    });
 
     // One order per checkout request, the one the checkout answered with.
     const orders = await mesh.orderingDb.selectFrom("orders").select(["id", "checkout_request_id", "status", "voucher_code", "discount_minor"]).execute();

@@ -15,10 +15,13 @@ import { fileURLToPath } from "node:url";
 import type { Kysely } from "kysely";
 import mongoose, { type Connection } from "mongoose";
 import type { Env } from "../../platform/config/index.js";
+import { createLogger } from "../../platform/log/index.js";
+import { connectMongo, hasAtomicConditionalUpdates } from "../../platform/mongo/index.js";
 import { createDatabase } from "../../platform/sql/index.js";
 import type { CatalogDatabase } from "../../services/catalog/item.table.js";
 import type { IdentityDatabase } from "../../services/identity/identity.table.js";
 import type { OrderingDatabase } from "../../services/ordering/order.table.js";
+import { type OrderReadModel, orderReadModelOn } from "../../services/ordering/order-view.model.js";
 import { createTestMongoDatabase, ensureMongoServer, stopMongoServer } from "../support/ferretdb.js";
 import { acceptsConnections, freePort } from "../support/ports.js";
 import { createTestPostgresDatabase, ensurePostgres } from "../support/postgres.js";
@@ -56,6 +59,8 @@ export interface ScaledMesh {
   identityDb: Kysely<IdentityDatabase>;
   catalogDb: Kysely<CatalogDatabase>;
   orderingDb: Kysely<OrderingDatabase>;
+  /** Ordering's read model, which both ordering instances project into. */
+  orderingReadModel: OrderReadModel;
   basketStore: Connection;
   /** The last lines of every instance's log, for failure messages. */
   tail(): string;
@@ -86,8 +91,9 @@ export async function startScaledMesh(label: string, extraEnv: Env = {}): Promis
       createTestPostgresDatabase("scale_ordering"),
     ]);
     const mongo = await createTestMongoDatabase("scale_basket");
+    const orderingMongo = await createTestMongoDatabase("scale_ordering_read");
     cleanups.push(async () => {
-      await Promise.all([identityDatabase.drop(), catalogDatabase.drop(), orderingDatabase.drop(), mongo.drop()]);
+      await Promise.all([identityDatabase.drop(), catalogDatabase.drop(), orderingDatabase.drop(), mongo.drop(), orderingMongo.drop()]);
     });
     cleanups.push(async () => {
       const probe = await BrokerProbe.open();
@@ -142,6 +148,7 @@ export async function startScaledMesh(label: string, extraEnv: Env = {}): Promis
       MEL_ORDERING_HOST: "127.0.0.1",
       MEL_ORDERING_DATABASE_URL: orderingDatabase.url,
       MEL_ORDERING_DATABASE_MAX_CONNECTIONS: "4",
+      MEL_ORDERING_MONGODB_URL: orderingMongo.url,
       MEL_ORDERING_QUEUE: queues.ordering,
       MEL_ORDERING_GRACE_PERIOD: "0",
       MEL_ORDERING_STEP_POLL_INTERVAL: "200",
@@ -176,6 +183,13 @@ export async function startScaledMesh(label: string, extraEnv: Env = {}): Promis
     const catalogDb = createDatabase<CatalogDatabase>(catalogDatabase.url, { variable: "MEL_CATALOG_DATABASE_URL", maxConnections: 1 });
     const orderingDb = createDatabase<OrderingDatabase>(orderingDatabase.url, { variable: "MEL_ORDERING_DATABASE_URL", maxConnections: 1 });
     const basketStore = await mongoose.createConnection(mongo.url, { serverSelectionTimeoutMS: 5000, autoIndex: false }).asPromise();
+    const readModelStore = await connectMongo(orderingMongo.url, {
+      timeoutMs: 10_000,
+      logger: createLogger({ service: "scale-out", level: "silent" }),
+      purpose: "the order read model",
+    });
+    const orderingReadModel = orderReadModelOn(readModelStore.connection, { claimWrites: !(await hasAtomicConditionalUpdates(readModelStore.connection)) });
+    cleanups.push(() => readModelStore.close());
     cleanups.push(
       () => identityDb.destroy(),
       () => catalogDb.destroy(),
@@ -193,6 +207,7 @@ export async function startScaledMesh(label: string, extraEnv: Env = {}): Promis
       identityDb,
       catalogDb,
       orderingDb,
+      orderingReadModel,
       basketStore,
       tail: () => all.map((instance) => `--- ${instance.part}:${instance.port}\n${instance.logTail()}`).join("\n"),
       stop: cleanUp,
