@@ -257,13 +257,16 @@ describe("BasketService over gRPC", () => {
   describe("store down", () => {
     it("answers UNAVAILABLE with a clear message while MongoDB cannot be reached, and serves again once it can", async () => {
       const proxy = await startMongoProxy(mesh.mongo.url);
-      // A second basket instance on the same database, reaching it through the proxy, that gives up on the store after half a second.
+      // A second basket instance on the same database, reaching it through the
+      // proxy, that gives up on the store after three seconds. The same
+      // timeout bounds its reconnection handshake once the store is back, so
+      // it must leave room for a busy machine.
       const outage = await startBasket({
         config: {
           ...mesh.basketConfig,
           port: 0,
-          mongoUrl: `${proxy.url}&connectTimeoutMS=1000`,
-          mongoTimeoutMs: 500,
+          mongoUrl: proxy.url,
+          mongoTimeoutMs: 3000,
           queue: `${mesh.basketConfig.queue}.outage`,
         },
       });
