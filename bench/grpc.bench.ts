@@ -51,7 +51,13 @@ try {
   console.log(`grpc bench: GetItem (${response.length}-byte response) with ghz, ${describeMachine(settings)}, ${cores.description}`);
   console.log(`warm-up ${settings.warmupMs} ms, ${settings.durationMs} ms each; catalog at its default log level`);
   const protoset = join(repositoryRoot, "gen/descriptor.binpb");
-  const shape = { concurrency: settings.concurrency, warmupMs: settings.warmupMs, durationMs: settings.durationMs, cores: cores.load };
+  const shape = {
+    concurrency: settings.concurrency,
+    warmupMs: settings.warmupMs,
+    durationMs: settings.durationMs,
+    cores: cores.load,
+    ratePerSecond: settings.ratePerSecond,
+  };
   const target = { call: "mel.catalog.v1.CatalogService.GetItem", protoset, requestFile };
   const results: Array<Measurement & { cpuPerCallUs: number }> = [];
   for (const [name, address, server] of [

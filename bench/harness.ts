@@ -22,6 +22,14 @@ const benchEnv = z.object({
   MEL_BENCH_EVENTS: integer({ min: 1, max: 1_000_000, default: 5000 }),
   /** Buyers checking out at once in the checkout bench. */
   MEL_BENCH_BUYERS: integer({ min: 1, max: 10_000, default: 200 }),
+  /**
+   * Calls per second ghz may send, 0 for as many as the server takes. A fixed
+   * low rate compares CPU per call on a machine that other work keeps busy,
+   * where throughput says more about the neighbours than about the server.
+   */
+  MEL_BENCH_RATE: integer({ min: 0, max: 1_000_000, default: 0 }),
+  /** Rounds of every scenario, alternating; a scenario's figures are those of its median round by CPU per call. */
+  MEL_BENCH_ROUNDS: integer({ min: 1, max: 99, default: 1 }),
 });
 
 export interface BenchSettings {
@@ -30,6 +38,8 @@ export interface BenchSettings {
   durationMs: number;
   events: number;
   buyers: number;
+  ratePerSecond: number;
+  rounds: number;
 }
 
 export function readBenchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
@@ -40,6 +50,8 @@ export function readBenchSettings(env: NodeJS.ProcessEnv = process.env): BenchSe
     durationMs: e.MEL_BENCH_DURATION,
     events: e.MEL_BENCH_EVENTS,
     buyers: e.MEL_BENCH_BUYERS,
+    ratePerSecond: e.MEL_BENCH_RATE,
+    rounds: e.MEL_BENCH_ROUNDS,
   };
 }
 

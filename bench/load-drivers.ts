@@ -30,6 +30,8 @@ export interface RunShape {
   cores: string | undefined;
   /** Processes whose CPU time is reported. */
   watch: BenchProcess[];
+  /** Calls per second at most (ghz -r); 0 or absent: unlimited. */
+  ratePerSecond?: number;
 }
 
 export interface GhzTarget {
@@ -53,6 +55,7 @@ export async function measureGrpc(name: string, target: GhzTarget, shape: RunSha
     target.requestFile,
     "-c",
     String(shape.concurrency),
+    ...(shape.ratePerSecond ? ["-r", String(shape.ratePerSecond)] : []),
     "-z",
     `${ms}ms`,
     "-O",
