@@ -6,7 +6,7 @@
 // every form, axe on every page, and how the gateway serves the site.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { Browser, Locator } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
 import { declinedTestCard } from "../services/ordering/payment/simulated-payment-gateway.js";
 import {
   addToBasket,
@@ -55,6 +55,19 @@ async function asShopper(name: string, steps: (shopper: ShopperPage) => Promise<
   } finally {
     await keepScreenshot(shopper.page, name).catch(() => undefined);
     await shopper.context.close();
+  }
+}
+
+/**
+ * Waits until `expression` (about document.activeElement) gives `expected`:
+ * the pages move focus in an effect after rendering, which on a busy machine
+ * runs a moment after the text the test saw. Fails with what it gives instead.
+ */
+async function focusSettles(page: Page, expression: string, expected: string, what: string): Promise<void> {
+  try {
+    await page.waitForFunction(`(${expression}) === ${JSON.stringify(expected)}`, undefined, { timeout: 10_000 });
+  } catch {
+    assert.equal(await page.evaluate<string | undefined>(expression), expected, what);
   }
 }
 
@@ -127,7 +140,7 @@ describe("storefront", () => {
       await page.keyboard.press("Enter");
       await row.getByTestId("admin-order-status").filter({ hasText: "Enviado" }).waitFor();
       assert.equal(await row.getByRole("button").count(), 0, "a shipped order has nothing left to ship");
-      assert.equal(await page.evaluate<string | undefined>("document.activeElement?.closest('tr')?.dataset.orderId"), orderId);
+      await focusSettles(page, "document.activeElement?.closest('tr')?.dataset.orderId", orderId, "focus stays on the shipped order's row");
 
       await page.getByLabel("Situação dos pedidos").selectOption({ label: "Enviado" });
       await page.locator(`tr[data-order-id="${orderId}"][data-status="SHIPPED"]`).waitFor();
@@ -265,7 +278,7 @@ describe("storefront", () => {
       await page.getByLabel("Senha").fill("curta");
       await page.getByRole("button", { name: "Criar conta" }).click();
       assert.equal(await fieldError("password").textContent(), "must be at least 8 characters (got 5)");
-      assert.equal(await page.evaluate<string>("document.activeElement?.id"), "field-password", "focus moves to the refused field");
+      await focusSettles(page, "document.activeElement?.id", "field-password", "focus moves to the refused field");
       await assertAccessible(page);
 
       await page.goto("/signin");
@@ -309,7 +322,7 @@ describe("storefront", () => {
       await page.getByRole("link", { name: "Favo de Mel 400 g" }).click();
       await page.getByRole("heading", { level: 1, name: "Favo de Mel 400 g" }).waitFor();
       await assertAccessible(page);
-      assert.equal(await page.evaluate<string>("document.activeElement?.tagName"), "H1", "focus is on the new page's heading after navigation");
+      await focusSettles(page, "document.activeElement?.tagName", "H1", "focus is on the new page's heading after navigation");
 
       await register(page, newShopper("axe"), "/orders");
       await page.getByText("Nenhum pedido ainda.").waitFor();
