@@ -5,6 +5,7 @@
 // concurrency token, bumped by every write, the relay's included); `version` is
 // the basket's version as buyers see it, bumped only when the lines change.
 import { type Connection, type Model, Schema } from "mongoose";
+import type { AbandonedClaim, WriteClaimFields } from "../../platform/mongo/index.js";
 
 export interface MoneyFields {
   currencyCode: string;
@@ -196,10 +197,9 @@ inboxSchema.index({ eventId: 1, consumer: 1 }, { unique: true });
  * conditional updates are not atomic (see basket.repository.ts). The unique
  * index lets exactly one writer hold (buyerId, revision).
  */
-export interface WriteClaimDocument {
+export interface WriteClaimDocument extends WriteClaimFields {
   buyerId: string;
   revision: number;
-  claimedAt: Date;
 }
 
 const writeClaimSchema = new Schema<WriteClaimDocument>(
@@ -207,6 +207,7 @@ const writeClaimSchema = new Schema<WriteClaimDocument>(
     buyerId: { type: String, required: true },
     revision: { type: Number, required: true },
     claimedAt: { type: Date, required: true },
+    holder: { type: String },
   },
   { versionKey: false, collection: "basket_write_claims" },
 );
@@ -217,6 +218,8 @@ export interface BasketDb {
   inbox: Model<InboxDocument>;
   /** Present when writes must claim their revision first (a server without atomic conditional updates). */
   writeClaims?: Model<WriteClaimDocument> | undefined;
+  /** Told when a writer took over a claim its holder left behind (the holder died mid-write, or was slower than the lease). */
+  onAbandonedClaim?: ((claim: AbandonedClaim) => void) | undefined;
 }
 
 /**
@@ -233,11 +236,12 @@ export async function hasAtomicConditionalUpdates(connection: Connection): Promi
 }
 
 /** The basket's models on `connection`; createBasketIndexes() makes their indexes. */
-export function basketModels(connection: Connection, options: { claimWrites: boolean }): BasketDb {
+export function basketModels(connection: Connection, options: { claimWrites: boolean; onAbandonedClaim?: BasketDb["onAbandonedClaim"] }): BasketDb {
   return {
     baskets: connection.model<BasketDocument>("Basket", basketSchema),
     inbox: connection.model<InboxDocument>("BasketInbox", inboxSchema),
     writeClaims: options.claimWrites ? connection.model<WriteClaimDocument>("BasketWriteClaim", writeClaimSchema) : undefined,
+    onAbandonedClaim: options.onAbandonedClaim,
   };
 }
 

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import mongoose from "mongoose";
 import { UnavailableError } from "../../platform/errors/index.js";
+import { abandonedClaimMs, claimFenceMs } from "../../platform/mongo/index.js";
 import { ensureMongoServer, stopMongoServer } from "../../test/support/ferretdb.js";
 import { awaitedLater } from "../../test/support/wait.js";
 import { type BasketDb, type BasketLineFields, basketModels, hasAtomicConditionalUpdates } from "./basket.model.js";
@@ -71,15 +72,51 @@ describe("basket repository", () => {
     }
   });
 
-  it("takes over a revision claim abandoned by a writer that died, but not a fresh one", async (t) => {
+  it("takes over a revision claim abandoned by a writer that died, but not a fresh one, and says so", async (t) => {
     if (!db.writeClaims) return t.skip("the server's conditional updates are atomic: no claims are made");
+    const takenOver: Array<Parameters<NonNullable<BasketDb["onAbandonedClaim"]>>[0]> = [];
+    const watched: BasketDb = { ...db, onAbandonedClaim: (claim) => takenOver.push(claim) };
     await insertBasketDocument(db, "buyer-claims", [line(1)], now);
-    await db.writeClaims.create({ buyerId: "buyer-claims", revision: 2, claimedAt: now });
-    assert.equal(await updateBasket(db, "buyer-claims", 1, { lines: [line(2)] }, new Date(now.getTime() + 1000)), false, "a fresh claim blocks");
-    assert.equal(await updateBasket(db, "buyer-claims", 1, { lines: [line(2)] }, new Date(now.getTime() + 60_000)), false, "the abandoned claim is removed");
-    assert.equal(await updateBasket(db, "buyer-claims", 1, { lines: [line(3)] }, new Date(now.getTime() + 60_000)), true);
+    // Claims are leases in real time, whatever business time the writer passes.
+    const fresh = await db.writeClaims.create({ buyerId: "buyer-claims", revision: 2, claimedAt: new Date() });
+    let waitedOut: boolean | undefined;
+    const waiting = updateBasket(watched, "buyer-claims", 1, { lines: [line(2)] }, now).then((written) => {
+      waitedOut = written;
+    });
+    // The waiter looks at the claim every few milliseconds; these round trips give it time to have looked several times.
+    for (let roundTrip = 0; roundTrip < 10; roundTrip++) await db.writeClaims.countDocuments({ buyerId: "buyer-claims" }).exec();
+    assert.equal(waitedOut, undefined, "a writer waits while a live claim is held, rather than failing at once");
+    await db.writeClaims.deleteOne({ _id: fresh._id }).exec();
+    await waiting;
+    assert.equal(waitedOut, false, "once the claim is gone it reports a lost race, so its caller reads the basket again");
+    assert.equal(takenOver.length, 0, "a live claim is not taken over");
+
+    await db.writeClaims.create({ buyerId: "buyer-claims", revision: 2, claimedAt: new Date(Date.now() - abandonedClaimMs - 1000), holder: "gone:1" });
+    assert.equal(await updateBasket(watched, "buyer-claims", 1, { lines: [line(2)] }, now), false, "the abandoned claim is removed");
+    assert.deepEqual(
+      takenOver.map(({ key, holder }) => ({ key, holder })),
+      [{ key: { buyerId: "buyer-claims", revision: 2 }, holder: "gone:1" }],
+      "the take-over is reported with the holder that left the claim",
+    );
+    assert.ok((takenOver[0]?.ageMs ?? 0) > abandonedClaimMs, `the claim's age is reported: ${takenOver[0]?.ageMs}`);
+    assert.equal(await updateBasket(watched, "buyer-claims", 1, { lines: [line(3)] }, now), true);
     assert.equal((await findBasketDocument(db, "buyer-claims"))?.lines[0]?.quantity, 3);
     assert.equal(await db.writeClaims.countDocuments({ buyerId: "buyer-claims" }).exec(), 0);
+  });
+
+  it("does not write with a claim that took longer than the fence to get, so a write never outlives its lease", async (t) => {
+    if (!db.writeClaims) return t.skip("the server's conditional updates are atomic: no claims are made");
+    await insertBasketDocument(db, "buyer-fenced", [line(1)], now);
+    // Only Date is mocked: the store's I/O runs on real timers while the claim's clock jumps past the fence.
+    t.mock.timers.enable({ apis: ["Date"], now: Date.now() });
+    const written = updateBasket(db, "buyer-fenced", 1, { lines: [line(2)] }, now);
+    t.mock.timers.tick(claimFenceMs + 1);
+    assert.equal(await written, false, "the writer gives its claim up and reports a lost race, so its caller reads again and retries");
+    t.mock.timers.reset();
+    const document = await findBasketDocument(db, "buyer-fenced");
+    assert.deepEqual([document?.revision, document?.lines[0]?.quantity], [1, 1], "nothing was written");
+    assert.equal(await db.writeClaims.countDocuments({ buyerId: "buyer-fenced" }).exec(), 0, "the claim is gone");
+    assert.equal(await updateBasket(db, "buyer-fenced", 1, { lines: [line(2)] }, now), true, "a writer in time writes");
   });
 
   it("reports a write cut off in flight, and every call while the store is unreachable, as UnavailableError", async () => {

@@ -5,10 +5,8 @@
 // any MongoDB without a replica set, has no multi-document transactions.
 //
 // On MongoDB the revision in the update filter is enough: the server matches
-// and changes the document atomically. FerretDB v1 reads the matching
-// document and writes it back by _id in two steps, so there a writer first
-// claims the next revision with an insert under a unique index (inserts are
-// atomic there), which makes it the only writer of that revision.
+// and changes the document atomically. FerretDB v1 does not, so there a writer
+// first claims the next revision (platform/mongo's write claims).
 //
 // Every function here turns a store that cannot be reached, or that failed in
 // a way a retry may get past, into UnavailableError (UNAVAILABLE), so callers
@@ -16,6 +14,7 @@
 import { randomUUID } from "node:crypto";
 import mongoose from "mongoose";
 import { UnavailableError } from "../../platform/errors/index.js";
+import { writeClaims } from "../../platform/mongo/index.js";
 import { bytesOf } from "./basket.mapper.js";
 import type {
   BasketDb,
@@ -27,9 +26,6 @@ import type {
   ReturnedOrderFields,
   VoucherFields,
 } from "./basket.model.js";
-
-/** A claim older than this was left by a writer that died between its claim and its write. */
-const abandonedClaimMs = 5000;
 
 function isDuplicateKey(error: unknown): boolean {
   return typeof error === "object" && error !== null && (error as { code?: unknown }).code === 11000;
@@ -106,9 +102,12 @@ export interface BasketWrite {
 
 /** Writes `write` if the document is still at `expectedRevision`; false when another writer got there first. */
 export async function updateBasket(db: BasketDb, buyerId: string, expectedRevision: number, write: BasketWrite, now: Date): Promise<boolean> {
-  const claim = db.writeClaims ? await claimRevision(db, buyerId, expectedRevision + 1, now) : undefined;
+  const claims = db.writeClaims ? writeClaims(db.writeClaims, { run: store, onAbandoned: db.onAbandonedClaim }) : undefined;
+  const claim = claims ? await claims.claim({ buyerId, revision: expectedRevision + 1 }) : undefined;
   if (claim === null) return false;
   try {
+    // Too late to write safely: the caller reads the basket again and retries (the claim is released below).
+    if (claim !== undefined && !claims?.inTime(claim)) return false;
     const set: Record<string, unknown> = {};
     const visible = write.lines !== undefined || write.voucher !== undefined;
     if (write.lines) Object.assign(set, { lines: write.lines });
@@ -130,24 +129,8 @@ export async function updateBasket(db: BasketDb, buyerId: string, expectedRevisi
   } finally {
     // Released once the write is done, so a writer still holding an older read
     // can claim this revision only after the document has moved past it.
-    const claims = db.writeClaims;
-    if (claim && claims) await store(() => claims.deleteOne({ _id: claim }).exec());
+    if (claim && claims) await claims.release(claim);
   }
-}
-
-/** Inserts the claim on (buyerId, revision): its id, or null when another writer holds it. */
-async function claimRevision(db: BasketDb, buyerId: string, revision: number, now: Date): Promise<unknown> {
-  const claims = db.writeClaims;
-  if (claims === undefined) throw new Error("revision claims are used only when the store cannot update conditionally; this store has none");
-  try {
-    return (await store(() => claims.create({ buyerId, revision, claimedAt: now })))._id;
-  } catch (error) {
-    if (!isDuplicateKey(error)) throw error;
-  }
-  // Deleted by its own id, so a writer that also saw it abandoned cannot delete a fresh claim.
-  const held = await store(() => claims.findOne({ buyerId, revision }).lean().exec());
-  if (held && held.claimedAt.getTime() < now.getTime() - abandonedClaimMs) await store(() => claims.deleteOne({ _id: held._id }).exec());
-  return null;
 }
 
 /** Baskets with unsent outbox entries that no relay holds a live claim on. */

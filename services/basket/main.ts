@@ -83,7 +83,11 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
     const claimWrites = !(await hasAtomicConditionalUpdates(connection));
     if (claimWrites)
       logger.info("the MongoDB-protocol server does not apply conditional updates atomically (FerretDB v1): basket writes claim their revision first");
-    const db = basketModels(connection, { claimWrites });
+    const db = basketModels(connection, {
+      claimWrites,
+      onAbandonedClaim: (claim) =>
+        logger.warn(claim, "took over a basket write claim its holder left behind (it died mid-write, or its write outlived the lease)"),
+    });
     await createBasketIndexes(db);
 
     const transport = createGrpcServerTransport(config.grpc);

@@ -7,6 +7,7 @@
 // $dateToString there), `buyerEmailKey` (lower case; no collation) and the
 // flat `currencyCode`/`totalMinor` the sales per day add up.
 import { type Connection, type Model, Schema } from "mongoose";
+import type { WriteClaimFields } from "../../platform/mongo/index.js";
 
 export interface MoneyFields {
   currencyCode: string;
@@ -121,14 +122,18 @@ orderViewSchema.index({ day: 1, status: 1 });
  * whose conditional updates are not atomic (see order-view.repository.ts). The
  * unique index lets exactly one writer hold (orderId, version).
  */
-export interface ViewWriteClaimDocument {
+export interface ViewWriteClaimDocument extends WriteClaimFields {
   orderId: string;
   version: number;
-  claimedAt: Date;
 }
 
 const writeClaimSchema = new Schema<ViewWriteClaimDocument>(
-  { orderId: { type: String, required: true }, version: { type: Number, required: true }, claimedAt: { type: Date, required: true } },
+  {
+    orderId: { type: String, required: true },
+    version: { type: Number, required: true },
+    claimedAt: { type: Date, required: true },
+    holder: { type: String },
+  },
   { versionKey: false, collection: "order_view_write_claims" },
 );
 writeClaimSchema.index({ orderId: 1, version: 1 }, { unique: true });

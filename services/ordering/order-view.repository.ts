@@ -6,21 +6,17 @@
 // MongoDB without a replica set, has no multi-document transactions).
 //
 // On MongoDB the version in the update filter is enough: the server matches
-// and changes the document atomically. FerretDB v1 reads the matching
-// document and writes it back by _id in two steps, so there a writer first
-// claims the version it replaces with an insert under a unique index (inserts
-// are atomic there), which makes it the only writer moving the copy off it.
+// and changes the document atomically. FerretDB v1 does not, so there a writer
+// first claims the version it replaces (platform/mongo's write claims), which
+// makes it the only writer moving the copy off it.
 //
 // A store that cannot be reached becomes UnavailableError (UNAVAILABLE).
-import { setTimeout as sleep } from "node:timers/promises";
 import { UnavailableError } from "../../platform/errors/index.js";
-import { isDuplicateKey, isStoreUnavailable } from "../../platform/mongo/index.js";
+import { isDuplicateKey, isStoreUnavailable, writeClaims } from "../../platform/mongo/index.js";
 import type { OrderStatus } from "./order.js";
 import type { OrderCursor } from "./order.repository.js";
 import type { OrderReadModel, OrderViewDocument } from "./order-view.model.js";
 
-/** A claim older than this was left by a writer that died between its claim and its write. */
-const abandonedClaimMs = 5000;
 /** Writes tried before an order's copy that keeps changing under the writer fails (the bus retries the event). */
 const maxWriteAttempts = 50;
 
@@ -53,38 +49,22 @@ export async function upsertOrderView(readModel: OrderReadModel, view: OrderView
         throw error;
       }
     }
-    const claim = readModel.writeClaims ? await claimVersion(readModel, view._id, current.version, view.projectedAt) : undefined;
-    if (claim === null) {
-      // Another writer is moving the copy off this version: let it finish, then decide anew.
-      await sleep(Math.min(5 * attempt, 50));
-      continue;
-    }
+    const claims = readModel.writeClaims ? writeClaims(readModel.writeClaims, { run: store }) : undefined;
+    const claim = claims ? await claims.claim({ orderId: view._id, version: current.version }) : undefined;
+    // Another writer moved the copy off this version, or gave up: decide anew.
+    if (claim === null) continue;
     try {
+      // Too late to write safely with this claim: read again.
+      if (claim !== undefined && !claims?.inTime(claim)) continue;
       const { _id, ...fields } = view;
       const result = await store(() => views.updateOne({ _id, version: current.version }, { $set: fields }).exec());
       if (result.matchedCount === 1) return "applied";
     } finally {
       // Released once the write is done, so a writer still holding the older read finds the copy moved on.
-      const claims = readModel.writeClaims;
-      if (claim && claims) await store(() => claims.deleteOne({ _id: claim }).exec());
+      if (claim && claims) await claims.release(claim);
     }
   }
   throw new Error(`the read model's copy of order ${view._id} kept changing while version ${view.version} was written; it will be retried`);
-}
-
-/** Inserts the claim on (orderId, version): its id, or null when another writer holds it. */
-async function claimVersion(readModel: OrderReadModel, orderId: string, version: number, now: Date): Promise<unknown> {
-  const claims = readModel.writeClaims;
-  if (claims === undefined) throw new Error("version claims are used only when the store cannot update conditionally; this store has none");
-  try {
-    return (await store(() => claims.create({ orderId, version, claimedAt: now })))._id;
-  } catch (error) {
-    if (!isDuplicateKey(error)) throw error;
-  }
-  // Deleted by its own id, so a writer that also saw it abandoned cannot delete a fresh claim.
-  const held = await store(() => claims.findOne({ orderId, version }).lean().exec());
-  if (held && held.claimedAt.getTime() < now.getTime() - abandonedClaimMs) await store(() => claims.deleteOne({ _id: held._id }).exec());
-  return null;
 }
 
 export async function findOrderView(readModel: OrderReadModel, id: string): Promise<OrderViewDocument | undefined> {

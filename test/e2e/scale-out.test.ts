@@ -330,9 +330,15 @@ describe("the mesh scaled out to two instances of every part", () => {
     const baskets = await mesh.basketStore.collection<BasketDocument>("baskets").find({}).toArray();
     const records = baskets.flatMap((basket) => basket.checkouts);
     assert.equal(records.length, checkoutCount);
-    assert.ok(
-      records.every((record) => record.orderStartedAt instanceof Date),
-      "every checkout's order started",
+    const notStarted = baskets.flatMap((basket) =>
+      basket.checkouts.filter((record) => !(record.orderStartedAt instanceof Date)).map((record) => ({ buyerId: basket._id, record })),
+    );
+    assert.deepEqual(
+      notStarted.map(({ buyerId, record }) => `${buyerId}: ${record.requestId} → ${record.orderId}`),
+      [],
+      `every checkout's order started; what the baskets logged of those that did not:\n${notStarted
+        .flatMap(({ buyerId, record }) => mesh.instances.basket.flatMap((instance) => [...instance.logLines(buyerId), ...instance.logLines(record.orderId)]))
+        .join("\n")}`,
     );
     for (const basket of baskets) {
       const returned = (basket.returnedOrders ?? []).map((entry) => entry.orderId);
@@ -349,8 +355,9 @@ describe("the mesh scaled out to two instances of every part", () => {
     }
 
     const settledMs = Date.now() - startedAt;
+    const claimsTakenOver = mesh.instances.basket.flatMap((instance) => instance.logLines("took over a basket write claim")).length;
     process.stdout.write(
-      `# scale-out: ${checkoutCount} checkouts answered in ${placedMs} ms (${unanswered} attempts retried), settled in ${settledMs} ms; ${JSON.stringify(counts)}\n`,
+      `# scale-out: ${checkoutCount} checkouts answered in ${placedMs} ms (${unanswered} attempts retried), settled in ${settledMs} ms; ${JSON.stringify(counts)}; basket write claims taken over: ${claimsTakenOver}\n`,
     );
     assert.ok(unanswered > 0, "the killed instances left some calls unanswered, and the buyers retried them");
   });

@@ -44,6 +44,8 @@ export interface PartInstance {
   /** Whether its process runs now. */
   running(): boolean;
   logTail(): string;
+  /** Every line of its log, across restarts, that contains `text`. */
+  logLines(text: string): string[];
 }
 
 export interface ScaledMesh {
@@ -289,7 +291,16 @@ function partInstance(part: ScaledPart, env: Env, port: number, logFile: string)
     },
     running: () => child !== undefined && child.exitCode === null && child.signalCode === null,
     logTail: () => readTail(logFile),
+    logLines: (text) => readLines(logFile).filter((logLine) => logLine.includes(text)),
   };
+}
+
+function readLines(file: string): string[] {
+  try {
+    return readFileSync(file, "utf8").split("\n");
+  } catch {
+    return [];
+  }
 }
 
 function readTail(file: string): string {
