@@ -24,7 +24,7 @@ export type {
   TokenTrustEnv,
   TokenTrustOptions,
 } from "./token-trust.js";
-export { createServiceAuthenticate, createTokenTrust, identityJwksSource, startServiceAuthenticate } from "./token-trust.js";
+export { createServiceAuthenticate, createTokenTrust, identityJwksSource, startServiceAuthenticate, whenSessionsLoaded } from "./token-trust.js";
 export type { TokenVerifier, TokenVerifierOptions } from "./token-verifier.js";
 export { accessTokenType, allowedAlgorithms, createTokenVerifier, signedOutSessionMessage } from "./token-verifier.js";
 export { tokenClaimsEnv, tokenTrustEnv, tokenTrustFrom } from "./trust-config.js";

@@ -4,9 +4,10 @@
 // revocations identity still holds, so sign-outs made while this instance was
 // down are refused too. The queue is subscribed before the list is read, so a
 // sign-out made in between is in one or the other (or both: adding is
-// idempotent). When identity does not answer at start, the instance serves
-// anyway (public calls work) while the list is asked for again with back-off,
-// and its revocations refuse every token as UNAVAILABLE until it is in.
+// idempotent). When identity does not answer at start, the list is asked for
+// again with back-off; until it is in, the revocations refuse every token as
+// UNAVAILABLE, and the server's health (GrpcServer.readyWhen, wired in each
+// service's main.ts) reports NOT_SERVING, so it gets no traffic meanwhile.
 import type { ChannelCredentials } from "@grpc/grpc-js";
 import { ExponentialBackoff, handleAll, retry } from "cockatiel";
 import type { SessionRevoked } from "../../gen/mel/events/v1/identity_events.js";

@@ -68,4 +68,18 @@ describe("session revocations", () => {
     assert.equal(revocations.has("other"), false);
     assert.equal(revocations.has("s"), true);
   });
+
+  it("tells a server waiting on it when the earlier revocations are in", async () => {
+    const revocations = createSessionRevocations({ graceMs: 0, loaded: false });
+    let loadedSeen = false;
+    const waiting = revocations.whenLoaded().then(() => {
+      loadedSeen = true;
+    });
+    await Promise.resolve();
+    assert.equal(loadedSeen, false, "not before markLoaded");
+    revocations.markLoaded();
+    await waiting;
+    assert.equal(loadedSeen, true);
+    await createSessionRevocations({ graceMs: 0 }).whenLoaded();
+  });
 });

@@ -26,6 +26,8 @@ export interface SessionRevocations {
   /** The earlier revocations are in: has() answers from now on. */
   markLoaded(): void;
   readonly loaded: boolean;
+  /** Resolves once loaded (at once when it already is): what a server waits on before it reports itself ready. */
+  whenLoaded(): Promise<void>;
   /** Entries not expired yet. */
   readonly size: number;
 }
@@ -36,6 +38,8 @@ export function createSessionRevocations(options: SessionRevocationsOptions): Se
   const forgetAt = new Map<string, number>();
   let nextSweep = clock() + sweepIntervalMs;
   let loaded = options.loaded ?? true;
+  let announceLoaded: () => void = () => {};
+  const loadedOnce = loaded ? Promise.resolve() : new Promise<void>((resolve) => (announceLoaded = resolve));
 
   function sweep(now: number, force = false): void {
     if (!force && now < nextSweep) return;
@@ -63,10 +67,12 @@ export function createSessionRevocations(options: SessionRevocationsOptions): Se
     },
     markLoaded() {
       loaded = true;
+      announceLoaded();
     },
     get loaded() {
       return loaded;
     },
+    whenLoaded: () => loadedOnce,
     get size() {
       sweep(clock(), true);
       return forgetAt.size;

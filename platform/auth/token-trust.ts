@@ -126,6 +126,15 @@ export function createServiceAuthenticate(
   return Object.assign(authenticate, { revocations, close: jwks.close });
 }
 
+/**
+ * What a server waits on before it reports itself ready (GrpcServer.readyWhen):
+ * the signed-out sessions loaded, for an Authenticate from
+ * startServiceAuthenticate; nothing for one given by a caller (tests).
+ */
+export function whenSessionsLoaded(authenticate: Authenticate | RunningServiceAuthenticate): Promise<void> {
+  return "revocations" in authenticate ? authenticate.revocations.whenLoaded() : Promise.resolve();
+}
+
 /** The Authenticate of a running service, with the feed of signed-out sessions it owns; close() it on shutdown. */
 export type RunningServiceAuthenticate = Authenticate & { revocations: SessionRevocations; close(): Promise<void> };
 

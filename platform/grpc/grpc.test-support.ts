@@ -42,6 +42,8 @@ export interface TestServerOptions<Definition extends ServiceDefinition> {
   authenticate?: Authenticate;
   /** Transport settings (TLS credentials, connection age, health port). */
   serverOptions?: Pick<CreateGrpcServerOptions, "credentials" | "channelOptions" | "healthPort">;
+  /** Passed to GrpcServer.readyWhen before listen. */
+  readyWhen?: Promise<void>;
 }
 
 /** `definition` served on 127.0.0.1:<free port> by `handlers`; the others answer UNIMPLEMENTED. */
@@ -58,6 +60,7 @@ export async function startTestServer<Definition extends ServiceDefinition>(
   ) as MethodPolicies<Definition>;
   const grpc = createGrpcServer({ serviceName: "test", logger, ...options.serverOptions });
   grpc.addService(definition, implementService(definition, all, { policies, authenticate: options.authenticate, logger }));
+  if (options.readyWhen) grpc.readyWhen(options.readyWhen, "the test says so");
   const port = await grpc.listen("127.0.0.1", 0);
   return { grpc, port, address: `127.0.0.1:${port}`, stop: () => grpc.drain(0) };
 }

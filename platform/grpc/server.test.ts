@@ -68,6 +68,18 @@ describe("health", () => {
     assert.equal(unknown.code, GrpcStatus.NOT_FOUND);
   });
 
+  test("stays NOT_SERVING after listen until what it waits on is ready, then reports SERVING", async () => {
+    let becomeReady = () => {};
+    const server = await startCatalogServer({}, { readyWhen: new Promise<void>((resolve) => (becomeReady = resolve)) });
+    servers.push(server);
+    const health = healthClient(server.address);
+    assert.equal(await check(health, ""), "NOT_SERVING");
+    assert.equal(await check(health, "mel.catalog.v1.CatalogService"), "NOT_SERVING");
+    becomeReady();
+    await waitUntil("the server to report SERVING once ready", async () => (await check(health, "")) === "SERVING");
+    assert.equal(await check(health, "mel.catalog.v1.CatalogService"), "SERVING");
+  });
+
   test("a service's status can be changed on its own", async () => {
     const server = await startCatalogServer({});
     servers.push(server);

@@ -45,6 +45,12 @@ export interface GrpcServer {
   /** Sets one service's health status ("" is the whole server). */
   setServingStatus(service: string, status: ServingStatus): void;
   /**
+   * Keeps health NOT_SERVING after listen() until `condition` resolves: for
+   * what the instance needs before its calls can succeed, so readiness probes
+   * and the gateway send it no traffic meanwhile. Call before listen().
+   */
+  readyWhen(condition: Promise<void>, what: string): void;
+  /**
    * Graceful stop: health turns NOT_SERVING, new calls are refused, in-flight
    * calls may finish for up to `graceMs`, then the rest are cancelled.
    * Resolves once the server is down. Calling it twice returns the same promise.
@@ -69,6 +75,7 @@ export function createGrpcServer(options: CreateGrpcServerOptions): GrpcServer {
   let listening = false;
   let draining: Promise<void> | undefined;
   let boundHealthPort: number | undefined;
+  const readiness: Array<{ condition: Promise<void>; what: string }> = [];
 
   const setServingStatus = (service: string, status: ServingStatus) => health.setStatus(service, status);
 
@@ -81,6 +88,32 @@ export function createGrpcServer(options: CreateGrpcServerOptions): GrpcServer {
     health.setStatus(name, "NOT_SERVING");
   };
 
+  const readyWhen: GrpcServer["readyWhen"] = (condition, what) => {
+    if (listening) throw new Error(`${serviceName}: readyWhen() before listen()`);
+    readiness.push({ condition, what });
+  };
+
+  /** SERVING once every readiness condition holds, unless the server is draining by then. */
+  function reportServingWhenReady(): void {
+    const serving = () => {
+      if (draining) return;
+      for (const name of ["", ...servedNames]) health.setStatus(name, "SERVING");
+    };
+    if (readiness.length === 0) {
+      serving();
+      return;
+    }
+    const waitingFor = readiness.map(({ what }) => what);
+    logger.info({ waitingFor }, `${serviceName} listens, but reports NOT_SERVING until ${waitingFor.join(" and ")}`);
+    Promise.all(readiness.map(({ condition }) => condition)).then(
+      () => {
+        serving();
+        if (!draining) logger.info(`${serviceName} ready: health reports SERVING`);
+      },
+      (error: unknown) => logger.error({ err: error }, `${serviceName} stays NOT_SERVING: a readiness condition failed`),
+    );
+  }
+
   const listen: GrpcServer["listen"] = async (host, port) => {
     if (servedNames.length === 0) throw new Error(`${serviceName}: no service added before listen()`);
     descriptors ??= loadDescriptors(options.descriptorSetPath ?? defaultDescriptorSetPath);
@@ -89,7 +122,6 @@ export function createGrpcServer(options: CreateGrpcServerOptions): GrpcServer {
     const boundPort = await bind(serviceName, server, host, port, options.credentials ?? ServerCredentials.createInsecure());
     boundHealthPort = healthServer && (await bind(serviceName, healthServer, host, options.healthPort ?? 0, ServerCredentials.createInsecure()));
     listening = true;
-    for (const name of ["", ...servedNames]) health.setStatus(name, "SERVING");
     logger.info(
       {
         address: `${host}:${boundPort}`,
@@ -99,6 +131,7 @@ export function createGrpcServer(options: CreateGrpcServerOptions): GrpcServer {
       },
       `${serviceName} listening`,
     );
+    reportServingWhenReady();
     return boundPort;
   };
 
@@ -122,7 +155,7 @@ export function createGrpcServer(options: CreateGrpcServerOptions): GrpcServer {
     return draining;
   };
 
-  return { server, addService, listen, healthPort: () => boundHealthPort, setServingStatus, drain };
+  return { server, addService, listen, healthPort: () => boundHealthPort, setServingStatus, readyWhen, drain };
 }
 
 function bind(serviceName: string, server: Server, host: string, port: number, credentials: ServerCredentials): Promise<number> {

@@ -7,7 +7,7 @@ import mongoose, { type Connection } from "mongoose";
 import { BasketServiceService } from "../../gen/mel/basket/v1/basket.js";
 import { CatalogServiceClient } from "../../gen/mel/catalog/v1/catalog.js";
 import { OrderingServiceClient } from "../../gen/mel/ordering/v1/ordering.js";
-import { startServiceAuthenticate } from "../../platform/auth/index.js";
+import { startServiceAuthenticate, whenSessionsLoaded } from "../../platform/auth/index.js";
 import { createEventBus, type EventBus } from "../../platform/events/index.js";
 import {
   type Authenticate,
@@ -129,6 +129,8 @@ export async function startBasket({ config, ...options }: StartBasketOptions): P
       options.authenticate ??
       shutdown.closing(await startServiceAuthenticate(config.trust, { bus, queue: config.queue, logger, ...transport.clientOptions("identity") }));
     const server = createGrpcServer({ serviceName: "basket", logger, ...transport.serverOptions });
+    // Until it can tell a signed-out session from a live one it refuses every token, so it takes no traffic before.
+    server.readyWhen(whenSessionsLoaded(authenticate), "the signed-out sessions are loaded from identity");
     server.addService(
       BasketServiceService,
       createBasketService({ db, catalog, ordering, authenticate, logger, relay, limits: config.limits, writeRetry, paymentTokenKey, now }),

@@ -4,7 +4,7 @@
 // directly, this file reads the environment and drains on SIGTERM.
 import type { Kysely } from "kysely";
 import { CatalogServiceService } from "../../gen/mel/catalog/v1/catalog.js";
-import { startServiceAuthenticate } from "../../platform/auth/index.js";
+import { startServiceAuthenticate, whenSessionsLoaded } from "../../platform/auth/index.js";
 import { createEventBus, createOutboxRelay, type EventBus, type OutboxRelay } from "../../platform/events/index.js";
 import { type Authenticate, createGrpcServer, createGrpcServerTransport, type GrpcServer } from "../../platform/grpc/index.js";
 import { createLogger, type Logger } from "../../platform/log/index.js";
@@ -61,6 +61,8 @@ export async function startCatalog({ config, ...options }: StartCatalogOptions):
       options.authenticate ??
       shutdown.closing(await startServiceAuthenticate(config.trust, { bus, queue: config.queue, logger, ...transport.clientOptions("identity") }));
     const server = createGrpcServer({ serviceName: "catalog", logger, ...transport.serverOptions });
+    // Until it can tell a signed-out session from a live one it refuses every token, so it takes no traffic before.
+    server.readyWhen(whenSessionsLoaded(authenticate), "the signed-out sessions are loaded from identity");
     server.addService(CatalogServiceService, createCatalogService({ db, authenticate, relay, logger }));
 
     const handlerDeps = { db, relay, logger };

@@ -7,7 +7,7 @@
 // reads the environment and drains on SIGTERM/SIGINT.
 import type { Kysely } from "kysely";
 import { OrderingServiceService } from "../../gen/mel/ordering/v1/ordering.js";
-import { startServiceAuthenticate } from "../../platform/auth/index.js";
+import { startServiceAuthenticate, whenSessionsLoaded } from "../../platform/auth/index.js";
 import { createEventBus, createOutboxRelay, type EventBus } from "../../platform/events/index.js";
 import { type Authenticate, createGrpcServer, createGrpcServerTransport, type GrpcServer } from "../../platform/grpc/index.js";
 import { createLogger, type Logger } from "../../platform/log/index.js";
@@ -114,6 +114,8 @@ export async function startOrdering({ config, ...options }: StartOrderingOptions
       options.authenticate ??
       shutdown.closing(await startServiceAuthenticate(config.trust, { bus, queue: config.queue, logger, ...transport.clientOptions("identity") }));
     const server = createGrpcServer({ serviceName: "ordering", logger, ...transport.serverOptions });
+    // Until it can tell a signed-out session from a live one it refuses every token, so it takes no traffic before.
+    server.readyWhen(whenSessionsLoaded(authenticate), "the signed-out sessions are loaded from identity");
     server.addService(
       OrderingServiceService,
       createOrderingService({ db, readModel, authenticate, logger, notifier, timings, orderChanged, watchPollIntervalMs: config.watchPollMs }),
