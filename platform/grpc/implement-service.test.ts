@@ -7,6 +7,7 @@ import { waitUntil } from "../../test/support/wait.js";
 import {
   AbortedError,
   AlreadyExistsError,
+  CancelledError,
   DeadlineExceededError,
   FailedPreconditionError,
   InvalidArgumentError,
@@ -333,6 +334,64 @@ describe("call context", () => {
     assert.equal(line?.level, "warn");
     assert.equal(line?.code, "OK");
     assert.equal(line?.correlationId, "req-slow");
+  });
+
+  test("a unary handler's ctx.signal aborts with CancelledError when the caller cancels, and the call is logged CANCELLED", async () => {
+    const log = captureLog("catalog");
+    let entered: () => void = () => undefined;
+    const handlerEntered = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    let reason: unknown;
+    const server = await startCatalogServer(
+      {
+        async getItem(_request, ctx) {
+          const aborted = new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+          entered();
+          await aborted;
+          reason = ctx.signal.reason;
+          return {};
+        },
+      },
+      { logger: log.logger },
+    );
+    servers.push(server);
+    const client = new CatalogServiceClient(server.address, credentials.createInsecure());
+    closers.push(() => client.close());
+    const answered = new Promise<ServiceError | null>((resolve) => {
+      const call = client.getItem({ id: "1" }, (error) => resolve(error));
+      void handlerEntered.then(() => call.cancel());
+    });
+    assert.equal((await answered)?.code, GrpcStatus.CANCELLED);
+    await waitUntil("the handler to see the abort", () => reason !== undefined);
+    assert.ok(reason instanceof CancelledError, `aborted with ${String(reason)}`);
+    await waitUntil("the call's log line", () => log.lines.some((line) => line.msg === "grpc call"));
+    assert.equal(log.lines.find((line) => line.msg === "grpc call")?.code, "CANCELLED");
+  });
+
+  test("a handler that first asks for ctx.signal after the deadline finds it aborted with DeadlineExceededError", async () => {
+    const log = captureLog("catalog");
+    let reason: unknown;
+    let abortedWhenAsked: boolean | undefined;
+    const server = await startCatalogServer(
+      {
+        async getItem(_request, ctx) {
+          const deadline = ctx.deadline?.getTime() ?? 0;
+          await waitUntil("the deadline to pass", () => Date.now() > deadline);
+          abortedWhenAsked = ctx.signal.aborted;
+          reason = ctx.signal.reason;
+          return {};
+        },
+      },
+      { logger: log.logger },
+    );
+    servers.push(server);
+    const error = await rejectionOf(callUnary(clientFor(server.address), "getItem", { id: "1" }, { deadline: new Date(Date.now() + 150) }));
+    assert.equal(error.code, GrpcStatus.DEADLINE_EXCEEDED);
+    await waitUntil("the call's log line", () => log.lines.some((line) => line.msg === "grpc call"));
+    assert.equal(abortedWhenAsked, true);
+    assert.ok(reason instanceof DeadlineExceededError, `aborted with ${String(reason)}`);
+    assert.equal(log.lines.find((line) => line.msg === "grpc call")?.code, "DEADLINE_EXCEEDED");
   });
 
   test("a malformed correlation id is replaced by a generated one", async () => {

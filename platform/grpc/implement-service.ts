@@ -134,14 +134,14 @@ export function serviceNameOf(definition: ServiceDefinition): string {
 function serveUnary(serve: MethodServing, handler: UnaryHandler<unknown, unknown>): UntypedHandleCall {
   return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
     const started = performance.now();
-    const { ctx, finish, sendResponseHeaders } = openCallContext(call, serve);
+    const { ctx, endedEarly, finish, sendResponseHeaders } = openCallContext(call, serve);
     void runInCallContext(ctx, async () => {
       try {
         ctx.principal = await authorize(serve, ctx.metadata);
         const response = await handler(decodeRequest(serve.method, call.request), ctx);
         sendResponseHeaders();
         callback(null, response);
-        logCall(serve.logger, ctx, finishedCode(ctx), started);
+        logCall(serve.logger, ctx, finishedCode(endedEarly()), started);
       } catch (error: unknown) {
         const mapped = failCall(serve.logger, ctx, error, started);
         callback({ code: mapped.code, details: mapped.details, metadata: mapped.metadata });
@@ -192,22 +192,50 @@ function drained(call: ServerWritableStream<unknown, unknown>, signal: AbortSign
 
 type IncomingCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
 
-function openCallContext(call: IncomingCall, { path, logger }: MethodServing): { ctx: CallContext; finish: () => void; sendResponseHeaders: () => void } {
+interface OpenedCall {
+  ctx: CallContext;
+  /** Why the call ended before its handler answered (the caller cancelled, or the deadline passed), if it did. */
+  endedEarly(): Error | undefined;
+  finish(): void;
+  sendResponseHeaders(): void;
+}
+
+function openCallContext(call: IncomingCall, { path, logger }: MethodServing): OpenedCall {
   const metadata = call.metadata;
   const correlationId = cleanCorrelationId(firstString(metadata, correlationIdKey)) ?? randomUUID();
   const traceparent = cleanTraceparent(firstString(metadata, traceparentKey));
   const rawDeadline = call.getDeadline();
   const deadline = rawDeadline instanceof Date ? rawDeadline : Number.isFinite(rawDeadline) ? new Date(rawDeadline) : undefined;
-  const controller = new AbortController();
-  const onCancelled = () => controller.abort(new CancelledError(`the caller cancelled ${path}`));
+  let cancelled = false;
+  const endedEarly = (): Error | undefined => {
+    // grpc-js also reports a call cancelled when its deadline passes: the deadline is the cause then.
+    if (deadline !== undefined && Date.now() >= deadline.getTime()) return new DeadlineExceededError(`the deadline of ${path} passed`);
+    return cancelled ? new CancelledError(`the caller cancelled ${path}`) : undefined;
+  };
+  // The signal, and the timer that aborts it at the deadline, are made when a
+  // handler first asks for them: most unary handlers never do, and an
+  // AbortController and a timer per call are a measurable share of a cheap call.
+  let controller: AbortController | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const signal = (): AbortSignal => {
+    if (controller !== undefined) return controller.signal;
+    controller = new AbortController();
+    const early = endedEarly();
+    if (early !== undefined) controller.abort(early);
+    else if (deadline !== undefined) {
+      // grpc-js ends the call itself at the deadline; the timer makes sure handler
+      // I/O listening on ctx.signal stops at the same moment.
+      const aborting = controller;
+      timer = setTimeout(() => aborting.abort(endedEarly()), Math.max(0, deadline.getTime() - Date.now()));
+      timer.unref();
+    }
+    return controller.signal;
+  };
+  const onCancelled = () => {
+    cancelled = true;
+    controller?.abort(endedEarly());
+  };
   call.once("cancelled", onCancelled);
-  // grpc-js ends the call itself at the deadline; the timer makes sure handler
-  // I/O listening on ctx.signal stops at the same moment.
-  const timer =
-    deadline === undefined
-      ? undefined
-      : setTimeout(() => controller.abort(new DeadlineExceededError(`the deadline of ${path} passed`)), Math.max(0, deadline.getTime() - Date.now()));
-  timer?.unref();
   let callLog: Logger | undefined;
   let responseHeaders: Metadata | undefined;
   let headersSent = false;
@@ -220,7 +248,9 @@ function openCallContext(call: IncomingCall, { path, logger }: MethodServing): {
     method: path,
     metadata,
     correlationId,
-    signal: controller.signal,
+    get signal() {
+      return signal();
+    },
     // Made on first use: most calls never log, and a pino child per call costs.
     get log() {
       callLog ??= logger.child({ correlationId, method: path });
@@ -238,7 +268,7 @@ function openCallContext(call: IncomingCall, { path, logger }: MethodServing): {
     clearTimeout(timer);
     call.off("cancelled", onCancelled);
   };
-  return { ctx, finish, sendResponseHeaders };
+  return { ctx, endedEarly, finish, sendResponseHeaders };
 }
 
 async function authorize({ policy, authenticate }: MethodServing, metadata: Metadata): Promise<Principal | undefined> {
@@ -262,9 +292,9 @@ function failCall(logger: Logger, ctx: CallContext, error: unknown, started: num
 const serverFaults = new Set([GrpcStatus.INTERNAL, GrpcStatus.UNKNOWN, GrpcStatus.DATA_LOSS, GrpcStatus.UNIMPLEMENTED]);
 const transientFaults = new Set([GrpcStatus.UNAVAILABLE, GrpcStatus.DEADLINE_EXCEEDED, GrpcStatus.RESOURCE_EXHAUSTED]);
 
-/** OK, unless the caller went away first (then nobody received the answer). */
-function finishedCode(ctx: CallContext): GrpcStatus {
-  return ctx.signal.aborted ? toGrpcStatus(ctx.signal.reason).code : GrpcStatus.OK;
+/** OK, unless the call ended first (then nobody received the answer). */
+function finishedCode(endedEarly: Error | undefined): GrpcStatus {
+  return endedEarly === undefined ? GrpcStatus.OK : toGrpcStatus(endedEarly).code;
 }
 
 /** The call's duration metric, and one line per call at the level callLogLevel gives it (OK calls at debug), with the call's correlation id. */

@@ -11,6 +11,7 @@ import { HealthImplementation, type ServingStatus } from "grpc-health-check";
 import type { Logger } from "../log/index.js";
 import { serviceNameOf } from "./implement-service.js";
 import { passThroughRequests } from "./request-decoding.js";
+import { withoutChannelz } from "./transport.js";
 
 // gen/descriptor.binpb sits two folders up both in the source tree and in
 // dist/ (npm run build copies it there).
@@ -65,7 +66,7 @@ export interface GrpcServer {
  */
 export function createGrpcServer(options: CreateGrpcServerOptions): GrpcServer {
   const { serviceName, logger } = options;
-  const server = new Server(options.channelOptions);
+  const server = new Server({ ...withoutChannelz, ...options.channelOptions });
   const health = new HealthImplementation({ "": "NOT_SERVING" });
   health.addToServer(server);
   const healthServer = options.healthPort === undefined ? undefined : new Server();

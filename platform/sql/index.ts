@@ -21,4 +21,5 @@ export {
   parseDatabaseUrl,
 } from "./database.js";
 export { createMigrator, type MigrateOptions, MigrationError, type MigrationSet, migrateToLatest } from "./migrator.js";
+export { type PrecompiledArgument, type PrecompiledQuery, precompiledQuery } from "./precompiled-query.js";
 export { isUniqueViolation } from "./unique-violation.js";

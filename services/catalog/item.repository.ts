@@ -2,7 +2,7 @@
 // caller owns the transaction. Every statement here must compile for SQLite,
 // PostgreSQL and SQL Server alike (item.repository.test.ts checks all three).
 import { type Expression, type Kysely, type SqlBool, sql } from "kysely";
-import { isMssql } from "../../platform/sql/index.js";
+import { isMssql, precompiledQuery } from "../../platform/sql/index.js";
 import type { Item, ItemDraft, Money } from "./item.js";
 import { nameSearchKey, samePrice } from "./item.js";
 import type { CatalogDatabase, CatalogItemRow } from "./item.table.js";
@@ -74,8 +74,11 @@ export function rowToItem(row: ItemWithNamesRow): Item {
   };
 }
 
+// GetItem's read, the catalogue's hottest: compiled once rather than per call.
+const findItemQuery = precompiledQuery((db: Db, id: string) => selectItems(db).where("i.id", "=", id));
+
 export async function findItem(db: Db, id: string): Promise<Item | undefined> {
-  const row = await selectItems(db).where("i.id", "=", id).executeTakeFirst();
+  const [row] = await findItemQuery.execute(db, id);
   return row && rowToItem(row);
 }
 
