@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { Client, credentials } from "@grpc/grpc-js";
 import { freePort } from "../test/support/ports.js";
 import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, uniqueName } from "../test/support/rabbitmq.js";
-import { type BenchProcess, nodeEntry, startProcess } from "./processes.js";
+import { type BenchProcess, builtEntry, startProcess } from "./processes.js";
 
 export const getItemPath = "/mel.catalog.v1.CatalogService/GetItem";
 
@@ -18,7 +18,7 @@ export interface CatalogProcess {
   forgetBrokerNames(): Promise<void>;
 }
 
-/** `nodeOptions` go after tsx's loader, so a `--import` of a .ts module (telemetry's register) works. */
+/** `nodeOptions` go before the built entry point (`--import dist/platform/telemetry/register.js`). */
 export async function startCatalogProcess(
   workDir: string,
   cores: string | undefined,
@@ -28,9 +28,7 @@ export async function startCatalogProcess(
   await ensureRabbitMq();
   const port = await freePort();
   const prefix = uniqueName("bench-catalog");
-  const entry = nodeEntry("services/catalog/main.ts");
-  const command = entry.command;
-  const args = [...entry.args.slice(0, -1), ...nodeOptions, ...entry.args.slice(-1)];
+  const { command, args } = builtEntry("services/catalog/main.ts", nodeOptions);
   const started = await startProcess({
     name: "catalog",
     command,

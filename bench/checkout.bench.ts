@@ -22,7 +22,7 @@ import { createTestPostgresDatabase, ensurePostgres, postgresAdminUrl } from "..
 import { BrokerProbe, ensureRabbitMq, rabbitMqUrl, uniqueName } from "../test/support/rabbitmq.js";
 import { waitUntil } from "../test/support/wait.js";
 import { cleanUp, describeMachine, formatNumber, percentile, printTable, readBenchSettings, runPool } from "./harness.js";
-import { type BenchProcess, cpuMeter, nodeEntry, parentOf, pidsByCommand, startProcess } from "./processes.js";
+import { type BenchProcess, builtEntry, cpuMeter, parentOf, pidsByCommand, startProcess } from "./processes.js";
 
 const settings = readBenchSettings();
 const buyersCount = settings.buyers;
@@ -58,7 +58,7 @@ try {
   };
   const services: BenchProcess[] = [];
   const start = async (name: keyof typeof ports, env: NodeJS.ProcessEnv) => {
-    const entry = nodeEntry(`services/${name}/main.ts`);
+    const entry = builtEntry(`services/${name}/main.ts`);
     const upper = name.toUpperCase();
     const started = await startProcess({
       name,

@@ -13,7 +13,7 @@ import { freePort } from "../test/support/ports.js";
 import { callRaw, startCatalogProcess } from "./catalog-process.js";
 import { cleanUp, describeMachine, formatNumber, printTable, ratio, readBenchSettings } from "./harness.js";
 import { type Measurement, measureGrpc, measureHttp } from "./load-drivers.js";
-import { type BenchProcess, corePlan, nodeEntry, repin, repositoryRoot, startProcess } from "./processes.js";
+import { type BenchProcess, builtEntry, corePlan, repin, repositoryRoot, startProcess } from "./processes.js";
 import { grpcGatewayBinary } from "./tools.js";
 
 const settings = readBenchSettings();
@@ -38,7 +38,7 @@ try {
   writeFileSync(requestFile, request);
 
   const melPort = await freePort();
-  const melEntry = nodeEntry("gateway/main.ts");
+  const melEntry = builtEntry("gateway/main.ts");
   const mel = await startProcess({
     name: "Mel gateway",
     ...melEntry,

@@ -4,7 +4,7 @@
 // CPU time comes from /proc/<pid>/stat, which counts every thread (libuv's
 // pool, V8's GC and compiler threads) and nothing of the other processes.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { closeSync, existsSync, openSync, readdirSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -114,7 +114,33 @@ export async function startProcess(options: StartProcessOptions): Promise<BenchP
   return { name: options.name, pid, cpuSeconds: () => cpuSecondsOf(pid), logTail, stop };
 }
 
-/** `node --import tsx <entry>`: a TypeScript entry point of this repository as its own process. */
+/**
+ * `node --enable-source-maps dist/<entry>.js`: a part of Mel as `npm start`
+ * and the image run it, from the build. Running the sources through tsx would
+ * measure its transform too (it wraps every function in a naming helper).
+ * `nodeOptions` go before the entry (`--import dist/platform/telemetry/register.js`).
+ * Fails when the build is missing or older than a source file; `npm run bench` builds first.
+ */
+export function builtEntry(entry: string, nodeOptions: string[] = []): { command: string; args: string[] } {
+  const built = join(repositoryRoot, "dist", entry.replace(/\.ts$/, ".js"));
+  const builtAt = existsSync(built) ? statSync(built).mtimeMs : 0;
+  const newer = ["platform", "services", "gateway", "gen", "scripts"].flatMap((dir) => newerSources(join(repositoryRoot, dir), builtAt));
+  if (builtAt === 0 || newer.length > 0) {
+    throw new Error(
+      `${built} is ${builtAt === 0 ? "missing" : `older than ${newer.slice(0, 3).join(", ")}`}: run npm run build (npm run bench builds before it runs)`,
+    );
+  }
+  return { command: process.execPath, args: ["--enable-source-maps", ...nodeOptions, built] };
+}
+
+function newerSources(dir: string, than: number): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((file) => file.isFile() && file.name.endsWith(".ts") && !file.name.endsWith(".test.ts"))
+    .map((file) => join(file.parentPath, file.name))
+    .filter((file) => statSync(file).mtimeMs > than);
+}
+
+/** `node --import tsx <entry>`: a TypeScript file of this repository as its own process (the benchmarks' own reference servers). */
 export function nodeEntry(entry: string, nodeOptions: string[] = []): { command: string; args: string[] } {
   return { command: process.execPath, args: [...nodeOptions, "--import", "tsx", join(repositoryRoot, entry)] };
 }

@@ -17,6 +17,13 @@ if (chosen.length === 0) {
   process.exit(2);
 }
 
+// The servers run from dist/, as npm start and the image run them: build once before any bench.
+const build = spawnSync("npm", ["run", "build"], { stdio: "inherit" });
+if (build.status !== 0) {
+  console.error("npm run build failed, so no benchmark ran");
+  process.exit(1);
+}
+
 let failed = 0;
 for (const file of chosen) {
   const result = spawnSync(process.execPath, ["--import", "tsx", join(benchDir, file)], { stdio: "inherit" });

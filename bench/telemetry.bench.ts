@@ -19,7 +19,7 @@ const settings = readBenchSettings();
 const cores = corePlan();
 const dir = mkdtempSync(join(tmpdir(), "mel-bench-telemetry-"));
 const cleanups: Array<() => Promise<unknown>> = [async () => rmSync(dir, { recursive: true, force: true })];
-const register = ["--import", join(repositoryRoot, "platform/telemetry/register.ts")];
+const register = ["--import", join(repositoryRoot, "dist/platform/telemetry/register.js")];
 
 try {
   const jaeger = await startJaeger();
