@@ -261,6 +261,8 @@ describe("BasketService over gRPC", () => {
       // proxy, that gives up on the store after three seconds. The same
       // timeout bounds its reconnection handshake once the store is back, so
       // it must leave room for a busy machine.
+      // Its log lines, and the last answer it gave, explain a recovery that does not come.
+      const outageLog: string[] = [];
       const outage = await startBasket({
         config: {
           ...mesh.basketConfig,
@@ -269,6 +271,7 @@ describe("BasketService over gRPC", () => {
           mongoTimeoutMs: 3000,
           queue: `${mesh.basketConfig.queue}.outage`,
         },
+        logger: createLogger({ service: "basket", level: "debug", destination: { write: (line: string) => void outageLog.push(line) } }),
       });
       const client = new BasketServiceClient(`127.0.0.1:${outage.port}`, credentials.createInsecure());
       const buyer = await mesh.signUp("store-down");
@@ -285,16 +288,23 @@ describe("BasketService over gRPC", () => {
         assert.deepEqual((await call.get(buyer)).basket, before);
 
         await proxy.restore();
+        let lastAnswer = "none yet";
         await waitUntil(
           "the store reachable again",
           () =>
-            callUnary(client, "getBasket", {}, on).then(
+            // Each try has its own deadline, so one call that hangs is reported rather than eating the wait.
+            callUnary(client, "getBasket", {}, { ...on, deadline: new Date(Date.now() + 5000) }).then(
               () => true,
-              () => false,
+              (error: { code?: number; details?: string }) => {
+                lastAnswer = `${error.code === undefined ? "" : status[error.code]} ${error.details ?? String(error)}`;
+                return false;
+              },
             ),
           15_000,
           100,
-        );
+        ).catch((error: unknown) => {
+          throw new Error(`${(error as Error).message}; the last answer: ${lastAnswer}; the outage instance's log:\n${outageLog.slice(-30).join("")}`);
+        });
         assert.deepEqual(quantities((await callUnary(client, "addItem", { productId: "caneca", quantity: 1 }, on)).basket), { mel: 2, caneca: 1 });
       } finally {
         client.close();
