@@ -80,6 +80,18 @@ describe("health", () => {
     assert.equal(await check(health, "mel.catalog.v1.CatalogService"), "SERVING");
   });
 
+  test("stays NOT_SERVING, and says why, when what it waits on fails even before listen", async () => {
+    const log = captureLog("server");
+    // Rejected before listen() binds the port: the server must handle it, not leave it unhandled.
+    const server = await startCatalogServer({}, { logger: log.logger, readyWhen: Promise.reject(new Error("identity never answered")) });
+    servers.push(server);
+    await waitUntil("the failed readiness to be logged", () => log.lines.some((line) => line.level === "error"));
+    const [failure] = log.lines.filter((line) => line.level === "error");
+    assert.match(String(failure?.msg), /stays NOT_SERVING: a readiness condition failed/);
+    assert.match(JSON.stringify(failure?.err), /identity never answered/);
+    assert.equal(await check(healthClient(server.address), ""), "NOT_SERVING");
+  });
+
   test("a service's status can be changed on its own", async () => {
     const server = await startCatalogServer({});
     servers.push(server);

@@ -90,7 +90,11 @@ export function createGrpcServer(options: CreateGrpcServerOptions): GrpcServer {
   };
 
   const readyWhen: GrpcServer["readyWhen"] = (condition, what) => {
-    if (listening) throw new Error(`${serviceName}: readyWhen() before listen()`);
+    if (listening) throw new Error(`${serviceName}: call readyWhen() before listen(), not after`);
+    // Handled here, not only once listen() waits on it: a condition that fails
+    // before listen() would otherwise be an unhandled rejection. listen() still
+    // sees the failure and logs it.
+    condition.catch(() => undefined);
     readiness.push({ condition, what });
   };
 
