@@ -14,8 +14,7 @@ if (port === undefined || path === undefined || responseFile === undefined) {
 const response = readFileSync(responseFile);
 const passthrough = (bytes: Buffer) => bytes;
 
-// Channelz off, as on every Mel server and client, so the floor is grpc-js doing the same work.
-const server = new Server({ "grpc.enable_channelz": 0 });
+const server = new Server();
 server.addService(
   {
     method: {

@@ -33,7 +33,6 @@ import {
   type RetryThrottlingOptions,
   toChannelTarget,
 } from "./service-config.js";
-import { withoutChannelz } from "./transport.js";
 import { upstreamFailure } from "./upstream-failure.js";
 
 export const defaultDeadlineMs = 5_000;
@@ -180,7 +179,6 @@ function buildChannel(options: UpstreamOptions, idempotentMethods: MethodName[],
   ];
   const serviceConfig = buildServiceConfig({ idempotentMethods, retry, retryThrottling: options.retryThrottling ?? defaultRetryThrottling });
   const clientOptions: Partial<ClientOptions> = {
-    ...withoutChannelz,
     ...options.channelOptions,
     interceptors,
     "grpc.service_config": JSON.stringify(serviceConfig),

@@ -11,7 +11,6 @@ import { HealthImplementation, type ServingStatus } from "grpc-health-check";
 import type { Logger } from "../log/index.js";
 import { serviceNameOf } from "./implement-service.js";
 import { passThroughRequests } from "./request-decoding.js";
-import { withoutChannelz } from "./transport.js";
 
 // gen/descriptor.binpb sits two folders up both in the source tree and in
 // dist/ (npm run build copies it there).
@@ -66,7 +65,10 @@ export interface GrpcServer {
  */
 export function createGrpcServer(options: CreateGrpcServerOptions): GrpcServer {
   const { serviceName, logger } = options;
-  const server = new Server({ ...withoutChannelz, ...options.channelOptions });
+  // Channelz stays on (grpc-js's default) although nothing reads it: grpc-js
+  // 1.14 tracks a server's sessions only with channelz on, and without them
+  // forceShutdown() cancels no call, so drain() would wait on stuck calls.
+  const server = new Server(options.channelOptions);
   const health = new HealthImplementation({ "": "NOT_SERVING" });
   health.addToServer(server);
   const healthServer = options.healthPort === undefined ? undefined : new Server();

@@ -7,13 +7,6 @@ import type { ChannelCredentials, ChannelOptions, ServerCredentials } from "@grp
 import { ConfigError, durationMs, list, port, text } from "../config/index.js";
 import { createGrpcTls, type GrpcTls, type GrpcTlsFiles } from "./tls.js";
 
-/**
- * Channel options every Mel server and client starts from. Channelz, grpc-js's
- * per-channel and per-call statistics kept for a channelz service, is off:
- * Mel serves none, and keeping the counters costs every call.
- */
-export const withoutChannelz: ChannelOptions = { "grpc.enable_channelz": 0 };
-
 /** The variables of a process that only calls gRPC services (the gateway). */
 export const grpcClientEnv = {
   /** PEM certificate this process presents; with MEL_GRPC_TLS_KEY and MEL_GRPC_TLS_CA it turns mutual TLS on. */
