@@ -5,7 +5,7 @@ import { callContextFromHeaders, correlationIdHeader } from "./call-context.js";
 import type { GatewayConfig } from "./config.js";
 import type { GatewayMethod, ServiceCatalog } from "./descriptors.js";
 import type { UpstreamFailure } from "./http-status.js";
-import { withPublicMessage } from "./http-status.js";
+import { ClientAbortError, withPublicMessage } from "./http-status.js";
 import type { Upstream, UpstreamCallOptions } from "./upstream.js";
 
 export interface GatewayContext {
@@ -44,7 +44,12 @@ export function openUpstreamCall(
   );
   reply.header(correlationIdHeader, call.correlationId);
   const cancel = new AbortController();
-  reply.raw.once("close", () => cancel.abort());
+  // Only a response closed before it was written means the client went away.
+  // Every response closes; aborting on each would also cost a DOMException
+  // (the default abort reason) per request.
+  reply.raw.once("close", () => {
+    if (!reply.raw.writableFinished) cancel.abort(new ClientAbortError("the HTTP client went away before the answer was written"));
+  });
   return {
     upstream: upstreamFor(context, method),
     options: { metadata: call.metadata, deadline: call.deadline, signal: cancel.signal },

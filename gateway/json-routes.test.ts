@@ -246,6 +246,17 @@ describe("server streaming as newline-delimited JSON", () => {
     assert.deepEqual(received, [{ error: { code: 5, message: "forced NOT_FOUND", details: [] } }]);
   });
 
+  it("cancels the upstream unary call when the HTTP client goes away before the answer", async () => {
+    const aborter = new AbortController();
+    const getItem = "/mel.catalog.v1.CatalogService/GetItem";
+    const before = stack.upstreams.count(getItem);
+    const answered = fetch(`${stack.url}/api/v1/catalog/items/hold-unary`, { signal: aborter.signal }).catch((error: unknown) => error);
+    await waitUntil("the call to reach the upstream", () => stack.upstreams.count(getItem) > before);
+    aborter.abort();
+    assert.equal(((await answered) as Error).name, "AbortError");
+    await waitUntil("the upstream to see the cancellation", () => stack.upstreams.cancelledCalls.includes("hold-unary"));
+  });
+
   it("cancels the upstream stream when the HTTP client goes away", async () => {
     const aborter = new AbortController();
     const response = await fetch(`${stack.url}/api/v1/orders/hold-json:watch`, { signal: aborter.signal });

@@ -15,7 +15,7 @@ import { metadataEntries } from "./grpc-web-framing.js";
 import type { StatusJson } from "./http-status.js";
 import { GatewayError, httpStatusFromGrpc, isUpstreamFailure, statusJson, statusJsonFromFailure } from "./http-status.js";
 import type { PathBindings } from "./path-template.js";
-import { matchPathTemplate, PathDecodeError } from "./path-template.js";
+import { matchPathTemplate, PathDecodeError, splitRequestPath } from "./path-template.js";
 import { encodeHttpRequest, responseToJson } from "./transcode.js";
 
 const jsonType = "application/json; charset=utf-8";
@@ -30,10 +30,11 @@ export interface RouteMatch {
 export function findRoute(bindings: readonly HttpBinding[], method: string, path: string): RouteMatch {
   const verb = (method === "HEAD" ? "GET" : method) as HttpVerb;
   const allowed = new Set<string>();
+  const requestPath = splitRequestPath(path);
   for (const binding of bindings) {
     let pathBindings: PathBindings | undefined;
     try {
-      pathBindings = matchPathTemplate(binding.template, path);
+      pathBindings = matchPathTemplate(binding.template, requestPath);
     } catch (error: unknown) {
       if (error instanceof PathDecodeError) throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, error.message);
       throw error;

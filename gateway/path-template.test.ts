@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { compareTemplateSpecificity, matchPathTemplate, PathDecodeError, PathTemplateError, parsePathTemplate } from "./path-template.js";
+import { compareTemplateSpecificity, matchPathTemplate, PathDecodeError, PathTemplateError, parsePathTemplate, splitRequestPath } from "./path-template.js";
 
 const match = (template: string, path: string) => {
   const bindings = matchPathTemplate(parsePathTemplate(template), path);
@@ -8,6 +8,38 @@ const match = (template: string, path: string) => {
 };
 
 describe("path templates", () => {
+  it("matches a path split once against many templates, with and without verbs, as it matches the path itself", () => {
+    const templates = [
+      "/api/v1/orders/{id}",
+      "/api/v1/orders/{id}:cancel",
+      "/api/v1/orders/{id}:ship",
+      "/api/v1/{name=shelves/*}/books/**",
+      "/api/v1/catalog/items",
+      "/{rest=**}",
+    ].map(parsePathTemplate);
+    const paths = [
+      "/api/v1/orders/o%201",
+      "/api/v1/orders/o1:cancel",
+      "/api/v1/orders/o1:ship",
+      "/api/v1/shelves/s1/books/a/b",
+      "/api/v1/catalog/items",
+      "/",
+      "/:cancel",
+      "nope",
+    ];
+    for (const path of paths) {
+      const split = splitRequestPath(path);
+      for (const template of templates) {
+        const once = matchPathTemplate(template, split);
+        const fresh = matchPathTemplate(template, path);
+        assert.deepEqual(once && Object.fromEntries(once), fresh && Object.fromEntries(fresh), `${template.source} on ${path}`);
+      }
+    }
+    assert.deepEqual(Object.fromEntries(matchPathTemplate(templates[1] as (typeof templates)[number], splitRequestPath("/api/v1/orders/o1:cancel")) ?? []), {
+      id: "o1",
+    });
+  });
+
   it("binds a single-segment variable and percent-decodes it", () => {
     assert.deepEqual(match("/api/v1/catalog/items/{id}", "/api/v1/catalog/items/a%20b"), { id: "a b" });
   });

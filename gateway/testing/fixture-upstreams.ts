@@ -29,6 +29,8 @@ export interface FixtureUpstreams {
   calls: RecordedCall[];
   /** Server-streaming calls that ended because the client cancelled them. */
   cancelledStreams: string[];
+  /** Ids of GetItem calls ("hold…", which never answer) that ended because the client cancelled them. */
+  cancelledCalls: string[];
   /** Every request the probe service received, as raw bytes before decoding. */
   probeRequestBytes: Buffer[];
   health: HealthImplementation;
@@ -107,6 +109,7 @@ export async function startFixtureUpstreams(set: FileDescriptorSet): Promise<Fix
   const server = new Server();
   const calls: RecordedCall[] = [];
   const cancelledStreams: string[] = [];
+  const cancelledCalls: string[] = [];
   const record = (path: string, call: { metadata: Metadata; getDeadline(): Date | number }) =>
     calls.push({ path, metadata: call.metadata, deadline: call.getDeadline() });
   // Ids starting "flaky" fail with UNAVAILABLE on their first attempt only.
@@ -136,6 +139,10 @@ export async function startFixtureUpstreams(set: FileDescriptorSet): Promise<Fix
       if (call.request.id.startsWith("flaky")) return callback(null, { item: fixtureItem(call.request.id) });
       if (call.request.id === "slow") {
         setTimeout(() => callback(null, { item: fixtureItem("slow") }), 2000).unref();
+        return;
+      }
+      if (call.request.id.startsWith("hold")) {
+        call.on("cancelled", () => cancelledCalls.push(call.request.id)); // no answer until the client goes away
         return;
       }
       const item = items.get(call.request.id);
@@ -292,6 +299,7 @@ export async function startFixtureUpstreams(set: FileDescriptorSet): Promise<Fix
     address: `127.0.0.1:${port}`,
     calls,
     cancelledStreams,
+    cancelledCalls,
     probeRequestBytes,
     health,
     lastCall: (path) => calls.findLast((call) => call.path === path),
